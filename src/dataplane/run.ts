@@ -1,0 +1,80 @@
+/**
+ * The one process boundary of Switchyard: every `ip`, `nft`, `tc`, `sysctl`, `iptables` runs through
+ * `run`. Arguments are argv arrays (never a shell string), so no user string is ever interpreted by a
+ * shell. Namespace-scoped work is done with `nsenter --net=PATH` in the child, never by switching the
+ * namespace of the Node process (libuv's threads make that unsafe).
+ */
+import { spawn } from 'node:child_process';
+import { SyError } from '../errors.js';
+
+export interface RunOptions {
+  /** Text fed to the command's standard input (nft -f -, ip -batch -). */
+  stdin?: string;
+  /** Path of a network namespace to run in (e.g. /run/netns/x); absent = hostd's own namespace. */
+  netns?: string;
+  /** Milliseconds before the command is killed; a hanging kernel tool must not hang hostd. */
+  timeoutMs?: number;
+  /** Exit codes other than 0 that are not failures (e.g. `iptables -C` answering "no such rule"). */
+  okExitCodes?: number[];
+}
+
+export interface RunResult {
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+}
+
+const DEFAULT_TIMEOUT_MS = 15_000;
+
+/** Counts commands run, by program: benchmarks and tests read it to see work done twice. */
+export const runStats = { commands: 0, byProgram: new Map<string, number>() };
+
+/**
+ * Runs argv (optionally inside a network namespace) and resolves with its output.
+ * Rejects with SY_KERNEL carrying argv, stdin and stderr when it fails, SY_TIMEOUT when it hangs.
+ */
+export function run(argv: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
+  const full = opts.netns ? ['nsenter', `--net=${opts.netns}`, '--', ...argv] : [...argv];
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  runStats.commands++;
+  const prog = argv[0] ?? '';
+  runStats.byProgram.set(prog, (runStats.byProgram.get(prog) ?? 0) + 1);
+  return new Promise((resolve, reject) => {
+    const child = spawn(full[0]!, full.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, timeoutMs);
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => err.push(b));
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(new SyError('SY_KERNEL', `Cannot run "${full[0]}": ${e.message}`, failure(full, opts, e.message, null)));
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      const stdout = Buffer.concat(out).toString('utf8');
+      const stderr = Buffer.concat(err).toString('utf8');
+      if (timedOut) {
+        reject(new SyError('SY_TIMEOUT', `"${full.join(' ')}" did not finish within ${timeoutMs} ms`, failure(full, opts, stderr, code)));
+        return;
+      }
+      const exitCode = code ?? -1;
+      if (exitCode !== 0 && !(opts.okExitCodes ?? []).includes(exitCode)) {
+        const detail = stderr.trim().split('\n').slice(0, 6).join('; ') || `exit code ${exitCode}`;
+        reject(new SyError('SY_KERNEL', `"${argv.slice(0, 4).join(' ')}" failed: ${detail}`, failure(full, opts, stderr, code)));
+        return;
+      }
+      resolve({ stdout, stderr, exitCode });
+    });
+    child.stdin.on('error', () => undefined); // the child may exit before reading all of stdin
+    child.stdin.end(opts.stdin ?? '');
+  });
+}
+
+function failure(argv: string[], opts: RunOptions, stderr: string, exitCode: number | null) {
+  return { argv, ...(opts.stdin !== undefined ? { stdin: opts.stdin } : {}), stderr, exitCode };
+}

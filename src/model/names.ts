@@ -1,0 +1,44 @@
+/**
+ * Names of the kernel objects Switchyard makes, derived from object ids so that a restart (of hostd,
+ * of Docker, of the machine) finds the same objects again. The "sy-" prefix is Switchyard's mark on
+ * links: garbage collection only ever touches links that carry it.
+ */
+
+export const LINK_PREFIX = 'sy-';
+export const BRIDGE_PREFIX = 'sy-br-';
+export const VETH_PREFIX = 'sy-ep-';
+export const NFT_TABLE = 'switchyard';
+
+/** The 8 hex digits of an id that name its kernel objects; hostd keeps them unique per kind. */
+export function shortId(id: string): string {
+  return id.replace(/-/g, '').slice(0, 8).toLowerCase();
+}
+
+export function bridgeName(networkId: string): string {
+  return BRIDGE_PREFIX + shortId(networkId);
+}
+
+export function vethName(endpointId: string): string {
+  return VETH_PREFIX + shortId(endpointId);
+}
+
+export function isOwnedLink(name: string): boolean {
+  return name.startsWith(BRIDGE_PREFIX) || name.startsWith(VETH_PREFIX);
+}
+
+/** A MAC for a bridge, stable for the network (locally administered, unicast). */
+export function bridgeMac(networkId: string): string {
+  const h = shortId(networkId);
+  return `02:5b:${h.slice(0, 2)}:${h.slice(2, 4)}:${h.slice(4, 6)}:${h.slice(6, 8)}`;
+}
+
+/** A MAC for an endpoint derived from its IPv4 address (unique on the host, like Docker's 02:42:...). */
+export function endpointMac(ip: string): string {
+  const hex = ip.split('.').map((p) => Number(p).toString(16).padStart(2, '0'));
+  return `02:53:${hex.join(':')}`;
+}
+
+/** Names users give to networks and endpoints: safe in any command, file name or nft comment. */
+export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+
+export const GUID_PATTERN = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;

@@ -1,0 +1,79 @@
+/**
+ * What hostd stores: its own records of networks, endpoints and namespaces, normalised and resolved
+ * (addresses allocated, ephemeral ports chosen). The HCN documents are rendered from them (hcn/render.ts)
+ * and the kernel plan is computed from them (plan/). Records are plain JSON so the store can persist
+ * them as they are.
+ */
+
+export type NetworkType = 'NAT';
+
+export interface DnsSettings {
+  domain?: string;
+  search: string[];
+  servers: string[];
+  options: string[];
+}
+
+export interface NetworkRecord {
+  id: string;
+  name: string;
+  type: NetworkType;
+  /** IPv4 prefix, canonical, e.g. 172.18.0.0/24 */
+  subnet: string;
+  gateway: string;
+  dns: DnsSettings;
+  mtu?: number;
+  flags: number;
+  /** HCN network policies as given; kept and rendered back, acted on as their issues land */
+  policies: { Type: string; Settings?: unknown }[];
+  createdAt: string;
+}
+
+export type Protocol = 6 | 17 | 132;
+
+/** A resolved port mapping: host (hostIp?, externalPort..+count) → endpoint (internalPort..+count). */
+export interface PortMapping {
+  protocol: Protocol;
+  internalPort: number;
+  externalPort: number;
+  count: number;
+  /** bound host address; absent = every local address of the host */
+  hostIp?: string;
+  flags: number;
+  /** the caller asked for ExternalPort 0 and Switchyard chose externalPort */
+  ephemeral: boolean;
+}
+
+export interface EndpointRecord {
+  id: string;
+  name: string;
+  networkId: string;
+  namespaceId?: string;
+  ip: string;
+  mac: string;
+  ifName: string;
+  portMappings: PortMapping[];
+  /** policies Switchyard keeps but whose semantics land in later issues */
+  otherPolicies: { Type: string; Settings?: unknown }[];
+  dns?: DnsSettings;
+  createdAt: string;
+}
+
+export interface NamespaceRecord {
+  id: string;
+  /** absolute path of the namespace file, e.g. /run/netns/web */
+  path: string;
+  /** hostd created it (and removes it); otherwise it was adopted and is never removed */
+  owned: boolean;
+  createdAt: string;
+}
+
+export interface HostState {
+  networks: Map<string, NetworkRecord>;
+  endpoints: Map<string, EndpointRecord>;
+  namespaces: Map<string, NamespaceRecord>;
+}
+
+export function emptyState(): HostState {
+  return { networks: new Map(), endpoints: new Map(), namespaces: new Map() };
+}

@@ -1,0 +1,261 @@
+/**
+ * The planner: from hostd's records to the kernel state they call for. Pure: no I/O, no clock, so it
+ * is tested without root and its output is kept in golden files. The data-plane layer applies a plan.
+ *
+ * NAT mode on Linux:
+ *  - a bridge per network holding the gateway address; a veth per attached endpoint, its peer named
+ *    eth0 inside the endpoint's namespace with the endpoint's address and a default route;
+ *  - one nftables table `inet switchyard`: port mappings are elements of two DNAT maps (keyed by
+ *    protocol + host port, with or without a host address), reached for local destinations from
+ *    prerouting (other machines, other endpoints: hairpin) and from output (the host itself, also
+ *    127.0.0.1, which needs route_localnet on the bridge and masquerade to the gateway);
+ *  - isolation: traffic into a NAT network's bridge passes only if it comes from the same network,
+ *    belongs to an established flow, or was DNATed by a port mapping; outbound traffic of a NAT
+ *    subnet leaving through any non-Switchyard interface is masqueraded to the host's address.
+ */
+import type { EndpointRecord, HostState, NamespaceRecord, NetworkRecord } from '../model/records.js';
+import { bridgeMac, bridgeName, NFT_TABLE, shortId, vethName } from '../model/names.js';
+import type { NftChain, NftElement, NftSet, NftTable } from './nft-table.js';
+
+export interface BridgePlan {
+  name: string;
+  networkId: string;
+  mac: string;
+  /** gateway address with prefix, e.g. 172.18.0.1/24 */
+  address: string;
+  mtu?: number;
+}
+
+export interface VethPlan {
+  /** host side, enslaved to the bridge */
+  name: string;
+  endpointId: string;
+  bridge: string;
+  netnsPath: string;
+  /** interface name inside the namespace */
+  ifName: string;
+  mac: string;
+  /** endpoint address with prefix */
+  address: string;
+  gateway: string;
+  mtu?: number;
+}
+
+export interface NamespacePlan {
+  path: string;
+  /** hostd creates it when missing (only for namespaces it owns) */
+  create: boolean;
+  /** /etc/netns/NAME/resolv.conf content for named namespaces with DNS settings */
+  resolvConf?: { path: string; content: string };
+}
+
+export interface Sysctl {
+  /** path under /proc/sys, e.g. net/ipv4/ip_forward */
+  key: string;
+  value: string;
+}
+
+export interface HostPlan {
+  bridges: BridgePlan[];
+  veths: VethPlan[];
+  namespaces: NamespacePlan[];
+  sysctls: Sysctl[];
+  nft: NftTable;
+  /** accept Switchyard's bridges in iptables' FORWARD (needed where Docker set its policy to DROP) */
+  iptablesForwardAccept: boolean;
+}
+
+const PROTO_NAMES: Record<number, string> = { 6: 'tcp', 17: 'udp', 132: 'sctp' };
+
+export function planHost(state: HostState): HostPlan {
+  const networks = sortById([...state.networks.values()]);
+  const endpoints = sortById([...state.endpoints.values()]);
+  const bridges = networks.map(planBridge);
+  const veths: VethPlan[] = [];
+  for (const ep of endpoints) {
+    const net = state.networks.get(ep.networkId);
+    const ns = ep.namespaceId ? state.namespaces.get(ep.namespaceId) : undefined;
+    if (net && ns) veths.push(planVeth(ep, net, ns));
+  }
+  const namespaces = sortById([...state.namespaces.values()]).map((ns) => planNamespace(ns, state));
+  const sysctls: Sysctl[] = [];
+  if (networks.length) sysctls.push({ key: 'net/ipv4/ip_forward', value: '1' });
+  for (const b of bridges) sysctls.push({ key: `net/ipv4/conf/${b.name}/route_localnet`, value: '1' });
+  return {
+    bridges,
+    veths,
+    namespaces,
+    sysctls,
+    nft: planNftTable(networks, endpoints),
+    iptablesForwardAccept: networks.length > 0,
+  };
+}
+
+function sortById<T extends { id: string }>(xs: T[]): T[] {
+  return xs.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+function prefixLen(subnet: string): string {
+  return subnet.split('/')[1]!;
+}
+
+function planBridge(net: NetworkRecord): BridgePlan {
+  return {
+    name: bridgeName(net.id),
+    networkId: net.id,
+    mac: bridgeMac(net.id),
+    address: `${net.gateway}/${prefixLen(net.subnet)}`,
+    ...(net.mtu ? { mtu: net.mtu } : {}),
+  };
+}
+
+function planVeth(ep: EndpointRecord, net: NetworkRecord, ns: NamespaceRecord): VethPlan {
+  return {
+    name: vethName(ep.id),
+    endpointId: ep.id,
+    bridge: bridgeName(net.id),
+    netnsPath: ns.path,
+    ifName: ep.ifName,
+    mac: ep.mac,
+    address: `${ep.ip}/${prefixLen(net.subnet)}`,
+    gateway: net.gateway,
+    ...(net.mtu ? { mtu: net.mtu } : {}),
+  };
+}
+
+function planNamespace(ns: NamespaceRecord, state: HostState): NamespacePlan {
+  const plan: NamespacePlan = { path: ns.path, create: ns.owned };
+  const m = /^\/run\/netns\/([^/]+)$/.exec(ns.path);
+  if (!m) return plan;
+  // The first attached endpoint with DNS settings (its own, else its network's) decides resolv.conf.
+  for (const ep of sortById([...state.endpoints.values()])) {
+    if (ep.namespaceId !== ns.id) continue;
+    const dns = ep.dns ?? state.networks.get(ep.networkId)?.dns;
+    if (!dns || (!dns.servers.length && !dns.search.length && !dns.domain)) continue;
+    const lines = ['# written by switchyard'];
+    const search = [...(dns.domain ? [dns.domain] : []), ...dns.search];
+    if (search.length) lines.push(`search ${search.join(' ')}`);
+    for (const s of dns.servers) lines.push(`nameserver ${s}`);
+    if (dns.options.length) lines.push(`options ${dns.options.join(' ')}`);
+    plan.resolvConf = { path: `/etc/netns/${m[1]}/resolv.conf`, content: lines.join('\n') + '\n' };
+    break;
+  }
+  return plan;
+}
+
+/** Map elements for one endpoint's port mappings (one element per port of a range). */
+export function portMappingElements(ep: EndpointRecord): { any: NftElement[]; addr: NftElement[] } {
+  const any: NftElement[] = [];
+  const addr: NftElement[] = [];
+  const comment = `ep ${ep.id}`;
+  for (const pm of ep.portMappings) {
+    for (let i = 0; i < pm.count; i++) {
+      const proto = PROTO_NAMES[pm.protocol]!;
+      const value = `${ep.ip} . ${pm.internalPort + i}`;
+      const hostPort = String(pm.externalPort + i);
+      if (pm.hostIp) addr.push({ key: [proto, pm.hostIp, hostPort], value, comment });
+      else any.push({ key: [proto, hostPort], value, comment });
+    }
+  }
+  return { any, addr };
+}
+
+export function planNftTable(networks: NetworkRecord[], endpoints: EndpointRecord[]): NftTable {
+  const pmAny: NftElement[] = [];
+  const pmAddr: NftElement[] = [];
+  for (const ep of endpoints) {
+    const { any, addr } = portMappingElements(ep);
+    pmAny.push(...any);
+    pmAddr.push(...addr);
+  }
+  const natNets = networks.filter((n) => n.type === 'NAT');
+  const sets: NftSet[] = [
+    {
+      name: 'pm_any',
+      keyTypes: ['inet_proto', 'inet_service'],
+      valueType: 'ipv4_addr . inet_service',
+      comment: 'port mappings on every host address',
+      elements: pmAny,
+    },
+    {
+      name: 'pm_addr',
+      keyTypes: ['inet_proto', 'ipv4_addr', 'inet_service'],
+      valueType: 'ipv4_addr . inet_service',
+      comment: 'port mappings bound to one host address',
+      elements: pmAddr,
+    },
+    {
+      name: 'nat_subnets',
+      keyTypes: ['ipv4_addr'],
+      flags: ['interval'],
+      comment: 'subnets of NAT networks, masqueraded on the way out',
+      elements: natNets.map((n) => ({ key: [n.subnet], comment: `net ${n.id}` })),
+    },
+    {
+      name: 'fwd_into_net',
+      keyTypes: ['ifname'],
+      valueType: 'verdict',
+      comment: 'forwarded traffic entering a network bridge',
+      elements: networks.map((n) => ({ key: [`"${bridgeName(n.id)}"`], value: `jump ${netChain(n, 'in')}` })),
+    },
+    {
+      name: 'post_into_net',
+      keyTypes: ['ifname'],
+      valueType: 'verdict',
+      comment: 'source NAT for traffic entering a network bridge',
+      elements: natNets.map((n) => ({ key: [`"${bridgeName(n.id)}"`], value: `jump ${netChain(n, 'post')}` })),
+    },
+  ];
+  const chains: NftChain[] = [
+    {
+      name: 'portmaps',
+      rules: ['dnat ip to meta l4proto . ip daddr . th dport map @pm_addr', 'dnat ip to meta l4proto . th dport map @pm_any'],
+    },
+    {
+      name: 'nat-prerouting',
+      base: 'type nat hook prerouting priority dstnat; policy accept;',
+      rules: ['fib daddr type local jump portmaps'],
+    },
+    {
+      name: 'nat-output',
+      base: 'type nat hook output priority -100; policy accept;',
+      rules: ['fib daddr type local jump portmaps'],
+    },
+    {
+      name: 'nat-postrouting',
+      base: 'type nat hook postrouting priority srcnat; policy accept;',
+      rules: ['oifname vmap @post_into_net', `ip saddr @nat_subnets oifname != "sy-br-*" masquerade`],
+    },
+    {
+      name: 'forward',
+      base: 'type filter hook forward priority filter; policy accept;',
+      rules: ['oifname vmap @fwd_into_net'],
+    },
+  ];
+  for (const n of networks) {
+    const br = bridgeName(n.id);
+    chains.push({
+      name: netChain(n, 'in'),
+      rules: [
+        `iifname "${br}" accept`,
+        'ct state established,related accept',
+        'ct status dnat accept',
+        `counter drop comment "isolation of net ${n.id}"`,
+      ],
+    });
+    if (n.type === 'NAT') {
+      chains.push({
+        name: netChain(n, 'post'),
+        rules: [
+          `ip saddr ${n.subnet} ct status dnat masquerade comment "hairpin"`,
+          'ip saddr 127.0.0.0/8 masquerade comment "host localhost to a published port"',
+        ],
+      });
+    }
+  }
+  return { family: 'inet', name: NFT_TABLE, comment: 'managed by switchyard hostd; do not edit', sets, chains };
+}
+
+function netChain(n: NetworkRecord, kind: 'in' | 'post'): string {
+  return `net-${shortId(n.id)}-${kind}`;
+}
