@@ -65,6 +65,8 @@ export interface NamespaceRecord {
   path: string;
   /** hostd created it (and removes it); otherwise it was adopted and is never removed */
   owned: boolean;
+  /** removal has begun (persisted first, so a crash in the middle is finished on restart) */
+  deleting?: boolean;
   createdAt: string;
 }
 

@@ -42,6 +42,7 @@ export interface VethPlan {
 }
 
 export interface NamespacePlan {
+  id: string;
   path: string;
   /** hostd creates it when missing (only for namespaces it owns) */
   create: boolean;
@@ -75,9 +76,10 @@ export function planHost(state: HostState): HostPlan {
   for (const ep of endpoints) {
     const net = state.networks.get(ep.networkId);
     const ns = ep.namespaceId ? state.namespaces.get(ep.namespaceId) : undefined;
-    if (net && ns) veths.push(planVeth(ep, net, ns));
+    if (net && ns && !ns.deleting) veths.push(planVeth(ep, net, ns));
   }
-  const namespaces = sortById([...state.namespaces.values()]).map((ns) => planNamespace(ns, state));
+  const live = [...state.namespaces.values()].filter((ns) => !ns.deleting);
+  const namespaces = sortById(live).map((ns) => planNamespace(ns, state));
   const sysctls: Sysctl[] = [];
   if (networks.length) sysctls.push({ key: 'net/ipv4/ip_forward', value: '1' });
   for (const b of bridges) sysctls.push({ key: `net/ipv4/conf/${b.name}/route_localnet`, value: '1' });
@@ -124,7 +126,7 @@ function planVeth(ep: EndpointRecord, net: NetworkRecord, ns: NamespaceRecord): 
 }
 
 function planNamespace(ns: NamespaceRecord, state: HostState): NamespacePlan {
-  const plan: NamespacePlan = { path: ns.path, create: ns.owned };
+  const plan: NamespacePlan = { id: ns.id, path: ns.path, create: ns.owned };
   const m = /^\/run\/netns\/([^/]+)$/.exec(ns.path);
   if (!m) return plan;
   // The first attached endpoint with DNS settings (its own, else its network's) decides resolv.conf.
@@ -253,7 +255,7 @@ export function planNftTable(networks: NetworkRecord[], endpoints: EndpointRecor
       });
     }
   }
-  return { family: 'inet', name: NFT_TABLE, comment: 'managed by switchyard hostd; do not edit', sets, chains };
+  return { family: 'inet', name: NFT_TABLE, comment: 'managed by switchyard hostd, do not edit', sets, chains };
 }
 
 function netChain(n: NetworkRecord, kind: 'in' | 'post'): string {

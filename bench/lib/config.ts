@@ -1,0 +1,74 @@
+/**
+ * The benchmark's settings, read once from the environment, and the paths it works with.
+ * Every knob has a default so that `npm run bench` alone produces the full report.
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+
+export type Section = 'lifecycle' | 'throughput' | 'scale';
+
+export interface BenchConfig {
+  /** timed iterations per path in (a) */
+  iterations: number;
+  /** iperf3 runs per scenario in (b) */
+  iperfRuns: number;
+  iperfSeconds: number;
+  /** detached endpoints in (c); 0 skips (c) */
+  scale: number;
+  /** attached endpoints (each in its own namespace) in (c) */
+  scaleAttached: number;
+  sections: Set<Section>;
+  /** prefix of every namespace this run creates: a leak check looks for it at the end */
+  prefix: string;
+  repoRoot: string;
+  /** compiled hostd entry point; absent while hostd is being written */
+  hostdEntry: string;
+  cniDir: string;
+  resultsFile: string;
+  /** hostd logs (git-ignored) */
+  outDir: string;
+}
+
+function intFromEnv(name: string, fallback: number, min: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer ≥ ${min}, got "${raw}"`);
+  return n;
+}
+
+function sectionsFromEnv(): Set<Section> {
+  const all: Section[] = ['lifecycle', 'throughput', 'scale'];
+  const raw = process.env['BENCH_ONLY'];
+  if (!raw) return new Set(all);
+  const picked = raw.split(',').map((s) => s.trim());
+  for (const s of picked) {
+    if (!all.includes(s as Section)) throw new Error(`BENCH_ONLY: unknown section "${s}" (known: ${all.join(', ')})`);
+  }
+  return new Set(picked as Section[]);
+}
+
+export function loadConfig(): BenchConfig {
+  // dist/bench/lib/config.js → repository root
+  const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
+  const scale = intFromEnv('BENCH_SCALE', 1000, 0);
+  return {
+    iterations: intFromEnv('BENCH_N', 30, 1),
+    iperfRuns: intFromEnv('BENCH_IPERF_RUNS', 3, 1),
+    iperfSeconds: intFromEnv('BENCH_IPERF_SECONDS', 5, 1),
+    scale,
+    scaleAttached: Math.min(intFromEnv('BENCH_SCALE_ATTACHED', 100, 0), scale === 0 ? 0 : Number.MAX_SAFE_INTEGER),
+    sections: sectionsFromEnv(),
+    prefix: `sybench-${process.pid}-`,
+    repoRoot,
+    hostdEntry: join(repoRoot, 'dist/src/cli/main.js'),
+    cniDir: '/usr/lib/cni',
+    resultsFile: join(repoRoot, 'bench/RESULTS.md'),
+    outDir: join(repoRoot, 'bench/out'),
+  };
+}
+
+export function hostdAvailable(cfg: BenchConfig): boolean {
+  return existsSync(cfg.hostdEntry);
+}

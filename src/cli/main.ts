@@ -1,0 +1,324 @@
+#!/usr/bin/env node
+/**
+ * The `switchyard` command line: the host admin's tool. It talks HCN v2 JSON to hostd over its unix
+ * socket and prints tables (or the documents with `-o json`). `switchyard hostd` starts the service.
+ * Exit codes: 0 done, 1 refused or failed (the message says why), 2 wrong usage, 3 hostd unreachable.
+ */
+import { parseArgs } from 'node:util';
+import { ApiError, HostClient } from './client.js';
+import { parsePublish } from './publish.js';
+import { formatTable } from './table.js';
+
+const USAGE = `Usage: switchyard [--socket PATH] [-o table|json] COMMAND
+
+Commands:
+  hostd [--state-dir DIR] [--socket PATH]         run the host network service
+  network create --type nat [--subnet CIDR] [--gateway IP] [--dns-server IP]... [--dns-search DOMAIN]... [--mtu N] NAME
+  network ls | inspect NAME... | rm NAME...
+  endpoint create --network NET [--ip IP] [--mac MAC] [--namespace NAME|PATH]
+                  [--publish [HOSTIP:]HOSTPORT[-END]:PORT[-END][/PROTO]]... NAME
+                  (without --namespace, a namespace named NAME is made under /run/netns)
+  endpoint ls [--network NET] | inspect NAME... | rm NAME...
+  endpoint attach NAME --namespace NS | detach NAME
+  namespace create [NAME|PATH] | ls | inspect NS... | rm NS...
+  status
+
+The socket is --socket PATH, else $SWITCHYARD_SOCKET, else /run/switchyard/hns.sock.`;
+
+class UsageError extends Error {}
+
+type Doc = Record<string, unknown> & { ID: string };
+/** Takes the global options (--socket, -o/--output, -h) out of argv, wherever they stand. */
+function splitGlobals(argv: string[]): { socket?: string; output?: string; help: boolean; words: string[] } {
+  const out: { socket?: string; output?: string; help: boolean; words: string[] } = { help: false, words: [] };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const m = /^(--socket|--output|-o)(?:=(.*))?$/.exec(a);
+    if (m) {
+      const v = m[2] ?? argv[++i];
+      if (v === undefined) throw new UsageError(`${m[1]} needs a value`);
+      if (m[1] === '--socket') out.socket = v;
+      else out.output = v;
+    } else if (a === '-h' || a === '--help') out.help = true;
+    else out.words.push(a);
+  }
+  return out;
+}
+
+async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'hostd') {
+    const { hostdMain } = await import('../hostd/main.js');
+    await hostdMain(argv.slice(1));
+    return -1; // keeps running
+  }
+  // Global options may stand before the command: take them out first.
+  const g = splitGlobals(argv);
+  const words = g.words;
+  const [group, verb] = words;
+  if (g.help || !group) {
+    console.log(USAGE);
+    return g.help ? 0 : 2;
+  }
+  const socket = g.socket ?? process.env.SWITCHYARD_SOCKET ?? '/run/switchyard/hns.sock';
+  const json = g.output === 'json';
+  if (g.output !== undefined && g.output !== 'json' && g.output !== 'table') throw new UsageError(`-o ${String(g.output)}: use table or json`);
+  const client = new HostClient(socket);
+  try {
+    const rest = words.slice(group === 'status' ? 1 : 2);
+    switch (`${group} ${group === 'status' ? '' : (verb ?? '')}`.trim()) {
+      case 'status':
+        return show(await client.request('GET', '/status'), json, statusText);
+      case 'network create':
+        return show(await networkCreate(client, rest), json, (d) => `${d.Name} ${d.ID}`);
+      case 'network ls':
+        return showList(await client.request<Doc[]>('GET', '/networks'), json, networkRow);
+      case 'network inspect':
+        return inspect(client, 'networks', needNames(rest, 'network inspect'));
+      case 'network rm':
+        return remove(client, 'networks', needNames(rest, 'network rm'));
+      case 'endpoint create':
+        return show(await endpointCreate(client, rest), json, (d) => `${d.Name} ${d.ID}`);
+      case 'endpoint ls': {
+        const { values } = parseArgs({ args: rest, options: { network: { type: 'string' } } });
+        const q = values.network ? `?network=${encodeURIComponent(values.network)}` : '';
+        const [eps, nets] = await Promise.all([client.request<Doc[]>('GET', `/endpoints${q}`), client.request<Doc[]>('GET', '/networks')]);
+        const netNames = new Map(nets.map((n) => [n.ID, String(n.Name)]));
+        return showList(eps, json, (e) => endpointRow(e, netNames));
+      }
+      case 'endpoint inspect':
+        return inspect(client, 'endpoints', needNames(rest, 'endpoint inspect'));
+      case 'endpoint rm':
+        return endpointRemove(client, needNames(rest, 'endpoint rm'));
+      case 'endpoint attach': {
+        const { values, positionals } = parseArgs({ args: rest, options: { namespace: { type: 'string' } }, allowPositionals: true });
+        if (positionals.length !== 1 || !values.namespace) throw new UsageError('endpoint attach NAME --namespace NS');
+        const ns = await client.request<Doc>('GET', `/namespaces/${encodeURIComponent(values.namespace)}`);
+        return show(await client.request('POST', `/endpoints/${encodeURIComponent(positionals[0]!)}/attach`, { NamespaceId: ns.ID }), json, () => 'attached');
+      }
+      case 'endpoint detach':
+        return show(await client.request('POST', `/endpoints/${encodeURIComponent(needNames(rest, 'endpoint detach')[0]!)}/detach`), json, () => 'detached');
+      case 'namespace create': {
+        const body = rest[0] ? { Path: rest[0] } : {};
+        return show(await client.request('POST', '/namespaces', body), json, (d) => `${d.Path} ${d.ID}`);
+      }
+      case 'namespace ls':
+        return showList(await client.request<Doc[]>('GET', '/namespaces'), json, namespaceRow);
+      case 'namespace inspect':
+        return inspect(client, 'namespaces', needNames(rest, 'namespace inspect'));
+      case 'namespace rm':
+        return remove(client, 'namespaces', needNames(rest, 'namespace rm'));
+      default:
+        throw new UsageError(`unknown command "${[group, verb].filter(Boolean).join(' ')}"`);
+    }
+  } finally {
+    client.close();
+  }
+}
+
+function needNames(rest: string[], what: string): string[] {
+  const names = rest.filter((r) => !r.startsWith('-'));
+  if (!names.length) throw new UsageError(`${what}: name or ID required`);
+  return names;
+}
+
+async function networkCreate(client: HostClient, args: string[]): Promise<Doc> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      type: { type: 'string', default: 'nat' },
+      subnet: { type: 'string' },
+      gateway: { type: 'string' },
+      'dns-server': { type: 'string', multiple: true },
+      'dns-search': { type: 'string', multiple: true },
+      'dns-domain': { type: 'string' },
+      mtu: { type: 'string' },
+    },
+  });
+  if (positionals.length !== 1) throw new UsageError('network create: exactly one NAME');
+  const subnet: Record<string, unknown> = {};
+  if (values.subnet) subnet.IpAddressPrefix = values.subnet;
+  if (values.gateway) subnet.Routes = [{ NextHop: values.gateway, DestinationPrefix: '0.0.0.0/0' }];
+  const dns: Record<string, unknown> = {};
+  if (values['dns-server']) dns.ServerList = values['dns-server'];
+  if (values['dns-search']) dns.Search = values['dns-search'];
+  if (values['dns-domain']) dns.Domain = values['dns-domain'];
+  const body: Record<string, unknown> = {
+    Name: positionals[0],
+    Type: values.type,
+    SchemaVersion: { Major: 2, Minor: 0 },
+    ...(Object.keys(subnet).length ? { Ipams: [{ Type: 'Static', Subnets: [subnet] }] } : {}),
+    ...(Object.keys(dns).length ? { Dns: dns } : {}),
+    ...(values.mtu ? { MTU: Number(values.mtu) } : {}),
+  };
+  return client.request<Doc>('POST', '/networks', body);
+}
+
+async function endpointCreate(client: HostClient, args: string[]): Promise<Doc> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      network: { type: 'string' },
+      ip: { type: 'string' },
+      mac: { type: 'string' },
+      namespace: { type: 'string' },
+      publish: { type: 'string', short: 'p', multiple: true },
+    },
+  });
+  if (positionals.length !== 1) throw new UsageError('endpoint create: exactly one NAME');
+  if (!values.network) throw new UsageError('endpoint create: --network NET is required');
+  const name = positionals[0]!;
+  let policies;
+  try {
+    policies = (values.publish ?? []).map(parsePublish);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  // The namespace: given (known to hostd, or adopted now), or a new one named after the endpoint.
+  const nsRef = values.namespace ?? name;
+  let ns: Doc;
+  let madeNs = false;
+  try {
+    ns = await client.request<Doc>('GET', `/namespaces/${encodeURIComponent(nsRef)}`);
+  } catch (e) {
+    if (!(e instanceof ApiError) || e.status !== 404) throw e;
+    ns = await client.request<Doc>('POST', '/namespaces', { Path: nsRef });
+    madeNs = true;
+  }
+  try {
+    return await client.request<Doc>('POST', '/endpoints', {
+      Name: name,
+      HostComputeNetwork: values.network,
+      HostComputeNamespace: ns.ID,
+      ...(values.ip ? { IpConfigurations: [{ IpAddress: values.ip }] } : {}),
+      ...(values.mac ? { MacAddress: values.mac } : {}),
+      Policies: policies,
+      SchemaVersion: { Major: 2, Minor: 0 },
+    });
+  } catch (e) {
+    if (madeNs) await client.request('DELETE', `/namespaces/${ns.ID}`).catch(() => undefined);
+    throw e;
+  }
+}
+
+/** Removes endpoints, and the namespace the CLI made for one (named after it), once it is empty. */
+async function endpointRemove(client: HostClient, names: string[]): Promise<number> {
+  let rc = 0;
+  for (const n of names) {
+    try {
+      const ep = await client.request<Doc>('GET', `/endpoints/${encodeURIComponent(n)}`);
+      await client.request('DELETE', `/endpoints/${ep.ID}`);
+      if (ep.HostComputeNamespace && ep.NamespacePath === `/run/netns/${String(ep.Name)}`) {
+        const ns = await client.request<Doc>('GET', `/namespaces/${String(ep.HostComputeNamespace)}`);
+        if (ns.Owned && Array.isArray(ns.Resources) && ns.Resources.length === 0) await client.request('DELETE', `/namespaces/${ns.ID}`);
+      }
+      console.log(n);
+    } catch (e) {
+      rc = report(e);
+    }
+  }
+  return rc;
+}
+
+async function inspect(client: HostClient, kind: string, names: string[]): Promise<number> {
+  const docs = [];
+  for (const n of names) docs.push(await client.request('GET', `/${kind}/${encodeURIComponent(n)}`));
+  console.log(JSON.stringify(names.length === 1 ? docs[0] : docs, null, 2));
+  return 0;
+}
+
+async function remove(client: HostClient, kind: string, names: string[]): Promise<number> {
+  let rc = 0;
+  for (const n of names) {
+    try {
+      await client.request('DELETE', `/${kind}/${encodeURIComponent(n)}`);
+      console.log(n);
+    } catch (e) {
+      rc = report(e);
+    }
+  }
+  return rc;
+}
+
+function show(doc: unknown, json: boolean, text: (d: Doc) => string): number {
+  console.log(json ? JSON.stringify(doc, null, 2) : text(doc as Doc));
+  return 0;
+}
+
+function showList(docs: Doc[], json: boolean, row: (d: Doc) => Record<string, string>): number {
+  console.log(json ? JSON.stringify(docs, null, 2) : formatTable(docs.map(row)));
+  return 0;
+}
+
+function health(d: Doc): string {
+  const h = d.Health as { Status?: string; Reason?: string } | undefined;
+  return h?.Status === 'Error' ? `Error: ${h.Reason}` : (h?.Status ?? '');
+}
+
+function networkRow(d: Doc): Record<string, string> {
+  const sub = ((d.Ipams as { Subnets?: { IpAddressPrefix?: string; Routes?: { NextHop?: string }[] }[] }[])?.[0]?.Subnets ?? [])[0];
+  return { NAME: String(d.Name), ID: d.ID, TYPE: String(d.Type), SUBNET: sub?.IpAddressPrefix ?? '', GATEWAY: sub?.Routes?.[0]?.NextHop ?? '', HEALTH: health(d) };
+}
+
+function endpointRow(d: Doc, nets: Map<string, string>): Record<string, string> {
+  const ip = (d.IpConfigurations as { IpAddress?: string }[])?.[0]?.IpAddress ?? '';
+  const ports = (d.Policies as { Type: string; Settings: Record<string, number | string> }[])
+    .filter((p) => p.Type === 'PortMapping')
+    .map((p) => {
+      const s = p.Settings;
+      const n = Number(s.PortCount ?? 1);
+      const r = (a: number) => (n > 1 ? `${a}-${a + n - 1}` : `${a}`);
+      const proto = { 6: 'tcp', 17: 'udp', 132: 'sctp' }[Number(s.Protocol)] ?? String(s.Protocol);
+      return `${s.VIP ? `${s.VIP}:` : ''}${r(Number(s.ExternalPort))}->${r(Number(s.InternalPort))}/${proto}`;
+    })
+    .join(',');
+  return {
+    NAME: String(d.Name),
+    ID: d.ID,
+    NETWORK: nets.get(String(d.HostComputeNetwork)) ?? String(d.HostComputeNetwork),
+    IP: ip,
+    NAMESPACE: String(d.NamespacePath ?? ''),
+    PORTS: ports,
+    STATE: d.State === 'Degraded' ? `Degraded: ${(d.Health as { Reason?: string })?.Reason ?? ''}` : String(d.State),
+  };
+}
+
+function namespaceRow(d: Doc): Record<string, string> {
+  return { ID: d.ID, PATH: String(d.Path), OWNED: String(d.Owned), ENDPOINTS: String((d.Resources as unknown[]).length), HEALTH: health(d) };
+}
+
+function statusText(d: Doc): string {
+  const problems = (d.Problems as { ID: string; Reason: string }[]) ?? [];
+  return [
+    `hostd ${String(d.Version)}: ${String(d.Networks)} network(s), ${String(d.Endpoints)} endpoint(s), ${String(d.Namespaces)} namespace(s)`,
+    problems.length ? `problems:\n${problems.map((p) => `  ${p.ID}: ${p.Reason}`).join('\n')}` : 'no problems',
+  ].join('\n');
+}
+
+function report(e: unknown): number {
+  if (e instanceof ApiError) {
+    console.error(`Error: ${e.message} (${e.code})`);
+    return 1;
+  }
+  if (e instanceof UsageError) {
+    console.error(`Error: ${e.message}\n\n${USAGE}`);
+    return 2;
+  }
+  const err = e as NodeJS.ErrnoException;
+  if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED' || err.code === 'EACCES') {
+    console.error(`Error: cannot reach hostd: ${err.message} (is "switchyard hostd" running? set --socket or SWITCHYARD_SOCKET)`);
+    return 3;
+  }
+  console.error(`Error: ${err.message ?? String(e)}`);
+  return 1;
+}
+
+main(process.argv.slice(2)).then(
+  (rc) => {
+    if (rc >= 0) process.exitCode = rc;
+  },
+  (e) => {
+    process.exitCode = report(e);
+  },
+);

@@ -1,0 +1,66 @@
+/**
+ * The kernel capabilities hostd needs, as one interface with two implementations side by side:
+ * LinuxDataPlane (the real kernel, through run()) and FakeDataPlane (in memory, for planner and
+ * reconciler tests without root). Every verb is idempotent: ensure* tolerates "exists", delete*
+ * tolerates "not found".
+ */
+import type { BridgePlan, NamespacePlan, Sysctl, VethPlan } from '../plan/host-plan.js';
+import type { NftTable } from '../plan/nft-table.js';
+
+export interface LinkState {
+  name: string;
+  kind: string;
+  master?: string;
+  up: boolean;
+  mac?: string;
+  addresses: string[];
+}
+
+/** What the container side of a veth looks like, read from inside its namespace. */
+export interface PeerState {
+  exists: boolean;
+  up: boolean;
+  mac?: string;
+  addresses: string[];
+  defaultGateway?: string;
+}
+
+export interface ListeningSocket {
+  protocol: 6 | 17 | 132;
+  address: string;
+  port: number;
+}
+
+export interface DataPlane {
+  /** Links in hostd's namespace whose names carry Switchyard's mark. */
+  listOwnedLinks(): Promise<LinkState[]>;
+  /** Creates the bridge (with its address, MAC, MTU) if missing, fixes its address, brings it up. */
+  ensureBridge(b: BridgePlan, existing: LinkState | undefined): Promise<void>;
+  /** Creates the veth pair with its peer configured inside the namespace. Fails if the host side exists. */
+  createVeth(v: VethPlan): Promise<void>;
+  /** Reads the namespace side of a veth (for resync after a restart). */
+  readPeer(v: VethPlan): Promise<PeerState>;
+  /** Deletes links by name in one batch; names that do not exist are ignored. */
+  deleteLinks(names: string[]): Promise<void>;
+  /**
+   * Makes the table match `desired` in one nft transaction. `full` reads the kernel's table first and
+   * repairs any drift; otherwise only the difference from the last applied table is sent.
+   */
+  applyNft(desired: NftTable, full: boolean): Promise<void>;
+  /** Removes Switchyard's table (the teardown of a host with no networks left). */
+  deleteNft(table: string): Promise<void>;
+  setSysctls(s: Sysctl[]): Promise<void>;
+  namespaceExists(path: string): Promise<boolean>;
+  /** Creates a named namespace under /run/netns if missing (and writes its resolv.conf). */
+  ensureNamespace(n: NamespacePlan): Promise<void>;
+  /** Removes a named namespace hostd created (and its /etc/netns directory); missing is fine. */
+  deleteNamespace(path: string): Promise<void>;
+  /** Accepts Switchyard's bridges in iptables FORWARD where someone (Docker) set its policy to DROP. */
+  ensureIptablesForwardAccept(wanted: boolean): Promise<void>;
+  /** Sockets listening in hostd's namespace (a published port must not shadow one). */
+  listeningSockets(): Promise<ListeningSocket[]>;
+  /** IPv4 addresses configured in hostd's namespace (host-IP binding must name one of them). */
+  localAddresses(): Promise<string[]>;
+  /** IPv4 routes in hostd's namespace not made by Switchyard ("dst/len dev"), for overlap checks. */
+  foreignRoutes(): Promise<{ dst: string; dev: string }[]>;
+}

@@ -1,0 +1,124 @@
+/**
+ * An in-memory data plane with the same contract as LinuxDataPlane: good enough to run the
+ * reconciler and the host service without root, and to dump what it holds for golden files.
+ * Failures can be injected per verb to test rollback.
+ */
+import { SyError } from '../errors.js';
+import type { BridgePlan, NamespacePlan, Sysctl, VethPlan } from '../plan/host-plan.js';
+import { renderTable, type NftTable } from '../plan/nft-table.js';
+import type { DataPlane, LinkState, ListeningSocket, PeerState } from './dataplane.js';
+
+export class FakeDataPlane implements DataPlane {
+  links = new Map<string, LinkState & { peer?: VethPlan }>();
+  namespaces = new Set<string>();
+  files = new Map<string, string>();
+  sysctls = new Map<string, string>();
+  nft: NftTable | null = null;
+  iptablesAccept = false;
+  listening: ListeningSocket[] = [];
+  addresses = ['192.0.2.1', '127.0.0.1'];
+  routes: { dst: string; dev: string }[] = [{ dst: '192.0.2.0/24', dev: 'eth0' }];
+  /** verb name → error to throw on its next call */
+  failNext = new Map<string, Error>();
+  calls: string[] = [];
+
+  private hit(verb: string): void {
+    this.calls.push(verb);
+    const err = this.failNext.get(verb);
+    if (err) {
+      this.failNext.delete(verb);
+      throw err;
+    }
+  }
+
+  async listOwnedLinks(): Promise<LinkState[]> {
+    this.hit('listOwnedLinks');
+    return [...this.links.values()].map(({ peer: _peer, ...l }) => ({ ...l, addresses: [...l.addresses] }));
+  }
+
+  async ensureBridge(b: BridgePlan): Promise<void> {
+    this.hit('ensureBridge');
+    this.links.set(b.name, { name: b.name, kind: 'bridge', up: true, mac: b.mac, addresses: [b.address] });
+  }
+
+  async createVeth(v: VethPlan): Promise<void> {
+    this.hit('createVeth');
+    if (this.links.has(v.name)) throw new SyError('SY_KERNEL', `"ip link add ${v.name}" failed: File exists`);
+    if (!this.namespaces.has(v.netnsPath)) throw new SyError('SY_KERNEL', `Cannot open network namespace "${v.netnsPath}"`);
+    this.links.set(v.name, { name: v.name, kind: 'veth', master: v.bridge, up: true, addresses: [], peer: v });
+  }
+
+  async readPeer(v: VethPlan): Promise<PeerState> {
+    this.hit('readPeer');
+    const l = this.links.get(v.name);
+    if (!l?.peer || l.peer.netnsPath !== v.netnsPath) return { exists: false, up: false, addresses: [] };
+    return { exists: true, up: true, mac: l.peer.mac, addresses: [l.peer.address], defaultGateway: l.peer.gateway };
+  }
+
+  async deleteLinks(names: string[]): Promise<void> {
+    this.hit('deleteLinks');
+    for (const n of names) this.links.delete(n);
+  }
+
+  async applyNft(desired: NftTable): Promise<void> {
+    this.hit('applyNft');
+    this.nft = structuredClone(desired);
+  }
+
+  async deleteNft(): Promise<void> {
+    this.hit('deleteNft');
+    this.nft = null;
+  }
+
+  async setSysctls(s: Sysctl[]): Promise<void> {
+    this.hit('setSysctls');
+    for (const x of s) this.sysctls.set(x.key, x.value);
+  }
+
+  async namespaceExists(path: string): Promise<boolean> {
+    return this.namespaces.has(path);
+  }
+
+  async ensureNamespace(n: NamespacePlan): Promise<void> {
+    this.hit('ensureNamespace');
+    if (n.create) this.namespaces.add(n.path);
+    if (n.resolvConf) this.files.set(n.resolvConf.path, n.resolvConf.content);
+  }
+
+  async deleteNamespace(path: string): Promise<void> {
+    this.hit('deleteNamespace');
+    this.namespaces.delete(path);
+    for (const f of this.files.keys()) if (f.startsWith(`/etc/netns/${path.split('/').pop()}/`)) this.files.delete(f);
+  }
+
+  async ensureIptablesForwardAccept(wanted: boolean): Promise<void> {
+    this.iptablesAccept = wanted;
+  }
+
+  async listeningSockets(): Promise<ListeningSocket[]> {
+    return this.listening;
+  }
+
+  async localAddresses(): Promise<string[]> {
+    return this.addresses;
+  }
+
+  async foreignRoutes(): Promise<{ dst: string; dev: string }[]> {
+    return this.routes;
+  }
+
+  /** Everything held, as text: links, namespaces, files, sysctls and the nft table. */
+  dump(): string {
+    const out: string[] = [];
+    for (const l of [...this.links.values()].sort((a, b) => a.name.localeCompare(b.name))) {
+      const peer = l.peer ? ` peer=${l.peer.ifName}@${l.peer.netnsPath} ${l.peer.address} via ${l.peer.gateway} mac ${l.peer.mac}` : '';
+      out.push(`link ${l.name} ${l.kind}${l.master ? ` master ${l.master}` : ''} ${l.addresses.join(',')}${peer}`.trimEnd());
+    }
+    for (const n of [...this.namespaces].sort()) out.push(`netns ${n}`);
+    for (const [p, c] of [...this.files].sort()) out.push(`file ${p}: ${JSON.stringify(c)}`);
+    for (const [k, v] of [...this.sysctls].sort()) out.push(`sysctl ${k}=${v}`);
+    out.push(`iptables-forward-accept ${this.iptablesAccept}`);
+    out.push(this.nft ? renderTable(this.nft) : 'no nft table\n');
+    return out.join('\n');
+  }
+}

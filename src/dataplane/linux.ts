@@ -1,0 +1,241 @@
+/**
+ * The data plane on the real Linux kernel: iproute2 (`ip -j`, `ip -batch`), nftables (`nft -f -`,
+ * `nft -j`), iptables (only to coexist with Docker's FORWARD policy), /proc/sys and /proc/net.
+ * Every command goes through run(); namespace-side work runs under `nsenter --net=PATH`.
+ */
+import { mkdir, readFile, rm, writeFile, access } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { SyError } from '../errors.js';
+import { BRIDGE_PREFIX, isOwnedLink, LINK_PREFIX } from '../model/names.js';
+import type { BridgePlan, NamespacePlan, Sysctl, VethPlan } from '../plan/host-plan.js';
+import type { NftTable } from '../plan/nft-table.js';
+import type { DataPlane, LinkState, ListeningSocket, PeerState } from './dataplane.js';
+import { currentOf, diffNft, emptyCurrent, parseNftJson, type NftCurrent } from './nft-diff.js';
+import { run } from './run.js';
+
+interface IpLink {
+  ifname: string;
+  master?: string;
+  flags?: string[];
+  operstate?: string;
+  address?: string;
+  linkinfo?: { info_kind?: string };
+  addr_info?: { family: string; local: string; prefixlen: number }[];
+}
+
+const IPT_CHAIN = 'SWITCHYARD-FORWARD';
+const IPT_COMMENT = 'switchyard';
+
+export class LinuxDataPlane implements DataPlane {
+  /** The table as last applied, or null when unknown (first apply, or after a failure). */
+  private lastNft: NftCurrent | null = null;
+
+  async listOwnedLinks(): Promise<LinkState[]> {
+    const { stdout } = await run(['ip', '-j', '-d', 'addr', 'show']);
+    const links = JSON.parse(stdout || '[]') as IpLink[];
+    return links.filter((l) => isOwnedLink(l.ifname)).map(toLinkState);
+  }
+
+  async ensureBridge(b: BridgePlan, existing: LinkState | undefined): Promise<void> {
+    const cmds: string[] = [];
+    if (!existing) {
+      cmds.push(`link add ${b.name} address ${b.mac}${b.mtu ? ` mtu ${b.mtu}` : ''} type bridge`);
+    }
+    if (!existing || !existing.addresses.includes(b.address)) cmds.push(`addr replace ${b.address} dev ${b.name}`);
+    if (!existing || !existing.up) cmds.push(`link set ${b.name} up`);
+    if (cmds.length) await run(['ip', '-batch', '-'], { stdin: cmds.join('\n') + '\n' });
+  }
+
+  async createVeth(v: VethPlan): Promise<void> {
+    const mtu = v.mtu ? ` mtu ${v.mtu}` : '';
+    const host = [
+      `link add ${v.name}${mtu} type veth peer name ${v.ifName} address ${v.mac}${mtu} netns ${v.netnsPath}`,
+      `link set ${v.name} master ${v.bridge} up`,
+      // With br_netfilter on, a port mapping DNATed to the sender itself is bridged back out of the
+      // port it came in: hairpin lets the frame go back (Docker does the same without userland-proxy).
+      `link set ${v.name} type bridge_slave hairpin on`,
+    ];
+    await run(['ip', '-batch', '-'], { stdin: host.join('\n') + '\n' });
+    const inside = [
+      'link set lo up',
+      `addr replace ${v.address} dev ${v.ifName}`,
+      `link set ${v.ifName} up`,
+      `route replace default via ${v.gateway} dev ${v.ifName}`,
+    ];
+    try {
+      await run(['ip', '-batch', '-'], { stdin: inside.join('\n') + '\n', netns: v.netnsPath });
+    } catch (err) {
+      await this.deleteLinks([v.name]);
+      throw err;
+    }
+  }
+
+  async readPeer(v: VethPlan): Promise<PeerState> {
+    // One process per endpoint (this runs for every endpoint when hostd restarts): the address and
+    // state of the interface decide; the default route is re-set whenever the veth is recreated.
+    const { stdout } = await run(['ip', '-j', 'addr', 'show'], { netns: v.netnsPath });
+    const link = (JSON.parse(stdout || '[]') as IpLink[]).find((l) => l.ifname === v.ifName);
+    if (!link) return { exists: false, up: false, addresses: [] };
+    const st = toLinkState(link);
+    return { exists: true, up: st.up, ...(st.mac ? { mac: st.mac } : {}), addresses: st.addresses };
+  }
+
+  async deleteLinks(names: string[]): Promise<void> {
+    if (!names.length) return;
+    for (const n of names) if (!n.startsWith(LINK_PREFIX)) throw new Error(`refusing to delete unmarked link "${n}"`);
+    // One process for the whole batch (deletions cost 10-25 ms each here); -force goes on past a
+    // link that is already gone.
+    await run(['ip', '-force', '-batch', '-'], { stdin: names.map((n) => `link del ${n}`).join('\n') + '\n', okExitCodes: [1] });
+  }
+
+  async applyNft(desired: NftTable, full: boolean): Promise<void> {
+    let cur = full ? null : this.lastNft;
+    if (!cur) cur = await this.readNft(desired);
+    const script = diffNft(desired, cur);
+    if (script) {
+      try {
+        await run(['nft', '-f', '-'], { stdin: script });
+      } catch (err) {
+        this.lastNft = null;
+        throw err;
+      }
+    }
+    this.lastNft = currentOf(desired);
+  }
+
+  private async readNft(desired: NftTable): Promise<NftCurrent> {
+    const res = await run(['nft', '-j', 'list', 'table', desired.family, desired.name], { okExitCodes: [1] });
+    if (res.exitCode !== 0) return emptyCurrent();
+    const types = new Map(desired.sets.map((s) => [s.name, s.keyTypes]));
+    return parseNftJson(res.stdout, (n) => types.get(n));
+  }
+
+  async deleteNft(table: string): Promise<void> {
+    await run(['nft', 'delete', 'table', 'inet', table], { okExitCodes: [1] });
+    this.lastNft = null;
+  }
+
+  async setSysctls(s: Sysctl[]): Promise<void> {
+    for (const { key, value } of s) {
+      if (!/^net\/[A-Za-z0-9_./-]+$/.test(key) || key.includes('..')) throw new Error(`bad sysctl key ${key}`);
+      const path = `/proc/sys/${key}`;
+      const now = await readFile(path, 'utf8').catch(() => null);
+      if (now !== null && now.trim() === value) continue;
+      await writeFile(path, value).catch((e: Error) => {
+        throw new SyError('SY_KERNEL', `Cannot set ${key.replace(/\//g, '.')} to ${value}: ${e.message}`);
+      });
+    }
+  }
+
+  async namespaceExists(path: string): Promise<boolean> {
+    return access(path).then(
+      () => true,
+      () => false,
+    );
+  }
+
+  async ensureNamespace(n: NamespacePlan): Promise<void> {
+    const m = /^\/run\/netns\/([^/]+)$/.exec(n.path);
+    if (n.create && !(await this.namespaceExists(n.path))) {
+      if (!m) throw new SyError('SY_KERNEL', `Cannot create namespace "${n.path}": only /run/netns/NAME can be created`);
+      await run(['ip', 'netns', 'add', m[1]!]);
+    }
+    if (n.resolvConf) {
+      const now = await readFile(n.resolvConf.path, 'utf8').catch(() => null);
+      if (now !== n.resolvConf.content) {
+        await mkdir(dirname(n.resolvConf.path), { recursive: true });
+        await writeFile(n.resolvConf.path, n.resolvConf.content);
+      }
+    }
+  }
+
+  async deleteNamespace(path: string): Promise<void> {
+    const m = /^\/run\/netns\/([^/]+)$/.exec(path);
+    if (!m) return;
+    if (await this.namespaceExists(path)) await run(['ip', 'netns', 'delete', m[1]!], { okExitCodes: [1] });
+    await rm(`/etc/netns/${m[1]}`, { recursive: true, force: true });
+  }
+
+  async ensureIptablesForwardAccept(wanted: boolean): Promise<void> {
+    const forward = await run(['iptables', '-w', '5', '-S', 'FORWARD'], { okExitCodes: [1, 2, 3, 4] }).catch(() => null);
+    if (!forward || forward.exitCode !== 0) return; // no iptables here: nothing to coexist with
+    const hasDockerUser = forward.stdout.includes('-j DOCKER-USER');
+    const policyDrop = /^-P FORWARD DROP$/m.test(forward.stdout);
+    const from = hasDockerUser ? 'DOCKER-USER' : 'FORWARD';
+    const jump = ['-j', IPT_CHAIN, '-m', 'comment', '--comment', IPT_COMMENT];
+    const ipt = (...args: string[]) => run(['iptables', '-w', '5', ...args], { okExitCodes: [1, 2] });
+    const need = wanted && (hasDockerUser || policyDrop);
+    if (need) {
+      await ipt('-N', IPT_CHAIN);
+      await run(['iptables', '-w', '5', '-F', IPT_CHAIN]);
+      await run(['iptables', '-w', '5', '-A', IPT_CHAIN, '-i', `${BRIDGE_PREFIX}+`, '-j', 'ACCEPT']);
+      await run(['iptables', '-w', '5', '-A', IPT_CHAIN, '-o', `${BRIDGE_PREFIX}+`, '-j', 'ACCEPT']);
+      const present = await ipt('-C', from, ...jump);
+      if (present.exitCode !== 0) await run(['iptables', '-w', '5', '-I', from, '1', ...jump]);
+      return;
+    }
+    for (const chain of ['DOCKER-USER', 'FORWARD']) {
+      while ((await ipt('-D', chain, ...jump)).exitCode === 0);
+    }
+    await ipt('-F', IPT_CHAIN);
+    await ipt('-X', IPT_CHAIN);
+  }
+
+  async listeningSockets(): Promise<ListeningSocket[]> {
+    const out: ListeningSocket[] = [];
+    const files: [string, 6 | 17, boolean][] = [
+      ['/proc/net/tcp', 6, false],
+      ['/proc/net/tcp6', 6, true],
+      ['/proc/net/udp', 17, false],
+      ['/proc/net/udp6', 17, true],
+    ];
+    for (const [file, protocol, v6] of files) {
+      const text = await readFile(file, 'utf8').catch(() => '');
+      for (const line of text.split('\n').slice(1)) {
+        const f = line.trim().split(/\s+/);
+        if (f.length < 4) continue;
+        // TCP: state 0A is LISTEN; UDP: every bound socket (07) counts.
+        if (protocol === 6 && f[3] !== '0A') continue;
+        const [hexAddr, hexPort] = f[1]!.split(':');
+        out.push({ protocol, address: v6 ? v6Addr(hexAddr!) : v4Addr(hexAddr!), port: parseInt(hexPort!, 16) });
+      }
+    }
+    return out;
+  }
+
+  async localAddresses(): Promise<string[]> {
+    const { stdout } = await run(['ip', '-j', '-4', 'addr', 'show']);
+    const links = JSON.parse(stdout || '[]') as IpLink[];
+    return links.flatMap((l) => (l.addr_info ?? []).filter((a) => a.family === 'inet').map((a) => a.local));
+  }
+
+  async foreignRoutes(): Promise<{ dst: string; dev: string }[]> {
+    const { stdout } = await run(['ip', '-j', '-4', 'route', 'show', 'table', 'all']);
+    const routes = JSON.parse(stdout || '[]') as { dst: string; dev?: string; type?: string }[];
+    return routes
+      .filter((r) => r.dst !== 'default' && !(r.dev ?? '').startsWith(LINK_PREFIX) && (r.type ?? 'unicast') === 'unicast')
+      .map((r) => ({ dst: r.dst.includes('/') ? r.dst : `${r.dst}/32`, dev: r.dev ?? '' }));
+  }
+}
+
+function toLinkState(l: IpLink): LinkState {
+  return {
+    name: l.ifname,
+    kind: l.linkinfo?.info_kind ?? '',
+    ...(l.master ? { master: l.master } : {}),
+    up: (l.flags ?? []).includes('UP'),
+    ...(l.address ? { mac: l.address } : {}),
+    addresses: (l.addr_info ?? []).filter((a) => a.family === 'inet').map((a) => `${a.local}/${a.prefixlen}`),
+  };
+}
+
+function v4Addr(hex: string): string {
+  const n = parseInt(hex, 16);
+  return [n & 255, (n >>> 8) & 255, (n >>> 16) & 255, n >>> 24].join('.');
+}
+
+function v6Addr(hex: string): string {
+  if (/^0{32}$/.test(hex)) return '::';
+  if (/^0{20}FFFF0000/i.test(hex)) return v4Addr(hex.slice(24));
+  return hex.toLowerCase();
+}

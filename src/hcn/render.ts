@@ -1,0 +1,95 @@
+/** Renders hostd's records as HCN v2 documents, spelled as hcsshim writes them. */
+import type { ObjectStatus } from '../hostd/reconciler.js';
+import { bridgeName, vethName } from '../model/names.js';
+import type { DnsSettings, EndpointRecord, HostState, NamespaceRecord, NetworkRecord } from '../model/records.js';
+
+const V2 = { Major: 2, Minor: 0 };
+
+function dnsDoc(d: DnsSettings) {
+  return {
+    ...(d.domain ? { Domain: d.domain, Suffix: d.domain } : {}),
+    ...(d.search.length ? { Search: d.search } : {}),
+    ...(d.servers.length ? { ServerList: d.servers } : {}),
+    ...(d.options.length ? { Options: d.options } : {}),
+  };
+}
+
+function health(status: ObjectStatus | undefined) {
+  return status?.state === 'error' ? { Status: 'Error', Reason: status.reason ?? '' } : { Status: status ? 'Ready' : 'Pending' };
+}
+
+export function renderNetwork(n: NetworkRecord, status?: ObjectStatus) {
+  return {
+    ID: n.id,
+    Name: n.name,
+    Type: n.type,
+    Policies: n.policies,
+    MacPool: {},
+    Dns: dnsDoc(n.dns),
+    Ipams: [
+      {
+        Type: 'Static',
+        Subnets: [{ IpAddressPrefix: n.subnet, Routes: [{ NextHop: n.gateway, DestinationPrefix: '0.0.0.0/0' }] }],
+      },
+    ],
+    Flags: n.flags,
+    ...(n.mtu ? { MTU: n.mtu } : {}),
+    SchemaVersion: V2,
+    // Switchyard extensions
+    Bridge: bridgeName(n.id),
+    Health: health(status),
+  };
+}
+
+export function renderPortMappingPolicy(m: EndpointRecord['portMappings'][number]) {
+  return {
+    Type: 'PortMapping',
+    Settings: {
+      Protocol: m.protocol,
+      InternalPort: m.internalPort,
+      ExternalPort: m.externalPort,
+      ...(m.hostIp ? { VIP: m.hostIp } : {}),
+      Flags: m.flags,
+      ...(m.count > 1 ? { PortCount: m.count } : {}),
+    },
+  };
+}
+
+export function renderEndpoint(e: EndpointRecord, state: HostState, status?: ObjectStatus) {
+  const net = state.networks.get(e.networkId);
+  const ns = e.namespaceId ? state.namespaces.get(e.namespaceId) : undefined;
+  const prefix = net ? Number(net.subnet.split('/')[1]) : 32;
+  return {
+    ID: e.id,
+    Name: e.name,
+    HostComputeNetwork: e.networkId,
+    ...(e.namespaceId ? { HostComputeNamespace: e.namespaceId } : {}),
+    Policies: [...e.portMappings.map(renderPortMappingPolicy), ...e.otherPolicies],
+    IpConfigurations: [{ IpAddress: e.ip, PrefixLength: prefix }],
+    Dns: dnsDoc(e.dns ?? net?.dns ?? { search: [], servers: [], options: [] }),
+    Routes: net ? [{ NextHop: net.gateway, DestinationPrefix: '0.0.0.0/0' }] : [],
+    MacAddress: e.mac.toUpperCase().replace(/:/g, '-'),
+    Flags: 0,
+    SchemaVersion: V2,
+    // HCN v1's endpoint state, and Switchyard extensions
+    State: status?.state === 'error' ? 'Degraded' : e.namespaceId ? 'Attached' : 'Created',
+    InterfaceName: e.ifName,
+    HostIfName: vethName(e.id),
+    ...(ns ? { NamespacePath: ns.path } : {}),
+    Health: health(status),
+  };
+}
+
+export function renderNamespace(n: NamespaceRecord, state: HostState, status?: ObjectStatus) {
+  const eps = [...state.endpoints.values()].filter((e) => e.namespaceId === n.id);
+  return {
+    ID: n.id,
+    Type: 'Host',
+    Resources: eps.map((e) => ({ Type: 'Endpoint', Data: { Id: e.id } })),
+    SchemaVersion: V2,
+    // Switchyard extensions
+    Path: n.path,
+    Owned: n.owned,
+    Health: health(status),
+  };
+}

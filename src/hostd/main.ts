@@ -1,0 +1,69 @@
+/**
+ * `switchyard hostd`: loads the stored state, repairs the kernel to match it, serves the host API on
+ * its unix socket, and resyncs periodically. SIGTERM/SIGINT close the socket and leave the data plane
+ * as it is (containers keep their network while hostd restarts).
+ */
+import { chmod, mkdir, rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { parseArgs } from 'node:util';
+import { LinuxDataPlane } from '../dataplane/linux.js';
+import { buildApi } from './api.js';
+import { HostService } from './service.js';
+import { Store } from './store.js';
+
+export const HOSTD_USAGE = `Usage: switchyard hostd [--state-dir DIR] [--socket PATH] [--resync-interval SECONDS]
+
+  --state-dir DIR           where objects are stored (default /var/lib/switchyard)
+  --socket PATH             the host API's unix socket (default /run/switchyard/hns.sock)
+  --resync-interval SECONDS full comparison with the kernel, repairing drift (default 30)`;
+
+export async function hostdMain(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      'state-dir': { type: 'string', default: '/var/lib/switchyard' },
+      socket: { type: 'string', default: '/run/switchyard/hns.sock' },
+      'resync-interval': { type: 'string', default: '30' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    console.log(HOSTD_USAGE);
+    return;
+  }
+  const resyncMs = Number(values['resync-interval']) * 1000;
+  if (!(resyncMs > 0)) throw new Error('--resync-interval must be a positive number of seconds');
+  const log = {
+    info: (m: string) => console.log(`${new Date().toISOString()} info ${m}`),
+    warn: (m: string) => console.error(`${new Date().toISOString()} warn ${m}`),
+  };
+  if (process.getuid?.() !== 0) log.warn('hostd is not running as root: kernel changes will fail');
+  const svc = new HostService({ store: new Store(values['state-dir']), dataplane: new LinuxDataPlane(), log });
+  const t0 = Date.now();
+  await svc.start();
+  log.info(`state restored: ${svc.state.networks.size} network(s), ${svc.state.endpoints.size} endpoint(s) in ${Date.now() - t0} ms`);
+
+  const socket = values.socket;
+  await mkdir(dirname(socket), { recursive: true, mode: 0o755 });
+  await rm(socket, { force: true });
+  const app = buildApi(svc);
+  await app.listen({ path: socket });
+  await chmod(socket, 0o660);
+  log.info(`serving the host API on ${socket}`);
+
+  let stopping = false;
+  const timer = setInterval(() => {
+    if (!stopping) svc.resync().catch((e: Error) => log.warn(`resync failed: ${e.message}`));
+  }, resyncMs);
+  const stop = async (sig: string) => {
+    if (stopping) return;
+    stopping = true;
+    clearInterval(timer);
+    log.info(`${sig}: closing the API; the data plane stays as it is`);
+    await app.close().catch(() => undefined);
+    await rm(socket, { force: true }).catch(() => undefined);
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}

@@ -1,0 +1,557 @@
+/**
+ * The host network service: the one owner of this host's container networking. Every change runs
+ * through one queue, so concurrent requests see a consistent state. A change is validated completely,
+ * persisted, then applied by the reconciler; if applying fails, the record is removed again and the
+ * kernel brought back, so a failed request leaves no trace in the store or the kernel.
+ */
+import { randomUUID } from 'node:crypto';
+import { SyError } from '../errors.js';
+import type { DataPlane } from '../dataplane/dataplane.js';
+import {
+  AttachRequest,
+  HostComputeEndpoint,
+  HostComputeNamespace,
+  HostComputeNetwork,
+  ModifyRequest,
+  parseDoc,
+  type Dns,
+  type Policy,
+} from '../hcn/schema.js';
+import { renderEndpoint, renderNamespace, renderNetwork } from '../hcn/render.js';
+import { cidrContains, cidrSize, cidrsOverlap, cidrToString, intToIp, ipToInt, isIPv4, parseCidr, type Cidr } from '../model/ipv4.js';
+import { endpointMac, GUID_PATTERN, NAME_PATTERN, shortId } from '../model/names.js';
+import { EPHEMERAL_FIRST, mappingsClash, parsePortMapping, resolvePortMappings, type PortRequest } from '../model/ports.js';
+import type { DnsSettings, EndpointRecord, HostState, NamespaceRecord, NetworkRecord, PortMapping } from '../model/records.js';
+import { Reconciler, type Logger } from './reconciler.js';
+import { Store, type Kind } from './store.js';
+
+const KNOWN_NETWORK_TYPES = ['NAT', 'ICS', 'Transparent', 'L2Bridge', 'L2Tunnel', 'Overlay', 'Private', 'Internal'];
+const SUPPORTED_NETWORK_TYPES = ['NAT'];
+const KNOWN_ENDPOINT_POLICIES = ['PortMapping', 'ACL', 'QOS', 'OutBoundNAT', 'SDNRoute', 'L4Proxy', 'L4WFPPROXY', 'EncapOverhead', 'ProviderAddress', 'PortName', 'NetworkACL', 'TierAcl', 'IOV'];
+const AUTO_SUBNET_POOL = parseCidr('172.16.0.0/12');
+
+export interface HostServiceOptions {
+  store: Store;
+  dataplane: DataPlane;
+  log: Logger;
+}
+
+export class HostService {
+  readonly state: HostState;
+  readonly reconciler: Reconciler;
+  private readonly store: Store;
+  private readonly dp: DataPlane;
+  private readonly log: Logger;
+  private queue: Promise<unknown> = Promise.resolve();
+  private portCursor = EPHEMERAL_FIRST;
+  private ipCursor = new Map<string, number>();
+
+  constructor(opts: HostServiceOptions) {
+    this.store = opts.store;
+    this.dp = opts.dataplane;
+    this.log = opts.log;
+    this.state = this.store.load();
+    this.reconciler = new Reconciler(this.dp, this.log);
+  }
+
+  /** Finishes interrupted removals and makes the kernel match the stored state (start of hostd). */
+  async start(): Promise<void> {
+    await this.serial(async () => {
+      for (const ns of [...this.state.namespaces.values()]) if (ns.deleting) await this.finishNamespaceRemoval(ns);
+      await this.reconciler.reconcile(this.state, true);
+    });
+  }
+
+  /** The periodic resync: compares with the kernel and repairs drift. */
+  resync(): Promise<unknown> {
+    return this.serial(() => this.reconciler.reconcile(this.state, true));
+  }
+
+  /** Runs fn after every change queued before it; changes never interleave. */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.queue.then(fn, fn);
+    this.queue = p.catch(() => undefined);
+    return p;
+  }
+
+  // ---- lookups -------------------------------------------------------------------------------
+
+  findNetwork(ref: string): NetworkRecord {
+    const n = findByRef(this.state.networks, ref);
+    if (!n) throw new SyError('SY_NETWORK_NOT_FOUND', `Network "${ref}" not found`);
+    return n;
+  }
+
+  findEndpoint(ref: string): EndpointRecord {
+    const e = findByRef(this.state.endpoints, ref);
+    if (!e) throw new SyError('SY_ENDPOINT_NOT_FOUND', `Endpoint "${ref}" not found`);
+    return e;
+  }
+
+  findNamespace(ref: string): NamespaceRecord {
+    const lower = ref.toLowerCase();
+    const path = namespacePathOf(ref, false);
+    const n = [...this.state.namespaces.values()].find((x) => !x.deleting && (x.id === lower || (path && x.path === path)));
+    if (!n) throw new SyError('SY_NAMESPACE_NOT_FOUND', `Namespace "${ref}" not found`);
+    return n;
+  }
+
+  networkDoc(n: NetworkRecord) {
+    return renderNetwork(n, this.reconciler.status.get(n.id));
+  }
+  endpointDoc(e: EndpointRecord) {
+    return renderEndpoint(e, this.state, this.reconciler.status.get(e.id));
+  }
+  namespaceDoc(n: NamespaceRecord) {
+    return renderNamespace(n, this.state, this.reconciler.status.get(n.id));
+  }
+
+  // ---- networks ------------------------------------------------------------------------------
+
+  createNetwork(body: unknown) {
+    return this.serial(async () => {
+      const doc = parseDoc(HostComputeNetwork, body, 'network');
+      const rec = await this.validateNetwork(doc);
+      await this.commit('networks', rec, () => this.state.networks.set(rec.id, rec), () => this.state.networks.delete(rec.id), rec.id);
+      this.log.info(`network ${rec.name} (${rec.id}) created: ${rec.type} ${rec.subnet}`);
+      return this.networkDoc(rec);
+    });
+  }
+
+  private async validateNetwork(doc: HostComputeNetwork): Promise<NetworkRecord> {
+    const name = checkName(doc.Name, 'Network name');
+    if ([...this.state.networks.values()].some((n) => n.name === name)) {
+      throw new SyError('SY_DUPLICATE_NAME', `A network named "${name}" already exists`);
+    }
+    const type = KNOWN_NETWORK_TYPES.find((t) => t.toLowerCase() === String(doc.Type).toLowerCase());
+    if (!type) throw new SyError('SY_UNKNOWN_TYPE', `Unknown network Type "${doc.Type}"; expected one of ${KNOWN_NETWORK_TYPES.join(', ')}`);
+    if (!SUPPORTED_NETWORK_TYPES.includes(type)) {
+      throw new SyError('SY_NOT_SUPPORTED', `Network Type "${type}" is not supported yet; supported: ${SUPPORTED_NETWORK_TYPES.join(', ')}`);
+    }
+    if (doc.Policies?.length) {
+      throw new SyError('SY_NOT_SUPPORTED', `Network policy "${doc.Policies[0]!.Type}" is not supported on ${type} networks`);
+    }
+    if (doc.MTU !== undefined && (doc.MTU < 576 || doc.MTU > 65535)) {
+      throw new SyError('SY_BAD_REQUEST', `MTU ${doc.MTU} is out of range (576-65535)`);
+    }
+    const subnets = (doc.Ipams ?? []).flatMap((i) => {
+      if (i.Type && i.Type.toLowerCase() !== 'static') throw new SyError('SY_NOT_SUPPORTED', `Ipam Type "${i.Type}" is not supported on NAT networks; use Static`);
+      return i.Subnets ?? [];
+    });
+    if (subnets.length > 1) throw new SyError('SY_NOT_SUPPORTED', 'A NAT network takes one IPv4 subnet');
+    const sub = subnets[0];
+    if (sub?.Policies?.length) throw new SyError('SY_NOT_SUPPORTED', `Subnet policy "${sub.Policies[0]!.Type}" is not supported on NAT networks`);
+    const taken = await this.takenPrefixes();
+    let cidr: Cidr;
+    if (sub?.IpAddressPrefix) {
+      cidr = parseCidr(sub.IpAddressPrefix);
+      if (cidr.prefix > 30 || cidr.prefix < 8) throw new SyError('SY_INVALID_SUBNET', `Subnet "${sub.IpAddressPrefix}" must be between /8 and /30`);
+      const clash = taken.find((t) => cidrsOverlap(t.cidr, cidr));
+      if (clash) throw new SyError('SY_SUBNET_OVERLAP', `Subnet ${cidrToString(cidr)} overlaps ${clash.what}`);
+    } else {
+      cidr = pickFreeSubnet(taken.map((t) => t.cidr));
+    }
+    let gateway = intToIp(cidr.base + 1);
+    for (const r of sub?.Routes ?? []) {
+      if ((r.DestinationPrefix ?? '0.0.0.0/0') !== '0.0.0.0/0') {
+        throw new SyError('SY_NOT_SUPPORTED', `Subnet route to "${r.DestinationPrefix}" is not supported; only the default route names the gateway`);
+      }
+      if (r.NextHop) gateway = r.NextHop;
+    }
+    checkHostAddress(gateway, cidr, 'Gateway');
+    const id = this.newId(doc.ID ?? doc.Id, this.state.networks, 'network');
+    return {
+      id,
+      name,
+      type: 'NAT',
+      subnet: cidrToString(cidr),
+      gateway,
+      dns: parseDns(doc.Dns, 'network Dns') ?? { search: [], servers: [], options: [] },
+      ...(doc.MTU ? { mtu: doc.MTU } : {}),
+      flags: doc.Flags ?? 0,
+      policies: [],
+      createdAt: new Date().toISOString(),
+    };
+  }
+
+  /** Prefixes a new subnet must not overlap: other networks and the host's own routes. */
+  private async takenPrefixes(): Promise<{ cidr: Cidr; what: string }[]> {
+    const out = [...this.state.networks.values()].map((n) => ({ cidr: parseCidr(n.subnet), what: `network "${n.name}" (${n.subnet})` }));
+    for (const r of await this.dp.foreignRoutes()) {
+      try {
+        const [a, p] = r.dst.split('/');
+        const prefix = Number(p);
+        const base = (ipToInt(a!) & (prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0)) >>> 0;
+        out.push({ cidr: { base, prefix }, what: `the host route ${r.dst} on ${r.dev}` });
+      } catch {
+        // not an IPv4 route we can reason about
+      }
+    }
+    return out;
+  }
+
+  deleteNetwork(ref: string) {
+    return this.serial(async () => {
+      const net = this.findNetwork(ref);
+      const eps = [...this.state.endpoints.values()].filter((e) => e.networkId === net.id);
+      for (const e of eps) await this.store.remove('endpoints', e.id);
+      await this.store.remove('networks', net.id);
+      for (const e of eps) this.state.endpoints.delete(e.id);
+      this.state.networks.delete(net.id);
+      for (const id of [net.id, ...eps.map((e) => e.id)]) this.reconciler.status.delete(id);
+      await this.applyAfterRemoval();
+      this.log.info(`network ${net.name} (${net.id}) removed with ${eps.length} endpoint(s)`);
+    });
+  }
+
+  // ---- endpoints -----------------------------------------------------------------------------
+
+  createEndpoint(body: unknown) {
+    return this.serial(async () => {
+      const doc = parseDoc(HostComputeEndpoint, body, 'endpoint');
+      const net = this.findNetwork(doc.HostComputeNetwork);
+      const id = this.newId(doc.ID ?? doc.Id, this.state.endpoints, 'endpoint');
+      const name = doc.Name === undefined || doc.Name === '' ? id : checkName(doc.Name, 'Endpoint name');
+      if ([...this.state.endpoints.values()].some((e) => e.name === name)) {
+        throw new SyError('SY_DUPLICATE_NAME', `An endpoint named "${name}" already exists`);
+      }
+      const ns = doc.HostComputeNamespace ? this.findNamespace(doc.HostComputeNamespace) : undefined;
+      const ifName = doc.InterfaceName ?? 'eth0';
+      if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/.test(ifName)) throw new SyError('SY_INVALID_NAME', `InterfaceName "${ifName}" is not a valid interface name`);
+      if (ns) this.checkInterfaceFree(ns, ifName);
+      if (doc.Routes?.length) throw new SyError('SY_NOT_SUPPORTED', 'Endpoint Routes are not supported yet; the default route goes to the network gateway');
+      if (doc.Flags) throw new SyError('SY_NOT_SUPPORTED', `Endpoint Flags ${doc.Flags} are not supported yet (remote endpoints land with Overlay networks)`);
+      const ip = this.chooseAddress(net, doc.IpConfigurations);
+      const mac = doc.MacAddress ? parseMac(doc.MacAddress) : endpointMac(ip);
+      const requests = parseEndpointPolicies(doc.Policies ?? []);
+      const mappings = await this.resolveMappings(requests, undefined);
+      const dns = parseDns(doc.Dns, 'endpoint Dns');
+      const rec: EndpointRecord = {
+        id,
+        name,
+        networkId: net.id,
+        ...(ns ? { namespaceId: ns.id } : {}),
+        ip,
+        mac,
+        ifName,
+        portMappings: mappings,
+        otherPolicies: [],
+        ...(dns ? { dns } : {}),
+        createdAt: new Date().toISOString(),
+      };
+      await this.commit('endpoints', rec, () => this.state.endpoints.set(id, rec), () => this.state.endpoints.delete(id), id);
+      this.log.info(`endpoint ${name} (${id}) created on ${net.name}: ${ip}${ns ? ` in ${ns.path}` : ''}`);
+      return this.endpointDoc(rec);
+    });
+  }
+
+  deleteEndpoint(ref: string) {
+    return this.serial(async () => {
+      const ep = this.findEndpoint(ref);
+      await this.store.remove('endpoints', ep.id);
+      this.state.endpoints.delete(ep.id);
+      this.reconciler.status.delete(ep.id);
+      await this.applyAfterRemoval();
+      this.log.info(`endpoint ${ep.name} (${ep.id}) removed`);
+    });
+  }
+
+  attachEndpoint(ref: string, body: unknown) {
+    return this.serial(async () => {
+      const req = parseDoc(AttachRequest, body, 'attach request');
+      const ep = this.findEndpoint(ref);
+      const ns = this.findNamespace(req.NamespaceId);
+      if (ep.namespaceId === ns.id) return this.endpointDoc(ep);
+      if (ep.namespaceId) throw new SyError('SY_IN_USE', `Endpoint "${ep.name}" is attached to another namespace; detach it first`);
+      this.checkInterfaceFree(ns, ep.ifName);
+      return this.replaceEndpoint(ep, { ...ep, namespaceId: ns.id });
+    });
+  }
+
+  detachEndpoint(ref: string) {
+    return this.serial(async () => {
+      const ep = this.findEndpoint(ref);
+      if (!ep.namespaceId) return this.endpointDoc(ep);
+      const { namespaceId: _gone, ...rest } = ep;
+      return this.replaceEndpoint(ep, rest);
+    });
+  }
+
+  /** HCN modify request on an endpoint: Add, Remove or Update its policies (port mappings today). */
+  modifyEndpoint(ref: string, body: unknown) {
+    return this.serial(async () => {
+      const req = parseDoc(ModifyRequest, body, 'modify request');
+      const ep = this.findEndpoint(ref);
+      if (req.ResourceType.toLowerCase() !== 'policy') {
+        throw new SyError('SY_NOT_SUPPORTED', `ResourceType "${req.ResourceType}" cannot be modified on an endpoint; use Policy`);
+      }
+      const settings = req.Settings as { Policies?: unknown } | undefined;
+      if (!settings || !Array.isArray(settings.Policies)) throw new SyError('SY_BAD_REQUEST', 'Modify request Settings must hold Policies: [...]');
+      const policies = settings.Policies.map((p, i) => parseDoc(Policy_, p, `Settings.Policies[${i}]`));
+      const requests = parseEndpointPolicies(policies);
+      const kind = req.RequestType.toLowerCase();
+      let next: PortMapping[];
+      if (kind === 'add') {
+        next = [...ep.portMappings, ...(await this.resolveMappings(requests, ep.id))];
+      } else if (kind === 'remove') {
+        next = ep.portMappings.filter((m) => !requests.some((r) => sameMapping(m, r)));
+        if (next.length + requests.length !== ep.portMappings.length) {
+          const missing = requests.find((r) => !ep.portMappings.some((m) => sameMapping(m, r)));
+          if (missing) throw new SyError('SY_NOT_FOUND', `Endpoint "${ep.name}" has no port mapping ${missing.externalPort}->${missing.internalPort}`);
+        }
+      } else if (kind === 'update') {
+        next = await this.resolveMappings(requests, ep.id, true);
+      } else {
+        throw new SyError('SY_BAD_REQUEST', `RequestType "${req.RequestType}" is not one of Add, Remove, Update`);
+      }
+      return this.replaceEndpoint(ep, { ...ep, portMappings: next });
+    });
+  }
+
+  // ---- namespaces ----------------------------------------------------------------------------
+
+  createNamespace(body: unknown) {
+    return this.serial(async () => {
+      const doc = parseDoc(HostComputeNamespace, body ?? {}, 'namespace');
+      const id = this.newId(doc.ID ?? doc.Id, this.state.namespaces, 'namespace');
+      const path = doc.Path ? namespacePathOf(doc.Path, true)! : `/run/netns/sy-${shortId(id)}`;
+      const existing = [...this.state.namespaces.values()].find((n) => n.path === path && !n.deleting);
+      if (existing) throw new SyError('SY_DUPLICATE_NAME', `Namespace "${path}" is already known as ${existing.id}`);
+      const exists = await this.dp.namespaceExists(path);
+      if (!exists && !path.startsWith('/run/netns/')) {
+        throw new SyError('SY_NAMESPACE_NOT_FOUND', `Network namespace "${path}" does not exist (only names under /run/netns are created)`);
+      }
+      const rec: NamespaceRecord = { id, path, owned: !exists, createdAt: new Date().toISOString() };
+      await this.commit('namespaces', rec, () => this.state.namespaces.set(id, rec), () => this.state.namespaces.delete(id), id, async () => {
+        if (rec.owned) await this.dp.deleteNamespace(rec.path);
+      });
+      return this.namespaceDoc(rec);
+    });
+  }
+
+  deleteNamespace(ref: string) {
+    return this.serial(async () => {
+      const ns = this.findNamespace(ref);
+      const eps = [...this.state.endpoints.values()].filter((e) => e.namespaceId === ns.id);
+      if (eps.length) {
+        throw new SyError('SY_IN_USE', `Namespace "${ns.path}" still holds endpoint(s) ${eps.map((e) => `"${e.name}"`).join(', ')}; remove or detach them first`);
+      }
+      const marked = { ...ns, deleting: true };
+      await this.store.put('namespaces', marked);
+      this.state.namespaces.set(ns.id, marked);
+      await this.finishNamespaceRemoval(marked);
+    });
+  }
+
+  private async finishNamespaceRemoval(ns: NamespaceRecord): Promise<void> {
+    if (ns.owned) await this.dp.deleteNamespace(ns.path);
+    await this.store.remove('namespaces', ns.id);
+    this.state.namespaces.delete(ns.id);
+    this.reconciler.status.delete(ns.id);
+  }
+
+  // ---- the commit protocol -------------------------------------------------------------------
+
+  /**
+   * Persists a new record, applies it, and undoes both if the kernel refuses: the request then fails
+   * with the kernel's error and nothing of it remains.
+   */
+  private async commit(
+    kind: Kind,
+    rec: { id: string },
+    add: () => void,
+    drop: () => void,
+    id: string,
+    undoKernel?: () => Promise<void>,
+  ): Promise<void> {
+    await this.store.put(kind, rec);
+    add();
+    const errors = await this.reconciler.reconcile(this.state, false);
+    const err = errors.get(id) ?? errors.get('nft');
+    if (!err) return;
+    drop();
+    this.reconciler.status.delete(id);
+    await this.store.remove(kind, id).catch((e: Error) => this.log.warn(e.message));
+    if (undoKernel) await undoKernel().catch((e: Error) => this.log.warn(e.message));
+    this.reconciler.invalidate();
+    await this.reconciler.reconcile(this.state, true).catch((e: Error) => this.log.warn(e.message));
+    throw err;
+  }
+
+  /** Replaces an endpoint's record (attach, detach, policy change), restoring the old one on failure. */
+  private async replaceEndpoint(old: EndpointRecord, next: EndpointRecord) {
+    await this.store.put('endpoints', next);
+    this.state.endpoints.set(next.id, next);
+    const errors = await this.reconciler.reconcile(this.state, false);
+    const err = errors.get(next.id) ?? errors.get('nft');
+    if (!err) return this.endpointDoc(next);
+    this.state.endpoints.set(old.id, old);
+    await this.store.put('endpoints', old).catch((e: Error) => this.log.warn(e.message));
+    this.reconciler.invalidate();
+    await this.reconciler.reconcile(this.state, true).catch((e: Error) => this.log.warn(e.message));
+    throw err;
+  }
+
+  /** After a removal the record is gone already; a kernel failure is left to the resync. */
+  private async applyAfterRemoval(): Promise<void> {
+    const errors = await this.reconciler.reconcile(this.state, false);
+    if (errors.size) this.log.warn('cleanup after a removal is incomplete; the periodic resync will retry');
+  }
+
+  // ---- helpers -------------------------------------------------------------------------------
+
+  private newId(given: string | undefined, taken: Map<string, { id: string }>, what: string): string {
+    if (given !== undefined && given !== '') {
+      if (!GUID_PATTERN.test(given)) throw new SyError('SY_BAD_REQUEST', `${what} ID "${given}" is not a GUID`);
+      const id = given.toLowerCase();
+      if (taken.has(id)) throw new SyError('SY_DUPLICATE_ID', `A ${what} with ID ${id} already exists`);
+      if ([...taken.keys()].some((k) => shortId(k) === shortId(id))) {
+        throw new SyError('SY_DUPLICATE_ID', `${what} ID ${id} begins like another ${what}'s; its first 8 digits name kernel objects and must be unique`);
+      }
+      return id;
+    }
+    for (;;) {
+      const id = randomUUID();
+      if (![...taken.keys()].some((k) => shortId(k) === shortId(id))) return id;
+    }
+  }
+
+  private checkInterfaceFree(ns: NamespaceRecord, ifName: string): void {
+    const other = [...this.state.endpoints.values()].find((e) => e.namespaceId === ns.id && e.ifName === ifName);
+    if (other) throw new SyError('SY_IN_USE', `Namespace "${ns.path}" already has ${ifName} from endpoint "${other.name}"; give InterfaceName`);
+  }
+
+  private chooseAddress(net: NetworkRecord, configs: HostComputeEndpoint['IpConfigurations']): string {
+    const cidr = parseCidr(net.subnet);
+    const used = new Set([...this.state.endpoints.values()].filter((e) => e.networkId === net.id).map((e) => e.ip));
+    const asked = configs?.find((c) => c.IpAddress)?.IpAddress;
+    if (asked) {
+      checkHostAddress(asked, cidr, 'IpAddress');
+      if (asked === net.gateway) throw new SyError('SY_ADDRESS_IN_USE', `${asked} is the gateway of network "${net.name}"`);
+      if (used.has(asked)) throw new SyError('SY_ADDRESS_IN_USE', `${asked} is already used by another endpoint on "${net.name}"`);
+      return asked;
+    }
+    const size = cidrSize(cidr);
+    const gw = ipToInt(net.gateway);
+    const start = this.ipCursor.get(net.id) ?? 1;
+    for (let i = 0; i < size - 2; i++) {
+      const off = ((start - 1 + i) % (size - 2)) + 1;
+      const ip = cidr.base + off;
+      if (ip === gw) continue;
+      const s = intToIp(ip);
+      if (!used.has(s)) {
+        this.ipCursor.set(net.id, (off % (size - 2)) + 1);
+        return s;
+      }
+    }
+    throw new SyError('SY_SUBNET_FULL', `No free address left in ${net.subnet} of network "${net.name}"`);
+  }
+
+  private async resolveMappings(requests: PortRequest[], self: string | undefined, replaceSelf = false): Promise<PortMapping[]> {
+    if (!requests.length) return [];
+    const taken = [...this.state.endpoints.values()].filter((e) => !(replaceSelf && e.id === self)).flatMap((e) => e.portMappings);
+    const locals = new Set(await this.dp.localAddresses());
+    for (const r of requests) {
+      if (r.hostIp && !locals.has(r.hostIp)) throw new SyError('SY_INVALID_POLICY', `VIP ${r.hostIp} is not an address of this host`);
+    }
+    // Sockets of the host itself; our own DNAT-only mappings never show up here.
+    const listening = await this.dp.listeningSockets();
+    const { mappings, cursor } = resolvePortMappings(requests, taken, listening, this.portCursor);
+    this.portCursor = cursor;
+    return mappings;
+  }
+}
+
+const Policy_ = HostComputeNetwork.properties.Policies.items;
+
+function findByRef<T extends { id: string; name: string }>(m: Map<string, T>, ref: string): T | undefined {
+  return m.get(ref.toLowerCase()) ?? [...m.values()].find((x) => x.name === ref);
+}
+
+function checkName(name: string, what: string): string {
+  if (!NAME_PATTERN.test(name)) {
+    throw new SyError('SY_INVALID_NAME', `${what} ${JSON.stringify(name)} is not valid: use 1-128 letters, digits, "_", "." or "-", starting with a letter or digit`);
+  }
+  return name;
+}
+
+function checkHostAddress(ip: string, cidr: Cidr, what: string): void {
+  if (!isIPv4(ip)) throw new SyError('SY_INVALID_ADDRESS', `${what} "${ip}" is not an IPv4 address`);
+  const n = ipToInt(ip);
+  if (!cidrContains(cidr, n)) throw new SyError('SY_INVALID_ADDRESS', `${what} ${ip} is outside the subnet ${cidrToString(cidr)}`);
+  if (n === cidr.base || n === cidr.base + cidrSize(cidr) - 1) {
+    throw new SyError('SY_INVALID_ADDRESS', `${what} ${ip} is the network or broadcast address of ${cidrToString(cidr)}`);
+  }
+}
+
+function pickFreeSubnet(taken: Cidr[]): Cidr {
+  for (let i = 0; i < cidrSize(AUTO_SUBNET_POOL) / 256; i++) {
+    const cand = { base: AUTO_SUBNET_POOL.base + i * 256, prefix: 24 };
+    if (!taken.some((t) => cidrsOverlap(t, cand))) return cand;
+  }
+  throw new SyError('SY_SUBNET_FULL', 'No free /24 left in 172.16.0.0/12; give IpAddressPrefix');
+}
+
+const DOMAIN = /^(?=.{1,253}$)[A-Za-z0-9_]([A-Za-z0-9_-]{0,62})(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,62}))*\.?$/;
+
+function parseDns(d: Dns | undefined, what: string): DnsSettings | undefined {
+  if (!d) return undefined;
+  const domain = d.Domain || d.Suffix || undefined;
+  const servers = d.ServerList ?? [];
+  const search = d.Search ?? [];
+  const options = d.Options ?? [];
+  for (const s of servers) if (!isIPv4(s)) throw new SyError('SY_BAD_REQUEST', `${what}: ServerList entry "${s}" is not an IPv4 address`);
+  for (const s of [...(domain ? [domain] : []), ...search]) {
+    if (!DOMAIN.test(s)) throw new SyError('SY_BAD_REQUEST', `${what}: "${s}" is not a DNS domain`);
+  }
+  for (const o of options) if (!/^[A-Za-z0-9_:.-]{1,64}$/.test(o)) throw new SyError('SY_BAD_REQUEST', `${what}: option "${o}" is not valid`);
+  if (!domain && !servers.length && !search.length && !options.length) return undefined;
+  return { ...(domain ? { domain } : {}), servers, search, options };
+}
+
+function parseMac(s: string): string {
+  const m = /^([0-9a-fA-F]{2})([:-][0-9a-fA-F]{2}){5}$/.exec(s);
+  if (!m) throw new SyError('SY_BAD_REQUEST', `MacAddress "${s}" is not a MAC address`);
+  const mac = s.replace(/-/g, ':').toLowerCase();
+  if (parseInt(mac.slice(0, 2), 16) & 1) throw new SyError('SY_BAD_REQUEST', `MacAddress "${s}" is a multicast address`);
+  return mac;
+}
+
+function parseEndpointPolicies(policies: Policy[]): PortRequest[] {
+  const out: PortRequest[] = [];
+  policies.forEach((p, i) => {
+    const type = KNOWN_ENDPOINT_POLICIES.find((t) => t.toLowerCase() === p.Type.toLowerCase());
+    if (!type) throw new SyError('SY_INVALID_POLICY', `Policies[${i}]: unknown policy Type "${p.Type}"`);
+    if (type !== 'PortMapping') throw new SyError('SY_NOT_SUPPORTED', `Policies[${i}]: policy Type "${type}" is not supported yet`);
+    out.push(parsePortMapping(p.Settings, `Policies[${i}]`));
+  });
+  for (let i = 0; i < out.length; i++) {
+    for (let j = i + 1; j < out.length; j++) {
+      if (out[i]!.externalPort && out[j]!.externalPort && mappingsClash(out[i]!, out[j]!)) {
+        throw new SyError('SY_PORT_IN_USE', `Policies[${j}] publishes host port ${out[j]!.externalPort} twice`);
+      }
+    }
+  }
+  return out;
+}
+
+function sameMapping(m: PortMapping, r: PortRequest): boolean {
+  return (
+    m.protocol === r.protocol &&
+    m.internalPort === r.internalPort &&
+    (r.externalPort === 0 || m.externalPort === r.externalPort) &&
+    (m.hostIp ?? '') === (r.hostIp ?? '')
+  );
+}
+
+/**
+ * A namespace reference as a path: absolute paths as they are, bare names under /run/netns.
+ * Only characters that are safe as one token of an `ip -batch` line and an nsenter argument pass.
+ */
+export function namespacePathOf(ref: string, strict: boolean): string | undefined {
+  const path = ref.startsWith('/') ? ref : `/run/netns/${ref}`;
+  const ok = /^\/[A-Za-z0-9_.:@/-]{1,1000}$/.test(path) && !path.split('/').includes('..') && !path.endsWith('/');
+  if (ok) return path;
+  if (strict) throw new SyError('SY_INVALID_NAME', `Namespace path ${JSON.stringify(ref)} is not valid: use a name or an absolute path of letters, digits and _.:@/-`);
+  return undefined;
+}

@@ -1,0 +1,79 @@
+/**
+ * hostd's persistent state: one JSON file per object under the state directory
+ * (networks/, endpoints/, namespaces/), written atomically (temp file, fsync, rename, fsync of the
+ * directory), so a crash leaves either the old or the new version of each object and a write costs
+ * the same whatever the number of objects. State is written before it is applied to the kernel.
+ */
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { open, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { SyError } from '../errors.js';
+import { emptyState, type EndpointRecord, type HostState, type NamespaceRecord, type NetworkRecord } from '../model/records.js';
+
+export type Kind = 'networks' | 'endpoints' | 'namespaces';
+const KINDS: Kind[] = ['networks', 'endpoints', 'namespaces'];
+const FORMAT = 1;
+
+export class Store {
+  constructor(readonly dir: string) {}
+
+  /** Loads every stored object; creates the directories on first use. */
+  load(): HostState {
+    const state = emptyState();
+    for (const kind of KINDS) {
+      const d = join(this.dir, kind);
+      try {
+        mkdirSync(d, { recursive: true, mode: 0o700 });
+      } catch (e) {
+        throw new SyError('SY_STORE', `Cannot create state directory "${d}": ${(e as Error).message}`);
+      }
+      for (const f of readdirSync(d)) {
+        if (!f.endsWith('.json')) continue; // leftovers of an interrupted write (*.tmp) are ignored
+        const doc = JSON.parse(readFileSync(join(d, f), 'utf8')) as { format: number; record: unknown };
+        if (doc.format !== FORMAT) throw new SyError('SY_STORE', `Unknown state format ${doc.format} in ${join(d, f)}`);
+        const rec = doc.record as { id: string };
+        if (kind === 'networks') state.networks.set(rec.id, rec as NetworkRecord);
+        if (kind === 'endpoints') state.endpoints.set(rec.id, rec as EndpointRecord);
+        if (kind === 'namespaces') state.namespaces.set(rec.id, rec as NamespaceRecord);
+      }
+    }
+    return state;
+  }
+
+  async put(kind: Kind, record: { id: string }): Promise<void> {
+    const path = join(this.dir, kind, `${record.id}.json`);
+    const tmp = `${path}.tmp`;
+    try {
+      const fh = await open(tmp, 'w', 0o600);
+      try {
+        await fh.writeFile(JSON.stringify({ format: FORMAT, record }, null, 1));
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await rename(tmp, path);
+      await this.syncDir(kind);
+    } catch (e) {
+      await rm(tmp, { force: true }).catch(() => undefined);
+      throw new SyError('SY_STORE', `Cannot save ${kind.slice(0, -1)} "${record.id}" in "${this.dir}": ${(e as Error).message}`);
+    }
+  }
+
+  async remove(kind: Kind, id: string): Promise<void> {
+    try {
+      await rm(join(this.dir, kind, `${id}.json`), { force: true });
+      await this.syncDir(kind);
+    } catch (e) {
+      throw new SyError('SY_STORE', `Cannot remove ${kind.slice(0, -1)} "${id}" from "${this.dir}": ${(e as Error).message}`);
+    }
+  }
+
+  private async syncDir(kind: Kind): Promise<void> {
+    const fh = await open(join(this.dir, kind), 'r');
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  }
+}
