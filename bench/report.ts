@@ -124,8 +124,8 @@ function renderLifecycle(r: BenchReport): string {
     }
     if (l.error) out.push(`\n${l.key}: **stopped early**: ${l.error}`);
   }
-  if (ls.length && ls.every((l) => !l.createNotReadyAtReturn && !l.removeNotDoneAtReturn)) {
-    out.push('\nEvery create and delete of every path had the kernel in its final state when the call returned.');
+  if (ls.some((l) => l.create.length) && ls.every((l) => !l.createNotReadyAtReturn && !l.removeNotDoneAtReturn)) {
+    out.push('\nEvery timed create and delete had the kernel in its final state (checked with `ip -j`) when the call returned.');
   }
   return out.join('\n');
 }
@@ -216,7 +216,8 @@ export function renderReport(r: BenchReport): string {
       '- **hostd**: `POST /endpoints` (network + namespace id + PortMapping policy) until its 201; delete: `DELETE /endpoints/{id}` until its 200. ' +
         'The container namespace is adopted with `POST /namespaces` before, and `DELETE /namespaces/{id}` after, both untimed. One keep-alive connection.',
       '- **CNI chain**: `nsenter --net=<cni host ns> /usr/lib/cni/bridge` ADD (which runs host-local), then portmap ADD with prevResult and ' +
-        'runtimeConfig.portMappings; delete: portmap DEL then bridge DEL, each given the cached result as prevResult (as libcni does).',
+        'runtimeConfig.portMappings; delete: portmap DEL then bridge DEL, each given the cached result as prevResult (as libcni does). ' +
+        'The conflist is the brief\'s plus `"routes":[{"dst":"0.0.0.0/0"}]` in ipam, so that the container gets a default route as with hostd and the floor.',
       '- **floor**: `ip -n <host> -batch -` (veth add with peer eth0 in the container ns, master bridge, up), `ip -n <container> -batch -` ' +
         '(address, link up, default route), `nsenter … nft -f -` adding one element to a prepared DNAT map; delete: `ip -n <host> link del` + ' +
         'one `nft` element delete. The floor pays one nsenter exec per nft call that a hostd running inside its namespace does not.',

@@ -71,7 +71,7 @@ async function lifecycleSection(cfg: BenchConfig, world: HostdWorld | undefined,
         paths.push(p);
       } catch (e) {
         log(`(a) ${p.key}: setup failed: ${message(e)}`);
-        report.hostdNote ??= p.key === 'hostd' ? `setup failed: ${message(e)}` : undefined;
+        if (p.key === 'hostd') report.hostdNote = `setup failed: ${message(e)}`;
       }
     }
     log(`(a) endpoint lifecycle: ${paths.map((p) => p.key).join(', ')} × ${cfg.iterations} rounds`);

@@ -34,7 +34,11 @@ export class CniPath implements EndpointPath {
     this.dataDir = join(tmpDir, 'cni-ipam');
   }
 
-  /** The conflist of the brief, as libcni would read it. */
+  /**
+   * The conflist of the brief, as libcni would read it, plus `routes: [0.0.0.0/0]` in ipam: without
+   * it host-local returns no route and the bridge plugin installs no default route in the container,
+   * while hostd and the floor do — the comparison is of the same kernel work.
+   */
   conflist(): { cniVersion: string; name: string; plugins: Record<string, unknown>[] } {
     return {
       cniVersion: CNI_VERSION,
@@ -45,7 +49,7 @@ export class CniPath implements EndpointPath {
           bridge: 'cni-bench0',
           isGateway: true,
           ipMasq: true,
-          ipam: { type: 'host-local', subnet: '10.77.0.0/16', dataDir: this.dataDir },
+          ipam: { type: 'host-local', subnet: '10.77.0.0/16', routes: [{ dst: '0.0.0.0/0' }], dataDir: this.dataDir },
         },
         { type: 'portmap', capabilities: { portMappings: true } },
       ],

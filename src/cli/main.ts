@@ -67,46 +67,46 @@ async function main(argv: string[]): Promise<number> {
     const rest = words.slice(group === 'status' ? 1 : 2);
     switch (`${group} ${group === 'status' ? '' : (verb ?? '')}`.trim()) {
       case 'status':
-        return show(await client.request('GET', '/status'), json, statusText);
+        return await show(await client.request('GET', '/status'), json, statusText);
       case 'network create':
-        return show(await networkCreate(client, rest), json, (d) => `${d.Name} ${d.ID}`);
+        return await show(await networkCreate(client, rest), json, (d) => `${d.Name} ${d.ID}`);
       case 'network ls':
-        return showList(await client.request<Doc[]>('GET', '/networks'), json, networkRow);
+        return await showList(await client.request<Doc[]>('GET', '/networks'), json, networkRow);
       case 'network inspect':
-        return inspect(client, 'networks', needNames(rest, 'network inspect'));
+        return await inspect(client, 'networks', needNames(rest, 'network inspect'));
       case 'network rm':
-        return remove(client, 'networks', needNames(rest, 'network rm'));
+        return await remove(client, 'networks', needNames(rest, 'network rm'));
       case 'endpoint create':
-        return show(await endpointCreate(client, rest), json, (d) => `${d.Name} ${d.ID}`);
+        return await show(await endpointCreate(client, rest), json, (d) => `${d.Name} ${d.ID}`);
       case 'endpoint ls': {
         const { values } = parseArgs({ args: rest, options: { network: { type: 'string' } } });
         const q = values.network ? `?network=${encodeURIComponent(values.network)}` : '';
         const [eps, nets] = await Promise.all([client.request<Doc[]>('GET', `/endpoints${q}`), client.request<Doc[]>('GET', '/networks')]);
         const netNames = new Map(nets.map((n) => [n.ID, String(n.Name)]));
-        return showList(eps, json, (e) => endpointRow(e, netNames));
+        return await showList(eps, json, (e) => endpointRow(e, netNames));
       }
       case 'endpoint inspect':
-        return inspect(client, 'endpoints', needNames(rest, 'endpoint inspect'));
+        return await inspect(client, 'endpoints', needNames(rest, 'endpoint inspect'));
       case 'endpoint rm':
-        return endpointRemove(client, needNames(rest, 'endpoint rm'));
+        return await endpointRemove(client, needNames(rest, 'endpoint rm'));
       case 'endpoint attach': {
         const { values, positionals } = parseArgs({ args: rest, options: { namespace: { type: 'string' } }, allowPositionals: true });
         if (positionals.length !== 1 || !values.namespace) throw new UsageError('endpoint attach NAME --namespace NS');
         const ns = await client.request<Doc>('GET', `/namespaces/${encodeURIComponent(values.namespace)}`);
-        return show(await client.request('POST', `/endpoints/${encodeURIComponent(positionals[0]!)}/attach`, { NamespaceId: ns.ID }), json, () => 'attached');
+        return await show(await client.request('POST', `/endpoints/${encodeURIComponent(positionals[0]!)}/attach`, { NamespaceId: ns.ID }), json, () => 'attached');
       }
       case 'endpoint detach':
-        return show(await client.request('POST', `/endpoints/${encodeURIComponent(needNames(rest, 'endpoint detach')[0]!)}/detach`), json, () => 'detached');
+        return await show(await client.request('POST', `/endpoints/${encodeURIComponent(needNames(rest, 'endpoint detach')[0]!)}/detach`), json, () => 'detached');
       case 'namespace create': {
         const body = rest[0] ? { Path: rest[0] } : {};
-        return show(await client.request('POST', '/namespaces', body), json, (d) => `${d.Path} ${d.ID}`);
+        return await show(await client.request('POST', '/namespaces', body), json, (d) => `${d.Path} ${d.ID}`);
       }
       case 'namespace ls':
-        return showList(await client.request<Doc[]>('GET', '/namespaces'), json, namespaceRow);
+        return await showList(await client.request<Doc[]>('GET', '/namespaces'), json, namespaceRow);
       case 'namespace inspect':
-        return inspect(client, 'namespaces', needNames(rest, 'namespace inspect'));
+        return await inspect(client, 'namespaces', needNames(rest, 'namespace inspect'));
       case 'namespace rm':
-        return remove(client, 'namespaces', needNames(rest, 'namespace rm'));
+        return await remove(client, 'namespaces', needNames(rest, 'namespace rm'));
       default:
         throw new UsageError(`unknown command "${[group, verb].filter(Boolean).join(' ')}"`);
     }
