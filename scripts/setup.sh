@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs what Switchyard needs and is missing (Debian packages, npm dependencies) and builds it.
+# Idempotent: a second run only checks. Usage: scripts/setup.sh [--test]  (--test adds the tools the
+# test suite and benchmarks use).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+runtime_pkgs=(nftables iptables iproute2 util-linux)
+test_pkgs=(curl socat busybox-static iperf3 conntrack tcpdump containernetworking-plugins)
+declare -A provides=([nftables]=nft [iptables]=iptables [iproute2]=ip [util-linux]=nsenter [curl]=curl [socat]=socat
+  [busybox-static]=busybox [iperf3]=iperf3 [conntrack]=conntrack [tcpdump]=tcpdump [containernetworking-plugins]=/usr/lib/cni/bridge)
+
+want=("${runtime_pkgs[@]}")
+[[ "${1:-}" == "--test" ]] && want+=("${test_pkgs[@]}")
+missing=()
+for p in "${want[@]}"; do
+  probe=${provides[$p]}
+  if [[ "$probe" == /* ]]; then [[ -e "$probe" ]] || missing+=("$p"); else command -v "$probe" >/dev/null || missing+=("$p"); fi
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if ((node_major < 20)); then
+  echo "setup: Node.js 20 or newer is required (found: $(node -v 2>/dev/null || echo none))" >&2
+  exit 1
+fi
+if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json ]]; then
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+npx tsc -p tsconfig.json
