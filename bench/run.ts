@@ -6,11 +6,11 @@
  * ends with a leak check. Writes bench/RESULTS.md. Settings: BENCH_N, BENCH_IPERF_SECONDS,
  * BENCH_IPERF_RUNS, BENCH_SCALE (0 skips (c)), BENCH_SCALE_ATTACHED, BENCH_ONLY=lifecycle,throughput,scale.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hostdAvailable, loadConfig, type BenchConfig } from './lib/config.js';
-import { abortExec, exec } from './lib/exec.js';
+import { abortExec, exec, isAborted } from './lib/exec.js';
 import { delNetns, listNetns } from './lib/netns.js';
 import { rootLeaks, snapshotRoot } from './lib/root-guard.js';
 import { Teardown } from './lib/teardown.js';
@@ -75,7 +75,7 @@ async function lifecycleSection(cfg: BenchConfig, world: HostdWorld | undefined,
       }
     }
     log(`(a) endpoint lifecycle: ${paths.map((p) => p.key).join(', ')} × ${cfg.iterations} rounds`);
-    report.lifecycle = await runLifecycle(paths, cfg.iterations, cfg.prefix, log);
+    report.lifecycle = await runLifecycle(paths, cfg.iterations, cfg.prefix, td, log);
   } finally {
     report.teardownFailures.push(...(await td.run()));
   }
@@ -124,9 +124,6 @@ async function sweep(prefix: string): Promise<string[]> {
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('The benchmark needs root (it creates network namespaces); run it as root.');
   const cfg = loadConfig();
-  const root = new Teardown();
-  const tmpDir = mkdtempSync(join(tmpdir(), cfg.prefix));
-  root.defer(`remove ${tmpDir}`, async () => rmSync(tmpDir, { recursive: true, force: true }));
   const rootBefore = await snapshotRoot();
   const report: BenchReport = {
     machine: await describeMachine(cfg),
@@ -138,20 +135,32 @@ async function main(): Promise<void> {
     teardownFailures: [],
     interrupted: false,
   };
-  const finish = async (): Promise<void> => {
-    report.teardownFailures.push(...(await root.run()));
-    report.leaks = await sweep(cfg.prefix);
-    report.leaks.push(...rootLeaks(rootBefore, await snapshotRoot(), OUR_NAMES, cfg.prefix));
-    writeFileSync(cfg.resultsFile, renderReport(report));
-    log(`wrote ${cfg.resultsFile}${report.leaks.length ? `; LEAKS: ${report.leaks.join(', ')}` : '; leak check clean'}`);
-  };
+  const root = new Teardown();
+  const tmpDir = mkdtempSync(join(tmpdir(), cfg.prefix));
+  root.defer(`remove ${tmpDir}`, async () => rmSync(tmpDir, { recursive: true, force: true }));
   let finishing: Promise<void> | undefined;
+  const finish = (): Promise<void> =>
+    (finishing ??= (async () => {
+      report.teardownFailures.push(...(await root.run()));
+      report.leaks = await sweep(cfg.prefix);
+      report.leaks.push(...rootLeaks(rootBefore, await snapshotRoot(), OUR_NAMES, cfg.prefix));
+      writeFileSync(cfg.resultsFile, renderReport(report));
+      // every sample, for whoever wants to look past p50/p90 (bench/out is git-ignored)
+      mkdirSync(cfg.outDir, { recursive: true });
+      writeFileSync(join(cfg.outDir, `samples-${process.pid}.json`), JSON.stringify(report, null, 2) + '\n');
+      log(`wrote ${cfg.resultsFile}${report.leaks.length ? `; LEAKS: ${report.leaks.join(', ')}` : '; leak check clean'}`);
+    })());
+  // Ctrl-C: stop creating anything, let the sections unwind through their finally blocks; if that
+  // takes too long (a hung command), unwind from here and exit.
   process.on('SIGINT', () => {
-    if (finishing) return log('SIGINT again: still cleaning up');
-    log('SIGINT: stopping, cleaning up');
+    if (report.interrupted) return log('SIGINT again: still cleaning up');
+    log('SIGINT: stopping after the current step, then cleaning up');
     report.interrupted = true;
     abortExec();
-    finishing = finish().finally(() => process.exit(130));
+    setTimeout(() => {
+      log('cleanup did not finish in time: unwinding now');
+      void finish().finally(() => process.exit(130));
+    }, 60_000).unref();
   });
 
   const hostdOk = hostdAvailable(cfg);
@@ -169,17 +178,15 @@ async function main(): Promise<void> {
         log(`hostd: ${report.hostdNote}`);
       }
     }
-    if (cfg.sections.has('lifecycle')) await lifecycleSection(cfg, world, tmpDir, root, report);
-    if (cfg.sections.has('throughput')) await throughputSection(cfg, world, root, report);
+    if (cfg.sections.has('lifecycle') && !isAborted()) await lifecycleSection(cfg, world, tmpDir, root, report);
+    if (cfg.sections.has('throughput') && !isAborted()) await throughputSection(cfg, world, root, report);
     report.teardownFailures.push(...(await hostdTd.run()));
     if (!cfg.sections.has('scale') || cfg.scale === 0) report.scaleNote = 'Skipped (BENCH_SCALE=0 or BENCH_ONLY).';
     else if (!hostdOk) report.scaleNote = 'Not run: hostd is not built yet.';
-    else await scaleSection(cfg, tmpDir, root, report);
+    else if (!isAborted()) await scaleSection(cfg, tmpDir, root, report);
   } finally {
-    if (!finishing) {
-      finishing = finish();
-      await finishing;
-    } else await finishing;
+    await finish();
+    if (report.interrupted) process.exitCode = 130;
   }
 }
 

@@ -52,13 +52,12 @@ function sectionsFromEnv(): Set<Section> {
 export function loadConfig(): BenchConfig {
   // dist/bench/lib/config.js → repository root
   const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
-  const scale = intFromEnv('BENCH_SCALE', 1000, 0);
   return {
     iterations: intFromEnv('BENCH_N', 30, 1),
     iperfRuns: intFromEnv('BENCH_IPERF_RUNS', 3, 1),
     iperfSeconds: intFromEnv('BENCH_IPERF_SECONDS', 5, 1),
-    scale,
-    scaleAttached: Math.min(intFromEnv('BENCH_SCALE_ATTACHED', 100, 0), scale === 0 ? 0 : Number.MAX_SAFE_INTEGER),
+    scale: intFromEnv('BENCH_SCALE', 1000, 0),
+    scaleAttached: intFromEnv('BENCH_SCALE_ATTACHED', 100, 0),
     sections: sectionsFromEnv(),
     prefix: `sybench-${process.pid}-`,
     repoRoot,

@@ -12,6 +12,7 @@ import { addNetns, delNetns } from '../lib/netns.js';
 import { isAborted } from '../lib/exec.js';
 import { msSince, waitFor } from '../lib/wait.js';
 import { isAttached, isDetached } from './kernel-check.js';
+import type { Teardown } from '../lib/teardown.js';
 import type { EndpointPath, Iteration } from './path.js';
 
 export interface LifecycleResult {
@@ -33,7 +34,13 @@ export interface LifecycleResult {
 const BASE_PORT = 8080;
 const SETTLE_TIMEOUT_MS = 10_000;
 
-export async function runLifecycle(paths: EndpointPath[], rounds: number, prefix: string, log: (s: string) => void): Promise<LifecycleResult[]> {
+export async function runLifecycle(
+  paths: EndpointPath[],
+  rounds: number,
+  prefix: string,
+  td: Teardown,
+  log: (s: string) => void,
+): Promise<LifecycleResult[]> {
   const results = new Map<string, LifecycleResult>();
   for (const p of paths) {
     results.set(p.key, {
@@ -61,7 +68,7 @@ export async function runLifecycle(paths: EndpointPath[], rounds: number, prefix
         seq: round + 1,
       };
       try {
-        await runIteration(path, it, round >= 0 ? r : undefined);
+        await runIteration(path, it, td, round >= 0 ? r : undefined);
       } catch (e) {
         r.error = `round ${label}: ${e instanceof Error ? e.message : String(e)}`;
         log(`  ${path.key}: stopped: ${r.error}`);
@@ -72,8 +79,9 @@ export async function runLifecycle(paths: EndpointPath[], rounds: number, prefix
   return [...results.values()];
 }
 
-async function runIteration(path: EndpointPath, it: Iteration, into: LifecycleResult | undefined): Promise<void> {
-  await addNetns(it.containerNetns);
+async function runIteration(path: EndpointPath, it: Iteration, td: Teardown, into: LifecycleResult | undefined): Promise<void> {
+  // registered with the section's teardown too, so an interrupted iteration leaves nothing behind
+  await addNetns(it.containerNetns, td);
   try {
     await path.prepare(it);
     try {

@@ -9,7 +9,7 @@ import type { BenchConfig } from '../lib/config.js';
 import { isAttached } from '../lifecycle/kernel-check.js';
 import { endpointIp } from '../hostd/client.js';
 import { startHostd } from '../hostd/world.js';
-import { netnsPath } from '../lib/exec.js';
+import { isAborted, netnsPath } from '../lib/exec.js';
 import { addNetns } from '../lib/netns.js';
 import type { Teardown } from '../lib/teardown.js';
 import { msSince, timed, waitFor } from '../lib/wait.js';
@@ -46,6 +46,7 @@ export async function runScale(cfg: BenchConfig, tmpDir: string, td: Teardown, l
 
   const made = await timed(async () => {
     for (let i = 0; i < detached; i++) {
+      if (isAborted()) throw new Error('interrupted');
       await api.createEndpoint(`d${i}`, net.ID, undefined, [{ externalPort: FIRST_PORT + i, internalPort: 80 }]);
       if ((i + 1) % 250 === 0) log(`  (c) ${i + 1}/${detached} detached endpoints`);
     }
