@@ -57,7 +57,11 @@ export class FakeDataPlane implements DataPlane {
 
   async deleteLinks(names: string[]): Promise<void> {
     this.hit('deleteLinks');
-    for (const n of names) this.links.delete(n);
+    for (const n of names) {
+      this.links.delete(n);
+      // the kernel drops a link's /proc/sys/net/ipv4/conf/<link>/ with the link
+      for (const k of [...this.sysctls.keys()]) if (k.startsWith(`net/ipv4/conf/${n}/`)) this.sysctls.delete(k);
+    }
   }
 
   async applyNft(desired: NftTable): Promise<void> {

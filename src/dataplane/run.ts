@@ -25,6 +25,8 @@ export interface RunResult {
 }
 
 const DEFAULT_TIMEOUT_MS = 15_000;
+/** SWITCHYARD_TRACE_COMMANDS=1 logs every command with its duration on stderr. */
+const TRACE = process.env.SWITCHYARD_TRACE_COMMANDS === '1';
 
 /** Counts commands run, by program: benchmarks and tests read it to see work done twice. */
 export const runStats = { commands: 0, byProgram: new Map<string, number>() };
@@ -39,6 +41,7 @@ export function run(argv: readonly string[], opts: RunOptions = {}): Promise<Run
   runStats.commands++;
   const prog = argv[0] ?? '';
   runStats.byProgram.set(prog, (runStats.byProgram.get(prog) ?? 0) + 1);
+  const started = TRACE ? performance.now() : 0;
   return new Promise((resolve, reject) => {
     const child = spawn(full[0]!, full.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
@@ -56,6 +59,7 @@ export function run(argv: readonly string[], opts: RunOptions = {}): Promise<Run
     });
     child.on('close', (code) => {
       clearTimeout(timer);
+      if (TRACE) process.stderr.write(`run ${(performance.now() - started).toFixed(1)} ms: ${full.join(' ')}\n`);
       const stdout = Buffer.concat(out).toString('utf8');
       const stderr = Buffer.concat(err).toString('utf8');
       if (timedOut) {

@@ -54,7 +54,7 @@ export const MacPool = Type.Object({
 export const HostComputeNetwork = Type.Object({
   ID: Type.Optional(Type.String({ maxLength: 64 })),
   Id: Type.Optional(Type.String({ maxLength: 64 })),
-  Name: Type.String({ maxLength: 256 }),
+  Name: Type.String({ maxLength: 4096 }),
   Type: Type.String({ maxLength: 32 }),
   Policies: Type.Optional(Type.Array(Policy, { maxItems: 64 })),
   MacPool: Type.Optional(MacPool),
@@ -74,7 +74,7 @@ export const IpConfig = Type.Object({
 export const HostComputeEndpoint = Type.Object({
   ID: Type.Optional(Type.String({ maxLength: 64 })),
   Id: Type.Optional(Type.String({ maxLength: 64 })),
-  Name: Type.Optional(Type.String({ maxLength: 256 })),
+  Name: Type.Optional(Type.String({ maxLength: 4096 })),
   HostComputeNetwork: Type.String({ maxLength: 256 }),
   HostComputeNamespace: Type.Optional(Type.String({ maxLength: 256 })),
   Policies: Type.Optional(Type.Array(Policy, { maxItems: 4096 })),

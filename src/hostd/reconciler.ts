@@ -62,13 +62,19 @@ export class Reconciler {
     const known = readKernel ? new Map<string, string>() : this.known!;
 
     for (const ns of plan.namespaces) {
+      // The incremental path only visits namespaces whose plan changed since the last pass.
+      const nsKey = `netns:${ns.id}`;
+      const nsFp = JSON.stringify(ns);
+      if (!readKernel && known.get(nsKey) === nsFp) continue;
       try {
         await this.dp.ensureNamespace(ns);
         if (!(await this.dp.namespaceExists(ns.path))) {
           throw new SyError('SY_NAMESPACE_NOT_FOUND', `Network namespace "${ns.path}" no longer exists`);
         }
         this.status.set(ns.id, { state: 'ok' });
+        known.set(nsKey, nsFp);
       } catch (err) {
+        known.delete(nsKey);
         fail(ns.id, err);
       }
     }
@@ -80,7 +86,7 @@ export class Reconciler {
 
     // Stale links first: a veth whose endpoint was re-attached elsewhere is made again below.
     const stale: string[] = [];
-    for (const name of kernelLinks ? kernelLinks.keys() : known.keys()) {
+    for (const name of kernelLinks ? kernelLinks.keys() : [...known.keys()].filter((k) => !k.startsWith('netns:'))) {
       const fp = wanted.get(name);
       if (fp === undefined || (!readKernel && known.get(name) !== fp)) stale.push(name);
     }
@@ -136,8 +142,18 @@ export class Reconciler {
       }
     });
 
+    // A bridge that could not be made has no /proc/sys entry: its sysctls wait for the next pass,
+    // and they never stand between the other networks and their ruleset.
+    for (const b of plan.bridges) {
+      if (brokenNets.has(b.name)) continue;
+      try {
+        await this.dp.setSysctls(plan.sysctls.filter((x) => x.key.startsWith(`net/ipv4/conf/${b.name}/`)));
+      } catch (err) {
+        fail(b.networkId, err);
+      }
+    }
     try {
-      await this.dp.setSysctls(plan.sysctls);
+      await this.dp.setSysctls(plan.sysctls.filter((x) => !x.key.startsWith('net/ipv4/conf/')));
       if (plan.bridges.length) await this.dp.applyNft(plan.nft, readKernel);
       else await this.dp.deleteNft(NFT_TABLE);
       if (readKernel || this.lastPlan?.iptablesForwardAccept !== plan.iptablesForwardAccept) {

@@ -450,9 +450,11 @@ export class HostService {
   private async resolveMappings(requests: PortRequest[], self: string | undefined, replaceSelf = false): Promise<PortMapping[]> {
     if (!requests.length) return [];
     const taken = [...this.state.endpoints.values()].filter((e) => !(replaceSelf && e.id === self)).flatMap((e) => e.portMappings);
-    const locals = new Set(await this.dp.localAddresses());
-    for (const r of requests) {
-      if (r.hostIp && !locals.has(r.hostIp)) throw new SyError('SY_INVALID_POLICY', `VIP ${r.hostIp} is not an address of this host`);
+    if (requests.some((r) => r.hostIp)) {
+      const locals = new Set(await this.dp.localAddresses());
+      for (const r of requests) {
+        if (r.hostIp && !locals.has(r.hostIp)) throw new SyError('SY_INVALID_POLICY', `VIP ${r.hostIp} is not an address of this host`);
+      }
     }
     // Sockets of the host itself; our own DNAT-only mappings never show up here.
     const listening = await this.dp.listeningSockets();

@@ -1,0 +1,135 @@
+/**
+ * The nft transaction from "table wanted" and "table there is": creation from nothing, nothing to do,
+ * one element for one more mapping whatever the size of the table, safe ordering on removal, and
+ * reading the kernel's `nft -j` output back into comparable keys and values.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { currentOf, diffNft, emptyCurrent, parseNftJson } from '../../src/dataplane/nft-diff.js';
+import type { EndpointRecord, NetworkRecord, PortMapping } from '../../src/model/records.js';
+import { planNftTable } from '../../src/plan/host-plan.js';
+import type { NftTable } from '../../src/plan/nft-table.js';
+import { intToIp, ipToInt } from '../../src/model/ipv4.js';
+
+const NET_A = 'a1a1a1a1-0000-4000-8000-000000000001';
+const NET_B = 'b2b2b2b2-0000-4000-8000-000000000002';
+
+function network(id: string, subnet: string): NetworkRecord {
+  const gateway = intToIp(ipToInt(subnet.split('/')[0]!) + 1);
+  return { id, name: id, type: 'NAT', subnet, gateway, dns: { search: [], servers: [], options: [] }, flags: 0, policies: [], createdAt: '' };
+}
+
+function endpoint(n: number, networkId: string, ip: string, externalPort: number): EndpointRecord {
+  const pm: PortMapping = { protocol: 6, internalPort: 80, externalPort, count: 1, flags: 0, ephemeral: false };
+  const id = `${n.toString(16).padStart(8, '0')}-0000-4000-8000-000000000000`;
+  return { id, name: `ep${n}`, networkId, ip, mac: '02:53:00:00:00:00', ifName: 'eth0', portMappings: [pm], otherPolicies: [], createdAt: '' };
+}
+
+const lines = (script: string) => script.split('\n').filter((l) => l !== '');
+const indexOf = (ls: string[], re: RegExp) => ls.findIndex((l) => re.test(l));
+const lastIndexOf = (ls: string[], re: RegExp) => ls.length - 1 - [...ls].reverse().findIndex((l) => re.test(l));
+
+const twoNetworks = () => planNftTable(
+  [network(NET_A, '172.18.0.0/24'), network(NET_B, '172.19.0.0/24')],
+  [endpoint(1, NET_A, '172.18.0.2', 8080), endpoint(2, NET_B, '172.19.0.2', 8081)],
+);
+
+test('from nothing: the table, its sets and chains, then rules and elements', () => {
+  const ls = lines(diffNft(twoNetworks(), emptyCurrent()));
+  assert.equal(ls[0], 'add table inet switchyard { comment "managed by switchyard hostd, do not edit"; }');
+  for (const s of ['map inet switchyard pm_any', 'map inet switchyard pm_addr', 'set inet switchyard nat_subnets', 'map inet switchyard fwd_into_net', 'map inet switchyard post_into_net']) {
+    assert.ok(ls.some((l) => l.startsWith(`add ${s} { type `)), `declares ${s}`);
+  }
+  assert.ok(ls.includes('add chain inet switchyard nat-prerouting { type nat hook prerouting priority dstnat; policy accept; }'));
+  assert.ok(ls.includes('add chain inet switchyard net-b2b2b2b2-in'));
+  assert.ok(ls.includes('add rule inet switchyard portmaps dnat ip to meta l4proto . th dport map @pm_any'));
+  assert.ok(ls.includes('add element inet switchyard pm_any { tcp . 8080 comment "ep 00000001-0000-4000-8000-000000000000" : 172.18.0.2 . 80, tcp . 8081 comment "ep 00000002-0000-4000-8000-000000000000" : 172.19.0.2 . 80 }'));
+  assert.ok(ls.includes('add element inet switchyard fwd_into_net { "sy-br-a1a1a1a1" : jump net-a1a1a1a1-in, "sy-br-b2b2b2b2" : jump net-b2b2b2b2-in }'));
+  // Sets exist before the rules that name them, chains before the verdicts that jump to them.
+  assert.ok(lastIndexOf(ls, /^add (map|set|chain) /) < indexOf(ls, /^add rule /));
+  assert.ok(lastIndexOf(ls, /^add chain /) < indexOf(ls, /^add element /));
+  assert.equal(indexOf(ls, /^(flush|delete) /), -1);
+});
+
+test('the table as last applied: nothing to do', () => {
+  const t = twoNetworks();
+  assert.equal(diffNft(t, currentOf(t)), '');
+});
+
+test('one more mapping on a table of 10,000 is one element, no chain flush', () => {
+  const net = network(NET_A, '10.1.0.0/16');
+  const eps = Array.from({ length: 10_000 }, (_, i) => endpoint(i + 1, NET_A, intToIp(ipToInt('10.1.0.2') + i), 10_000 + i));
+  const big = planNftTable([net], eps);
+  assert.equal(big.sets.find((s) => s.name === 'pm_any')!.elements.length, 10_000);
+  const cur = currentOf(big);
+  const more = planNftTable([net], [...eps, endpoint(10_001, NET_A, '10.1.100.100', 30_000)]);
+  const ls = lines(diffNft(more, cur));
+  assert.deepEqual(ls, ['add element inet switchyard pm_any { tcp . 30000 comment "ep 00002711-0000-4000-8000-000000000000" : 10.1.100.100 . 80 }']);
+  // And taking it away again is one deletion.
+  assert.deepEqual(lines(diffNft(big, currentOf(more))), ['delete element inet switchyard pm_any { tcp . 30000 }']);
+});
+
+test('a changed mapping target is deleted and added again in the same transaction', () => {
+  const net = network(NET_A, '172.18.0.0/24');
+  const before = planNftTable([net], [endpoint(1, NET_A, '172.18.0.2', 8080)]);
+  const after = planNftTable([net], [endpoint(1, NET_A, '172.18.0.3', 8080)]);
+  assert.deepEqual(lines(diffNft(after, currentOf(before))), [
+    'delete element inet switchyard pm_any { tcp . 8080 }',
+    'add element inet switchyard pm_any { tcp . 8080 comment "ep 00000001-0000-4000-8000-000000000000" : 172.18.0.3 . 80 }',
+  ]);
+});
+
+test('removing a network deletes its elements before its chains, and flushes each chain first', () => {
+  const cur = currentOf(twoNetworks());
+  const oneLeft = planNftTable([network(NET_A, '172.18.0.0/24')], [endpoint(1, NET_A, '172.18.0.2', 8080)]);
+  const ls = lines(diffNft(oneLeft, cur));
+  assert.deepEqual(ls.filter((l) => !l.startsWith('delete element ')), [
+    'flush chain inet switchyard net-b2b2b2b2-in',
+    'delete chain inet switchyard net-b2b2b2b2-in',
+    'flush chain inet switchyard net-b2b2b2b2-post',
+    'delete chain inet switchyard net-b2b2b2b2-post',
+  ]);
+  for (const l of [
+    'delete element inet switchyard pm_any { tcp . 8081 }',
+    'delete element inet switchyard nat_subnets { 172.19.0.0/24 }',
+    'delete element inet switchyard fwd_into_net { "sy-br-b2b2b2b2" }',
+    'delete element inet switchyard post_into_net { "sy-br-b2b2b2b2" }',
+  ]) {
+    assert.ok(ls.includes(l), l);
+  }
+  // The verdicts jumping to a chain go before the chain does (nft refuses to delete a chain in use).
+  assert.ok(lastIndexOf(ls, /^delete element /) < indexOf(ls, /^delete chain /));
+});
+
+/** Captured from `nft -j list table inet switchyard` (nftables 1.0.6). */
+const NFT_JSON = `{"nftables": [{"metainfo": {"version": "1.0.6", "release_name": "Lester Gooch #5", "json_schema_version": 1}}, {"table": {"family":"inet","name":"switchyard","handle":1}}, {"chain": {"family":"inet","table":"switchyard","name":"portmaps","handle":2}}, {"map": {"family": "inet", "name": "pm_any", "table": "switchyard", "type": ["inet_proto", "inet_service"], "handle": 9, "map": "ipv4_addr . inet_service", "elem": [[{"elem": {"val": {"concat": ["tcp", 8080]}, "comment": "ep 1234"}}, {"concat": ["172.18.0.2", 80]}]]}}, {"map": {"family": "inet", "name": "fwd_into_net", "table": "switchyard", "type": "ifname", "handle": 10, "map": "verdict", "elem": [["sy-br-abc", {"jump": {"target": "net-abc-in"}}]]}}, {"set": {"family": "inet", "name": "nat_subnets", "table": "switchyard", "type": "ipv4_addr", "handle": 12, "flags": ["interval"], "elem": [{"prefix": {"addr": "172.18.0.0", "len": 24}}]}}]}`;
+
+/** The table the captured sample realises, as the planner would want it. */
+const SAMPLE_TABLE: NftTable = {
+  family: 'inet',
+  name: 'switchyard',
+  comment: 'managed by switchyard hostd, do not edit',
+  sets: [
+    { name: 'pm_any', keyTypes: ['inet_proto', 'inet_service'], valueType: 'ipv4_addr . inet_service', elements: [{ key: ['tcp', '8080'], value: '172.18.0.2 . 80', comment: 'ep 1234' }] },
+    { name: 'fwd_into_net', keyTypes: ['ifname'], valueType: 'verdict', elements: [{ key: ['"sy-br-abc"'], value: 'jump net-abc-in' }] },
+    { name: 'nat_subnets', keyTypes: ['ipv4_addr'], flags: ['interval'], elements: [{ key: ['172.18.0.0/24'] }] },
+  ],
+  chains: [{ name: 'portmaps', rules: ['dnat ip to meta l4proto . th dport map @pm_any'] }],
+};
+
+const keyTypesOf = (name: string) => SAMPLE_TABLE.sets.find((s) => s.name === name)?.keyTypes;
+
+test('parseNftJson reads keys and values of real nft -j output in the planner\'s syntax', () => {
+  const cur = parseNftJson(NFT_JSON, keyTypesOf);
+  assert.equal(cur.exists, true);
+  assert.deepEqual([...cur.chains], [['portmaps', null]]);
+  assert.deepEqual([...cur.sets.get('pm_any')!], [['tcp . 8080', '172.18.0.2 . 80']]);
+  assert.deepEqual([...cur.sets.get('fwd_into_net')!], [['"sy-br-abc"', 'jump net-abc-in']]);
+  assert.deepEqual([...cur.sets.get('nat_subnets')!], [['172.18.0.0/24', '']]);
+  assert.deepEqual([...cur.maps].sort(), ['fwd_into_net', 'pm_any']);
+});
+
+test('a kernel that holds the wanted elements gets no element changes, only its chains refilled', () => {
+  const ls = lines(diffNft(SAMPLE_TABLE, parseNftJson(NFT_JSON, keyTypesOf)));
+  assert.deepEqual(ls, ['flush chain inet switchyard portmaps', 'add rule inet switchyard portmaps dnat ip to meta l4proto . th dport map @pm_any']);
+});

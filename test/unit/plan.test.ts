@@ -1,0 +1,119 @@
+/**
+ * The plan of a whole host, kept in golden files: two NAT networks, two namespaces hostd creates, and
+ * an endpoint publishing every kind of port mapping. Then everything is removed through the service,
+ * and the data plane must be back to the "all removed" golden: teardown is the exact inverse of setup.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { planHost } from '../../src/plan/host-plan.js';
+import { renderTable } from '../../src/plan/nft-table.js';
+import { expectGolden } from './golden.js';
+import { newTestHost, storeFiles, type TestHost } from './host-fixture.js';
+
+const NET_NAT = 'a1a1a1a1-0000-4000-8000-000000000001';
+const NET_TWO = 'b2b2b2b2-0000-4000-8000-000000000002';
+const NS_WEB = 'c3c3c3c3-0000-4000-8000-000000000003';
+const NS_CLI = 'd4d4d4d4-0000-4000-8000-000000000004';
+const EP_WEB = 'e5e5e5e5-0000-4000-8000-000000000005';
+const EP_CLI = 'f6f6f6f6-0000-4000-8000-000000000006';
+
+const portMapping = (Settings: Record<string, unknown>) => ({ Type: 'PortMapping', Settings });
+
+let h: TestHost;
+
+before(async () => {
+  h = await newTestHost();
+  await h.svc.createNetwork({
+    ID: NET_NAT,
+    Name: 'MyNatNetwork',
+    Type: 'NAT',
+    Dns: { ServerList: ['192.0.2.53'], Search: ['corp.example'] },
+    Ipams: [{ Type: 'Static', Subnets: [{ IpAddressPrefix: '172.18.0.0/24' }] }],
+  });
+  await h.svc.createNetwork({
+    ID: NET_TWO,
+    Name: 'SecondNat',
+    Type: 'NAT',
+    Ipams: [{ Subnets: [{ IpAddressPrefix: '172.19.0.0/24' }] }],
+  });
+  await h.svc.createNamespace({ ID: NS_WEB, Path: '/run/netns/web' });
+  await h.svc.createNamespace({ ID: NS_CLI, Path: '/run/netns/cli' });
+  await h.svc.createEndpoint({
+    ID: EP_WEB,
+    Name: 'web',
+    HostComputeNetwork: NET_NAT,
+    HostComputeNamespace: NS_WEB,
+    Policies: [
+      portMapping({ Protocol: 6, InternalPort: 80, ExternalPort: 8080 }),
+      portMapping({ Protocol: 17, InternalPort: 53, ExternalPort: 5353 }),
+      portMapping({ Protocol: 6, InternalPort: 90, ExternalPort: 9090, VIP: '192.0.2.1' }),
+      portMapping({ Protocol: 132, InternalPort: 3868, ExternalPort: 3868 }),
+      portMapping({ Protocol: 6, InternalPort: 7000, ExternalPort: 7000, PortCount: 3 }),
+      portMapping({ Protocol: 6, InternalPort: 443, ExternalPort: 0 }),
+    ],
+  });
+  await h.svc.createEndpoint({ ID: EP_CLI, Name: 'cli', HostComputeNetwork: 'SecondNat', HostComputeNamespace: '/run/netns/cli' });
+});
+
+after(() => h?.cleanup());
+
+test('the data plane of the full host matches its golden', () => {
+  assert.deepEqual(h.warnings, []);
+  expectGolden('fake-dataplane-full.txt', h.fake.dump());
+});
+
+test('the nft table of the full host matches its golden', () => {
+  const table = planHost(h.svc.state).nft;
+  expectGolden('nft-full.nft', renderTable(table));
+  // The fake holds exactly the planned table: nothing was lost on the way to the data plane.
+  assert.deepEqual(h.fake.nft, table);
+});
+
+test('the ephemeral host port is chosen from the ephemeral range', () => {
+  const ephemeral = h.svc.findEndpoint('web').portMappings.filter((m) => m.ephemeral);
+  assert.equal(ephemeral.length, 1);
+  assert.ok(ephemeral[0]!.externalPort >= 49152 && ephemeral[0]!.externalPort <= 65535, `port ${ephemeral[0]!.externalPort}`);
+});
+
+test('removing every endpoint, namespace and network leaves nothing behind', async () => {
+  await h.svc.deleteEndpoint('web');
+  await h.svc.deleteEndpoint(EP_CLI);
+  await h.svc.deleteNamespace('/run/netns/web');
+  await h.svc.deleteNamespace(NS_CLI);
+  await h.svc.deleteNetwork('MyNatNetwork');
+  await h.svc.deleteNetwork(NET_TWO);
+  assert.deepEqual(h.warnings, []);
+  expectGolden('fake-dataplane-empty.txt', h.fake.dump());
+  assert.equal(h.fake.links.size, 0);
+  assert.equal(h.fake.namespaces.size, 0);
+  assert.equal(h.fake.files.size, 0);
+  assert.equal(h.fake.nft, null);
+  assert.deepEqual(
+    storeFiles(h.dir).filter(([p]) => p.endsWith('.json')),
+    [],
+  );
+});
+
+test('teardown leaves no sysctl of a deleted bridge', () => {
+  const left = [...h.fake.sysctls.keys()].filter((k) => k.startsWith('net/ipv4/conf/'));
+  assert.deepEqual(left, []);
+});
+
+test('an adopted namespace keeps existing, and its resolv.conf goes with the endpoint', { todo: 'bug: /etc/netns/NAME/resolv.conf of an adopted namespace is never removed' }, async () => {
+  const a = await newTestHost();
+  try {
+    a.fake.namespaces.add('/run/netns/adopted');
+    await a.svc.createNetwork({ Name: 'dns-net', Type: 'NAT', Dns: { ServerList: ['192.0.2.53'] }, Ipams: [{ Subnets: [{ IpAddressPrefix: '172.20.0.0/24' }] }] });
+    const ns = await a.svc.createNamespace({ Path: '/run/netns/adopted' });
+    assert.equal(ns.Owned, false);
+    await a.svc.createEndpoint({ Name: 'ep', HostComputeNetwork: 'dns-net', HostComputeNamespace: ns.ID });
+    assert.ok(a.fake.files.has('/etc/netns/adopted/resolv.conf'));
+    await a.svc.deleteEndpoint('ep');
+    await a.svc.deleteNamespace(ns.ID);
+    await a.svc.deleteNetwork('dns-net');
+    assert.deepEqual([...a.fake.namespaces], ['/run/netns/adopted'], 'a namespace hostd did not create is never removed');
+    assert.deepEqual([...a.fake.files.keys()], []);
+  } finally {
+    a.cleanup();
+  }
+});
