@@ -6,6 +6,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync, closeSync } from 'node:fs';
+import type { SyError } from '../../src/errors.js';
+import { run } from '../../src/dataplane/run.js';
 
 export interface ExecOptions {
   stdin?: string;
@@ -55,44 +57,25 @@ function withNetns(argv: readonly string[], netns: string | undefined): string[]
   return netns ? ['nsenter', `--net=${netnsPath(netns)}`, '--', ...argv] : [...argv];
 }
 
-/** Runs argv to completion; rejects with ExecError on a failure exit code or a timeout. */
-export function exec(argv: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
-  const full = withNetns(argv, opts.netns);
-  const timeoutMs = opts.timeoutMs ?? 30_000;
-  return new Promise((resolve, reject) => {
-    const child = spawn(full[0]!, full.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], env: opts.env ?? process.env });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, timeoutMs);
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => err.push(b));
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      reject(new ExecError(`Cannot run "${full[0]}": ${e.message}`, full, '', '', null));
+/**
+ * Runs argv to completion through Switchyard's own process boundary (src/dataplane/run.ts);
+ * rejects with ExecError on a failure exit code or a timeout.
+ */
+export async function exec(argv: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
+  try {
+    const r = await run(argv, {
+      ...(opts.stdin !== undefined ? { stdin: opts.stdin } : {}),
+      ...(opts.netns ? { netns: netnsPath(opts.netns) } : {}),
+      ...(opts.env ? { env: opts.env } : {}),
+      ...(opts.okCodes ? { okExitCodes: opts.okCodes } : {}),
+      timeoutMs: opts.timeoutMs ?? 30_000,
     });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      const stdout = Buffer.concat(out).toString('utf8');
-      const stderr = Buffer.concat(err).toString('utf8');
-      if (timedOut) {
-        reject(new ExecError(`"${full.join(' ')}" did not finish within ${timeoutMs} ms`, full, stdout, stderr, code));
-        return;
-      }
-      const exitCode = code ?? -1;
-      if (exitCode !== 0 && !(opts.okCodes ?? []).includes(exitCode)) {
-        const detail = (stderr.trim() || stdout.trim()).split('\n').slice(0, 4).join('; ') || `exit code ${exitCode}`;
-        reject(new ExecError(`"${full.join(' ')}" failed: ${detail}`, full, stdout, stderr, code));
-        return;
-      }
-      resolve({ stdout, stderr, code: exitCode });
-    });
-    child.stdin.on('error', () => undefined); // the child may exit before reading all of stdin
-    child.stdin.end(opts.stdin ?? '');
-  });
+    return { stdout: r.stdout, stderr: r.stderr, code: r.exitCode };
+  } catch (e) {
+    const err = e as SyError;
+    const cmd = err.command;
+    throw new ExecError(err.message, cmd?.argv ?? [...argv], '', cmd?.stderr ?? '', cmd?.exitCode ?? null);
+  }
 }
 
 export interface BackgroundOptions {

@@ -20,10 +20,8 @@ export class FakeDataPlane implements DataPlane {
   routes: { dst: string; dev: string }[] = [{ dst: '192.0.2.0/24', dev: 'eth0' }];
   /** verb name → error to throw on its next call */
   failNext = new Map<string, Error>();
-  calls: string[] = [];
 
   private hit(verb: string): void {
-    this.calls.push(verb);
     const err = this.failNext.get(verb);
     if (err) {
       this.failNext.delete(verb);

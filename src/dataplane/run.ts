@@ -16,6 +16,8 @@ export interface RunOptions {
   timeoutMs?: number;
   /** Exit codes other than 0 that are not failures (e.g. `iptables -C` answering "no such rule"). */
   okExitCodes?: number[];
+  /** Environment of the command (default: hostd's own). */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface RunResult {
@@ -28,9 +30,6 @@ const DEFAULT_TIMEOUT_MS = 15_000;
 /** SWITCHYARD_TRACE_COMMANDS=1 logs every command with its duration on stderr. */
 const TRACE = process.env.SWITCHYARD_TRACE_COMMANDS === '1';
 
-/** Counts commands run, by program: benchmarks and tests read it to see work done twice. */
-export const runStats = { commands: 0, byProgram: new Map<string, number>() };
-
 /**
  * Runs argv (optionally inside a network namespace) and resolves with its output.
  * Rejects with SY_KERNEL carrying argv, stdin and stderr when it fails, SY_TIMEOUT when it hangs.
@@ -38,12 +37,9 @@ export const runStats = { commands: 0, byProgram: new Map<string, number>() };
 export function run(argv: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
   const full = opts.netns ? ['nsenter', `--net=${opts.netns}`, '--', ...argv] : [...argv];
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  runStats.commands++;
-  const prog = argv[0] ?? '';
-  runStats.byProgram.set(prog, (runStats.byProgram.get(prog) ?? 0) + 1);
   const started = TRACE ? performance.now() : 0;
   return new Promise((resolve, reject) => {
-    const child = spawn(full[0]!, full.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(full[0]!, full.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], env: opts.env ?? process.env });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let timedOut = false;

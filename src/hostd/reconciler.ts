@@ -32,6 +32,8 @@ export class Reconciler {
   readonly status = new Map<string, ObjectStatus>();
   /** links this process has made or verified: name → fingerprint of the plan they realise */
   private known: Map<string, string> | null = null;
+  /** namespaces this process has made or verified: id → fingerprint of their plan */
+  private knownNs = new Map<string, string>();
   private lastPlan: HostPlan | null = null;
   passes = 0;
 
@@ -60,21 +62,21 @@ export class Reconciler {
     };
     const readKernel = full || this.known === null;
     const known = readKernel ? new Map<string, string>() : this.known!;
+    if (readKernel) this.knownNs.clear();
 
     for (const ns of plan.namespaces) {
       // The incremental path only visits namespaces whose plan changed since the last pass.
-      const nsKey = `netns:${ns.id}`;
       const nsFp = JSON.stringify(ns);
-      if (!readKernel && known.get(nsKey) === nsFp) continue;
+      if (!readKernel && this.knownNs.get(ns.id) === nsFp) continue;
       try {
         await this.dp.ensureNamespace(ns);
         if (!(await this.dp.namespaceExists(ns.path))) {
           throw new SyError('SY_NAMESPACE_NOT_FOUND', `Network namespace "${ns.path}" no longer exists`);
         }
         this.status.set(ns.id, { state: 'ok' });
-        known.set(nsKey, nsFp);
+        this.knownNs.set(ns.id, nsFp);
       } catch (err) {
-        known.delete(nsKey);
+        this.knownNs.delete(ns.id);
         fail(ns.id, err);
       }
     }
@@ -86,7 +88,7 @@ export class Reconciler {
 
     // Stale links first: a veth whose endpoint was re-attached elsewhere is made again below.
     const stale: string[] = [];
-    for (const name of kernelLinks ? kernelLinks.keys() : [...known.keys()].filter((k) => !k.startsWith('netns:'))) {
+    for (const name of kernelLinks ? kernelLinks.keys() : known.keys()) {
       const fp = wanted.get(name);
       if (fp === undefined || (!readKernel && known.get(name) !== fp)) stale.push(name);
     }

@@ -14,11 +14,11 @@ import {
   HostComputeNetwork,
   ModifyRequest,
   parseDoc,
+  Policy,
   type Dns,
-  type Policy,
 } from '../hcn/schema.js';
 import { renderEndpoint, renderNamespace, renderNetwork } from '../hcn/render.js';
-import { cidrContains, cidrSize, cidrsOverlap, cidrToString, intToIp, ipToInt, isIPv4, parseCidr, type Cidr } from '../model/ipv4.js';
+import { cidrContains, cidrSize, cidrsOverlap, cidrToString, intToIp, ipToInt, isIPv4, maskOf, parseCidr, type Cidr } from '../model/ipv4.js';
 import { endpointMac, GUID_PATTERN, NAME_PATTERN, shortId } from '../model/names.js';
 import { EPHEMERAL_FIRST, mappingsClash, parsePortMapping, resolvePortMappings, type PortRequest } from '../model/ports.js';
 import type { DnsSettings, EndpointRecord, HostState, NamespaceRecord, NetworkRecord, PortMapping } from '../model/records.js';
@@ -181,7 +181,7 @@ export class HostService {
       try {
         const [a, p] = r.dst.split('/');
         const prefix = Number(p);
-        const base = (ipToInt(a!) & (prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0)) >>> 0;
+        const base = (ipToInt(a!) & maskOf(prefix)) >>> 0;
         out.push({ cidr: { base, prefix }, what: `the host route ${r.dst} on ${r.dev}` });
       } catch {
         // not an IPv4 route we can reason about
@@ -287,18 +287,16 @@ export class HostService {
       }
       const settings = req.Settings as { Policies?: unknown } | undefined;
       if (!settings || !Array.isArray(settings.Policies)) throw new SyError('SY_BAD_REQUEST', 'Modify request Settings must hold Policies: [...]');
-      const policies = settings.Policies.map((p, i) => parseDoc(Policy_, p, `Settings.Policies[${i}]`));
+      const policies = settings.Policies.map((p, i) => parseDoc(Policy, p, `Settings.Policies[${i}]`));
       const requests = parseEndpointPolicies(policies);
       const kind = req.RequestType.toLowerCase();
       let next: PortMapping[];
       if (kind === 'add') {
         next = [...ep.portMappings, ...(await this.resolveMappings(requests, ep.id))];
       } else if (kind === 'remove') {
+        const missing = requests.find((r) => !ep.portMappings.some((m) => sameMapping(m, r)));
+        if (missing) throw new SyError('SY_NOT_FOUND', `Endpoint "${ep.name}" has no port mapping ${missing.externalPort}->${missing.internalPort}`);
         next = ep.portMappings.filter((m) => !requests.some((r) => sameMapping(m, r)));
-        if (next.length + requests.length !== ep.portMappings.length) {
-          const missing = requests.find((r) => !ep.portMappings.some((m) => sameMapping(m, r)));
-          if (missing) throw new SyError('SY_NOT_FOUND', `Endpoint "${ep.name}" has no port mapping ${missing.externalPort}->${missing.internalPort}`);
-        }
       } else if (kind === 'update') {
         next = await this.resolveMappings(requests, ep.id, true);
       } else {
@@ -366,27 +364,35 @@ export class HostService {
   ): Promise<void> {
     await this.store.put(kind, rec);
     add();
-    const errors = await this.reconciler.reconcile(this.state, false);
-    const err = errors.get(id) ?? errors.get('nft');
-    if (!err) return;
-    drop();
-    this.reconciler.status.delete(id);
-    await this.store.remove(kind, id).catch((e: Error) => this.log.warn(e.message));
-    if (undoKernel) await undoKernel().catch((e: Error) => this.log.warn(e.message));
-    this.reconciler.invalidate();
-    await this.reconciler.reconcile(this.state, true).catch((e: Error) => this.log.warn(e.message));
-    throw err;
+    await this.applyOrRollback(id, async () => {
+      drop();
+      this.reconciler.status.delete(id);
+      await this.store.remove(kind, id).catch((e: Error) => this.log.warn(e.message));
+      if (undoKernel) await undoKernel().catch((e: Error) => this.log.warn(e.message));
+    });
   }
 
   /** Replaces an endpoint's record (attach, detach, policy change), restoring the old one on failure. */
   private async replaceEndpoint(old: EndpointRecord, next: EndpointRecord) {
     await this.store.put('endpoints', next);
     this.state.endpoints.set(next.id, next);
+    await this.applyOrRollback(next.id, async () => {
+      this.state.endpoints.set(old.id, old);
+      await this.store.put('endpoints', old).catch((e: Error) => this.log.warn(e.message));
+    });
+    return this.endpointDoc(next);
+  }
+
+  /**
+   * Applies the change just recorded. If the kernel refuses the object `id` (or the ruleset), runs
+   * `rollback` to restore the records, brings the kernel back to them with a full pass, and throws
+   * the kernel's error.
+   */
+  private async applyOrRollback(id: string, rollback: () => Promise<void>): Promise<void> {
     const errors = await this.reconciler.reconcile(this.state, false);
-    const err = errors.get(next.id) ?? errors.get('nft');
-    if (!err) return this.endpointDoc(next);
-    this.state.endpoints.set(old.id, old);
-    await this.store.put('endpoints', old).catch((e: Error) => this.log.warn(e.message));
+    const err = errors.get(id) ?? errors.get('nft');
+    if (!err) return;
+    await rollback();
     this.reconciler.invalidate();
     await this.reconciler.reconcile(this.state, true).catch((e: Error) => this.log.warn(e.message));
     throw err;
@@ -463,8 +469,6 @@ export class HostService {
     return mappings;
   }
 }
-
-const Policy_ = HostComputeNetwork.properties.Policies.items;
 
 function findByRef<T extends { id: string; name: string }>(m: Map<string, T>, ref: string): T | undefined {
   return m.get(ref.toLowerCase()) ?? [...m.values()].find((x) => x.name === ref);
