@@ -6,6 +6,7 @@
  */
 import type { BridgePlan, NamespacePlan, Sysctl, VethPlan } from '../plan/host-plan.js';
 import type { NftTable } from '../plan/nft-table.js';
+import type { PortRequest } from '../model/ports.js';
 
 export interface LinkState {
   name: string;
@@ -57,8 +58,11 @@ export interface DataPlane {
   deleteNamespace(path: string): Promise<void>;
   /** Accepts Switchyard's bridges in iptables FORWARD where someone (Docker) set its policy to DROP. */
   ensureIptablesForwardAccept(wanted: boolean): Promise<void>;
-  /** Sockets listening in hostd's namespace (a published port must not shadow one). */
-  listeningSockets(): Promise<ListeningSocket[]>;
+  /**
+   * Of these host ports, those that a socket in hostd's namespace holds (a published port must not
+   * shadow a listening process). One entry per held port.
+   */
+  portsInUse(requests: PortRequest[]): Promise<ListeningSocket[]>;
   /** IPv4 addresses configured in hostd's namespace (host-IP binding must name one of them). */
   localAddresses(): Promise<string[]>;
   /** IPv4 routes in hostd's namespace not made by Switchyard ("dst/len dev"), for overlap checks. */

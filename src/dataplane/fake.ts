@@ -6,6 +6,7 @@
 import { SyError } from '../errors.js';
 import type { BridgePlan, NamespacePlan, Sysctl, VethPlan } from '../plan/host-plan.js';
 import { renderTable, type NftTable } from '../plan/nft-table.js';
+import { socketClashes, type PortRequest } from '../model/ports.js';
 import type { DataPlane, LinkState, ListeningSocket, PeerState } from './dataplane.js';
 
 export class FakeDataPlane implements DataPlane {
@@ -97,8 +98,8 @@ export class FakeDataPlane implements DataPlane {
     this.iptablesAccept = wanted;
   }
 
-  async listeningSockets(): Promise<ListeningSocket[]> {
-    return this.listening;
+  async portsInUse(requests: PortRequest[]): Promise<ListeningSocket[]> {
+    return this.listening.filter((s) => requests.some((r) => socketClashes(r, s)));
   }
 
   async localAddresses(): Promise<string[]> {

@@ -1,7 +1,8 @@
 /**
  * The data plane on the real Linux kernel: iproute2 (`ip -j`, `ip -batch`), nftables (`nft -f -`,
- * `nft -j`), iptables (only to coexist with Docker's FORWARD policy), /proc/sys and /proc/net.
- * Every command goes through run(); namespace-side work runs under `nsenter --net=PATH`.
+ * `nft -j`), iptables (only to coexist with Docker's FORWARD policy), /proc/sys, and bind() probes
+ * for ports held by processes. Every command goes through run(); namespace-side work runs with
+ * `ip -n NAME` for /run/netns namespaces and under `nsenter --net=PATH` for others.
  */
 import { mkdir, readFile, rm, writeFile, access } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -11,7 +12,9 @@ import type { BridgePlan, NamespacePlan, Sysctl, VethPlan } from '../plan/host-p
 import type { NftTable } from '../plan/nft-table.js';
 import type { DataPlane, LinkState, ListeningSocket, PeerState } from './dataplane.js';
 import { currentOf, diffNft, emptyCurrent, parseNftJson, type NftCurrent } from './nft-diff.js';
+import { probePorts } from './port-probe.js';
 import { run } from './run.js';
+import type { PortRequest } from '../model/ports.js';
 
 interface IpLink {
   ifname: string;
@@ -181,26 +184,8 @@ export class LinuxDataPlane implements DataPlane {
     await ipt('-X', IPT_CHAIN);
   }
 
-  async listeningSockets(): Promise<ListeningSocket[]> {
-    const out: ListeningSocket[] = [];
-    const files: [string, 6 | 17, boolean][] = [
-      ['/proc/net/tcp', 6, false],
-      ['/proc/net/tcp6', 6, true],
-      ['/proc/net/udp', 17, false],
-      ['/proc/net/udp6', 17, true],
-    ];
-    for (const [file, protocol, v6] of files) {
-      const text = await readFile(file, 'utf8').catch(() => '');
-      for (const line of text.split('\n').slice(1)) {
-        const f = line.trim().split(/\s+/);
-        if (f.length < 4) continue;
-        // TCP: state 0A is LISTEN; UDP: every bound socket (07) counts.
-        if (protocol === 6 && f[3] !== '0A') continue;
-        const [hexAddr, hexPort] = f[1]!.split(':');
-        out.push({ protocol, address: v6 ? v6Addr(hexAddr!) : v4Addr(hexAddr!), port: parseInt(hexPort!, 16) });
-      }
-    }
-    return out;
+  portsInUse(requests: PortRequest[]): Promise<ListeningSocket[]> {
+    return probePorts(requests);
   }
 
   async localAddresses(): Promise<string[]> {
@@ -227,15 +212,4 @@ function toLinkState(l: IpLink): LinkState {
     ...(l.address ? { mac: l.address } : {}),
     addresses: (l.addr_info ?? []).filter((a) => a.family === 'inet').map((a) => `${a.local}/${a.prefixlen}`),
   };
-}
-
-function v4Addr(hex: string): string {
-  const n = parseInt(hex, 16);
-  return [n & 255, (n >>> 8) & 255, (n >>> 16) & 255, n >>> 24].join('.');
-}
-
-function v6Addr(hex: string): string {
-  if (/^0{32}$/.test(hex)) return '::';
-  if (/^0{20}FFFF0000/i.test(hex)) return v4Addr(hex.slice(24));
-  return hex.toLowerCase();
 }

@@ -1,7 +1,8 @@
 /**
  * The reconciler makes the kernel match hostd's records. It computes the plan (pure), then applies
- * the difference: links first (namespaces, bridges, veths), then sysctls, one nftables transaction,
- * and the iptables accept that coexistence with Docker needs. Two speeds:
+ * the difference: namespaces first, then two strands side by side: links (stale ones out, bridges
+ * with their sysctls, veths) and the ruleset (host sysctls, one nftables transaction, the iptables
+ * accept that coexistence with Docker needs). Two speeds:
  *  - incremental (after each API change): compared with what this process last applied, so creating
  *    one endpoint costs one veth and one nft transaction whatever the size of the host;
  *  - full (at start and on the periodic resync): compared with what the kernel really holds, which
@@ -81,6 +82,25 @@ export class Reconciler {
       }
     }
 
+    // The ruleset names interfaces, not their indexes, so it need not wait for the links: the two go
+    // to the kernel side by side (a create or delete costs the longer of the two, not the sum).
+    const [links, ruleset] = await Promise.allSettled([
+      this.applyLinks(plan, readKernel, known, fail),
+      this.applyRuleset(plan, readKernel, fail),
+    ]);
+    if (links.status === 'rejected') {
+      this.known = null;
+      throw links.reason;
+    }
+    if (ruleset.status === 'rejected') fail('nft', ruleset.reason);
+    this.known = errors.size ? null : known;
+    this.lastPlan = plan;
+    if (errors.size) this.log.warn(`reconcile: ${errors.size} object(s) failed: ${[...errors.values()].map((e) => e.message).join('; ')}`);
+    return errors;
+  }
+
+  /** Stale links out, then bridges (with their sysctls), then veths; `known` is updated as they land. */
+  private async applyLinks(plan: HostPlan, readKernel: boolean, known: Map<string, string>, fail: (id: string, err: unknown) => void): Promise<void> {
     const kernelLinks = readKernel ? new Map((await this.dp.listOwnedLinks()).map((l) => [l.name, l])) : null;
     const wanted = new Map<string, string>();
     for (const b of plan.bridges) wanted.set(b.name, JSON.stringify(b));
@@ -105,6 +125,8 @@ export class Reconciler {
       if (!readKernel && known.get(b.name) === wanted.get(b.name)) continue;
       try {
         await this.dp.ensureBridge(b, kernelLinks?.get(b.name));
+        // A bridge's /proc/sys entries exist only once it does.
+        await this.dp.setSysctls(plan.sysctls.filter((x) => x.key.startsWith(`net/ipv4/conf/${b.name}/`)));
         known.set(b.name, wanted.get(b.name)!);
         this.status.set(b.networkId, { state: 'ok' });
       } catch (err) {
@@ -113,14 +135,14 @@ export class Reconciler {
       }
     }
 
-    const nsErrors = new Set(plan.namespaces.filter((n) => errors.has(n.id)).map((n) => n.path));
+    const nsFailed = new Set(plan.namespaces.filter((n) => this.status.get(n.id)?.state === 'error').map((n) => n.path));
     const toCheck: VethPlan[] = [];
     for (const v of plan.veths) {
       if (brokenNets.has(v.bridge)) {
         fail(v.endpointId, new SyError('SY_KERNEL', `Bridge "${v.bridge}" is not ready`));
         continue;
       }
-      if (nsErrors.has(v.netnsPath)) {
+      if (nsFailed.has(v.netnsPath)) {
         fail(v.endpointId, new SyError('SY_NAMESPACE_NOT_FOUND', `Network namespace "${v.netnsPath}" is not available`));
         continue;
       }
@@ -143,17 +165,10 @@ export class Reconciler {
         fail(v.endpointId, err);
       }
     });
+  }
 
-    // A bridge that could not be made has no /proc/sys entry: its sysctls wait for the next pass,
-    // and they never stand between the other networks and their ruleset.
-    for (const b of plan.bridges) {
-      if (brokenNets.has(b.name)) continue;
-      try {
-        await this.dp.setSysctls(plan.sysctls.filter((x) => x.key.startsWith(`net/ipv4/conf/${b.name}/`)));
-      } catch (err) {
-        fail(b.networkId, err);
-      }
-    }
+  /** Host-wide sysctls, the nft table and the iptables accept, in this order. */
+  private async applyRuleset(plan: HostPlan, readKernel: boolean, fail: (id: string, err: unknown) => void): Promise<void> {
     try {
       await this.dp.setSysctls(plan.sysctls.filter((x) => !x.key.startsWith('net/ipv4/conf/')));
       if (plan.bridges.length) await this.dp.applyNft(plan.nft, readKernel);
@@ -165,10 +180,6 @@ export class Reconciler {
     } catch (err) {
       fail('nft', err);
     }
-    this.known = errors.size ? null : known;
-    this.lastPlan = plan;
-    if (errors.size) this.log.warn(`reconcile: ${errors.size} object(s) failed: ${[...errors.values()].map((e) => e.message).join('; ')}`);
-    return errors;
   }
 
   /** A veth left from before (restart) is kept only if both ends are as planned. */

@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { SyError } from '../errors.js';
-import type { DataPlane } from '../dataplane/dataplane.js';
+import type { DataPlane, ListeningSocket } from '../dataplane/dataplane.js';
 import {
   AttachRequest,
   HostComputeEndpoint,
@@ -462,11 +462,18 @@ export class HostService {
         if (r.hostIp && !locals.has(r.hostIp)) throw new SyError('SY_INVALID_POLICY', `VIP ${r.hostIp} is not an address of this host`);
       }
     }
-    // Sockets of the host itself; our own DNAT-only mappings never show up here.
-    const listening = await this.dp.listeningSockets();
-    const { mappings, cursor } = resolvePortMappings(requests, taken, listening, this.portCursor);
-    this.portCursor = cursor;
-    return mappings;
+    // Choose ports, then ask the kernel whether a process holds one of them; if so, choose again
+    // knowing that (our own DNAT-only mappings hold no socket, so they never show up here).
+    const held: ListeningSocket[] = [];
+    for (;;) {
+      const { mappings, cursor } = resolvePortMappings(requests, taken, held, this.portCursor);
+      const found = await this.dp.portsInUse(mappings);
+      if (!found.length) {
+        this.portCursor = cursor;
+        return mappings;
+      }
+      held.push(...found);
+    }
   }
 }
 

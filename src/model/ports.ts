@@ -59,10 +59,11 @@ export function mappingsClash(a: PortRequest, b: PortRequest): boolean {
   );
 }
 
-function socketClashes(m: PortRequest, s: ListeningSocket): boolean {
+/** True when a published mapping would shadow the socket `s`. */
+export function socketClashes(m: PortRequest, s: ListeningSocket): boolean {
   if (s.protocol !== m.protocol || s.port < m.externalPort || s.port >= m.externalPort + m.count) return false;
   const wildcard = s.address === '0.0.0.0' || s.address === '::';
-  return !m.hostIp || wildcard || s.address === m.hostIp || s.address.startsWith('127.');
+  return !m.hostIp || wildcard || s.address === m.hostIp;
 }
 
 export function describe(m: PortRequest): string {
