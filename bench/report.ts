@@ -72,7 +72,7 @@ function targets(r: BenchReport): TargetRow[] {
     { what: 'throughput endpoint → endpoint / bare bridge', goal: '≥ 0.9×', measured: ratio(throughputOf(r, 'hostd-e2e'), bridge), show: x, met: (v) => v >= 0.9 },
     { what: 'throughput outside → published port / bare bridge', goal: '≥ 0.9×', measured: ratio(throughputOf(r, 'hostd-published'), bridge), show: x, met: (v) => v >= 0.9 },
     {
-      what: `hostd VmRSS with ${r.scale ? r.scale.detached + r.scale.attached : '1,100'} endpoints`,
+      what: `hostd VmRSS with ${r.scale ? r.scale.detached + r.scale.attached : '1,000'} endpoints`,
       goal: '≤ 120 MB (10⁶ bytes)',
       measured: r.scale?.rssMiB ?? nan,
       show: (v) => `${mb(v)} MB (${v.toFixed(1)} MiB)`,

@@ -5,4 +5,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-exec node bin/switchyard hostd "$@"
+exec bin/switchyard hostd "$@"

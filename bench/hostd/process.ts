@@ -11,7 +11,7 @@ import { msSince, waitFor } from '../lib/wait.js';
 import { HostdClient } from './client.js';
 
 export interface HostdOptions {
-  /** compiled CLI entry point (dist/src/cli/main.js) */
+  /** the CLI as users run it (bin/switchyard) */
   entry: string;
   repoRoot: string;
   netns: string;
@@ -38,7 +38,8 @@ export class HostdProcess {
   /** Spawns hostd; the caller waits for readiness separately so that a restart can be timed. */
   spawn(): void {
     if (this.child && !hasExited(this.child)) throw new Error('hostd is already running');
-    const argv = [process.execPath, this.opts.entry, 'hostd', '--state-dir', this.opts.stateDir, '--socket', this.socketPath];
+    // bin/switchyard itself, so hostd runs with the node flags a user's hostd gets.
+    const argv = [this.opts.entry, 'hostd', '--state-dir', this.opts.stateDir, '--socket', this.socketPath];
     this.child = startProcess(argv, { netns: this.opts.netns, cwd: this.opts.repoRoot, logFile: this.opts.logFile });
   }
 

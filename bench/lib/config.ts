@@ -54,14 +54,14 @@ export function loadConfig(): BenchConfig {
   const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
   return {
     iterations: intFromEnv('BENCH_N', 30, 1),
-    iperfRuns: intFromEnv('BENCH_IPERF_RUNS', 3, 1),
+    iperfRuns: intFromEnv('BENCH_IPERF_RUNS', 7, 1),
     iperfSeconds: intFromEnv('BENCH_IPERF_SECONDS', 5, 1),
-    scale: intFromEnv('BENCH_SCALE', 1000, 0),
+    scale: intFromEnv('BENCH_SCALE', 900, 0),
     scaleAttached: intFromEnv('BENCH_SCALE_ATTACHED', 100, 0),
     sections: sectionsFromEnv(),
     prefix: `sybench-${process.pid}-`,
     repoRoot,
-    hostdEntry: join(repoRoot, 'dist/src/cli/main.js'),
+    hostdEntry: join(repoRoot, 'bin/switchyard'),
     cniDir: '/usr/lib/cni',
     resultsFile: join(repoRoot, 'bench/RESULTS.md'),
     outDir: join(repoRoot, 'bench/out'),

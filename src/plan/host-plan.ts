@@ -79,7 +79,14 @@ export function planHost(state: HostState): HostPlan {
     if (net && ns && !ns.deleting) veths.push(planVeth(ep, net, ns));
   }
   const live = [...state.namespaces.values()].filter((ns) => !ns.deleting);
-  const namespaces = sortById(live).map((ns) => planNamespace(ns, state));
+  const byNamespace = new Map<string, EndpointRecord[]>();
+  for (const ep of endpoints) {
+    if (!ep.namespaceId) continue;
+    const list = byNamespace.get(ep.namespaceId);
+    if (list) list.push(ep);
+    else byNamespace.set(ep.namespaceId, [ep]);
+  }
+  const namespaces = sortById(live).map((ns) => planNamespace(ns, byNamespace.get(ns.id) ?? [], state));
   const sysctls: Sysctl[] = [];
   if (networks.length) sysctls.push({ key: 'net/ipv4/ip_forward', value: '1' });
   for (const b of bridges) sysctls.push({ key: `net/ipv4/conf/${b.name}/route_localnet`, value: '1' });
@@ -125,13 +132,13 @@ function planVeth(ep: EndpointRecord, net: NetworkRecord, ns: NamespaceRecord): 
   };
 }
 
-function planNamespace(ns: NamespaceRecord, state: HostState): NamespacePlan {
+/** `attached`: the endpoints in this namespace, sorted by id. */
+function planNamespace(ns: NamespaceRecord, attached: EndpointRecord[], state: HostState): NamespacePlan {
   const plan: NamespacePlan = { id: ns.id, path: ns.path, create: ns.owned };
   const m = /^\/run\/netns\/([^/]+)$/.exec(ns.path);
   if (!m) return plan;
   // The first attached endpoint with DNS settings (its own, else its network's) decides resolv.conf.
-  for (const ep of sortById([...state.endpoints.values()])) {
-    if (ep.namespaceId !== ns.id) continue;
+  for (const ep of attached) {
     const dns = ep.dns ?? state.networks.get(ep.networkId)?.dns;
     if (!dns || (!dns.servers.length && !dns.search.length && !dns.domain)) continue;
     const lines = ['# written by switchyard'];
