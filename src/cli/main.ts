@@ -7,6 +7,7 @@
 import { parseArgs } from 'node:util';
 import { ApiError, HostClient } from './client.js';
 import { parsePublish } from './publish.js';
+import { parsePolicyJson, policyRow, qosPolicy } from './policy.js';
 import { formatTable } from './table.js';
 
 const USAGE = `Usage: switchyard [--socket PATH] [-o table|json] COMMAND
@@ -16,10 +17,14 @@ Commands:
   network create --type nat [--subnet CIDR] [--gateway IP] [--dns-server IP]... [--dns-search DOMAIN]... [--mtu N] NAME
   network ls | inspect NAME... | rm NAME...
   endpoint create --network NET [--ip IP] [--mac MAC] [--namespace NAME|PATH]
-                  [--publish [HOSTIP:]HOSTPORT[-END]:PORT[-END][/PROTO]]... NAME
-                  (without --namespace, a namespace named NAME is made under /run/netns)
+                  [--publish [HOSTIP:]HOSTPORT[-END]:PORT[-END][/PROTO]]...
+                  [--max-egress RATE] [--max-ingress RATE] [--policy JSON]... NAME
+                  (without --namespace, a namespace named NAME is made under /run/netns;
+                   RATE as tc writes it: 800kbit, 50mbit, 1gbit; JSON: an HCN policy document)
   endpoint ls [--network NET] | inspect NAME... | rm NAME...
   endpoint attach NAME --namespace NS | detach NAME
+  endpoint policy ls NAME | add NAME JSON... | rm NAME JSON... | set NAME JSON...
+                  (set replaces every policy of the Types given: HCN's Update)
   namespace create [NAME|PATH] | ls | inspect NS... | rm NS...
   status
 
@@ -97,6 +102,8 @@ async function main(argv: string[]): Promise<number> {
       }
       case 'endpoint detach':
         return await show(await client.request('POST', `/endpoints/${encodeURIComponent(needNames(rest, 'endpoint detach')[0]!)}/detach`), json, () => 'detached');
+      case 'endpoint policy':
+        return await endpointPolicy(client, rest, json);
       case 'namespace create': {
         const body = rest[0] ? { Path: rest[0] } : {};
         return await show(await client.request('POST', '/namespaces', body), json, (d) => `${d.Path} ${d.ID}`);
@@ -164,6 +171,9 @@ async function endpointCreate(client: HostClient, args: string[]): Promise<Doc> 
       mac: { type: 'string' },
       namespace: { type: 'string' },
       publish: { type: 'string', short: 'p', multiple: true },
+      'max-egress': { type: 'string' },
+      'max-ingress': { type: 'string' },
+      policy: { type: 'string', multiple: true },
     },
   });
   if (positionals.length !== 1) throw new UsageError('endpoint create: exactly one NAME');
@@ -171,7 +181,11 @@ async function endpointCreate(client: HostClient, args: string[]): Promise<Doc> 
   const name = positionals[0]!;
   let policies;
   try {
-    policies = (values.publish ?? []).map(parsePublish);
+    policies = [
+      ...(values.publish ?? []).map(parsePublish),
+      ...qosPolicy(values['max-egress'], values['max-ingress']),
+      ...(values.policy ?? []).map(parsePolicyJson),
+    ];
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
@@ -200,6 +214,31 @@ async function endpointCreate(client: HostClient, args: string[]): Promise<Doc> 
     if (madeNs) await client.request('DELETE', `/namespaces/${ns.ID}`).catch(() => undefined);
     throw e;
   }
+}
+
+/** `endpoint policy ls|add|rm|set NAME [JSON...]`: HCN modify requests on one endpoint. */
+async function endpointPolicy(client: HostClient, args: string[], json: boolean): Promise<number> {
+  const [op, name, ...docs] = args;
+  const kinds: Record<string, string> = { add: 'Add', rm: 'Remove', set: 'Update' };
+  if (!name || (op !== 'ls' && !kinds[op ?? ''])) throw new UsageError('endpoint policy ls|add|rm|set NAME [JSON...]');
+  const path = `/endpoints/${encodeURIComponent(name)}`;
+  if (op === 'ls') {
+    const doc = await client.request<Doc & { Policies: { Type: string; Settings?: Record<string, unknown> }[] }>('GET', path);
+    if (json) return show(doc.Policies, true, () => '');
+    const defaults = doc.AclDefaults as { In: string; Out: string } | undefined;
+    console.log(formatTable(doc.Policies.map(policyRow)));
+    if (defaults) process.stdout.write(`ACL defaults (new flows no rule decides): In ${defaults.In}, Out ${defaults.Out}\n`);
+    return 0;
+  }
+  if (!docs.length) throw new UsageError(`endpoint policy ${op} NAME JSON...: give at least one policy`);
+  let policies;
+  try {
+    policies = docs.map(parsePolicyJson);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const doc = await client.request<Doc>('PATCH', path, { ResourceType: 'Policy', RequestType: kinds[op!], Settings: { Policies: policies } });
+  return show(doc, json, (d) => `${d.Name}: ${(d.Policies as unknown[]).length} policies`);
 }
 
 /** Removes endpoints, and the namespace the CLI made for one (named after it), once it is empty. */

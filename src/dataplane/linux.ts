@@ -7,11 +7,11 @@
 import { mkdir, readFile, rm, writeFile, access } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { SyError } from '../errors.js';
-import { BRIDGE_PREFIX, isOwnedLink, LINK_PREFIX } from '../model/names.js';
-import type { BridgePlan, NamespacePlan, Sysctl, VethPlan } from '../plan/host-plan.js';
+import { BRIDGE_PREFIX, isOwnedLink, LINK_PREFIX, NFT_TABLE } from '../model/names.js';
+import type { BridgePlan, NamespacePlan, Sysctl, VethPlan, VethSettings } from '../plan/host-plan.js';
 import type { NftTable } from '../plan/nft-table.js';
-import type { DataPlane, LinkState, ListeningSocket, PeerState } from './dataplane.js';
-import { currentOf, diffNft, emptyCurrent, parseNftJson, type NftCurrent } from './nft-diff.js';
+import type { DataPlane, LinkState, ListeningSocket, PeerState, RuleCounter } from './dataplane.js';
+import { currentOf, diffNft, emptyCurrent, parseNftJson, parseRuleCounters, type NftCurrent } from './nft-diff.js';
 import { probePorts } from './port-probe.js';
 import { run } from './run.js';
 import type { PortRequest } from '../model/ports.js';
@@ -61,13 +61,43 @@ export class LinuxDataPlane implements DataPlane {
       `addr replace ${v.address} dev ${v.ifName}`,
       `link set ${v.ifName} up`,
       `route replace default via ${v.gateway} dev ${v.ifName}`,
+      ...v.settings.routes.map((r) => `route replace ${routeSpec(r, v.ifName)}`),
     ];
     try {
       await run(['ip', '-batch', '-'], { stdin: inside.join('\n') + '\n', netns: v.netnsPath });
+      await this.applyQos(v, {});
     } catch (err) {
       await this.deleteLinks([v.name]);
       throw err;
     }
+  }
+
+  async updateVeth(v: VethPlan, before: VethSettings): Promise<void> {
+    const wanted = new Set(v.settings.routes.map((r) => routeSpec(r, v.ifName)));
+    const cmds = [
+      ...before.routes.filter((r) => !wanted.has(routeSpec(r, v.ifName))).map((r) => `route del ${r.dst} dev ${v.ifName}`),
+      ...[...wanted].map((r) => `route replace ${r}`),
+    ];
+    if (cmds.length) await run(['ip', '-force', '-batch', '-'], { stdin: cmds.join('\n') + '\n', netns: v.netnsPath, okExitCodes: [1] });
+    await this.applyQos(v, before);
+  }
+
+  /**
+   * QOS as token buckets (tbf): what the endpoint sends is shaped on its own interface, where TCP
+   * feels the backpressure (TSQ) and paces itself instead of losing packets; what it receives is
+   * shaped on the host side of the veth. The bucket holds 20 ms of traffic (at least 64 KiB, so a
+   * GSO packet fits whole).
+   */
+  private async applyQos(v: VethPlan, before: Partial<VethSettings>): Promise<void> {
+    const tbf = (bytes: number) => ['tbf', 'rate', `${bytes * 8}bit`, 'burst', String(Math.max(65536, Math.ceil(bytes / 50))), 'latency', '50ms'];
+    const one = async (dev: string, netns: string | undefined, want: number | undefined, had: number | undefined) => {
+      if (want === had) return;
+      const opts = netns ? { netns } : {};
+      if (want) await run(['tc', 'qdisc', 'replace', 'dev', dev, 'root', ...tbf(want)], opts);
+      else await run(['tc', 'qdisc', 'del', 'dev', dev, 'root'], { ...opts, okExitCodes: [2] });
+    };
+    await one(v.ifName, v.netnsPath, v.settings.egressBytes, before.egressBytes);
+    await one(v.name, undefined, v.settings.ingressBytes, before.ingressBytes);
   }
 
   async readPeer(v: VethPlan): Promise<PeerState> {
@@ -105,6 +135,16 @@ export class LinuxDataPlane implements DataPlane {
     return parseNftJson(res.stdout, (n) => types.get(n));
   }
 
+  async ruleCounters(chains: { name: string; direction: 'In' | 'Out' }[]): Promise<RuleCounter[]> {
+    const out: RuleCounter[] = [];
+    for (const c of chains) {
+      const res = await run(['nft', '-j', 'list', 'chain', 'inet', NFT_TABLE, c.name], { okExitCodes: [1] });
+      if (res.exitCode !== 0) continue;
+      out.push(...parseRuleCounters(res.stdout, c.direction));
+    }
+    return out;
+  }
+
   async deleteNft(table: string): Promise<void> {
     await run(['nft', 'delete', 'table', 'inet', table], { okExitCodes: [1] });
   }
@@ -115,6 +155,8 @@ export class LinuxDataPlane implements DataPlane {
       const path = `/proc/sys/${key}`;
       const now = await readFile(path, 'utf8').catch(() => null);
       if (now !== null && now.trim() === value) continue;
+      // A kernel without br_netfilter has no net/bridge: ACLs then see routed traffic only.
+      if (now === null && key.startsWith('net/bridge/')) continue;
       await writeFile(path, value).catch((e: Error) => {
         throw new SyError('SY_KERNEL', `Cannot set ${key.replace(/\//g, '.')} to ${value}: ${e.message}`);
       });
@@ -203,4 +245,9 @@ function toLinkState(l: IpLink): LinkState {
     ...(l.address ? { mac: l.address } : {}),
     addresses: (l.addr_info ?? []).filter((a) => a.family === 'inet').map((a) => `${a.local}/${a.prefixlen}`),
   };
+}
+
+/** A route inside an endpoint's namespace as `ip route` takes it. */
+function routeSpec(r: VethSettings['routes'][number], dev: string): string {
+  return `${r.dst}${r.via ? ` via ${r.via}` : ''} dev ${dev}${r.metric ? ` metric ${r.metric}` : ''}`;
 }

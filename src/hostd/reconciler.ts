@@ -29,6 +29,7 @@ import {
   type NamespacePlan,
   type NetworkParts,
   type VethPlan,
+  type VethSettings,
 } from '../plan/host-plan.js';
 import { asSyError, SyError } from '../errors.js';
 
@@ -73,6 +74,7 @@ interface Applied {
   failedEndpoints: Set<string>;
   failedNamespaces: Set<string>;
   anyNetwork: boolean;
+  anyAcl: boolean;
 }
 
 type Fail = (id: string, err: unknown) => void;
@@ -128,7 +130,7 @@ export class Reconciler {
     const nsFailed = await this.ensureNamespaces(plan.namespaces, fail);
     const ruleset = async () => {
       try {
-        await this.dp.setSysctls(hostSysctls(plan.bridges.length > 0));
+        await this.dp.setSysctls(hostSysctls(plan.bridges.length > 0, state.index.aclEndpoints.size > 0));
         if (plan.bridges.length) await this.dp.applyNft(plan.nft);
         else await this.dp.deleteNft(NFT_TABLE);
         await this.dp.ensureIptablesForwardAccept(plan.iptablesForwardAccept);
@@ -160,6 +162,7 @@ export class Reconciler {
       failedEndpoints: new Set([...state.endpoints.keys()].filter(bad)),
       failedNamespaces: new Set(plan.namespaces.map((p) => p.id).filter(bad)),
       anyNetwork: state.networks.size > 0,
+      anyAcl: state.index.aclEndpoints.size > 0,
     };
     for (const net of state.networks.values()) applied.networks.set(net.id, { rec: net, parts: planNetworkParts(net), ok: !bad(net.id) });
     for (const ep of state.endpoints.values()) {
@@ -243,6 +246,7 @@ export class Reconciler {
     const newNet = new Map(nets.filter((n) => n.rec).map((n) => [n.id, planNetworkParts(n.rec!)]));
     const newEp = new Map(eps.filter((e) => e.rec).map((e) => [e.id, planEndpointParts(e.rec!, e.net, e.ns)]));
     const anyNetwork = state.networks.size > 0;
+    const anyAcl = state.index.aclEndpoints.size > 0;
 
     const links = async () => {
       const same = (x: unknown, y: unknown) => JSON.stringify(x) === JSON.stringify(y);
@@ -252,9 +256,15 @@ export class Reconciler {
         if (n.old && (!now || !same(n.old.parts.bridge, now.bridge))) stale.push(n.old.parts.bridge.name);
       }
       const vethsToMake: VethPlan[] = [];
+      const vethsToUpdate: { now: VethPlan; before: VethSettings }[] = [];
       for (const e of eps) {
         const was = e.old?.parts.veth;
         const now = newEp.get(e.id)?.veth;
+        // Routes and QOS change in place; anything else (namespace, address, MTU) makes a new veth.
+        if (was && now && e.old?.ok && same({ ...was, settings: null }, { ...now, settings: null })) {
+          if (!same(was.settings, now.settings)) vethsToUpdate.push({ now, before: was.settings });
+          continue;
+        }
         const changed = !e.old?.ok || !same(was, now);
         if (was && changed) stale.push(was.name);
         if (now && changed) {
@@ -277,17 +287,25 @@ export class Reconciler {
       // Endpoints whose veth is unchanged but that changed otherwise (a port mapping) are fine as they are.
       for (const e of eps) if (e.rec && !vethsToMake.some((v) => v.endpointId === e.id)) this.status.set(e.id, { state: 'ok' });
       await forEachLimit(vethsToMake, 4, (v) => this.ensureVeth(v, broken, nsFailed, fail, null, false));
+      for (const { now, before } of vethsToUpdate) {
+        try {
+          await this.dp.updateVeth(now, before);
+        } catch (err) {
+          fail(now.endpointId, err);
+        }
+      }
     };
 
     const ruleset = async () => {
       try {
         if (anyNetwork !== a.anyNetwork) {
           // The first network makes the table, the last one removes it: rare, done whole.
-          await this.dp.setSysctls(hostSysctls(anyNetwork));
+          await this.dp.setSysctls(hostSysctls(anyNetwork, anyAcl));
           if (anyNetwork) await this.dp.applyNft(planHost(state).nft);
           else await this.dp.deleteNft(NFT_TABLE);
           await this.dp.ensureIptablesForwardAccept(anyNetwork);
         } else if (anyNetwork && (nets.length || eps.length)) {
+          if (anyAcl !== a.anyAcl) await this.dp.setSysctls(hostSysctls(anyNetwork, anyAcl));
           const before = assembleTable(
             nets.flatMap((n) => (n.old ? [n.old.parts] : [])),
             eps.flatMap((e) => (e.old ? [e.old.parts] : [])),
@@ -315,6 +333,7 @@ export class Reconciler {
       else a.failedEndpoints.delete(e.id);
     }
     a.anyNetwork = anyNetwork;
+    a.anyAcl = anyAcl;
   }
 
   // ---- steps shared by both passes -----------------------------------------------------------

@@ -20,7 +20,8 @@ import {
 import { renderEndpoint, renderNamespace, renderNetwork } from '../hcn/render.js';
 import { cidrContains, cidrSize, cidrsOverlap, cidrToString, intToIp, ipToInt, isIPv4, maskOf, parseCidr, type Cidr } from '../model/ipv4.js';
 import { endpointMac, GUID_PATTERN, NAME_PATTERN, shortId } from '../model/names.js';
-import { EPHEMERAL_FIRST, mappingsClash, parsePortMapping, resolvePortMappings, type PortRequest } from '../model/ports.js';
+import { EPHEMERAL_FIRST, mappingsClash, resolvePortMappings, type PortRequest } from '../model/ports.js';
+import { checkPoliciesFit, emptyPolicies, modifyPolicies, parsePolicies, routeOf, type EndpointPolicies } from '../model/policies.js';
 import type { DnsSettings, EndpointRecord, NamespaceRecord, NetworkRecord, PortMapping } from '../model/records.js';
 import { portKey, type HostState } from '../model/state.js';
 import { Reconciler, type Logger } from './reconciler.js';
@@ -28,7 +29,6 @@ import { Store, type Kind } from './store.js';
 
 const KNOWN_NETWORK_TYPES = ['NAT', 'ICS', 'Transparent', 'L2Bridge', 'L2Tunnel', 'Overlay', 'Private', 'Internal'];
 const SUPPORTED_NETWORK_TYPES = ['NAT'];
-const KNOWN_ENDPOINT_POLICIES = ['PortMapping', 'ACL', 'QOS', 'OutBoundNAT', 'SDNRoute', 'L4Proxy', 'L4WFPPROXY', 'EncapOverhead', 'ProviderAddress', 'PortName', 'NetworkACL', 'TierAcl', 'IOV'];
 const AUTO_SUBNET_POOL = parseCidr('172.16.0.0/12');
 
 export interface HostServiceOptions {
@@ -105,6 +105,21 @@ export class HostService {
   endpointDoc(e: EndpointRecord) {
     return renderEndpoint(e, this.state, this.reconciler.status.get(e.id));
   }
+  /**
+   * An endpoint's document with the hits of each ACL rule (one process per direction: only for a
+   * single endpoint's GET and /stats).
+   */
+  async endpointDocWithStats(e: EndpointRecord) {
+    const doc = this.endpointDoc(e);
+    if (!e.policies.acls.length) return doc;
+    const short = shortId(e.id);
+    const counters = await this.dp.ruleCounters([
+      { name: `ep-${short}-in`, direction: 'In' },
+      { name: `ep-${short}-out`, direction: 'Out' },
+    ]);
+    return { ...doc, AclStats: counters.map((c) => ({ Id: c.rule, Direction: c.direction, Packets: c.packets, Bytes: c.bytes })) };
+  }
+
   namespaceDoc(n: NamespaceRecord) {
     return renderNamespace(n, this.state, this.reconciler.status.get(n.id));
   }
@@ -222,12 +237,15 @@ export class HostService {
       const ifName = doc.InterfaceName ?? 'eth0';
       if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/.test(ifName)) throw new SyError('SY_INVALID_NAME', `InterfaceName "${ifName}" is not a valid interface name`);
       if (ns) this.checkInterfaceFree(ns, ifName);
-      if (doc.Routes?.length) throw new SyError('SY_NOT_SUPPORTED', 'Endpoint Routes are not supported yet; the default route goes to the network gateway');
       if (doc.Flags) throw new SyError('SY_NOT_SUPPORTED', `Endpoint Flags ${doc.Flags} are not supported yet (remote endpoints land with Overlay networks)`);
       const ip = this.chooseAddress(net, doc.IpConfigurations);
       const mac = doc.MacAddress ? parseMac(doc.MacAddress) : endpointMac(ip);
-      const requests = parseEndpointPolicies(doc.Policies ?? []);
-      const mappings = await this.resolveMappings(requests, undefined);
+      const parsed = parsePolicies(doc.Policies ?? []);
+      checkNoDuplicateMappings(parsed.portMappings);
+      const routes = (doc.Routes ?? []).map((r, i) => routeOf(r as Record<string, unknown>, `Routes[${i}]`));
+      const policies = modifyPolicies(emptyPolicies(), 'add', { ...parsed, routes: [...routes, ...parsed.routes] });
+      await this.checkPolicies(policies, net);
+      const mappings = await this.resolveMappings(parsed.portMappings, undefined);
       const dns = parseDns(doc.Dns, 'endpoint Dns');
       const rec: EndpointRecord = {
         id,
@@ -238,7 +256,7 @@ export class HostService {
         mac,
         ifName,
         portMappings: mappings,
-        otherPolicies: [],
+        policies,
         ...(dns ? { dns } : {}),
         createdAt: new Date().toISOString(),
       };
@@ -290,22 +308,29 @@ export class HostService {
       }
       const settings = req.Settings as { Policies?: unknown } | undefined;
       if (!settings || !Array.isArray(settings.Policies)) throw new SyError('SY_BAD_REQUEST', 'Modify request Settings must hold Policies: [...]');
-      const policies = settings.Policies.map((p, i) => parseDoc(Policy, p, `Settings.Policies[${i}]`));
-      const requests = parseEndpointPolicies(policies);
+      if (settings.Policies.length > 1024) throw new SyError('SY_BAD_REQUEST', 'Modify request: more than 1024 policies');
+      const docs = settings.Policies.map((p, i) => parseDoc(Policy, p, `Settings.Policies[${i}]`));
+      const parsed = parsePolicies(docs, 'Settings.Policies');
+      checkNoDuplicateMappings(parsed.portMappings);
       const kind = req.RequestType.toLowerCase();
-      let next: PortMapping[];
+      if (kind !== 'add' && kind !== 'remove' && kind !== 'update') {
+        throw new SyError('SY_BAD_REQUEST', `RequestType "${req.RequestType}" is not one of Add, Remove, Update`);
+      }
+      // Everything is checked before anything changes: one request is one transaction.
+      const policies = modifyPolicies(ep.policies, kind, parsed);
+      await this.checkPolicies(policies, this.findNetwork(ep.networkId));
+      const requests = parsed.portMappings;
+      let next = ep.portMappings;
       if (kind === 'add') {
         next = [...ep.portMappings, ...(await this.resolveMappings(requests, ep.id))];
       } else if (kind === 'remove') {
         const missing = requests.find((r) => !ep.portMappings.some((m) => sameMapping(m, r)));
         if (missing) throw new SyError('SY_NOT_FOUND', `Endpoint "${ep.name}" has no port mapping ${missing.externalPort}->${missing.internalPort}`);
         next = ep.portMappings.filter((m) => !requests.some((r) => sameMapping(m, r)));
-      } else if (kind === 'update') {
+      } else if (parsed.types.has('PortMapping')) {
         next = await this.resolveMappings(requests, ep.id, true);
-      } else {
-        throw new SyError('SY_BAD_REQUEST', `RequestType "${req.RequestType}" is not one of Add, Remove, Update`);
       }
-      return this.replaceEndpoint(ep, { ...ep, portMappings: next });
+      return this.replaceEndpoint(ep, { ...ep, portMappings: next, policies });
     });
   }
 
@@ -424,6 +449,12 @@ export class HostService {
       const id = randomUUID();
       if (!taken.has(shortId(id))) return id;
     }
+  }
+
+  /** Policies that need the network and the host: next hops on the subnet, a VIP of this host. */
+  private async checkPolicies(p: EndpointPolicies, net: NetworkRecord): Promise<void> {
+    const locals = p.outboundNat?.virtualIp ? await this.dp.localAddresses() : [];
+    checkPoliciesFit(p, parseCidr(net.subnet), () => locals);
   }
 
   /** The endpoints an index lists under `key`, in id order. */
@@ -547,14 +578,7 @@ function parseMac(s: string): string {
   return mac;
 }
 
-function parseEndpointPolicies(policies: Policy[]): PortRequest[] {
-  const out: PortRequest[] = [];
-  policies.forEach((p, i) => {
-    const type = KNOWN_ENDPOINT_POLICIES.find((t) => t.toLowerCase() === p.Type.toLowerCase());
-    if (!type) throw new SyError('SY_INVALID_POLICY', `Policies[${i}]: unknown policy Type "${p.Type}"`);
-    if (type !== 'PortMapping') throw new SyError('SY_NOT_SUPPORTED', `Policies[${i}]: policy Type "${type}" is not supported yet`);
-    out.push(parsePortMapping(p.Settings, `Policies[${i}]`));
-  });
+function checkNoDuplicateMappings(out: PortRequest[]): void {
   for (let i = 0; i < out.length; i++) {
     for (let j = i + 1; j < out.length; j++) {
       if (out[i]!.externalPort && out[j]!.externalPort && mappingsClash(out[i]!, out[j]!)) {
@@ -562,7 +586,6 @@ function parseEndpointPolicies(policies: Policy[]): PortRequest[] {
       }
     }
   }
-  return out;
 }
 
 function sameMapping(m: PortMapping, r: PortRequest): boolean {

@@ -29,6 +29,8 @@ export interface NetworkRecord {
   createdAt: string;
 }
 
+import type { EndpointPolicies } from './policies.js';
+
 export type Protocol = 6 | 17 | 132;
 
 /** A resolved port mapping: host (hostIp?, externalPort..+count) → endpoint (internalPort..+count). */
@@ -53,8 +55,8 @@ export interface EndpointRecord {
   mac: string;
   ifName: string;
   portMappings: PortMapping[];
-  /** policies Switchyard keeps but whose semantics land in later issues */
-  otherPolicies: { Type: string; Settings?: unknown }[];
+  /** ACL, QOS, OutBoundNAT, routes, EncapOverhead */
+  policies: EndpointPolicies;
   dns?: DnsSettings;
   createdAt: string;
 }

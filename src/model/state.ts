@@ -77,6 +77,8 @@ export class StateIndex {
   readonly namespaceByPath = new Map<string, string>();
   /** "protocol/port" → owners of that host port (several when bound to different host addresses) */
   readonly ports = new Map<string, PortOwner[]>();
+  /** endpoints that have at least one ACL */
+  readonly aclEndpoints = new Set<string>();
 
   constructor(state: Pick<HostState, 'networks' | 'endpoints' | 'namespaces'>) {
     state.networks.listen((b, a) => {
@@ -102,6 +104,7 @@ export class StateIndex {
     state.endpoints.listen((b, a) => {
       if (b) {
         this.endpointByName.delete(b.name);
+        this.aclEndpoints.delete(b.id);
         this.shortIds.endpoints.delete(shortId(b.id));
         this.addresses.get(b.networkId)?.delete(b.ip);
         removeFrom(this.endpointsByNetwork, b.networkId, b.id);
@@ -117,6 +120,7 @@ export class StateIndex {
       }
       if (a) {
         this.endpointByName.set(a.name, a.id);
+        if (a.policies.acls.length) this.aclEndpoints.add(a.id);
         this.shortIds.endpoints.set(shortId(a.id), a.id);
         getOr(this.addresses, a.networkId, () => new Map()).set(a.ip, a.id);
         getOr(this.endpointsByNetwork, a.networkId, () => new Set()).add(a.id);

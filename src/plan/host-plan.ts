@@ -17,6 +17,7 @@ import type { EndpointRecord, NamespaceRecord, NetworkRecord } from '../model/re
 import type { HostState } from '../model/state.js';
 import { bridgeMac, bridgeName, NFT_TABLE, shortId, vethName } from '../model/names.js';
 import type { NftChain, NftElement, NftSet, NftTable } from './nft-table.js';
+import { aclDefault, aclToNft, orderAcls } from '../model/acl.js';
 
 export interface BridgePlan {
   name: string;
@@ -40,6 +41,17 @@ export interface VethPlan {
   address: string;
   gateway: string;
   mtu?: number;
+  /** what can change while the veth lives (a policy change applies it in place) */
+  settings: VethSettings;
+}
+
+export interface VethSettings {
+  /** extra routes inside the namespace (SDNRoute policies, the endpoint's Routes) */
+  routes: { dst: string; via?: string; metric?: number }[];
+  /** QOS caps in bytes per second: what the endpoint sends (shaped on its own interface) and what
+   * it receives (shaped on the host side of the veth) */
+  egressBytes?: number;
+  ingressBytes?: number;
 }
 
 export interface NamespacePlan {
@@ -78,9 +90,10 @@ export interface NetworkParts {
   elements: Map<string, NftElement[]>;
 }
 
-/** What one endpoint brings: its veth (when attached) and its map elements (port mappings). */
+/** What one endpoint brings: its veth (when attached), its map elements and ACL chains. */
 export interface EndpointParts {
   veth?: VethPlan;
+  chains: NftChain[];
   elements: Map<string, NftElement[]>;
 }
 
@@ -106,7 +119,7 @@ export function planHost(state: HostState): HostPlan {
     bridges: netParts.map((n) => n.bridge),
     veths: epParts.flatMap((e) => (e.veth ? [e.veth] : [])),
     namespaces: sortById(live).map((ns) => planNamespace(ns, byNamespace.get(ns.id) ?? [], state)),
-    sysctls: [...hostSysctls(networks.length > 0), ...netParts.flatMap((n) => n.sysctls)],
+    sysctls: [...hostSysctls(networks.length > 0, state.index.aclEndpoints.size > 0), ...netParts.flatMap((n) => n.sysctls)],
     nft: assembleTable(netParts, epParts),
     iptablesForwardAccept: networks.length > 0,
   };
@@ -118,9 +131,16 @@ export function namespaceOf(ep: EndpointRecord, state: HostState): NamespaceReco
   return ns && !ns.deleting ? ns : undefined;
 }
 
-/** Host-wide sysctls: forwarding, as soon as there is a network. */
-export function hostSysctls(anyNetwork: boolean): Sysctl[] {
-  return anyNetwork ? [{ key: 'net/ipv4/ip_forward', value: '1' }] : [];
+/**
+ * Host-wide sysctls: forwarding, as soon as there is a network; and once an endpoint has ACLs,
+ * bridged traffic through the IP hooks (br_netfilter), so that ACLs also see traffic between two
+ * endpoints of one network. Neither is set back: other software may rely on them too.
+ */
+export function hostSysctls(anyNetwork: boolean, anyAcl: boolean): Sysctl[] {
+  return [
+    ...(anyNetwork ? [{ key: 'net/ipv4/ip_forward', value: '1' }] : []),
+    ...(anyNetwork && anyAcl ? [{ key: 'net/bridge/bridge-nf-call-iptables', value: '1' }] : []),
+  ];
 }
 
 export function planNetworkParts(net: NetworkRecord): NetworkParts {
@@ -157,9 +177,43 @@ export function planNetworkParts(net: NetworkRecord): NetworkParts {
 export function planEndpointParts(ep: EndpointRecord, net: NetworkRecord | undefined, ns: NamespaceRecord | undefined): EndpointParts {
   const { any, addr } = portMappingElements(ep);
   const elements = new Map<string, NftElement[]>();
+  const chains: NftChain[] = [];
   if (any.length) elements.set('pm_any', any);
   if (addr.length) elements.set('pm_addr', addr);
-  return { ...(net && ns ? { veth: planVeth(ep, net, ns) } : {}), elements };
+  const acls = ep.policies.acls;
+  if (acls.length) {
+    // Any ACL makes both directions default-deny (HNS's rule); replies of allowed flows pass.
+    for (const dir of ['in', 'out'] as const) {
+      const name = `ep-${shortId(ep.id)}-${dir}`;
+      chains.push({
+        name,
+        rules: [
+          'ct state established,related accept',
+          ...orderAcls(acls.filter((a) => a.direction.toLowerCase() === dir)).map(aclToNft),
+          `counter drop comment "default ${aclDefault(acls) === 'Block' ? 'block' : 'allow'}"`,
+        ],
+      });
+      elements.set(`acl_${dir}`, [{ key: [ep.ip], value: `jump ${name}`, comment: `ep ${ep.id}` }]);
+    }
+  }
+  const nat = ep.policies.outboundNat;
+  if (nat) {
+    const pair = (cidr: string) => ({ key: [ep.ip, cidr.replace(/\/32$/, '')], comment: `ep ${ep.id}` });
+    if (nat.exceptions.length) elements.set('nat_except', nat.exceptions.map(pair));
+    if (nat.destinations.length) {
+      elements.set('nat_dest', nat.destinations.map(pair));
+      elements.set('nat_dest_eps', [{ key: [ep.ip], comment: `ep ${ep.id}` }]);
+    }
+    if (nat.virtualIp) elements.set('snat_vip', [{ key: [ep.ip], value: nat.virtualIp, comment: `ep ${ep.id}` }]);
+  }
+  return { ...(net && ns ? { veth: planVeth(ep, net, ns) } : {}), chains, elements };
+}
+
+/** The MTU of an endpoint's interface: its network's (or Linux's 1500) less any EncapOverhead. */
+export function endpointMtu(ep: EndpointRecord, net: NetworkRecord | undefined): number | undefined {
+  const overhead = ep.policies.encapOverhead;
+  if (overhead === undefined && !net?.mtu) return undefined;
+  return (net?.mtu ?? 1500) - (overhead ?? 0);
 }
 
 function sortById<T extends { id: string }>(xs: T[]): T[] {
@@ -181,6 +235,8 @@ function planBridge(net: NetworkRecord): BridgePlan {
 }
 
 function planVeth(ep: EndpointRecord, net: NetworkRecord, ns: NamespaceRecord): VethPlan {
+  const mtu = endpointMtu(ep, net);
+  const qos = ep.policies.qos;
   return {
     name: vethName(ep.id),
     endpointId: ep.id,
@@ -190,7 +246,12 @@ function planVeth(ep: EndpointRecord, net: NetworkRecord, ns: NamespaceRecord): 
     mac: ep.mac,
     address: `${ep.ip}/${prefixLen(net.subnet)}`,
     gateway: net.gateway,
-    ...(net.mtu ? { mtu: net.mtu } : {}),
+    ...(mtu ? { mtu } : {}),
+    settings: {
+      routes: ep.policies.routes.map((r) => ({ dst: r.destination, ...(r.nextHop ? { via: r.nextHop } : {}), ...(r.metric ? { metric: r.metric } : {}) })),
+      ...(qos?.egressBytes ? { egressBytes: qos.egressBytes } : {}),
+      ...(qos?.ingressBytes ? { ingressBytes: qos.ingressBytes } : {}),
+    },
   };
 }
 
@@ -261,6 +322,47 @@ export function nftBase(): NftTable {
       elements: [],
     },
     {
+      name: 'acl_in',
+      keyTypes: ['ipv4_addr'],
+      valueType: 'verdict',
+      comment: 'endpoints with ACLs: what they receive',
+      elements: [],
+    },
+    {
+      name: 'acl_out',
+      keyTypes: ['ipv4_addr'],
+      valueType: 'verdict',
+      comment: 'endpoints with ACLs: what they send',
+      elements: [],
+    },
+    {
+      name: 'nat_except',
+      keyTypes: ['ipv4_addr', 'ipv4_addr'],
+      flags: ['interval'],
+      comment: 'OutBoundNAT exceptions: endpoint . destination not translated',
+      elements: [],
+    },
+    {
+      name: 'nat_dest',
+      keyTypes: ['ipv4_addr', 'ipv4_addr'],
+      flags: ['interval'],
+      comment: 'OutBoundNAT destinations: endpoint . destination translated',
+      elements: [],
+    },
+    {
+      name: 'nat_dest_eps',
+      keyTypes: ['ipv4_addr'],
+      comment: 'endpoints whose OutBoundNAT names its destinations',
+      elements: [],
+    },
+    {
+      name: 'snat_vip',
+      keyTypes: ['ipv4_addr'],
+      valueType: 'ipv4_addr',
+      comment: 'OutBoundNAT VirtualIP per endpoint',
+      elements: [],
+    },
+    {
       name: 'fwd_into_net',
       keyTypes: ['ifname'],
       valueType: 'verdict',
@@ -293,7 +395,25 @@ export function nftBase(): NftTable {
     {
       name: 'nat-postrouting',
       base: 'type nat hook postrouting priority srcnat; policy accept;',
-      rules: ['oifname vmap @post_into_net', `ip saddr @nat_subnets oifname != "sy-br-*" masquerade`],
+      rules: [
+        'oifname vmap @post_into_net',
+        'ip saddr . ip daddr @nat_except accept',
+        'ip saddr @nat_dest_eps ip saddr . ip daddr != @nat_dest accept',
+        `ip saddr @nat_subnets oifname != "sy-br-*" snat ip to ip saddr map @snat_vip`,
+        `ip saddr @nat_subnets oifname != "sy-br-*" masquerade`,
+      ],
+    },
+    {
+      // after conntrack, before port mappings' DNAT: what the endpoint sent, as it sent it
+      name: 'acl-out',
+      base: 'type filter hook prerouting priority -150; policy accept;',
+      rules: ['ip saddr vmap @acl_out'],
+    },
+    {
+      // after DNAT, before masquerade: what reaches the endpoint (bridged traffic via br_netfilter)
+      name: 'acl-in',
+      base: 'type filter hook postrouting priority filter; policy accept;',
+      rules: ['ip daddr vmap @acl_in'],
     },
     {
       name: 'forward',
@@ -319,6 +439,7 @@ export function assembleTable(nets: NetworkParts[], eps: EndpointParts[]): NftTa
     }
   }
   for (const n of nets) t.chains.push(...n.chains);
+  for (const e of eps) t.chains.push(...e.chains);
   return t;
 }
 

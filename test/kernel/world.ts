@@ -116,8 +116,8 @@ export class World {
   }
 
   /** Starts a long-running process inside `ns`; it is stopped by its pid at cleanup. */
-  spawnIn(ns: string, argv: string[]): ChildProcess {
-    const p = spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
+  spawnIn(ns: string, argv: string[], opts: { stdin?: boolean } = {}): ChildProcess {
+    const p = spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: [opts.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
     this.procs.push(p);
     return p;
   }

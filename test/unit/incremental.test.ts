@@ -26,6 +26,7 @@ function expectMatchesFullPlan(h: TestHost, step: string): void {
     ...plan.veths.map((v) => `${v.name}@${v.bridge}>${v.netnsPath}:${v.address}`),
   ].sort();
   assert.deepEqual(links, want, `links after ${step}`);
+  for (const v of plan.veths) assert.deepEqual(h.fake.links.get(v.name)?.peer?.settings, v.settings, `routes and QOS of ${v.name} after ${step}`);
   for (const ns of plan.namespaces) {
     if (ns.resolvConf) assert.equal(h.fake.files.get(ns.resolvConf.path), ns.resolvConf.content, `resolv.conf after ${step}`);
   }
@@ -102,11 +103,14 @@ for (const seed of [1, 2, 3]) {
           } else {
             step = 'modify';
             const kind = pick(['Add', 'Remove', 'Update'])!;
-            await h.svc.modifyEndpoint(pick(eps)?.id ?? 'none', {
-              ResourceType: 'Policy',
-              RequestType: kind,
-              Settings: { Policies: [{ Type: 'PortMapping', Settings: { InternalPort: 81, ExternalPort: 9000 + Math.floor(rand() * 20), Protocol: pick(['TCP', 'UDP']) } }] },
-            });
+            const policy = pick([
+              { Type: 'PortMapping', Settings: { InternalPort: 81, ExternalPort: 9000 + Math.floor(rand() * 20), Protocol: pick(['TCP', 'UDP']) } },
+              { Type: 'ACL', Settings: { Id: `r${Math.floor(rand() * 4)}`, Action: pick(['Allow', 'Block', 'Pass']), Direction: pick(['In', 'Out']), Priority: Math.floor(rand() * 300) } },
+              { Type: 'QOS', Settings: { MaximumOutgoingBandwidthInBytes: 1_000_000 * (1 + Math.floor(rand() * 3)) } },
+              { Type: 'SDNRoute', Settings: { DestinationPrefix: `10.${200 + Math.floor(rand() * 3)}.0.0/16` } },
+              { Type: 'OutBoundNAT', Settings: { Exceptions: [`198.51.100.${Math.floor(rand() * 3)}`] } },
+            ])!;
+            await h.svc.modifyEndpoint(pick(eps)?.id ?? 'none', { ResourceType: 'Policy', RequestType: kind, Settings: { Policies: [policy] } });
           }
         } catch (err) {
           // refused requests are part of the sequence; they must change nothing either
