@@ -173,8 +173,10 @@ export class Plugin {
     const name = await this.prepareName(req.containerId, req.ifName);
     const net = await this.ensureNetwork();
     const candidates = await this.addressCandidates(net);
-    for (let attempt = 0; ; attempt++) {
-      const ip = candidates[attempt];
+    let next = 0;
+    let namespaceTries = 0;
+    for (;;) {
+      const ip = candidates.length ? candidates[next] : undefined;
       if (candidates.length && ip === undefined) {
         throw new CniError(CNI_CODES.HOSTD_REFUSED, `No free address in runtimeConfig.ipRanges for network "${req.conf.name}"`, 'SY_SUBNET_FULL');
       }
@@ -183,13 +185,15 @@ export class Plugin {
         return resultOf(ep, req, net.MTU);
       } catch (e) {
         if (!(e instanceof HostdError)) throw e;
-        if (e.syCode === 'SY_NAMESPACE_NOT_FOUND' && attempt < 3) {
+        if (e.syCode === 'SY_NAMESPACE_NOT_FOUND' && namespaceTries++ < 3) {
           // first attachment in this namespace, or a sibling's DEL just released hostd's record of it
           await this.ensureNamespace();
-          candidates.unshift(ip as string);
           continue;
         }
-        if (e.syCode === 'SY_ADDRESS_IN_USE' && candidates.length > 1 && attempt < candidates.length - 1) continue;
+        if (e.syCode === 'SY_ADDRESS_IN_USE' && candidates.length > 1) {
+          next++; // another ADD took it since we listed the network: try the next one of the range
+          continue;
+        }
         if (e.syCode === 'SY_DUPLICATE_NAME') {
           const ep = await this.call<EndpointDoc>('GET', `/endpoints/${name}`);
           if (ep.NamespacePath === req.netns) return resultOf(ep, req, net.MTU);
