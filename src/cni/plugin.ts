@@ -171,7 +171,23 @@ export class Plugin {
       throw new CniError(CNI_CODES.UNKNOWN_CONTAINER, `Network namespace "${req.netns}" does not exist`);
     }
     const name = await this.prepareName(req.containerId, req.ifName);
-    const net = await this.ensureNetwork();
+    // The network lookup (a GET) and the namespace adoption (queued in hostd) run side by side.
+    const [net, ns] = await Promise.allSettled([this.ensureNetwork(), this.ensureNamespace()]);
+    try {
+      if (net.status === 'rejected') throw net.reason;
+      if (ns.status === 'rejected') throw ns.reason;
+      return await this.createEndpoint(name, net.value);
+    } catch (e) {
+      // a refused ADD leaves nothing behind, not even hostd's record of the namespace
+      await this.call<{ ID: string }>('GET', `/namespaces/${this.enc(req.netns)}`)
+        .then((ns) => this.releaseNamespace(ns.ID))
+        .catch(() => undefined);
+      throw e;
+    }
+  }
+
+  private async createEndpoint(name: string, net: NetworkDoc): Promise<CniResult> {
+    const req = this.req;
     const candidates = await this.addressCandidates(net);
     let next = 0;
     let namespaceTries = 0;

@@ -135,6 +135,8 @@ describe('CNI plugin conformance (spec 1.0/1.1 against a real hostd)', () => {
     assert.equal(ns.json!.code, 100);
     assert.match(String(ns.json!.details), /SY_PORT_IN_USE/);
     assert.equal((await endpoints()).length, 1);
+    const nss = await hostd.client.request<{ Path: string }[]>('GET', '/namespaces');
+    assert.ok(!nss.some((n) => n.Path.endsWith('-clash')), 'the refused ADD released the namespace it adopted');
   });
 
   it('bandwidth becomes a QOS policy; while hostd refuses QOS the answer says so (code 2)', async () => {
@@ -273,6 +275,8 @@ describe('CNI plugin conformance (spec 1.0/1.1 against a real hostd)', () => {
       assert.equal(typeof r.json?.msg, 'string', `${what}: msg`);
     }
     assert.equal((await endpoints()).length, 0, 'no refused ADD left anything');
+    const nss = await hostd.client.request<{ Path: string }[]>('GET', '/namespaces');
+    assert.ok(!nss.some((n) => n.Path === ns), 'not even the adopted namespace');
   });
 
   it('answers 11 at once when hostd is not reachable, and within the timeout when it does not answer', async () => {
