@@ -78,27 +78,22 @@ export function networkRequest(conf: NetConf): Record<string, unknown> {
     ...(subnet
       ? { Ipams: [{ Type: 'Static', Subnets: [{ IpAddressPrefix: subnet, ...(gateway ? { Routes: [{ NextHop: gateway, DestinationPrefix: '0.0.0.0/0' }] } : {}) }] }] }
       : {}),
-    ...(conf.dns ? { Dns: hcnDns(conf.dns) } : {}),
     ...(conf.mtu ? { MTU: conf.mtu } : {}),
     ...(conf.networkPolicies.length ? { Policies: conf.networkPolicies } : {}),
     SchemaVersion: { Major: 2, Minor: 0 },
   };
 }
 
-function hcnDns(d: { nameservers: string[]; domain?: string; search: string[]; options: string[] }) {
-  return {
-    ...(d.domain ? { Domain: d.domain } : {}),
-    ...(d.search.length ? { Search: d.search } : {}),
-    ...(d.nameservers.length ? { ServerList: d.nameservers } : {}),
-    ...(d.options.length ? { Options: d.options } : {}),
-  };
-}
 
-/** The endpoint hostd makes for an ADD; `ip` is a static address when the runtime asked for one. */
+/**
+ * The endpoint hostd makes for an ADD; `ip` is a static address when the runtime asked for one.
+ * DNS is not sent: under CNI the runtime writes the container's resolv.conf from the result's dns,
+ * and hostd's /etc/netns/NAME/resolv.conf would only be read by `ip netns exec` (and outlives
+ * adopted namespaces today).
+ */
 export function endpointRequest(req: Request, name: string, ip: string | undefined): Record<string, unknown> {
   const c = req.conf;
   const qos = qosPolicy(c.bandwidth);
-  const dns = c.runtimeDns ?? c.dns;
   return {
     Name: name,
     HostComputeNetwork: c.name,
@@ -106,7 +101,6 @@ export function endpointRequest(req: Request, name: string, ip: string | undefin
     InterfaceName: req.ifName,
     Policies: [...c.portMappings.map(portMappingPolicy), ...(qos ? [qos] : []), ...c.endpointPolicies],
     ...(ip ? { IpConfigurations: [{ IpAddress: ip }] } : {}),
-    ...(dns ? { Dns: hcnDns(dns) } : {}),
     SchemaVersion: { Major: 2, Minor: 0 },
   };
 }
@@ -122,10 +116,12 @@ export function resultOf(ep: EndpointDoc, req: Request, mtu?: number): CniResult
   const ipc = ep.IpConfigurations[0]!;
   const gw = ep.Routes?.find((r) => (r.DestinationPrefix ?? '0.0.0.0/0') === '0.0.0.0/0')?.NextHop;
   const mac = ep.MacAddress.replace(/-/g, ':').toLowerCase();
-  const dnsDoc = ep.Dns ?? {};
+  // the runtime's dns, else the config's, else the network's (a network made outside CNI may have one)
+  const asked = req.conf.runtimeDns ?? req.conf.dns;
+  const dnsDoc = asked ? { ServerList: asked.nameservers, Domain: asked.domain, Search: asked.search, Options: asked.options } : (ep.Dns ?? {});
   const dns = {
     ...(dnsDoc.ServerList?.length ? { nameservers: dnsDoc.ServerList } : {}),
-    ...(dnsDoc.Domain ?? dnsDoc.Suffix ? { domain: dnsDoc.Domain ?? dnsDoc.Suffix } : {}),
+    ...((dnsDoc.Domain ?? dnsDoc.Suffix) ? { domain: dnsDoc.Domain ?? dnsDoc.Suffix } : {}),
     ...(dnsDoc.Search?.length ? { search: dnsDoc.Search } : {}),
     ...(dnsDoc.Options?.length ? { options: dnsDoc.Options } : {}),
   };

@@ -7,6 +7,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:net';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { requireRoot, World, waitFor, type Hostd } from './world.js';
 import { CniHarness } from './cni.js';
@@ -49,6 +50,8 @@ describe('CNI plugin conformance (spec 1.0/1.1 against a real hostd)', () => {
     silent?.close();
     await w.cleanup();
     assert.deepEqual(w.leftovers(), []);
+    const etc = existsSync('/etc/netns') ? readdirSync('/etc/netns').filter((n) => n.startsWith(`${w.prefix}-`)) : [];
+    assert.deepEqual(etc, [], 'no /etc/netns/NAME of ours is left in the machine\'s /etc');
   });
 
   it('VERSION lists 0.3.0 to 1.1.0, with or without a config on stdin', async () => {
@@ -86,6 +89,7 @@ describe('CNI plugin conformance (spec 1.0/1.1 against a real hostd)', () => {
     assert.equal(webResult.interfaces[webResult.ips[0]!.interface!]!.sandbox, web);
     assert.deepEqual(webResult.routes, [{ dst: '0.0.0.0/0', gw: '10.88.0.1' }]);
     assert.deepEqual(webResult.dns.nameservers, ['192.0.2.53']);
+    assert.deepEqual(webResult.dns.search, ['corp.example']);
     const net = await hostd.client.request<{ Ipams: { Subnets: { IpAddressPrefix: string }[] }[] }>('GET', '/networks/mynet');
     assert.equal(net.Ipams[0]!.Subnets[0]!.IpAddressPrefix, '10.88.0.0/16');
     const nsName = web.split('/').pop()!;

@@ -113,6 +113,8 @@ describe('CNI ⇄ HCN translation', () => {
       NamespacePath: '/run/netns/x',
     };
     const req = parseRequest(env, JSON.stringify({ ...conf, prevResult: { cniVersion: '1.1.0', interfaces: [{ name: 'lo0' }], ips: [] } }));
+    const withDns = parseRequest(env, JSON.stringify({ ...conf, runtimeConfig: { dns: { nameservers: ['192.0.2.9'], search: ['a.example'] } } }));
+    assert.deepEqual(resultOf(ep, withDns).dns, { nameservers: ['192.0.2.9'], search: ['a.example'] }, 'the runtime\'s dns wins');
     assert.deepEqual(resultOf(ep, req), {
       cniVersion: '1.1.0',
       interfaces: [{ name: 'lo0' }, { name: 'sy-ep-1234abcd' }, { name: 'eth0', mac: '02:53:0a:58:00:02', sandbox: '/run/netns/x' }],
