@@ -24,7 +24,11 @@ async function main(): Promise<number> {
       return 0;
     }
     const req = parseRequest(env, stdin);
-    const out = await new Plugin(req, { request: unixRequest, sha256hex, pathExists }).run();
+    // SWITCHYARD_CNI_TRACE=1: each hostd request and the time since start on stderr (runtimes log it)
+    const trace = env.SWITCHYARD_CNI_TRACE === '1' ? (l: string) => console.error(`switchyard-cni +${performance.now().toFixed(1)} ms: ${l}`) : undefined;
+    trace?.(`${req.command} ${req.containerId} ${req.ifName}`);
+    const out = await new Plugin(req, { request: unixRequest, sha256hex, pathExists, ...(trace ? { trace } : {}) }).run();
+    trace?.('done');
     if (out !== undefined) await writeStdout(JSON.stringify(out) + '\n');
     return 0;
   } catch (e) {

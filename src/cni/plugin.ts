@@ -25,6 +25,8 @@ export interface PluginDeps {
   request(socket: string, method: string, path: string, body: string | undefined, timeoutMs: number): Promise<HttpAnswer>;
   sha256hex(s: string): Promise<string> | string;
   pathExists(path: string): Promise<boolean>;
+  /** when set, each hostd request is reported (method, path, status, ms) */
+  trace?: (line: string) => void;
 }
 
 /** hostd's refusal, with its SY_ code. */
@@ -78,7 +80,9 @@ export class Plugin {
 
   private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
     const c = this.req.conf;
+    const t0 = performance.now();
     const ans = await this.deps.request(c.socket, method, path, body === undefined ? undefined : JSON.stringify(body), c.timeoutSeconds * 1000);
+    this.deps.trace?.(`${method} ${path} -> ${ans.status} in ${(performance.now() - t0).toFixed(1)} ms`);
     let parsed: unknown;
     try {
       parsed = ans.body ? JSON.parse(ans.body) : undefined;
