@@ -6,10 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 runtime_pkgs=(nftables iptables iproute2 util-linux)
-test_pkgs=(curl socat busybox-static iperf3 conntrack tcpdump containernetworking-plugins hyperfine containerd runc podman)
+test_pkgs=(curl socat busybox-static iperf3 conntrack tcpdump containernetworking-plugins containerd runc podman)
 declare -A provides=([nftables]=nft [iptables]=iptables [iproute2]=ip [util-linux]=nsenter [curl]=curl [socat]=socat
   [busybox-static]=busybox [iperf3]=iperf3 [conntrack]=conntrack [tcpdump]=tcpdump [containernetworking-plugins]=/usr/lib/cni/bridge
-  [hyperfine]=hyperfine [containerd]=containerd [runc]=runc [podman]=podman)
+  [containerd]=containerd [runc]=runc [podman]=podman)
 
 want=("${runtime_pkgs[@]}")
 [[ "${1:-}" == "--test" ]] && want+=("${test_pkgs[@]}")
