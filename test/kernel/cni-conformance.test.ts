@@ -312,6 +312,32 @@ describe('CNI plugin conformance (spec 1.0/1.1 against a real hostd)', () => {
     assert.equal((await endpoints('par')).length, 0);
   });
 
+  it('several interfaces in one namespace share hostd\'s record of it; it goes with the last of them', async () => {
+    const ns = await cni.container('multi');
+    const multi = { ...conf(), name: 'multi', subnet: '10.92.0.0/24' };
+    const adds = await Promise.all(['eth1', 'eth2', 'eth3'].map((ifName) => cni.call({ command: 'ADD', containerId: 'm', ifName, netns: ns, conf: multi })));
+    adds.forEach((r) => assert.equal(r.exit, 0, r.stdout));
+    // one DEL racing a new ADD in the same namespace: neither may take the other's namespace record away
+    const [del, add] = await Promise.all([
+      cni.call({ command: 'DEL', containerId: 'm', ifName: 'eth1', netns: ns, conf: multi }),
+      cni.call({ command: 'ADD', containerId: 'm', ifName: 'eth4', netns: ns, conf: multi }),
+    ]);
+    assert.equal(del.exit, 0, del.stdout);
+    assert.equal(add.exit, 0, add.stdout);
+    const links = await w.exec(ns.split('/').pop()!, ['ip', '-j', 'link', 'show']);
+    for (const i of ['eth2', 'eth3', 'eth4']) assert.ok(links.stdout.includes(`"ifname":"${i}"`), i);
+    for (const ifName of ['eth2', 'eth3', 'eth4']) assert.equal((await cni.call({ command: 'DEL', containerId: 'm', ifName, conf: multi })).exit, 0);
+    const nss = await hostd.client.request<{ Path: string }[]>('GET', '/namespaces');
+    assert.ok(!nss.some((n) => n.Path === ns), 'released with the last interface');
+  });
+
+  it('the plugin does no kernel work: the installed bundle runs no command', async () => {
+    const { readFileSync } = await import('node:fs');
+    const text = readFileSync(join(cni.binDir, 'switchyard'), 'utf8');
+    assert.ok(text.startsWith('#!'), 'an executable script');
+    assert.doesNotMatch(text, /child_process|Bun\.spawn|\bexecSync\b/, 'no process is started by the plugin');
+  });
+
   it('ADD and DEL of the same container racing end consistent: hostd and the namespace agree', async () => {
     const race = { ...conf(), name: 'race', subnet: '10.91.0.0/24' };
     for (let round = 0; round < 8; round++) {
