@@ -2,6 +2,8 @@
  * The CNI request as the plugin receives it: the CNI_* environment and the network configuration on
  * stdin (with name, cniVersion, runtimeConfig and prevResult filled in by the runtime). Everything
  * is validated here, before any of it reaches hostd, and turned into one typed Request. Pure: no I/O.
+ * Written out by hand rather than as TypeBox schemas like the HCN documents: the plugin is started
+ * for every ADD and DEL, and a bundle without dependencies starts fastest; hostd validates again.
  */
 import { CNI_CODES, CniError } from './errors.js';
 

@@ -195,6 +195,7 @@ export class Plugin {
     const candidates = await this.addressCandidates(net);
     let next = 0;
     let namespaceTries = 0;
+    let staleRemoved = false;
     for (;;) {
       const ip = candidates.length ? candidates[next] : undefined;
       if (candidates.length && ip === undefined) {
@@ -217,6 +218,13 @@ export class Plugin {
         if (e.syCode === 'SY_DUPLICATE_NAME') {
           const ep = await this.call<EndpointDoc>('GET', `/endpoints/${name}`);
           if (ep.NamespacePath === req.netns) return resultOf(ep, req, net.MTU);
+          if (!staleRemoved && !(ep.NamespacePath && (await this.deps.pathExists(ep.NamespacePath)))) {
+            // left by a runtime that lost its container without DEL: its namespace is gone, replace it
+            staleRemoved = true;
+            await this.remove(`/endpoints/${ep.ID}`);
+            if (ep.HostComputeNamespace) await this.releaseNamespace(ep.HostComputeNamespace);
+            continue;
+          }
           throw new CniError(CNI_CODES.HOSTD_REFUSED, `Container "${req.containerId}" already has interface ${req.ifName} on network "${req.conf.name}" in namespace ${ep.NamespacePath ?? '(none)'}`, e.syCode);
         }
         if (e.syCode === 'SY_NOT_SUPPORTED' && req.conf.bandwidth && /QOS/i.test(e.message)) {

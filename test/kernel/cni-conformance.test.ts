@@ -312,6 +312,22 @@ describe('CNI plugin conformance (spec 1.0/1.1 against a real hostd)', () => {
     assert.equal((await endpoints('par')).length, 0);
   });
 
+  it('ADD replaces an attachment left behind by a lost container whose namespace is gone', async () => {
+    const first = await cni.container('lost1');
+    assert.equal((await cni.call({ command: 'ADD', containerId: 'lost', netns: first, conf: conf() })).exit, 0);
+    await import('../../src/dataplane/run.js').then(({ run }) => run(['ip', 'netns', 'delete', first.split('/').pop()!]));
+    const second = await cni.container('lost2');
+    const r = await cni.call({ command: 'ADD', containerId: 'lost', netns: second, conf: conf() });
+    assert.equal(r.exit, 0, r.stdout);
+    const eps = (await endpoints()).filter((e) => e.NamespacePath === first || e.NamespacePath === second);
+    assert.deepEqual(eps.map((e) => e.NamespacePath), [second]);
+    // while the old namespace still exists, the same identity elsewhere is refused
+    const third = await cni.container('lost3');
+    const clash = await cni.call({ command: 'ADD', containerId: 'lost', netns: third, conf: conf() });
+    assert.equal(clash.json!.code, 100, clash.stdout);
+    assert.equal((await cni.call({ command: 'DEL', containerId: 'lost', conf: conf() })).exit, 0);
+  });
+
   it('several interfaces in one namespace share hostd\'s record of it; it goes with the last of them', async () => {
     const ns = await cni.container('multi');
     const multi = { ...conf(), name: 'multi', subnet: '10.92.0.0/24' };
