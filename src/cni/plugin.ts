@@ -175,12 +175,9 @@ export class Plugin {
       throw new CniError(CNI_CODES.UNKNOWN_CONTAINER, `Network namespace "${req.netns}" does not exist`);
     }
     const name = await this.prepareName(req.containerId, req.ifName);
-    // The network lookup (a GET) and the namespace adoption (queued in hostd) run side by side.
-    const [net, ns] = await Promise.allSettled([this.ensureNetwork(), this.ensureNamespace()]);
+    const net = await this.ensureNetwork();
     try {
-      if (net.status === 'rejected') throw net.reason;
-      if (ns.status === 'rejected') throw ns.reason;
-      return await this.createEndpoint(name, net.value);
+      return await this.createEndpoint(name, net);
     } catch (e) {
       // a refused ADD leaves nothing behind, not even hostd's record of the namespace
       await this.call<{ ID: string }>('GET', `/namespaces/${this.enc(req.netns)}`)
@@ -207,7 +204,7 @@ export class Plugin {
       } catch (e) {
         if (!(e instanceof HostdError)) throw e;
         if (e.syCode === 'SY_NAMESPACE_NOT_FOUND' && namespaceTries++ < 3) {
-          // first attachment in this namespace, or a sibling's DEL just released hostd's record of it
+          // a hostd without AdoptNamespace: adopt the namespace first, then try again
           await this.ensureNamespace();
           continue;
         }

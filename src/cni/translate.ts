@@ -98,6 +98,8 @@ export function endpointRequest(req: Request, name: string, ip: string | undefin
     Name: name,
     HostComputeNetwork: c.name,
     HostComputeNamespace: req.netns,
+    // hostd adopts the runtime's namespace with the endpoint and forgets it with its last endpoint
+    AdoptNamespace: true,
     InterfaceName: req.ifName,
     Policies: [...c.portMappings.map(portMappingPolicy), ...(qos ? [qos] : []), ...c.endpointPolicies],
     ...(ip ? { IpConfigurations: [{ IpAddress: ip }] } : {}),

@@ -90,6 +90,7 @@ describe('CNI ⇄ HCN translation', () => {
       Name: 'cni-x',
       HostComputeNetwork: 'mynet',
       HostComputeNamespace: '/run/netns/x',
+      AdoptNamespace: true,
       InterfaceName: 'eth0',
       Policies: [
         { Type: 'PortMapping', Settings: { Protocol: 6, InternalPort: 443, ExternalPort: 8443, VIP: '192.0.2.3' } },
