@@ -139,6 +139,13 @@ export class Plugin {
         net = await this.call<NetworkDoc>('GET', `/networks/${this.enc(c.name)}`);
       }
     }
+    this.checkNetwork(net);
+    return net;
+  }
+
+  /** An existing network must be what the config describes: same subnet (when given), same mode. */
+  private checkNetwork(net: NetworkDoc): void {
+    const c = this.req.conf;
     const have = net.Ipams?.[0]?.Subnets?.[0]?.IpAddressPrefix;
     const want = c.subnet ?? c.ipRanges[0]?.[0]?.subnet;
     if (want && have && canonical(want) !== have) {
@@ -147,7 +154,6 @@ export class Plugin {
     if (net.Type.toLowerCase() !== c.networkType.toLowerCase()) {
       throw new CniError(CNI_CODES.INVALID_CONFIG, `Network "${c.name}" exists with Type ${net.Type}, but the config asks for ${c.networkType}`);
     }
-    return net;
   }
 
   /** hostd's record of the runtime's namespace (adopted: hostd never deletes the namespace itself). */
@@ -175,9 +181,9 @@ export class Plugin {
       throw new CniError(CNI_CODES.UNKNOWN_CONTAINER, `Network namespace "${req.netns}" does not exist`);
     }
     const name = await this.prepareName(req.containerId, req.ifName);
-    const net = await this.ensureNetwork();
     try {
-      return await this.createEndpoint(name, net);
+      const { net, ep } = await this.attach(name);
+      return resultOf(ep, req, net.MTU);
     } catch (e) {
       // a refused ADD leaves nothing behind, not even hostd's record of the namespace
       await this.call<{ ID: string }>('GET', `/namespaces/${this.enc(req.netns)}`)
@@ -187,9 +193,41 @@ export class Plugin {
     }
   }
 
-  private async createEndpoint(name: string, net: NetworkDoc): Promise<CniResult> {
+  /**
+   * The endpoint for this ADD, and its network. When hostd picks the address, the network lookup
+   * and the endpoint request go out side by side (the lookup only confirms that the network matches
+   * the config, and a mismatch takes the new endpoint back); the first ADD of a network learns
+   * SY_NETWORK_NOT_FOUND, makes the network and tries again.
+   */
+  private async attach(name: string): Promise<{ net: NetworkDoc; ep: EndpointDoc }> {
+    const c = this.req.conf;
+    if (c.ips.length || c.ipRanges.length) {
+      const net = await this.ensureNetwork();
+      return { net, ep: (await this.createEndpoint(name, net)).ep };
+    }
+    const [found, made] = await Promise.allSettled([this.find<NetworkDoc>(`/networks/${this.enc(c.name)}`), this.createEndpoint(name, undefined)]);
+    if (made.status === 'rejected') {
+      const e = made.reason as unknown;
+      if (!(e instanceof HostdError && e.syCode === 'SY_NETWORK_NOT_FOUND')) throw e;
+      const net = await this.ensureNetwork();
+      return { net, ep: (await this.createEndpoint(name, net)).ep };
+    }
+    try {
+      if (found.status === 'rejected') throw found.reason;
+      // made after our lookup by a concurrent first ADD: read it now
+      const net = found.value ?? (await this.call<NetworkDoc>('GET', `/networks/${this.enc(c.name)}`));
+      this.checkNetwork(net);
+      return { net, ep: made.value.ep };
+    } catch (e) {
+      if (made.value.created) await this.remove(`/endpoints/${made.value.ep.ID}`).catch(() => undefined);
+      throw wrap(e, `Cannot look up network "${c.name}"`);
+    }
+  }
+
+  /** POST /endpoints (with the retries a race calls for); `net` is needed only to choose an address. */
+  private async createEndpoint(name: string, net: NetworkDoc | undefined): Promise<{ ep: EndpointDoc; created: boolean }> {
     const req = this.req;
-    const candidates = await this.addressCandidates(net);
+    const candidates = net ? await this.addressCandidates(net) : [];
     let next = 0;
     let namespaceTries = 0;
     let staleRemoved = false;
@@ -199,10 +237,10 @@ export class Plugin {
         throw new CniError(CNI_CODES.HOSTD_REFUSED, `No free address in runtimeConfig.ipRanges for network "${req.conf.name}"`, 'SY_SUBNET_FULL');
       }
       try {
-        const ep = await this.call<EndpointDoc>('POST', '/endpoints', endpointRequest(req, name, ip));
-        return resultOf(ep, req, net.MTU);
+        return { ep: await this.call<EndpointDoc>('POST', '/endpoints', endpointRequest(req, name, ip)), created: true };
       } catch (e) {
         if (!(e instanceof HostdError)) throw e;
+        if (e.syCode === 'SY_NETWORK_NOT_FOUND' && !net) throw e;
         if (e.syCode === 'SY_NAMESPACE_NOT_FOUND' && namespaceTries++ < 3) {
           // a hostd without AdoptNamespace: adopt the namespace first, then try again
           await this.ensureNamespace();
@@ -214,7 +252,7 @@ export class Plugin {
         }
         if (e.syCode === 'SY_DUPLICATE_NAME') {
           const ep = await this.call<EndpointDoc>('GET', `/endpoints/${name}`);
-          if (ep.NamespacePath === req.netns) return resultOf(ep, req, net.MTU);
+          if (ep.NamespacePath === req.netns) return { ep, created: false };
           if (!staleRemoved && !(ep.NamespacePath && (await this.deps.pathExists(ep.NamespacePath)))) {
             // left by a runtime that lost its container without DEL: its namespace is gone, replace it
             staleRemoved = true;
