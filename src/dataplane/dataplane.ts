@@ -44,10 +44,15 @@ export interface DataPlane {
   /** Deletes links by name in one batch; names that do not exist are ignored. */
   deleteLinks(names: string[]): Promise<void>;
   /**
-   * Makes the table match `desired` in one nft transaction. `full` reads the kernel's table first and
-   * repairs any drift; otherwise only the difference from the last applied table is sent.
+   * Makes the table match `desired` in one nft transaction: reads the kernel's table first and
+   * repairs any drift (the full pass).
    */
-  applyNft(desired: NftTable, full: boolean): Promise<void>;
+  applyNft(desired: NftTable): Promise<void>;
+  /**
+   * Changes one part of the table in one nft transaction, leaving the rest alone (the incremental
+   * pass): `before` is that part as applied, `after` as wanted (partial tables, see patchTable).
+   */
+  applyNftChange(before: NftTable, after: NftTable): Promise<void>;
   /** Removes Switchyard's table (the teardown of a host with no networks left). */
   deleteNft(table: string): Promise<void>;
   setSysctls(s: Sysctl[]): Promise<void>;

@@ -5,7 +5,7 @@
  */
 import { SyError } from '../errors.js';
 import type { BridgePlan, NamespacePlan, Sysctl, VethPlan } from '../plan/host-plan.js';
-import { renderTable, type NftTable } from '../plan/nft-table.js';
+import { patchTable, renderTable, type NftTable } from '../plan/nft-table.js';
 import { socketClashes, type PortRequest } from '../model/ports.js';
 import type { DataPlane, LinkState, ListeningSocket, PeerState } from './dataplane.js';
 
@@ -66,6 +66,12 @@ export class FakeDataPlane implements DataPlane {
   async applyNft(desired: NftTable): Promise<void> {
     this.hit('applyNft');
     this.nft = structuredClone(desired);
+  }
+
+  async applyNftChange(before: NftTable, after: NftTable): Promise<void> {
+    this.hit('applyNft');
+    if (!this.nft) throw new SyError('SY_KERNEL', `table ${after.family} ${after.name} does not exist`);
+    this.nft = patchTable(this.nft, before, after);
   }
 
   async deleteNft(): Promise<void> {

@@ -30,9 +30,6 @@ const IPT_CHAIN = 'SWITCHYARD-FORWARD';
 const IPT_COMMENT = 'switchyard';
 
 export class LinuxDataPlane implements DataPlane {
-  /** The table as last applied, or null when unknown (first apply, or after a failure). */
-  private lastNft: NftCurrent | null = null;
-
   async listOwnedLinks(): Promise<LinkState[]> {
     const { stdout } = await run(['ip', '-j', '-d', 'addr', 'show']);
     const links = JSON.parse(stdout || '[]') as IpLink[];
@@ -91,19 +88,14 @@ export class LinuxDataPlane implements DataPlane {
     await run(['ip', '-force', '-batch', '-'], { stdin: names.map((n) => `link del ${n}`).join('\n') + '\n', okExitCodes: [1] });
   }
 
-  async applyNft(desired: NftTable, full: boolean): Promise<void> {
-    let cur = full ? null : this.lastNft;
-    if (!cur) cur = await this.readNft(desired);
-    const script = diffNft(desired, cur);
-    if (script) {
-      try {
-        await run(['nft', '-f', '-'], { stdin: script });
-      } catch (err) {
-        this.lastNft = null;
-        throw err;
-      }
-    }
-    this.lastNft = currentOf(desired);
+  async applyNft(desired: NftTable): Promise<void> {
+    const script = diffNft(desired, await this.readNft(desired));
+    if (script) await run(['nft', '-f', '-'], { stdin: script });
+  }
+
+  async applyNftChange(before: NftTable, after: NftTable): Promise<void> {
+    const script = diffNft(after, currentOf(before));
+    if (script) await run(['nft', '-f', '-'], { stdin: script });
   }
 
   private async readNft(desired: NftTable): Promise<NftCurrent> {
@@ -115,7 +107,6 @@ export class LinuxDataPlane implements DataPlane {
 
   async deleteNft(table: string): Promise<void> {
     await run(['nft', 'delete', 'table', 'inet', table], { okExitCodes: [1] });
-    this.lastNft = null;
   }
 
   async setSysctls(s: Sysctl[]): Promise<void> {

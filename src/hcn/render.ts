@@ -1,7 +1,8 @@
 /** Renders hostd's records as HCN v2 documents, spelled as hcsshim writes them. */
 import type { ObjectStatus } from '../hostd/reconciler.js';
 import { bridgeName, vethName } from '../model/names.js';
-import type { DnsSettings, EndpointRecord, HostState, NamespaceRecord, NetworkRecord } from '../model/records.js';
+import type { DnsSettings, EndpointRecord, NamespaceRecord, NetworkRecord } from '../model/records.js';
+import type { HostState } from '../model/state.js';
 
 const V2 = { Major: 2, Minor: 0 };
 
@@ -81,7 +82,7 @@ export function renderEndpoint(e: EndpointRecord, state: HostState, status?: Obj
 }
 
 export function renderNamespace(n: NamespaceRecord, state: HostState, status?: ObjectStatus) {
-  const eps = [...state.endpoints.values()].filter((e) => e.namespaceId === n.id);
+  const eps = [...(state.index.endpointsByNamespace.get(n.id) ?? [])].map((id) => state.endpoints.get(id)!);
   return {
     ID: n.id,
     Type: 'Host',

@@ -21,7 +21,8 @@ import { renderEndpoint, renderNamespace, renderNetwork } from '../hcn/render.js
 import { cidrContains, cidrSize, cidrsOverlap, cidrToString, intToIp, ipToInt, isIPv4, maskOf, parseCidr, type Cidr } from '../model/ipv4.js';
 import { endpointMac, GUID_PATTERN, NAME_PATTERN, shortId } from '../model/names.js';
 import { EPHEMERAL_FIRST, mappingsClash, parsePortMapping, resolvePortMappings, type PortRequest } from '../model/ports.js';
-import type { DnsSettings, EndpointRecord, HostState, NamespaceRecord, NetworkRecord, PortMapping } from '../model/records.js';
+import type { DnsSettings, EndpointRecord, NamespaceRecord, NetworkRecord, PortMapping } from '../model/records.js';
+import { portKey, type HostState } from '../model/state.js';
 import { Reconciler, type Logger } from './reconciler.js';
 import { Store, type Kind } from './store.js';
 
@@ -58,7 +59,8 @@ export class HostService {
   async start(): Promise<void> {
     await this.serial(async () => {
       for (const ns of [...this.state.namespaces.values()]) if (ns.deleting) await this.finishNamespaceRemoval(ns);
-      await this.reconciler.reconcile(this.state, true);
+      // After a crash a veth may exist whose inside was never configured: read both ends once.
+      await this.reconciler.reconcile(this.state, true, { checkPeers: true });
     });
   }
 
@@ -77,13 +79,13 @@ export class HostService {
   // ---- lookups -------------------------------------------------------------------------------
 
   findNetwork(ref: string): NetworkRecord {
-    const n = findByRef(this.state.networks, ref);
+    const n = findByRef(this.state.networks, this.state.index.networkByName, ref);
     if (!n) throw new SyError('SY_NETWORK_NOT_FOUND', `Network "${ref}" not found`);
     return n;
   }
 
   findEndpoint(ref: string): EndpointRecord {
-    const e = findByRef(this.state.endpoints, ref);
+    const e = findByRef(this.state.endpoints, this.state.index.endpointByName, ref);
     if (!e) throw new SyError('SY_ENDPOINT_NOT_FOUND', `Endpoint "${ref}" not found`);
     return e;
   }
@@ -91,7 +93,8 @@ export class HostService {
   findNamespace(ref: string): NamespaceRecord {
     const lower = ref.toLowerCase();
     const path = namespacePathOf(ref, false);
-    const n = [...this.state.namespaces.values()].find((x) => !x.deleting && (x.id === lower || (path && x.path === path)));
+    const byId = this.state.namespaces.get(lower);
+    const n = byId && !byId.deleting ? byId : path ? this.state.namespaces.get(this.state.index.namespaceByPath.get(path) ?? '') : undefined;
     if (!n) throw new SyError('SY_NAMESPACE_NOT_FOUND', `Namespace "${ref}" not found`);
     return n;
   }
@@ -120,7 +123,7 @@ export class HostService {
 
   private async validateNetwork(doc: HostComputeNetwork): Promise<NetworkRecord> {
     const name = checkName(doc.Name, 'Network name');
-    if ([...this.state.networks.values()].some((n) => n.name === name)) {
+    if (this.state.index.networkByName.has(name)) {
       throw new SyError('SY_DUPLICATE_NAME', `A network named "${name}" already exists`);
     }
     const type = KNOWN_NETWORK_TYPES.find((t) => t.toLowerCase() === String(doc.Type).toLowerCase());
@@ -159,7 +162,7 @@ export class HostService {
       if (r.NextHop) gateway = r.NextHop;
     }
     checkHostAddress(gateway, cidr, 'Gateway');
-    const id = this.newId(doc.ID ?? doc.Id, this.state.networks, 'network');
+    const id = this.newId(doc.ID ?? doc.Id, 'networks', 'network');
     return {
       id,
       name,
@@ -193,7 +196,7 @@ export class HostService {
   deleteNetwork(ref: string) {
     return this.serial(async () => {
       const net = this.findNetwork(ref);
-      const eps = [...this.state.endpoints.values()].filter((e) => e.networkId === net.id);
+      const eps = this.endpointsOf(this.state.index.endpointsByNetwork, net.id);
       for (const e of eps) await this.store.remove('endpoints', e.id);
       await this.store.remove('networks', net.id);
       for (const e of eps) this.state.endpoints.delete(e.id);
@@ -211,9 +214,9 @@ export class HostService {
     return this.serial(async () => {
       const doc = parseDoc(HostComputeEndpoint, body, 'endpoint');
       const net = this.findNetwork(doc.HostComputeNetwork);
-      const id = this.newId(doc.ID ?? doc.Id, this.state.endpoints, 'endpoint');
+      const id = this.newId(doc.ID ?? doc.Id, 'endpoints', 'endpoint');
       const name = doc.Name === undefined || doc.Name === '' ? id : checkName(doc.Name, 'Endpoint name');
-      if ([...this.state.endpoints.values()].some((e) => e.name === name)) {
+      if (this.state.index.endpointByName.has(name)) {
         throw new SyError('SY_DUPLICATE_NAME', `An endpoint named "${name}" already exists`);
       }
       const ns = doc.HostComputeNamespace ? await this.namespaceForEndpoint(doc.HostComputeNamespace, doc.AdoptNamespace === true) : undefined;
@@ -323,9 +326,9 @@ export class HostService {
   createNamespace(body: unknown) {
     return this.serial(async () => {
       const doc = parseDoc(HostComputeNamespace, body ?? {}, 'namespace');
-      const id = this.newId(doc.ID ?? doc.Id, this.state.namespaces, 'namespace');
+      const id = this.newId(doc.ID ?? doc.Id, 'namespaces', 'namespace');
       const path = doc.Path ? namespacePathOf(doc.Path, true)! : `/run/netns/sy-${shortId(id)}`;
-      const existing = [...this.state.namespaces.values()].find((n) => n.path === path && !n.deleting);
+      const existing = this.state.namespaces.get(this.state.index.namespaceByPath.get(path) ?? '');
       if (existing) throw new SyError('SY_DUPLICATE_NAME', `Namespace "${path}" is already known as ${existing.id}`);
       const exists = await this.dp.namespaceExists(path);
       if (!exists && !path.startsWith('/run/netns/')) {
@@ -342,7 +345,7 @@ export class HostService {
   deleteNamespace(ref: string) {
     return this.serial(async () => {
       const ns = this.findNamespace(ref);
-      const eps = [...this.state.endpoints.values()].filter((e) => e.namespaceId === ns.id);
+      const eps = this.endpointsOf(this.state.index.endpointsByNamespace, ns.id);
       if (eps.length) {
         throw new SyError('SY_IN_USE', `Namespace "${ns.path}" still holds endpoint(s) ${eps.map((e) => `"${e.name}"`).join(', ')}; remove or detach them first`);
       }
@@ -365,7 +368,7 @@ export class HostService {
     }
     const path = namespacePathOf(ref, true)!;
     if (!(await this.dp.namespaceExists(path))) throw new SyError('SY_NAMESPACE_NOT_FOUND', `Network namespace "${path}" does not exist (AdoptNamespace never creates one)`);
-    const id = this.newId(undefined, this.state.namespaces, 'namespace');
+    const id = this.newId(undefined, 'namespaces', 'namespace');
     return { id, path, owned: false, autoRelease: true, createdAt: new Date().toISOString() };
   }
 
@@ -373,7 +376,7 @@ export class HostService {
   private async releaseAutoNamespaces(removed: EndpointRecord[]): Promise<void> {
     for (const nsId of new Set(removed.map((e) => e.namespaceId))) {
       const ns = nsId ? this.state.namespaces.get(nsId) : undefined;
-      if (!ns?.autoRelease || [...this.state.endpoints.values()].some((e) => e.namespaceId === ns.id)) continue;
+      if (!ns?.autoRelease || this.endpointsOf(this.state.index.endpointsByNamespace, ns.id).length) continue;
       await this.forgetNamespace(ns);
     }
   }
@@ -450,30 +453,36 @@ export class HostService {
 
   // ---- helpers -------------------------------------------------------------------------------
 
-  private newId(given: string | undefined, taken: Map<string, { id: string }>, what: string): string {
+  private newId(given: string | undefined, kind: Kind, what: string): string {
+    const taken = this.state.index.shortIds[kind];
     if (given !== undefined && given !== '') {
       if (!GUID_PATTERN.test(given)) throw new SyError('SY_BAD_REQUEST', `${what} ID "${given}" is not a GUID`);
       const id = given.toLowerCase();
-      if (taken.has(id)) throw new SyError('SY_DUPLICATE_ID', `A ${what} with ID ${id} already exists`);
-      if ([...taken.keys()].some((k) => shortId(k) === shortId(id))) {
+      if (this.state[kind].has(id)) throw new SyError('SY_DUPLICATE_ID', `A ${what} with ID ${id} already exists`);
+      if (taken.has(shortId(id))) {
         throw new SyError('SY_DUPLICATE_ID', `${what} ID ${id} begins like another ${what}'s; its first 8 digits name kernel objects and must be unique`);
       }
       return id;
     }
     for (;;) {
       const id = randomUUID();
-      if (![...taken.keys()].some((k) => shortId(k) === shortId(id))) return id;
+      if (!taken.has(shortId(id))) return id;
     }
   }
 
+  /** The endpoints an index lists under `key`, in id order. */
+  private endpointsOf(index: Map<string, Set<string>>, key: string): EndpointRecord[] {
+    return [...(index.get(key) ?? [])].sort().map((id) => this.state.endpoints.get(id)!);
+  }
+
   private checkInterfaceFree(ns: NamespaceRecord, ifName: string): void {
-    const other = [...this.state.endpoints.values()].find((e) => e.namespaceId === ns.id && e.ifName === ifName);
+    const other = this.endpointsOf(this.state.index.endpointsByNamespace, ns.id).find((e) => e.ifName === ifName);
     if (other) throw new SyError('SY_IN_USE', `Namespace "${ns.path}" already has ${ifName} from endpoint "${other.name}"; give InterfaceName`);
   }
 
   private chooseAddress(net: NetworkRecord, configs: HostComputeEndpoint['IpConfigurations']): string {
     const cidr = parseCidr(net.subnet);
-    const used = new Set([...this.state.endpoints.values()].filter((e) => e.networkId === net.id).map((e) => e.ip));
+    const used = this.state.index.addresses.get(net.id) ?? new Map<string, string>();
     const asked = configs?.find((c) => c.IpAddress)?.IpAddress;
     if (asked) {
       checkHostAddress(asked, cidr, 'IpAddress');
@@ -499,7 +508,15 @@ export class HostService {
 
   private async resolveMappings(requests: PortRequest[], self: string | undefined, replaceSelf = false): Promise<PortMapping[]> {
     if (!requests.length) return [];
-    const taken = [...this.state.endpoints.values()].filter((e) => !(replaceSelf && e.id === self)).flatMap((e) => e.portMappings);
+    const exclude = replaceSelf ? self : undefined;
+    const published = (c: PortRequest): PortRequest | undefined => {
+      for (let p = c.externalPort; p < c.externalPort + c.count; p++) {
+        for (const o of this.state.index.ports.get(portKey(c.protocol, p)) ?? []) {
+          if (o.endpointId !== exclude && mappingsClash(o.mapping, c)) return o.mapping;
+        }
+      }
+      return undefined;
+    };
     if (requests.some((r) => r.hostIp)) {
       const locals = new Set(await this.dp.localAddresses());
       for (const r of requests) {
@@ -510,7 +527,7 @@ export class HostService {
     // knowing that (our own DNAT-only mappings hold no socket, so they never show up here).
     const held: ListeningSocket[] = [];
     for (;;) {
-      const { mappings, cursor } = resolvePortMappings(requests, taken, held, this.portCursor);
+      const { mappings, cursor } = resolvePortMappings(requests, published, held, this.portCursor);
       const found = await this.dp.portsInUse(mappings);
       if (!found.length) {
         this.portCursor = cursor;
@@ -521,8 +538,8 @@ export class HostService {
   }
 }
 
-function findByRef<T extends { id: string; name: string }>(m: Map<string, T>, ref: string): T | undefined {
-  return m.get(ref.toLowerCase()) ?? [...m.values()].find((x) => x.name === ref);
+function findByRef<T extends { id: string; name: string }>(m: Map<string, T>, byName: Map<string, string>, ref: string): T | undefined {
+  return m.get(ref.toLowerCase()) ?? m.get(byName.get(ref) ?? '');
 }
 
 function checkName(name: string, what: string): string {

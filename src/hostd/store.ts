@@ -8,7 +8,8 @@ import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SyError } from '../errors.js';
-import { emptyState, type EndpointRecord, type HostState, type NamespaceRecord, type NetworkRecord } from '../model/records.js';
+import type { EndpointRecord, NamespaceRecord, NetworkRecord } from '../model/records.js';
+import { emptyState, type HostState } from '../model/state.js';
 
 export type Kind = 'networks' | 'endpoints' | 'namespaces';
 const KINDS: Kind[] = ['networks', 'endpoints', 'namespaces'];

@@ -71,13 +71,3 @@ export interface NamespaceRecord {
   autoRelease?: boolean;
   createdAt: string;
 }
-
-export interface HostState {
-  networks: Map<string, NetworkRecord>;
-  endpoints: Map<string, EndpointRecord>;
-  namespaces: Map<string, NamespaceRecord>;
-}
-
-export function emptyState(): HostState {
-  return { networks: new Map(), endpoints: new Map(), namespaces: new Map() };
-}
