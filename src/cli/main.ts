@@ -14,6 +14,7 @@ const USAGE = `Usage: switchyard [--socket PATH] [-o table|json] COMMAND
 
 Commands:
   hostd [--state-dir DIR] [--socket PATH]         run the host network service
+  install-cni [DIR]                               install the CNI plugin as DIR/switchyard (default /opt/cni/bin)
   network create --type nat [--subnet CIDR] [--gateway IP] [--dns-server IP]... [--dns-search DOMAIN]... [--mtu N] NAME
   network ls | inspect NAME... | rm NAME...
   endpoint create --network NET [--ip IP] [--mac MAC] [--namespace NAME|PATH]
@@ -55,6 +56,18 @@ async function main(argv: string[]): Promise<number> {
     const { hostdMain } = await import('../hostd/main.js');
     await hostdMain(argv.slice(1));
     return -1; // keeps running
+  }
+  if (argv[0] === 'install-cni') {
+    const { installCni, INSTALL_CNI_USAGE } = await import('./install-cni.js');
+    const args = argv.slice(1);
+    if (args.includes('-h') || args.includes('--help')) {
+      console.log(INSTALL_CNI_USAGE);
+      return 0;
+    }
+    if (args.length > 1 || args[0]?.startsWith('-')) throw new UsageError(INSTALL_CNI_USAGE);
+    const { path, runtime } = installCni(args[0] ?? '/opt/cni/bin');
+    console.log(`installed ${path} (runs on ${runtime})`);
+    return 0;
   }
   // Global options may stand before the command: take them out first.
   const g = splitGlobals(argv);

@@ -105,6 +105,7 @@ export function renderNamespace(n: NamespaceRecord, state: HostState, status?: O
     // Switchyard extensions
     Path: n.path,
     Owned: n.owned,
+    ...(n.autoRelease ? { AutoRelease: true } : {}),
     Health: health(status),
   };
 }

@@ -217,6 +217,7 @@ export class HostService {
       for (const e of eps) this.state.endpoints.delete(e.id);
       this.state.networks.delete(net.id);
       for (const id of [net.id, ...eps.map((e) => e.id)]) this.reconciler.status.delete(id);
+      await this.releaseAutoNamespaces(eps);
       await this.applyAfterRemoval();
       this.log.info(`network ${net.name} (${net.id}) removed with ${eps.length} endpoint(s)`);
     });
@@ -233,7 +234,7 @@ export class HostService {
       if (this.state.index.endpointByName.has(name)) {
         throw new SyError('SY_DUPLICATE_NAME', `An endpoint named "${name}" already exists`);
       }
-      const ns = doc.HostComputeNamespace ? this.findNamespace(doc.HostComputeNamespace) : undefined;
+      const ns = doc.HostComputeNamespace ? await this.namespaceForEndpoint(doc.HostComputeNamespace, doc.AdoptNamespace === true) : undefined;
       const ifName = doc.InterfaceName ?? 'eth0';
       if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/.test(ifName)) throw new SyError('SY_INVALID_NAME', `InterfaceName "${ifName}" is not a valid interface name`);
       if (ns) this.checkInterfaceFree(ns, ifName);
@@ -260,7 +261,17 @@ export class HostService {
         ...(dns ? { dns } : {}),
         createdAt: new Date().toISOString(),
       };
-      await this.commit('endpoints', rec, () => this.state.endpoints.set(id, rec), () => this.state.endpoints.delete(id), id);
+      const adopted = ns && !this.state.namespaces.has(ns.id) ? ns : undefined;
+      if (adopted) {
+        await this.store.put('namespaces', adopted);
+        this.state.namespaces.set(adopted.id, adopted);
+      }
+      try {
+        await this.commit('endpoints', rec, () => this.state.endpoints.set(id, rec), () => this.state.endpoints.delete(id), id);
+      } catch (e) {
+        if (adopted) await this.forgetNamespace(adopted).catch((err: Error) => this.log.warn(err.message));
+        throw e;
+      }
       this.log.info(`endpoint ${name} (${id}) created on ${net.name}: ${ip}${ns ? ` in ${ns.path}` : ''}`);
       return this.endpointDoc(rec);
     });
@@ -272,6 +283,7 @@ export class HostService {
       await this.store.remove('endpoints', ep.id);
       this.state.endpoints.delete(ep.id);
       this.reconciler.status.delete(ep.id);
+      await this.releaseAutoNamespaces([ep]);
       await this.applyAfterRemoval();
       this.log.info(`endpoint ${ep.name} (${ep.id}) removed`);
     });
@@ -367,6 +379,38 @@ export class HostService {
       this.state.namespaces.set(ns.id, marked);
       await this.finishNamespaceRemoval(marked);
     });
+  }
+
+  /**
+   * The namespace an endpoint request names: a known one, or with AdoptNamespace an existing
+   * namespace file not known yet, as a new adopted record the caller stores with the endpoint.
+   */
+  private async namespaceForEndpoint(ref: string, adopt: boolean): Promise<NamespaceRecord> {
+    try {
+      return this.findNamespace(ref);
+    } catch (e) {
+      if (!adopt || !(e instanceof SyError) || e.code !== 'SY_NAMESPACE_NOT_FOUND') throw e;
+    }
+    const path = namespacePathOf(ref, true)!;
+    if (!(await this.dp.namespaceExists(path))) throw new SyError('SY_NAMESPACE_NOT_FOUND', `Network namespace "${path}" does not exist (AdoptNamespace never creates one)`);
+    const id = this.newId(undefined, 'namespaces', 'namespace');
+    return { id, path, owned: false, autoRelease: true, createdAt: new Date().toISOString() };
+  }
+
+  /** Forgets the auto-adopted namespaces of `removed` endpoints that hold no endpoint any more. */
+  private async releaseAutoNamespaces(removed: EndpointRecord[]): Promise<void> {
+    for (const nsId of new Set(removed.map((e) => e.namespaceId))) {
+      const ns = nsId ? this.state.namespaces.get(nsId) : undefined;
+      if (!ns?.autoRelease || this.endpointsOf(this.state.index.endpointsByNamespace, ns.id).length) continue;
+      await this.forgetNamespace(ns);
+    }
+  }
+
+  /** Removes the record of an adopted namespace (the namespace itself is not hostd's to remove). */
+  private async forgetNamespace(ns: NamespaceRecord): Promise<void> {
+    await this.store.remove('namespaces', ns.id);
+    this.state.namespaces.delete(ns.id);
+    this.reconciler.status.delete(ns.id);
   }
 
   private async finishNamespaceRemoval(ns: NamespaceRecord): Promise<void> {

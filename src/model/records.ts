@@ -69,5 +69,7 @@ export interface NamespaceRecord {
   owned: boolean;
   /** removal has begun (persisted first, so a crash in the middle is finished on restart) */
   deleting?: boolean;
+  /** adopted by an endpoint request (AdoptNamespace, the CNI plugin's): forgotten with its last endpoint */
+  autoRelease?: boolean;
   createdAt: string;
 }

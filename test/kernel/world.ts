@@ -122,6 +122,13 @@ export class World {
     return p;
   }
 
+  /** Starts a long-running process in the test's own namespaces (argv as given); stopped by pid at cleanup. */
+  spawnProc(argv: string[], opts: { env?: NodeJS.ProcessEnv } = {}): ChildProcess {
+    const p = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], ...(opts.env ? { env: opts.env } : {}) });
+    this.procs.push(p);
+    return p;
+  }
+
   /** An HTTP server answering `body` on `port` inside `ns` (busybox httpd in the foreground). */
   async httpServer(ns: string, port: number, body: string): Promise<void> {
     const root = mkdtempSync(join(this.dir, 'www-'));
