@@ -85,19 +85,20 @@ export class LinuxDataPlane implements DataPlane {
   /**
    * QOS as token buckets (tbf): what the endpoint sends is shaped on its own interface, where TCP
    * feels the backpressure (TSQ) and paces itself instead of losing packets; what it receives is
-   * shaped on the host side of the veth. The bucket holds 20 ms of traffic (at least 64 KiB, so a
-   * GSO packet fits whole).
+   * shaped on the host side of the veth. Unless the caller chose it, the bucket holds 20 ms of
+   * traffic (at least 64 KiB, so a GSO packet fits whole).
    */
   private async applyQos(v: VethPlan, before: Partial<VethSettings>): Promise<void> {
-    const tbf = (bytes: number) => ['tbf', 'rate', `${bytes * 8}bit`, 'burst', String(Math.max(65536, Math.ceil(bytes / 50))), 'latency', '50ms'];
-    const one = async (dev: string, netns: string | undefined, want: number | undefined, had: number | undefined) => {
-      if (want === had) return;
+    const tbf = (bytes: number, burst: number | undefined) => ['tbf', 'rate', `${bytes * 8}bit`, 'burst', String(burst ?? Math.max(65536, Math.ceil(bytes / 50))), 'latency', '50ms'];
+    const one = async (dev: string, netns: string | undefined, want: [number?, number?], had: [number?, number?]) => {
+      if (want[0] === had[0] && want[1] === had[1]) return;
       const opts = netns ? { netns } : {};
-      if (want) await run(['tc', 'qdisc', 'replace', 'dev', dev, 'root', ...tbf(want)], opts);
+      if (want[0]) await run(['tc', 'qdisc', 'replace', 'dev', dev, 'root', ...tbf(want[0], want[1])], opts);
       else await run(['tc', 'qdisc', 'del', 'dev', dev, 'root'], { ...opts, okExitCodes: [2] });
     };
-    await one(v.ifName, v.netnsPath, v.settings.egressBytes, before.egressBytes);
-    await one(v.name, undefined, v.settings.ingressBytes, before.ingressBytes);
+    const s = v.settings;
+    await one(v.ifName, v.netnsPath, [s.egressBytes, s.egressBurst], [before.egressBytes, before.egressBurst]);
+    await one(v.name, undefined, [s.ingressBytes, s.ingressBurst], [before.ingressBytes, before.ingressBurst]);
   }
 
   async readPeer(v: VethPlan): Promise<PeerState> {

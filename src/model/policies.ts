@@ -13,6 +13,9 @@ export interface QosPolicy {
   egressBytes?: number;
   /** bytes per second the endpoint may receive (Switchyard's MaximumIncomingBandwidthInBytes) */
   ingressBytes?: number;
+  /** bucket sizes in bytes (Switchyard's OutgoingBurstInBytes / IncomingBurstInBytes; CNI's bursts) */
+  egressBurst?: number;
+  ingressBurst?: number;
 }
 
 export interface OutboundNatPolicy {
@@ -115,11 +118,26 @@ function parseRate(v: unknown, field: string): number | undefined {
 }
 
 function parseQos(s: Record<string, unknown>, where: string): QosPolicy {
-  onlyKeys(s, ['MaximumOutgoingBandwidthInBytes', 'MaximumIncomingBandwidthInBytes'], where, 'QOS');
+  onlyKeys(s, ['MaximumOutgoingBandwidthInBytes', 'MaximumIncomingBandwidthInBytes', 'OutgoingBurstInBytes', 'IncomingBurstInBytes'], where, 'QOS');
   const egressBytes = parseRate(s.MaximumOutgoingBandwidthInBytes, `${where}.Settings.MaximumOutgoingBandwidthInBytes`);
   const ingressBytes = parseRate(s.MaximumIncomingBandwidthInBytes, `${where}.Settings.MaximumIncomingBandwidthInBytes`);
   if (!egressBytes && !ingressBytes) throw new SyError('SY_INVALID_POLICY', `${where}: QOS sets no cap (give MaximumOutgoingBandwidthInBytes)`);
-  return { ...(egressBytes ? { egressBytes } : {}), ...(ingressBytes ? { ingressBytes } : {}) };
+  const burst = (v: unknown, field: string, rate: number | undefined) => {
+    if (v === undefined || v === 0) return undefined;
+    if (!rate) throw new SyError('SY_INVALID_POLICY', `${where}.Settings.${field} needs the matching rate`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1500 || v > 1_000_000_000) {
+      throw new SyError('SY_INVALID_POLICY', `${where}.Settings.${field} ${JSON.stringify(v)} must be bytes between 1500 and 1000000000`);
+    }
+    return v;
+  };
+  const egressBurst = burst(s.OutgoingBurstInBytes, 'OutgoingBurstInBytes', egressBytes);
+  const ingressBurst = burst(s.IncomingBurstInBytes, 'IncomingBurstInBytes', ingressBytes);
+  return {
+    ...(egressBytes ? { egressBytes } : {}),
+    ...(ingressBytes ? { ingressBytes } : {}),
+    ...(egressBurst ? { egressBurst } : {}),
+    ...(ingressBurst ? { ingressBurst } : {}),
+  };
 }
 
 function prefixList(v: unknown, field: string): string[] {
@@ -263,6 +281,8 @@ export function renderPolicies(p: EndpointPolicies): { Type: string; Settings: R
       Settings: {
         ...(p.qos.egressBytes ? { MaximumOutgoingBandwidthInBytes: p.qos.egressBytes } : {}),
         ...(p.qos.ingressBytes ? { MaximumIncomingBandwidthInBytes: p.qos.ingressBytes } : {}),
+        ...(p.qos.egressBurst ? { OutgoingBurstInBytes: p.qos.egressBurst } : {}),
+        ...(p.qos.ingressBurst ? { IncomingBurstInBytes: p.qos.ingressBurst } : {}),
       },
     });
   }

@@ -52,6 +52,9 @@ export interface VethSettings {
    * it receives (shaped on the host side of the veth) */
   egressBytes?: number;
   ingressBytes?: number;
+  /** bucket sizes in bytes, when the caller chose them */
+  egressBurst?: number;
+  ingressBurst?: number;
 }
 
 export interface NamespacePlan {
@@ -251,6 +254,8 @@ function planVeth(ep: EndpointRecord, net: NetworkRecord, ns: NamespaceRecord): 
       routes: ep.policies.routes.map((r) => ({ dst: r.destination, ...(r.nextHop ? { via: r.nextHop } : {}), ...(r.metric ? { metric: r.metric } : {}) })),
       ...(qos?.egressBytes ? { egressBytes: qos.egressBytes } : {}),
       ...(qos?.ingressBytes ? { ingressBytes: qos.ingressBytes } : {}),
+      ...(qos?.egressBurst ? { egressBurst: qos.egressBurst } : {}),
+      ...(qos?.ingressBurst ? { ingressBurst: qos.ingressBurst } : {}),
     },
   };
 }

@@ -143,22 +143,22 @@ describe('CNI plugin conformance (spec 1.0/1.1 against a real hostd)', () => {
     assert.ok(!nss.some((n) => n.Path.endsWith('-clash')), 'the refused ADD released the namespace it adopted');
   });
 
-  it('bandwidth becomes a QOS policy; while hostd refuses QOS the answer says so (code 2)', async () => {
+  it('bandwidth becomes a QOS policy (bytes per second, bursts included) shaped with tbf', async () => {
     const r = await cni.call({
       command: 'ADD',
       containerId: 'bw',
       netns: await cni.container('bw'),
       conf: conf({ runtimeConfig: { bandwidth: { ingressRate: 8_000_000, ingressBurst: 80_000, egressRate: 16_000_000, egressBurst: 160_000 } } }),
     });
-    if (r.exit === 0) {
-      // hostd has learnt QOS: the policy must be there, in bytes per second
-      const ep = await hostd.client.request<{ Policies: { Type: string; Settings: Record<string, number> }[] }>('GET', `/endpoints/${(await endpoints()).find((e) => e.NamespacePath?.endsWith('-bw'))!.ID}`);
-      assert.equal(ep.Policies.find((p) => p.Type === 'QOS')!.Settings.MaximumOutgoingBandwidthInBytes, 2_000_000);
-      assert.equal((await cni.call({ command: 'DEL', containerId: 'bw', conf: conf() })).exit, 0);
-    } else {
-      assert.equal(r.json!.code, 2, r.stdout);
-      assert.match(String(r.json!.msg), /bandwidth.*QOS/);
-    }
+    assert.equal(r.exit, 0, r.stdout);
+    const ep = await hostd.client.request<{ Policies: { Type: string; Settings: Record<string, number> }[] }>('GET', `/endpoints/${(await endpoints()).find((e) => e.NamespacePath?.endsWith('-bw'))!.ID}`);
+    assert.deepEqual(ep.Policies.find((p) => p.Type === 'QOS')!.Settings, {
+      MaximumOutgoingBandwidthInBytes: 2_000_000,
+      MaximumIncomingBandwidthInBytes: 1_000_000,
+      OutgoingBurstInBytes: 20_000,
+      IncomingBurstInBytes: 10_000,
+    });
+    assert.equal((await cni.call({ command: 'DEL', containerId: 'bw', conf: conf() })).exit, 0);
   });
 
   it('ipRanges, runtimeConfig.ips and CNI_ARGS IP= choose the address', async () => {
