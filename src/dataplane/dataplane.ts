@@ -65,6 +65,11 @@ export interface DataPlane {
   applyNftChange(before: NftTable, after: NftTable): Promise<void>;
   /** The counters of the rules in these ACL chains (missing chains have none). */
   ruleCounters(chains: { name: string; direction: 'In' | 'Out' }[]): Promise<RuleCounter[]>;
+  /**
+   * Sends one packet for real (a TCP SYN or a UDP datagram) from namespace `netnsPath` (hostd's own
+   * when absent), from `source` when given, to dst:dport, for `trace --probe`.
+   */
+  sendProbe(p: { netnsPath?: string; protocol: 6 | 17; source?: string; dst: string; dport: number; sport?: number }): Promise<void>;
   /** Removes Switchyard's table (the teardown of a host with no networks left). */
   deleteNft(table: string): Promise<void>;
   setSysctls(s: Sysctl[]): Promise<void>;

@@ -92,6 +92,13 @@ export class FakeDataPlane implements DataPlane {
     return out;
   }
 
+  /** Probes sent (trace --probe), for tests. */
+  probes: unknown[] = [];
+
+  async sendProbe(p: unknown): Promise<void> {
+    this.probes.push(p);
+  }
+
   async deleteNft(): Promise<void> {
     this.hit('deleteNft');
     this.nft = null;

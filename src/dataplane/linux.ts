@@ -146,6 +146,20 @@ export class LinuxDataPlane implements DataPlane {
     return out;
   }
 
+  async sendProbe(p: { netnsPath?: string; protocol: 6 | 17; source?: string; dst: string; dport: number; sport?: number }): Promise<void> {
+    // A child node (the same binary hostd runs on) in the namespace: no other tool is needed on the
+    // host. Its arguments are validated numbers and addresses, passed as argv, never as code.
+    const script = [
+      'const [proto, dst, dport, src, sport] = process.argv.slice(1);',
+      "const local = { ...(src ? { localAddress: src } : {}), ...(sport ? { localPort: Number(sport) } : {}) };",
+      "if (proto === '6') { const s = require('net').connect({ host: dst, port: Number(dport), ...local }); s.on('error', () => {}); }",
+      "else { const s = require('dgram').createSocket('udp4'); s.bind({ address: src || undefined, port: sport ? Number(sport) : 0 }, () => s.send('switchyard probe', Number(dport), dst, () => {})); }",
+      'setTimeout(() => process.exit(0), 300);',
+    ].join('\n');
+    const argv = [process.execPath, '-e', script, String(p.protocol), p.dst, String(p.dport), p.source ?? '', p.sport ? String(p.sport) : ''];
+    await run(argv, p.netnsPath ? { netns: p.netnsPath, timeoutMs: 10_000 } : { timeoutMs: 10_000 });
+  }
+
   async deleteNft(table: string): Promise<void> {
     await run(['nft', 'delete', 'table', 'inet', table], { okExitCodes: [1] });
   }

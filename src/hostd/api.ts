@@ -64,6 +64,7 @@ export function buildApi(svc: HostService): FastifyInstance {
   app.post<P>('/endpoints/:id/attach', async (req) => svc.attachEndpoint(req.params.id, req.body));
   app.post<P>('/endpoints/:id/detach', async (req) => svc.detachEndpoint(req.params.id));
 
+  app.post('/trace', async (req) => svc.trace(req.body));
   app.post('/namespaces', async (req, reply) => reply.code(201).send(await svc.createNamespace(req.body)));
   app.get('/namespaces', async () => [...svc.state.namespaces.values()].filter((n) => !n.deleting).map((n) => svc.namespaceDoc(n)));
   app.get<P>('/namespaces/:id', async (req) => svc.namespaceDoc(svc.findNamespace(req.params.id)));

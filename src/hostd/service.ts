@@ -14,6 +14,7 @@ import {
   HostComputeNetwork,
   ModifyRequest,
   parseDoc,
+  TraceRequest,
   Policy,
   type Dns,
 } from '../hcn/schema.js';
@@ -24,6 +25,7 @@ import { EPHEMERAL_FIRST, mappingsClash, resolvePortMappings, type PortRequest }
 import { checkPoliciesFit, emptyPolicies, modifyPolicies, parsePolicies, routeOf, type EndpointPolicies } from '../model/policies.js';
 import type { DnsSettings, EndpointRecord, NamespaceRecord, NetworkRecord, PortMapping } from '../model/records.js';
 import { portKey, type HostState } from '../model/state.js';
+import { trace, traceProtocol, type Decision, type TracePacket, type TraceResult } from '../model/trace.js';
 import { Reconciler, type Logger } from './reconciler.js';
 import { Store, type Kind } from './store.js';
 
@@ -346,6 +348,82 @@ export class HostService {
     });
   }
 
+  // ---- trace ---------------------------------------------------------------------------------
+
+  /**
+   * What happens to one packet of a new flow at an endpoint, and why (model/trace.ts). With Probe,
+   * the packet is also sent for real and the answer checked against the kernel's rule counters.
+   */
+  async trace(body: unknown) {
+    const req = parseDoc(TraceRequest, body, 'trace request');
+    const ep = this.findEndpoint(req.Endpoint);
+    const packet: TracePacket = {
+      direction: req.Direction,
+      protocol: traceProtocol(req.Protocol),
+      remoteAddress: req.RemoteAddress,
+      ...(req.RemotePort ? { remotePort: req.RemotePort } : {}),
+      ...(req.LocalPort ? { localPort: req.LocalPort } : {}),
+      ...(req.HostPort ? { hostPort: req.HostPort } : {}),
+    };
+    if (packet.hostPort && packet.direction !== 'In') throw new SyError('SY_BAD_REQUEST', 'HostPort is for Direction In (a packet that came to a published port)');
+    const locals = await this.dp.localAddresses();
+    const result = trace(this.state, ep, packet, locals);
+    const doc = {
+      Endpoint: ep.name,
+      Packet: { Direction: packet.direction, Protocol: packet.protocol, RemoteAddress: packet.remoteAddress, RemotePort: packet.remotePort, LocalPort: packet.localPort, HostPort: packet.hostPort },
+      Verdict: result.verdict,
+      DecidedBy: decisionDoc(result.decidedBy),
+      Path: result.path,
+      Nat: result.nat,
+      AclLayers: result.acls.map(decisionDoc),
+    };
+    if (!req.Probe) return doc;
+    return { ...doc, Probe: await this.probe(ep, packet, result, locals) };
+  }
+
+  private async probe(ep: EndpointRecord, p: TracePacket, result: TraceResult, locals: string[]) {
+    if (p.protocol !== 6 && p.protocol !== 17) throw new SyError('SY_BAD_REQUEST', 'Probe sends TCP or UDP only');
+    const ns = ep.namespaceId ? this.state.namespaces.get(ep.namespaceId) : undefined;
+    if (!ns) throw new SyError('SY_BAD_REQUEST', `Probe needs ${ep.name} attached to a namespace`);
+    const port = p.direction === 'Out' ? p.remotePort : (p.hostPort ?? p.localPort);
+    if (!port) throw new SyError('SY_BAD_REQUEST', `Probe needs ${p.direction === 'Out' ? 'RemotePort' : 'LocalPort or HostPort'}`);
+    if (p.direction === 'In' && !locals.includes(p.remoteAddress) && this.state.networks.get(ep.networkId)?.gateway !== p.remoteAddress) {
+      throw new SyError('SY_BAD_REQUEST', `Probe In is sent from the host: RemoteAddress must be one of its addresses (${locals.join(', ')}) or the gateway`);
+    }
+    // The counters of every endpoint whose ACLs the packet meets, before and after.
+    const names = [...new Set(result.acls.map((a) => a.endpoint).filter((n): n is string => !!n))];
+    const chains = names.flatMap((n) => {
+      const e = this.findEndpoint(n);
+      return [
+        { name: `ep-${shortId(e.id)}-in`, direction: 'In' as const, endpoint: n },
+        { name: `ep-${shortId(e.id)}-out`, direction: 'Out' as const, endpoint: n },
+      ];
+    });
+    const read = async () => {
+      const out = new Map<string, number>();
+      for (const c of chains) for (const r of await this.dp.ruleCounters([c])) out.set(`${c.endpoint}/${r.direction}/${r.rule}`, r.packets);
+      return out;
+    };
+    const before = await read();
+    if (p.direction === 'Out') {
+      await this.dp.sendProbe({ netnsPath: ns.path, protocol: p.protocol, dst: p.remoteAddress, dport: port, ...(p.localPort ? { sport: p.localPort } : {}) });
+    } else {
+      const dport = p.hostPort ?? port;
+      const dst = p.hostPort ? (locals.find((a) => !a.startsWith('127.')) ?? '127.0.0.1') : ep.ip;
+      await this.dp.sendProbe({ protocol: p.protocol, source: p.remoteAddress, dst, dport, ...(p.remotePort ? { sport: p.remotePort } : {}) });
+    }
+    const after = await read();
+    const hits = [...after].filter(([k, v]) => v > (before.get(k) ?? 0)).map(([k, v]) => ({ Rule: k, Packets: v - (before.get(k) ?? 0) }));
+    const d = result.decidedBy;
+    const key = d.layer === 'ACL' ? `${d.endpoint}/${d.direction}/${d.id}` : d.layer === 'Default' ? `${d.endpoint}/${d.direction}/default` : undefined;
+    return {
+      Sent: true,
+      Hits: hits,
+      Confirmed: key ? hits.some((h) => h.Rule === key) : null,
+      Note: key ? `the kernel counted the packet on ${key}: ${hits.some((h) => h.Rule === key) ? 'as traced' : 'NOT as traced'}` : 'no ACL counter decides this packet; nothing to compare',
+    };
+  }
+
   // ---- namespaces ----------------------------------------------------------------------------
 
   createNamespace(body: unknown) {
@@ -651,4 +729,16 @@ export function namespacePathOf(ref: string, strict: boolean): string | undefine
   if (ok) return path;
   if (strict) throw new SyError('SY_INVALID_NAME', `Namespace path ${JSON.stringify(ref)} is not valid: use a name or an absolute path of letters, digits and _.:@/-`);
   return undefined;
+}
+
+function decisionDoc(d: Decision) {
+  return {
+    Layer: d.layer,
+    ...(d.endpoint ? { Endpoint: d.endpoint } : {}),
+    ...(d.direction ? { Direction: d.direction } : {}),
+    ...(d.id ? { Id: d.id } : {}),
+    ...(d.priority !== undefined ? { Priority: d.priority } : {}),
+    ...(d.action ? { Action: d.action } : {}),
+    Reason: d.reason,
+  };
 }
