@@ -40,6 +40,14 @@ export interface RuleCounter {
   bytes: number;
 }
 
+export interface LinkStats {
+  name: string;
+  rxBytes: number;
+  rxPackets: number;
+  txBytes: number;
+  txPackets: number;
+}
+
 export interface DataPlane {
   /** Links in hostd's namespace whose names carry Switchyard's mark. */
   listOwnedLinks(): Promise<LinkState[]>;
@@ -63,6 +71,10 @@ export interface DataPlane {
    * pass): `before` is that part as applied, `after` as wanted (partial tables, see patchTable).
    */
   applyNftChange(before: NftTable, after: NftTable): Promise<void>;
+  /** Every ACL counter of the table, by chain (one read, for /metrics). */
+  allRuleCounters(): Promise<(RuleCounter & { chain: string })[]>;
+  /** Traffic counters of Switchyard's links (host side), for /metrics. */
+  linkStats(): Promise<LinkStats[]>;
   /** The counters of the rules in these ACL chains (missing chains have none). */
   ruleCounters(chains: { name: string; direction: 'In' | 'Out' }[]): Promise<RuleCounter[]>;
   /**

@@ -7,7 +7,7 @@ import { SyError } from '../errors.js';
 import type { BridgePlan, NamespacePlan, Sysctl, VethPlan } from '../plan/host-plan.js';
 import { patchTable, renderTable, type NftTable } from '../plan/nft-table.js';
 import { socketClashes, type PortRequest } from '../model/ports.js';
-import type { DataPlane, LinkState, ListeningSocket, PeerState, RuleCounter } from './dataplane.js';
+import type { DataPlane, LinkState, LinkStats, ListeningSocket, PeerState, RuleCounter } from './dataplane.js';
 
 export class FakeDataPlane implements DataPlane {
   links = new Map<string, LinkState & { peer?: VethPlan }>();
@@ -79,6 +79,20 @@ export class FakeDataPlane implements DataPlane {
     this.hit('applyNft');
     if (!this.nft) throw new SyError('SY_KERNEL', `table ${after.family} ${after.name} does not exist`);
     this.nft = patchTable(this.nft, before, after);
+  }
+
+  async allRuleCounters(): Promise<(RuleCounter & { chain: string })[]> {
+    const chains = (this.nft?.chains ?? []).filter((c) => /^ep-[0-9a-f]{8}-(in|out)$/.test(c.name));
+    const out: (RuleCounter & { chain: string })[] = [];
+    for (const c of chains) {
+      const direction = c.name.endsWith('-out') ? 'Out' : 'In';
+      for (const r of await this.ruleCounters([{ name: c.name, direction }])) out.push({ ...r, chain: c.name });
+    }
+    return out;
+  }
+
+  async linkStats(): Promise<LinkStats[]> {
+    return [...this.links.keys()].map((name) => ({ name, rxBytes: 0, rxPackets: 0, txBytes: 0, txPackets: 0 }));
   }
 
   async ruleCounters(chains: { name: string; direction: 'In' | 'Out' }[]): Promise<RuleCounter[]> {

@@ -10,7 +10,7 @@ import { SyError } from '../errors.js';
 import { BRIDGE_PREFIX, isOwnedLink, LINK_PREFIX, NFT_TABLE } from '../model/names.js';
 import type { BridgePlan, NamespacePlan, Sysctl, VethPlan, VethSettings } from '../plan/host-plan.js';
 import type { NftTable } from '../plan/nft-table.js';
-import type { DataPlane, LinkState, ListeningSocket, PeerState, RuleCounter } from './dataplane.js';
+import type { DataPlane, LinkState, LinkStats, ListeningSocket, PeerState, RuleCounter } from './dataplane.js';
 import { currentOf, diffNft, emptyCurrent, parseNftJson, parseRuleCounters, type NftCurrent } from './nft-diff.js';
 import { probePorts } from './port-probe.js';
 import { run } from './run.js';
@@ -136,12 +136,26 @@ export class LinuxDataPlane implements DataPlane {
     return parseNftJson(res.stdout, (n) => types.get(n));
   }
 
+  async allRuleCounters(): Promise<(RuleCounter & { chain: string })[]> {
+    const res = await run(['nft', '-j', 'list', 'table', 'inet', NFT_TABLE], { okExitCodes: [1] });
+    if (res.exitCode !== 0) return [];
+    return parseRuleCounters(res.stdout).filter((c) => /^ep-[0-9a-f]{8}-(in|out)$/.test(c.chain));
+  }
+
+  async linkStats(): Promise<LinkStats[]> {
+    const { stdout } = await run(['ip', '-s', '-j', 'link', 'show']);
+    type S = { ifname: string; stats64?: { rx: { bytes: number; packets: number }; tx: { bytes: number; packets: number } } };
+    return (JSON.parse(stdout || '[]') as S[])
+      .filter((l) => isOwnedLink(l.ifname) && l.stats64)
+      .map((l) => ({ name: l.ifname, rxBytes: l.stats64!.rx.bytes, rxPackets: l.stats64!.rx.packets, txBytes: l.stats64!.tx.bytes, txPackets: l.stats64!.tx.packets }));
+  }
+
   async ruleCounters(chains: { name: string; direction: 'In' | 'Out' }[]): Promise<RuleCounter[]> {
     const out: RuleCounter[] = [];
     for (const c of chains) {
       const res = await run(['nft', '-j', 'list', 'chain', 'inet', NFT_TABLE, c.name], { okExitCodes: [1] });
       if (res.exitCode !== 0) continue;
-      out.push(...parseRuleCounters(res.stdout, c.direction));
+      out.push(...parseRuleCounters(res.stdout).map(({ chain: _c, ...r }) => ({ ...r, direction: c.direction })));
     }
     return out;
   }

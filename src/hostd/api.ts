@@ -5,6 +5,7 @@
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { asSyError, httpStatusOf, SyError } from '../errors.js';
 import type { HostService } from './service.js';
+import { renderMetrics } from './metrics.js';
 
 export const VERSION = '0.1.0';
 
@@ -25,6 +26,7 @@ export function buildApi(svc: HostService): FastifyInstance {
   app.setNotFoundHandler((req, reply) => sendError(reply, new SyError('SY_NOT_FOUND', `No route ${req.method} ${req.url}`)));
 
   app.get('/healthz', async () => ({ Status: 'ok', Version: VERSION }));
+  app.get('/metrics', async (_req, reply) => reply.type('text/plain; version=0.0.4').send(await renderMetrics(svc)));
   app.get('/status', async () => {
     const problems = [...svc.reconciler.status.entries()].filter(([, s]) => s.state === 'error');
     return {

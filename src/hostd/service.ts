@@ -44,6 +44,10 @@ export class HostService {
   readonly reconciler: Reconciler;
   private readonly store: Store;
   private readonly dp: DataPlane;
+  /** the data plane, for read-only views (/metrics) */
+  get dataplane(): DataPlane {
+    return this.dp;
+  }
   private readonly log: Logger;
   private queue: Promise<unknown> = Promise.resolve();
   private portCursor = EPHEMERAL_FIRST;

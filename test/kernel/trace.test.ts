@@ -89,6 +89,17 @@ describe('trace agrees with the kernel', () => {
     });
   }
 
+  it('/metrics exposes each rule\'s hits and each endpoint\'s traffic', async () => {
+    const { run } = await import('../../src/dataplane/run.js');
+    const text = (await run(['curl', '-s', '--unix-socket', hostd.socket, 'http://hostd/metrics'])).stdout;
+    const value = (re: RegExp) => Number(re.exec(text)?.[1] ?? NaN);
+    assert.ok(value(new RegExp(`^switchyard_acl_rule_packets_total\\{endpoint="${ns('web')}",direction="In",rule="peer-in"\\} (\\d+)$`, 'm')) > 0, text);
+    assert.ok(value(new RegExp(`^switchyard_acl_rule_packets_total\\{endpoint="${ns('web')}",direction="Out",rule="default"\\} (\\d+)$`, 'm')) > 0, text);
+    assert.ok(value(new RegExp(`^switchyard_endpoint_sent_bytes_total\\{endpoint="${ns('web')}",network="tr"\\} (\\d+)$`, 'm')) > 0, text);
+    assert.match(text, /^switchyard_endpoints 4$/m);
+    assert.match(text, /^# TYPE switchyard_acl_rule_bytes_total counter$/m);
+  });
+
   it('the CLI prints the answer and refuses a bad request', async () => {
     const r = await w.cli(hostd, 'trace', ns('web'), '--in', '--remote', '192.0.2.2', '--host-port', '8080');
     assert.equal(r.code, 0, r.stderr);
