@@ -89,7 +89,7 @@ export interface DataPlane {
   /** Creates a named namespace under /run/netns if missing (and writes its resolv.conf). */
   ensureNamespace(n: NamespacePlan): Promise<void>;
   /** Removes a named namespace hostd created (and its /etc/netns directory); missing is fine. */
-  deleteNamespace(path: string): Promise<void>;
+  deleteNamespace(path: string, owned: boolean): Promise<void>;
   /** Accepts Switchyard's bridges in iptables FORWARD where someone (Docker) set its policy to DROP. */
   ensureIptablesForwardAccept(wanted: boolean): Promise<void>;
   /**

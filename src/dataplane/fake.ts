@@ -130,12 +130,13 @@ export class FakeDataPlane implements DataPlane {
   async ensureNamespace(n: NamespacePlan): Promise<void> {
     this.hit('ensureNamespace');
     if (n.create) this.namespaces.add(n.path);
-    if (n.resolvConf) this.files.set(n.resolvConf.path, n.resolvConf.content);
+    if (n.resolvConf?.content) this.files.set(n.resolvConf.path, n.resolvConf.content);
+    else if (n.resolvConf) this.files.delete(n.resolvConf.path);
   }
 
-  async deleteNamespace(path: string): Promise<void> {
+  async deleteNamespace(path: string, owned: boolean): Promise<void> {
     this.hit('deleteNamespace');
-    this.namespaces.delete(path);
+    if (owned) this.namespaces.delete(path);
     for (const f of this.files.keys()) if (f.startsWith(`/etc/netns/${path.split('/').pop()}/`)) this.files.delete(f);
   }
 

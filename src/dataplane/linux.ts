@@ -4,11 +4,11 @@
  * for ports held by processes. Every command goes through run(); namespace-side work runs with
  * `ip -n NAME` for /run/netns namespaces and under `nsenter --net=PATH` for others.
  */
-import { mkdir, readFile, rm, writeFile, access } from 'node:fs/promises';
+import { mkdir, readFile, rm, rmdir, writeFile, access } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { SyError } from '../errors.js';
 import { BRIDGE_PREFIX, isOwnedLink, LINK_PREFIX, NFT_TABLE } from '../model/names.js';
-import type { BridgePlan, NamespacePlan, Sysctl, VethPlan, VethSettings } from '../plan/host-plan.js';
+import { RESOLV_CONF_MARK, type BridgePlan, type NamespacePlan, type Sysctl, type VethPlan, type VethSettings } from '../plan/host-plan.js';
 import type { NftTable } from '../plan/nft-table.js';
 import type { DataPlane, LinkState, LinkStats, ListeningSocket, PeerState, RuleCounter } from './dataplane.js';
 import { currentOf, diffNft, emptyCurrent, parseNftJson, parseRuleCounters, type NftCurrent } from './nft-diff.js';
@@ -205,18 +205,24 @@ export class LinuxDataPlane implements DataPlane {
       if (!m) throw new SyError('SY_KERNEL', `Cannot create namespace "${n.path}": only /run/netns/NAME can be created`);
       await run(['ip', 'netns', 'add', m[1]!]);
     }
-    if (n.resolvConf) {
-      const now = await readFile(n.resolvConf.path, 'utf8').catch(() => null);
-      if (now !== n.resolvConf.content) {
-        await mkdir(dirname(n.resolvConf.path), { recursive: true });
-        await writeFile(n.resolvConf.path, n.resolvConf.content);
-      }
+    if (!n.resolvConf) return;
+    const { path, content } = n.resolvConf;
+    const now = await readFile(path, 'utf8').catch(() => null);
+    if (content === null) await removeOurResolvConf(path, now);
+    else if (now !== content) {
+      await mkdir(dirname(path), { recursive: true });
+      await writeFile(path, content);
     }
   }
 
-  async deleteNamespace(path: string): Promise<void> {
+  async deleteNamespace(path: string, owned: boolean): Promise<void> {
     const m = /^\/run\/netns\/([^/]+)$/.exec(path);
     if (!m) return;
+    if (!owned) {
+      const file = `/etc/netns/${m[1]}/resolv.conf`;
+      await removeOurResolvConf(file, await readFile(file, 'utf8').catch(() => null));
+      return;
+    }
     if (await this.namespaceExists(path)) await run(['ip', 'netns', 'delete', m[1]!], { okExitCodes: [1] });
     await rm(`/etc/netns/${m[1]}`, { recursive: true, force: true });
   }
@@ -279,4 +285,11 @@ function toLinkState(l: IpLink): LinkState {
 /** A route inside an endpoint's namespace as `ip route` takes it. */
 function routeSpec(r: VethSettings['routes'][number], dev: string): string {
   return `${r.dst}${r.via ? ` via ${r.via}` : ''} dev ${dev}${r.metric ? ` metric ${r.metric}` : ''}`;
+}
+
+/** Removes a resolv.conf Switchyard wrote (never another's), and its /etc/netns/NAME if left empty. */
+async function removeOurResolvConf(path: string, content: string | null): Promise<void> {
+  if (content === null || !content.startsWith(RESOLV_CONF_MARK)) return;
+  await rm(path, { force: true });
+  await rmdir(dirname(path)).catch(() => undefined);
 }

@@ -82,6 +82,24 @@ export class HostService {
     return p;
   }
 
+  /**
+   * serial() for requests that choose addresses or host ports: a refused request gives back what it
+   * chose, so the next one gets the same address and port (the cursors only move on success).
+   */
+  private serialKeepingCursors<T>(fn: () => Promise<T>): Promise<T> {
+    return this.serial(async () => {
+      const port = this.portCursor;
+      const ips = new Map(this.ipCursor);
+      try {
+        return await fn();
+      } catch (e) {
+        this.portCursor = port;
+        this.ipCursor = ips;
+        throw e;
+      }
+    });
+  }
+
   // ---- lookups -------------------------------------------------------------------------------
 
   findNetwork(ref: string): NetworkRecord {
@@ -232,7 +250,7 @@ export class HostService {
   // ---- endpoints -----------------------------------------------------------------------------
 
   createEndpoint(body: unknown) {
-    return this.serial(async () => {
+    return this.serialKeepingCursors(async () => {
       const doc = parseDoc(HostComputeEndpoint, body, 'endpoint');
       const net = this.findNetwork(doc.HostComputeNetwork);
       const id = this.newId(doc.ID ?? doc.Id, 'endpoints', 'endpoint');
@@ -318,7 +336,7 @@ export class HostService {
 
   /** HCN modify request on an endpoint: Add, Remove or Update its policies (port mappings today). */
   modifyEndpoint(ref: string, body: unknown) {
-    return this.serial(async () => {
+    return this.serialKeepingCursors(async () => {
       const req = parseDoc(ModifyRequest, body, 'modify request');
       const ep = this.findEndpoint(ref);
       if (req.ResourceType.toLowerCase() !== 'policy') {
@@ -443,7 +461,7 @@ export class HostService {
       }
       const rec: NamespaceRecord = { id, path, owned: !exists, createdAt: new Date().toISOString() };
       await this.commit('namespaces', rec, () => this.state.namespaces.set(id, rec), () => this.state.namespaces.delete(id), id, async () => {
-        if (rec.owned) await this.dp.deleteNamespace(rec.path);
+        await this.dp.deleteNamespace(rec.path, rec.owned);
       });
       return this.namespaceDoc(rec);
     });
@@ -490,13 +508,14 @@ export class HostService {
 
   /** Removes the record of an adopted namespace (the namespace itself is not hostd's to remove). */
   private async forgetNamespace(ns: NamespaceRecord): Promise<void> {
+    await this.dp.deleteNamespace(ns.path, false);
     await this.store.remove('namespaces', ns.id);
     this.state.namespaces.delete(ns.id);
     this.reconciler.status.delete(ns.id);
   }
 
   private async finishNamespaceRemoval(ns: NamespaceRecord): Promise<void> {
-    if (ns.owned) await this.dp.deleteNamespace(ns.path);
+    await this.dp.deleteNamespace(ns.path, ns.owned);
     await this.store.remove('namespaces', ns.id);
     this.state.namespaces.delete(ns.id);
     this.reconciler.status.delete(ns.id);

@@ -62,8 +62,9 @@ export interface NamespacePlan {
   path: string;
   /** hostd creates it when missing (only for namespaces it owns) */
   create: boolean;
-  /** /etc/netns/NAME/resolv.conf content for named namespaces with DNS settings */
-  resolvConf?: { path: string; content: string };
+  /** /etc/netns/NAME/resolv.conf of a named namespace: its content from the DNS settings, or null
+   * when none applies (a resolv.conf Switchyard wrote is then removed) */
+  resolvConf?: { path: string; content: string | null };
 }
 
 export interface Sysctl {
@@ -260,16 +261,20 @@ function planVeth(ep: EndpointRecord, net: NetworkRecord, ns: NamespaceRecord): 
   };
 }
 
+/** The first line of every resolv.conf Switchyard writes: only such a file is ever removed. */
+export const RESOLV_CONF_MARK = '# written by switchyard';
+
 /** `attached`: the endpoints in this namespace, sorted by id. */
 export function planNamespace(ns: NamespaceRecord, attached: EndpointRecord[], state: HostState): NamespacePlan {
   const plan: NamespacePlan = { id: ns.id, path: ns.path, create: ns.owned };
   const m = /^\/run\/netns\/([^/]+)$/.exec(ns.path);
   if (!m) return plan;
+  plan.resolvConf = { path: `/etc/netns/${m[1]}/resolv.conf`, content: null };
   // The first attached endpoint with DNS settings (its own, else its network's) decides resolv.conf.
   for (const ep of attached) {
     const dns = ep.dns ?? state.networks.get(ep.networkId)?.dns;
     if (!dns || (!dns.servers.length && !dns.search.length && !dns.domain)) continue;
-    const lines = ['# written by switchyard'];
+    const lines = [RESOLV_CONF_MARK];
     const search = [...(dns.domain ? [dns.domain] : []), ...dns.search];
     if (search.length) lines.push(`search ${search.join(' ')}`);
     for (const s of dns.servers) lines.push(`nameserver ${s}`);
