@@ -32,9 +32,12 @@ export interface ListeningSocket {
   port: number;
 }
 
-/** The hits of one rule of an endpoint's ACL chain (`rule` is the ACL Id, or "default"). */
+/**
+ * The hits of one rule of an endpoint's ACL chain: `rule` is the ACL Id, or "default in" /
+ * "default out" for what no rule decided.
+ */
 export interface RuleCounter {
-  direction: 'In' | 'Out';
+  chain: string;
   rule: string;
   packets: number;
   bytes: number;
@@ -71,12 +74,12 @@ export interface DataPlane {
    * pass): `before` is that part as applied, `after` as wanted (partial tables, see patchTable).
    */
   applyNftChange(before: NftTable, after: NftTable): Promise<void>;
-  /** Every ACL counter of the table, by chain (one read, for /metrics). */
-  allRuleCounters(): Promise<(RuleCounter & { chain: string })[]>;
+  /** Every ACL counter of the table (one read, for /metrics). */
+  allRuleCounters(): Promise<RuleCounter[]>;
   /** Traffic counters of Switchyard's links (host side), for /metrics. */
   linkStats(): Promise<LinkStats[]>;
-  /** The counters of the rules in these ACL chains (missing chains have none). */
-  ruleCounters(chains: { name: string; direction: 'In' | 'Out' }[]): Promise<RuleCounter[]>;
+  /** The counters of the rules in this ACL chain (none when it is missing). */
+  ruleCounters(chain: string): Promise<RuleCounter[]>;
   /**
    * Sends one packet for real (a TCP SYN or a UDP datagram) from namespace `netnsPath` (hostd's own
    * when absent), from `source` when given, to dst:dport, for `trace --probe`.

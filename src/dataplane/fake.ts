@@ -81,13 +81,9 @@ export class FakeDataPlane implements DataPlane {
     this.nft = patchTable(this.nft, before, after);
   }
 
-  async allRuleCounters(): Promise<(RuleCounter & { chain: string })[]> {
-    const chains = (this.nft?.chains ?? []).filter((c) => /^ep-[0-9a-f]{8}-(in|out)$/.test(c.name));
-    const out: (RuleCounter & { chain: string })[] = [];
-    for (const c of chains) {
-      const direction = c.name.endsWith('-out') ? 'Out' : 'In';
-      for (const r of await this.ruleCounters([{ name: c.name, direction }])) out.push({ ...r, chain: c.name });
-    }
+  async allRuleCounters(): Promise<RuleCounter[]> {
+    const out: RuleCounter[] = [];
+    for (const c of (this.nft?.chains ?? []).filter((x) => /^ep-[0-9a-f]{8}$/.test(x.name))) out.push(...(await this.ruleCounters(c.name)));
     return out;
   }
 
@@ -95,13 +91,11 @@ export class FakeDataPlane implements DataPlane {
     return [...this.links.keys()].map((name) => ({ name, rxBytes: 0, rxPackets: 0, txBytes: 0, txPackets: 0 }));
   }
 
-  async ruleCounters(chains: { name: string; direction: 'In' | 'Out' }[]): Promise<RuleCounter[]> {
+  async ruleCounters(chain: string): Promise<RuleCounter[]> {
     const out: RuleCounter[] = [];
-    for (const c of chains) {
-      for (const r of this.nft?.chains.find((x) => x.name === c.name)?.rules ?? []) {
-        const m = / comment "(acl (.+)|default[^"]*)"$/.exec(r);
-        if (m) out.push({ direction: c.direction, rule: m[2] ?? 'default', packets: 0, bytes: 0 });
-      }
+    for (const r of this.nft?.chains.find((x) => x.name === chain)?.rules ?? []) {
+      const m = / comment "(acl (.+)|default (in|out))"$/.exec(r);
+      if (m) out.push({ chain, rule: m[2] ?? m[1]!, packets: 0, bytes: 0 });
     }
     return out;
   }

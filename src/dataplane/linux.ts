@@ -136,10 +136,10 @@ export class LinuxDataPlane implements DataPlane {
     return parseNftJson(res.stdout, (n) => types.get(n));
   }
 
-  async allRuleCounters(): Promise<(RuleCounter & { chain: string })[]> {
+  async allRuleCounters(): Promise<RuleCounter[]> {
     const res = await run(['nft', '-j', 'list', 'table', 'inet', NFT_TABLE], { okExitCodes: [1] });
     if (res.exitCode !== 0) return [];
-    return parseRuleCounters(res.stdout).filter((c) => /^ep-[0-9a-f]{8}-(in|out)$/.test(c.chain));
+    return parseRuleCounters(res.stdout).filter((c) => /^ep-[0-9a-f]{8}$/.test(c.chain));
   }
 
   async linkStats(): Promise<LinkStats[]> {
@@ -150,14 +150,9 @@ export class LinuxDataPlane implements DataPlane {
       .map((l) => ({ name: l.ifname, rxBytes: l.stats64!.rx.bytes, rxPackets: l.stats64!.rx.packets, txBytes: l.stats64!.tx.bytes, txPackets: l.stats64!.tx.packets }));
   }
 
-  async ruleCounters(chains: { name: string; direction: 'In' | 'Out' }[]): Promise<RuleCounter[]> {
-    const out: RuleCounter[] = [];
-    for (const c of chains) {
-      const res = await run(['nft', '-j', 'list', 'chain', 'inet', NFT_TABLE, c.name], { okExitCodes: [1] });
-      if (res.exitCode !== 0) continue;
-      out.push(...parseRuleCounters(res.stdout).map(({ chain: _c, ...r }) => ({ ...r, direction: c.direction })));
-    }
-    return out;
+  async ruleCounters(chain: string): Promise<RuleCounter[]> {
+    const res = await run(['nft', '-j', 'list', 'chain', 'inet', NFT_TABLE, chain], { okExitCodes: [1] });
+    return res.exitCode === 0 ? parseRuleCounters(res.stdout) : [];
   }
 
   async sendProbe(p: { netnsPath?: string; protocol: 6 | 17; source?: string; dst: string; dport: number; sport?: number }): Promise<void> {

@@ -124,10 +124,10 @@ export function parseNftJson(json: string, keyTypesOf: (set: string) => string[]
 
 /**
  * Reads the counters of rules from `nft -j list chain|table` output: every rule that has a counter
- * and a comment "acl ID" (or "default ...") gives one entry; the direction is the chain's suffix.
+ * and a comment "acl ID" or "default in|out" gives one entry (rule: the Id, or "default in|out").
  */
-export function parseRuleCounters(json: string): { chain: string; direction: 'In' | 'Out'; rule: string; packets: number; bytes: number }[] {
-  const out: { chain: string; direction: 'In' | 'Out'; rule: string; packets: number; bytes: number }[] = [];
+export function parseRuleCounters(json: string): { chain: string; rule: string; packets: number; bytes: number }[] {
+  const out: { chain: string; rule: string; packets: number; bytes: number }[] = [];
   const doc = JSON.parse(json) as { nftables?: Record<string, Json>[] };
   for (const item of doc.nftables ?? []) {
     const rule = item.rule as { chain: string; comment?: string; expr?: Record<string, Json>[] } | undefined;
@@ -135,9 +135,8 @@ export function parseRuleCounters(json: string): { chain: string; direction: 'In
     const counter = (rule.expr ?? []).find((e) => 'counter' in e)?.counter as { packets: number; bytes: number } | undefined;
     if (!counter) continue;
     const m = /^acl (.+)$/.exec(rule.comment);
-    const name = m ? m[1]! : rule.comment.startsWith('default') ? 'default' : undefined;
-    const direction = rule.chain.endsWith('-out') ? 'Out' : 'In';
-    if (name) out.push({ chain: rule.chain, direction, rule: name, packets: counter.packets, bytes: counter.bytes });
+    const name = m ? m[1]! : /^default (in|out)$/.test(rule.comment) ? rule.comment : undefined;
+    if (name) out.push({ chain: rule.chain, rule: name, packets: counter.packets, bytes: counter.bytes });
   }
   return out;
 }

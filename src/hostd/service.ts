@@ -26,6 +26,8 @@ import { checkPoliciesFit, emptyPolicies, modifyPolicies, parsePolicies, routeOf
 import type { DnsSettings, EndpointRecord, NamespaceRecord, NetworkRecord, PortMapping } from '../model/records.js';
 import { portKey, type HostState } from '../model/state.js';
 import { trace, traceProtocol, type Decision, type TracePacket, type TraceResult } from '../model/trace.js';
+import { counterRule } from '../model/acl.js';
+import { aclChain } from '../plan/host-plan.js';
 import { Reconciler, type Logger } from './reconciler.js';
 import { Store, type Kind } from './store.js';
 
@@ -129,19 +131,19 @@ export class HostService {
   endpointDoc(e: EndpointRecord) {
     return renderEndpoint(e, this.state, this.reconciler.status.get(e.id));
   }
-  /**
-   * An endpoint's document with the hits of each ACL rule (one process per direction: only for a
-   * single endpoint's GET and /stats).
-   */
+  /** An endpoint's document with the hits of each ACL rule (one process: for a single endpoint). */
   async endpointDocWithStats(e: EndpointRecord) {
     const doc = this.endpointDoc(e);
     if (!e.policies.acls.length) return doc;
-    const short = shortId(e.id);
-    const counters = await this.dp.ruleCounters([
-      { name: `ep-${short}-in`, direction: 'In' },
-      { name: `ep-${short}-out`, direction: 'Out' },
-    ]);
-    return { ...doc, AclStats: counters.map((c) => ({ Id: c.rule, Direction: c.direction, Packets: c.packets, Bytes: c.bytes })) };
+    return { ...doc, AclStats: await this.aclStats(e) };
+  }
+
+  /** The counters of an endpoint's ACL rules and defaults, by Id and direction. */
+  private async aclStats(e: EndpointRecord) {
+    return (await this.dp.ruleCounters(aclChain(e.id))).flatMap((c) => {
+      const r = counterRule(e.policies.acls, c.rule);
+      return r ? [{ Id: r.id, Direction: r.direction, Packets: c.packets, Bytes: c.bytes }] : [];
+    });
   }
 
   namespaceDoc(n: NamespaceRecord) {
@@ -414,16 +416,9 @@ export class HostService {
     }
     // The counters of every endpoint whose ACLs the packet meets, before and after.
     const names = [...new Set(result.acls.map((a) => a.endpoint).filter((n): n is string => !!n))];
-    const chains = names.flatMap((n) => {
-      const e = this.findEndpoint(n);
-      return [
-        { name: `ep-${shortId(e.id)}-in`, direction: 'In' as const, endpoint: n },
-        { name: `ep-${shortId(e.id)}-out`, direction: 'Out' as const, endpoint: n },
-      ];
-    });
     const read = async () => {
       const out = new Map<string, number>();
-      for (const c of chains) for (const r of await this.dp.ruleCounters([c])) out.set(`${c.endpoint}/${r.direction}/${r.rule}`, r.packets);
+      for (const n of names) for (const s of await this.aclStats(this.findEndpoint(n))) out.set(`${n}/${s.Direction}/${s.Id}`, s.Packets);
       return out;
     };
     const before = await read();
