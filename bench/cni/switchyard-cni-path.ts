@@ -8,16 +8,22 @@ import { join } from 'node:path';
 import { exec, netnsPath } from '../lib/exec.js';
 import type { Teardown } from '../lib/teardown.js';
 import type { CreatedEndpoint, EndpointPath, Iteration } from '../lifecycle/path.js';
+import { BENCH_BANDWIDTH } from '../lifecycle/cni-path.js';
 
 export class SwitchyardCniPath implements EndpointPath {
-  readonly key = 'switchyard-cni';
-  readonly title = 'Switchyard CNI plugin (→ hostd)';
+  readonly key: string;
+  readonly title: string;
 
+  /** `bandwidth`: the runtime asks for the same caps as the reference chain's bandwidth plugin gets. */
   constructor(
     readonly hostNetns: string,
     private readonly pluginDir: string,
     private readonly socket: string,
-  ) {}
+    private readonly opts: { bandwidth?: boolean } = {},
+  ) {
+    this.key = opts.bandwidth ? 'switchyard-cni-bw' : 'switchyard-cni';
+    this.title = opts.bandwidth ? 'Switchyard CNI plugin (→ hostd), with bandwidth' : 'Switchyard CNI plugin (→ hostd)';
+  }
 
   async setup(_td: Teardown): Promise<void> {}
   async prepare(): Promise<void> {}
@@ -30,8 +36,15 @@ export class SwitchyardCniPath implements EndpointPath {
       type: 'switchyard',
       subnet: '10.79.0.0/16',
       socket: this.socket,
-      capabilities: { portMappings: true },
-      ...(withRuntime ? { runtimeConfig: { portMappings: [{ hostPort: it.hostPort, containerPort: 80, protocol: 'tcp' }] } } : {}),
+      capabilities: { portMappings: true, ...(this.opts.bandwidth ? { bandwidth: true } : {}) },
+      ...(withRuntime
+        ? {
+            runtimeConfig: {
+              portMappings: [{ hostPort: it.hostPort + (this.opts.bandwidth ? 20_000 : 0), containerPort: 80, protocol: 'tcp' }],
+              ...(this.opts.bandwidth ? { bandwidth: BENCH_BANDWIDTH } : {}),
+            },
+          }
+        : {}),
     };
   }
 

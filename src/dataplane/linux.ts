@@ -64,8 +64,10 @@ export class LinuxDataPlane implements DataPlane {
       ...v.settings.routes.map((r) => `route replace ${routeSpec(r, v.ifName)}`),
     ];
     try {
-      await run(['ip', '-batch', '-'], { stdin: inside.join('\n') + '\n', netns: v.netnsPath });
-      await this.applyQos(v, {});
+      // Both ends exist now: the inside's addresses and routes and the QOS qdiscs go side by side.
+      const results = await Promise.allSettled([run(['ip', '-batch', '-'], { stdin: inside.join('\n') + '\n', netns: v.netnsPath }), this.applyQos(v, {})]);
+      const failed = results.find((r) => r.status === 'rejected');
+      if (failed) throw (failed as PromiseRejectedResult).reason;
     } catch (err) {
       await this.deleteLinks([v.name]);
       throw err;
@@ -97,8 +99,10 @@ export class LinuxDataPlane implements DataPlane {
       else await run(['tc', 'qdisc', 'del', 'dev', dev, 'root'], { ...opts, okExitCodes: [2] });
     };
     const s = v.settings;
-    await one(v.ifName, v.netnsPath, [s.egressBytes, s.egressBurst], [before.egressBytes, before.egressBurst]);
-    await one(v.name, undefined, [s.ingressBytes, s.ingressBurst], [before.ingressBytes, before.ingressBurst]);
+    await Promise.all([
+      one(v.ifName, v.netnsPath, [s.egressBytes, s.egressBurst], [before.egressBytes, before.egressBurst]),
+      one(v.name, undefined, [s.ingressBytes, s.ingressBurst], [before.ingressBytes, before.ingressBurst]),
+    ]);
   }
 
   async readPeer(v: VethPlan): Promise<PeerState> {
