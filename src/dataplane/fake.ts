@@ -19,13 +19,19 @@ export class FakeDataPlane implements DataPlane {
   listening: ListeningSocket[] = [];
   addresses = ['192.0.2.1', '127.0.0.1'];
   routes: { dst: string; dev: string }[] = [{ dst: '192.0.2.0/24', dev: 'eth0' }];
-  /** verb name → error to throw on its next call */
+  /** verb name → error to throw on its next call (on its next N calls with failTimes) */
   failNext = new Map<string, Error>();
+  failTimes = new Map<string, number>();
 
   private hit(verb: string): void {
     const err = this.failNext.get(verb);
     if (err) {
-      this.failNext.delete(verb);
+      const left = (this.failTimes.get(verb) ?? 1) - 1;
+      if (left > 0) this.failTimes.set(verb, left);
+      else {
+        this.failNext.delete(verb);
+        this.failTimes.delete(verb);
+      }
       throw err;
     }
   }

@@ -47,7 +47,7 @@ export class LinuxDataPlane implements DataPlane {
   }
 
   async createVeth(v: VethPlan): Promise<void> {
-    const mtu = v.mtu ? ` mtu ${v.mtu}` : '';
+    const mtu = v.settings.mtu ? ` mtu ${v.settings.mtu}` : '';
     const host = [
       `link add ${v.name}${mtu} type veth peer name ${v.ifName} address ${v.mac}${mtu} netns ${v.netnsPath}`,
       `link set ${v.name} master ${v.bridge} up`,
@@ -75,12 +75,16 @@ export class LinuxDataPlane implements DataPlane {
   }
 
   async updateVeth(v: VethPlan, before: VethSettings): Promise<void> {
+    const mtu = v.settings.mtu ?? 1500;
+    if (mtu !== (before.mtu ?? 1500)) {
+      await run(['ip', 'link', 'set', v.name, 'mtu', String(mtu)]);
+      await run(['ip', 'link', 'set', v.ifName, 'mtu', String(mtu)], { netns: v.netnsPath });
+    }
     const wanted = new Set(v.settings.routes.map((r) => routeSpec(r, v.ifName)));
-    const cmds = [
-      ...before.routes.filter((r) => !wanted.has(routeSpec(r, v.ifName))).map((r) => `route del ${r.dst} dev ${v.ifName}`),
-      ...[...wanted].map((r) => `route replace ${r}`),
-    ];
-    if (cmds.length) await run(['ip', '-force', '-batch', '-'], { stdin: cmds.join('\n') + '\n', netns: v.netnsPath, okExitCodes: [1] });
+    const gone = before.routes.filter((r) => !wanted.has(routeSpec(r, v.ifName))).map((r) => `route del ${r.dst} dev ${v.ifName}`);
+    // A route already gone is fine to "delete"; a route that cannot be made is an error.
+    if (gone.length) await run(['ip', '-force', '-batch', '-'], { stdin: gone.join('\n') + '\n', netns: v.netnsPath, okExitCodes: [1] });
+    if (wanted.size) await run(['ip', '-batch', '-'], { stdin: [...wanted].map((r) => `route replace ${r}`).join('\n') + '\n', netns: v.netnsPath });
     await this.applyQos(v, before);
   }
 

@@ -64,13 +64,14 @@ export function diffNft(desired: NftTable, cur: NftCurrent): string {
     if (have !== undefined) chainsOut.push(`flush chain ${t} ${c.name}`);
     for (const r of c.rules) chainsOut.push(`add rule ${t} ${c.name} ${taggedRule(r)}`);
   }
-  const wantedChains = new Set(desired.chains.map((c) => c.name));
-  for (const name of cur.chains.keys()) {
-    if (!wantedChains.has(name)) tail.push(`flush chain ${t} ${name}`, `delete chain ${t} ${name}`);
-  }
+  // Stale maps go before stale chains: a verdict map's elements hold the chains they jump to.
   const wantedSets = new Set(desired.sets.map((s) => s.name));
   for (const name of cur.sets.keys()) {
     if (!wantedSets.has(name)) tail.push(`delete ${cur.maps.has(name) ? 'map' : 'set'} ${t} ${name}`);
+  }
+  const wantedChains = new Set(desired.chains.map((c) => c.name));
+  for (const name of cur.chains.keys()) {
+    if (!wantedChains.has(name)) tail.push(`flush chain ${t} ${name}`, `delete chain ${t} ${name}`);
   }
   const script = [...head, ...dels, ...chainsOut, ...adds, ...tail];
   return script.length ? script.join('\n') + '\n' : '';
@@ -78,14 +79,19 @@ export function diffNft(desired: NftTable, cur: NftCurrent): string {
 
 const COMMENT = / comment "([^"]*)"$/;
 
-/** What a rule is known by in the kernel: its own comment, or "r:" and a hash of its text. */
+/**
+ * What a rule is known by in the kernel: its own comment (if any) and " #" with a hash of its whole
+ * text, so a rule changed in place under the same comment (an ACL Id given new settings) differs.
+ */
 export function ruleTag(rule: string): string {
-  return COMMENT.exec(rule)?.[1] ?? `r:${createHash('sha256').update(rule).digest('hex').slice(0, 12)}`;
+  const hash = createHash('sha256').update(rule).digest('hex').slice(0, 12);
+  const own = COMMENT.exec(rule)?.[1];
+  return own ? `${own} #${hash}` : `#${hash}`;
 }
 
-/** The rule as sent to the kernel: with its tag as comment when it has none of its own. */
+/** The rule as sent to the kernel: its comment replaced by (or given) its tag. */
 function taggedRule(rule: string): string {
-  return COMMENT.test(rule) ? rule : `${rule} comment ${quote(ruleTag(rule))}`;
+  return `${rule.replace(COMMENT, '')} comment ${quote(ruleTag(rule))}`;
 }
 
 function sameRules(a: string[], b: string[]): boolean {
@@ -134,8 +140,9 @@ export function parseRuleCounters(json: string): { chain: string; rule: string; 
     if (!rule?.comment) continue;
     const counter = (rule.expr ?? []).find((e) => 'counter' in e)?.counter as { packets: number; bytes: number } | undefined;
     if (!counter) continue;
-    const m = /^acl (.+)$/.exec(rule.comment);
-    const name = m ? m[1]! : /^default (in|out)$/.test(rule.comment) ? rule.comment : undefined;
+    const comment = rule.comment.replace(/ ?#[0-9a-f]{12}$/, '');
+    const m = /^acl (.+)$/.exec(comment);
+    const name = m ? m[1]! : /^default (in|out)$/.test(comment) ? comment : undefined;
     if (name) out.push({ chain: rule.chain, rule: name, packets: counter.packets, bytes: counter.bytes });
   }
   return out;

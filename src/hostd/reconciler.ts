@@ -117,7 +117,8 @@ export class Reconciler {
       this.applied = null;
       throw err;
     }
-    if (errors.has('nft')) this.applied = null;
+    // What a failed ruleset or link step left behind is unknown: the next pass reads the kernel.
+    if (errors.has('nft') || errors.has('links')) this.applied = null;
     if (errors.size) this.log.warn(`reconcile: ${errors.size} object(s) failed: ${[...errors.values()].map((e) => e.message).join('; ')}`);
     return errors;
   }
@@ -139,7 +140,7 @@ export class Reconciler {
         fail('nft', err);
       }
     };
-    const links = async () => {
+    const links = () => this.guard('links', fail, async () => {
       const kernel = new Map((await this.dp.listOwnedLinks()).map((l) => [l.name, l]));
       const wanted = new Set([...plan.bridges.map((b) => b.name), ...plan.veths.map((v) => v.name)]);
       const stale = [...kernel.keys()].filter((n) => !wanted.has(n));
@@ -150,7 +151,7 @@ export class Reconciler {
         if (!(await this.ensureBridge(parts, kernel.get(parts.bridge.name), fail))) broken.add(parts.bridge.name);
       }
       await forEachLimit(plan.veths, 4, (v) => this.ensureVeth(v, broken, nsFailed, fail, kernel.get(v.name) ?? null, checkPeers));
-    };
+    });
     await Promise.all([links(), ruleset()]);
 
     // Remember every object as planned; those the kernel refused are tried again by the next pass.
@@ -248,53 +249,62 @@ export class Reconciler {
     const anyNetwork = state.networks.size > 0;
     const anyAcl = state.index.aclEndpoints.size > 0;
 
-    const links = async () => {
-      const same = (x: unknown, y: unknown) => JSON.stringify(x) === JSON.stringify(y);
-      const stale: string[] = [];
-      for (const n of nets) {
-        const now = newNet.get(n.id);
-        if (n.old && (!now || !same(n.old.parts.bridge, now.bridge))) stale.push(n.old.parts.bridge.name);
+    // Which links go and which come, decided before either strand starts.
+    const same = (x: unknown, y: unknown) => JSON.stringify(x) === JSON.stringify(y);
+    const stale: string[] = [];
+    for (const n of nets) {
+      const now = newNet.get(n.id);
+      if (n.old && (!now || !same(n.old.parts.bridge, now.bridge))) stale.push(n.old.parts.bridge.name);
+    }
+    const vethsToMake: VethPlan[] = [];
+    const vethsToUpdate: { now: VethPlan; before: VethSettings }[] = [];
+    let aclVethGoes = false;
+    for (const e of eps) {
+      const was = e.old?.parts.veth;
+      const now = newEp.get(e.id)?.veth;
+      // Routes, QOS and MTU change in place; a new namespace, address or MAC makes a new veth.
+      if (was && now && e.old?.ok && same({ ...was, settings: null }, { ...now, settings: null })) {
+        if (!same(was.settings, now.settings)) vethsToUpdate.push({ now, before: was.settings });
+        continue;
       }
-      const vethsToMake: VethPlan[] = [];
-      const vethsToUpdate: { now: VethPlan; before: VethSettings }[] = [];
-      for (const e of eps) {
-        const was = e.old?.parts.veth;
-        const now = newEp.get(e.id)?.veth;
-        // Routes and QOS change in place; anything else (namespace, address, MTU) makes a new veth.
-        if (was && now && e.old?.ok && same({ ...was, settings: null }, { ...now, settings: null })) {
-          if (!same(was.settings, now.settings)) vethsToUpdate.push({ now, before: was.settings });
-          continue;
-        }
-        const changed = !e.old?.ok || !same(was, now);
-        if (was && changed) stale.push(was.name);
-        if (now && changed) {
-          // a veth that failed half-way goes first
-          if (!was && e.old && !e.old.ok) stale.push(now.name);
-          vethsToMake.push(now);
-        }
+      const changed = !e.old?.ok || !same(was, now);
+      if (was && changed) {
+        stale.push(was.name);
+        if (e.old!.parts.chains.length) aclVethGoes = true;
       }
-      if (stale.length) await this.dp.deleteLinks([...new Set(stale)]);
-      const broken = new Set<string>();
-      for (const n of nets) {
-        const now = newNet.get(n.id);
-        if (!now) continue;
-        if (n.old && same(n.old.parts.bridge, now.bridge)) {
-          this.status.set(n.id, { state: 'ok' });
-          continue;
-        }
-        if (!(await this.ensureBridge(now, undefined, fail))) broken.add(now.bridge.name);
+      if (now && changed) {
+        // a veth that failed half-way goes first
+        if (!was && e.old && !e.old.ok) stale.push(now.name);
+        vethsToMake.push(now);
       }
-      // Endpoints whose veth is unchanged but that changed otherwise (a port mapping) are fine as they are.
-      for (const e of eps) if (e.rec && !vethsToMake.some((v) => v.endpointId === e.id)) this.status.set(e.id, { state: 'ok' });
-      await forEachLimit(vethsToMake, 4, (v) => this.ensureVeth(v, broken, nsFailed, fail, null, false));
-      for (const { now, before } of vethsToUpdate) {
-        try {
-          await this.dp.updateVeth(now, before);
-        } catch (err) {
-          fail(now.endpointId, err);
+    }
+
+    const links = () =>
+      this.guard('links', fail, async () => {
+        if (stale.length) await this.dp.deleteLinks([...new Set(stale)]);
+        const broken = new Set<string>();
+        for (const n of nets) {
+          const now = newNet.get(n.id);
+          if (!now) continue;
+          if (n.old && same(n.old.parts.bridge, now.bridge)) {
+            this.status.set(n.id, { state: 'ok' });
+            continue;
+          }
+          if (!(await this.ensureBridge(now, undefined, fail))) broken.add(now.bridge.name);
         }
-      }
-    };
+        // Endpoints whose veth is unchanged but that changed otherwise (a port mapping) are fine as they are.
+        for (const e of eps) if (e.rec && !vethsToMake.some((v) => v.endpointId === e.id)) this.status.set(e.id, { state: 'ok' });
+        await forEachLimit(vethsToMake, 4, (v) => this.ensureVeth(v, broken, nsFailed, fail, null, false));
+        for (const { now, before } of vethsToUpdate) {
+          try {
+            await this.dp.updateVeth(now, before);
+          } catch (err) {
+            fail(now.endpointId, err);
+            // Put back what was there, so the rollback of the request finds the kernel as it was.
+            await this.dp.updateVeth({ ...now, settings: before }, now.settings).catch(() => undefined);
+          }
+        }
+      });
 
     const ruleset = async () => {
       try {
@@ -311,14 +321,32 @@ export class Reconciler {
             eps.flatMap((e) => (e.old ? [e.old.parts] : [])),
           );
           const after = assembleTable([...newNet.values()], [...newEp.values()]);
-          await this.dp.applyNftChange(before, after);
+          try {
+            await this.dp.applyNftChange(before, after);
+          } catch (err) {
+            // The kernel may have drifted from what was applied (an element deleted behind hostd's
+            // back): compare the whole table with the kernel once before failing the request.
+            this.log.warn(`nft change refused (${(err as Error).message}); retrying against the kernel's table`);
+            await this.dp.applyNft(planHost(state).nft);
+          }
         }
         this.status.set('nft', { state: 'ok' });
       } catch (err) {
         fail('nft', err);
       }
     };
-    await Promise.all([links(), ruleset()]);
+    // An endpoint with ACLs gets its rules before its new veth can carry a packet, and keeps them
+    // until its old veth is gone; otherwise the two strands go side by side.
+    const aclVethComes = vethsToMake.some((v) => (newEp.get(v.endpointId)?.chains.length ?? 0) > 0);
+    if (aclVethComes) {
+      await ruleset();
+      await links();
+    } else if (aclVethGoes) {
+      await links();
+      await ruleset();
+    } else {
+      await Promise.all([links(), ruleset()]);
+    }
 
     const bad = (id: string) => this.status.get(id)?.state === 'error';
     for (const n of nets) {
@@ -337,6 +365,16 @@ export class Reconciler {
   }
 
   // ---- steps shared by both passes -----------------------------------------------------------
+
+  /** Runs a strand; what it throws becomes the error of `id` (both strands always finish). */
+  private async guard(id: string, fail: Fail, fn: () => Promise<void>): Promise<void> {
+    try {
+      await fn();
+      this.status.delete(id);
+    } catch (err) {
+      fail(id, err);
+    }
+  }
 
   /** Ensures namespaces (and their resolv.conf); returns the paths of those that failed. */
   private async ensureNamespaces(plans: NamespacePlan[], fail: Fail): Promise<Set<string>> {

@@ -5,7 +5,7 @@
  * kernel brought back, so a failed request leaves no trace in the store or the kernel.
  */
 import { randomUUID } from 'node:crypto';
-import { SyError } from '../errors.js';
+import { asSyError, SyError } from '../errors.js';
 import type { DataPlane, ListeningSocket } from '../dataplane/dataplane.js';
 import {
   AttachRequest,
@@ -426,7 +426,8 @@ export class HostService {
       await this.dp.sendProbe({ netnsPath: ns.path, protocol: p.protocol, dst: p.remoteAddress, dport: port, ...(p.localPort ? { sport: p.localPort } : {}) });
     } else {
       const dport = p.hostPort ?? port;
-      const dst = p.hostPort ? (locals.find((a) => !a.startsWith('127.')) ?? '127.0.0.1') : ep.ip;
+      const bound = p.hostPort ? ep.portMappings.find((m) => m.protocol === p.protocol && dport >= m.externalPort && dport < m.externalPort + m.count)?.hostIp : undefined;
+      const dst = p.hostPort ? (bound ?? locals.find((a) => !a.startsWith('127.')) ?? '127.0.0.1') : ep.ip;
       await this.dp.sendProbe({ protocol: p.protocol, source: p.remoteAddress, dst, dport, ...(p.remotePort ? { sport: p.remotePort } : {}) });
     }
     const after = await read();
@@ -557,8 +558,8 @@ export class HostService {
    * the kernel's error.
    */
   private async applyOrRollback(id: string, rollback: () => Promise<void>): Promise<void> {
-    const errors = await this.reconciler.reconcile(this.state, false);
-    const err = errors.get(id) ?? errors.get('nft');
+    const errors = await this.reconciler.reconcile(this.state, false).catch((e: unknown) => new Map([['links', asSyError(e)]]));
+    const err = errors.get(id) ?? errors.get('nft') ?? errors.get('links');
     if (!err) return;
     await rollback();
     this.reconciler.invalidate();

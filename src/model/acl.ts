@@ -130,7 +130,29 @@ function parseAddresses(v: unknown, field: string): string[] {
       }
     }
   }
-  return out;
+  return noOverlap(out, addressSpan, field);
+}
+
+/** Refuses overlapping entries (nft refuses overlapping intervals in one set) with a clear error. */
+function noOverlap(items: string[], range: (x: string) => [number, number], field: string): string[] {
+  const r = items.map((x) => ({ x, span: range(x) })).sort((a, b) => a.span[0] - b.span[0]);
+  for (let i = 1; i < r.length; i++) {
+    if (r[i]!.span[0] <= r[i - 1]!.span[1]) throw new SyError('SY_INVALID_POLICY', `${field}: "${r[i]!.x}" overlaps "${r[i - 1]!.x}"`);
+  }
+  return items;
+}
+
+function addressSpan(a: string): [number, number] {
+  const r = /^([0-9.]+)-([0-9.]+)$/.exec(a);
+  if (r) return [ipToInt(r[1]!), ipToInt(r[2]!)];
+  if (!a.includes('/')) return [ipToInt(a), ipToInt(a)];
+  const c = parseCidr(a);
+  return [c.base, c.base + 2 ** (32 - c.prefix) - 1];
+}
+
+function portSpan(p: string): [number, number] {
+  const [lo, hi] = p.split('-').map(Number);
+  return [lo!, hi ?? lo!];
 }
 
 function parsePorts(v: unknown, field: string): string[] {
@@ -142,7 +164,7 @@ function parsePorts(v: unknown, field: string): string[] {
     if (!m || lo < 1 || hi > 65535 || lo > hi) throw new SyError('SY_INVALID_POLICY', `${field}: "${item}" is not a port or port range (1-65535)`);
     out.push(lo === hi ? String(lo) : `${lo}-${hi}`);
   }
-  return out;
+  return noOverlap(out, portSpan, field);
 }
 
 /** Rules in the order they are evaluated. */

@@ -5,7 +5,7 @@
  */
 import { SyError } from '../errors.js';
 import { parseAcl, renderAcl, type AclRule } from './acl.js';
-import { cidrContains, cidrToString, ipToInt, isIPv4, parseCidr, type Cidr } from './ipv4.js';
+import { cidrContains, cidrsOverlap, cidrToString, ipToInt, isIPv4, parseCidr, type Cidr } from './ipv4.js';
 import { parsePortMapping, type PortRequest } from './ports.js';
 
 export interface QosPolicy {
@@ -146,7 +146,7 @@ function prefixList(v: unknown, field: string): string[] {
   if (!Array.isArray(items) || items.length > 1024 || items.some((x) => typeof x !== 'string')) {
     throw new SyError('SY_INVALID_POLICY', `${field} must be a list of IPv4 addresses or CIDRs`);
   }
-  return (items as string[]).map((x) => {
+  const out = (items as string[]).map((x) => {
     if (isIPv4(x)) return `${x}/32`;
     try {
       return cidrToString(parseCidr(x, 'prefix'));
@@ -154,6 +154,12 @@ function prefixList(v: unknown, field: string): string[] {
       throw new SyError('SY_INVALID_POLICY', `${field}: ${(e as Error).message}`);
     }
   });
+  // They become intervals of one nft set, which must not overlap.
+  const sorted = out.map((c) => ({ c, cidr: parseCidr(c) })).sort((a, b) => a.cidr.base - b.cidr.base);
+  for (let i = 1; i < sorted.length; i++) {
+    if (cidrsOverlap(sorted[i - 1]!.cidr, sorted[i]!.cidr)) throw new SyError('SY_INVALID_POLICY', `${field}: ${sorted[i]!.c} overlaps ${sorted[i - 1]!.c}`);
+  }
+  return out;
 }
 
 function parseOutboundNat(s: Record<string, unknown>, where: string): OutboundNatPolicy {
@@ -169,7 +175,7 @@ function parseOutboundNat(s: Record<string, unknown>, where: string): OutboundNa
   }
   const exceptions = prefixList(s.Exceptions ?? s.ExceptionList, `${where}.Settings.Exceptions`);
   const destinations = prefixList(s.Destinations, `${where}.Settings.Destinations`);
-  const both = exceptions.find((e) => destinations.includes(e));
+  const both = exceptions.find((e) => destinations.some((d) => cidrsOverlap(parseCidr(e), parseCidr(d))));
   if (both) throw new SyError('SY_INVALID_POLICY', `${where}: ${both} is both an exception and a destination`);
   return { exceptions, destinations, ...(vip ? { virtualIp: vip as string } : {}) };
 }
@@ -216,6 +222,11 @@ export function checkPoliciesFit(p: EndpointPolicies, subnet: Cidr, localAddress
   for (const r of p.routes) {
     if (r.nextHop && !cidrContains(subnet, ipToInt(r.nextHop))) {
       throw new SyError('SY_INVALID_POLICY', `Route to ${r.destination}: NextHop ${r.nextHop} is not on the endpoint's subnet ${cidrToString(subnet)}`);
+    }
+  }
+  for (const r of p.routes) {
+    if (cidrsOverlap(parseCidr(r.destination), subnet)) {
+      throw new SyError('SY_INVALID_POLICY', `Route to ${r.destination} overlaps the endpoint's own subnet ${cidrToString(subnet)} (reached directly)`);
     }
   }
   const dsts = p.routes.map((r) => r.destination);

@@ -8,7 +8,7 @@ import { SyError } from '../errors.js';
 import { orderAcls, type AclRule } from './acl.js';
 import { cidrContains, ipToInt, isIPv4, parseCidr } from './ipv4.js';
 import type { EndpointRecord, NetworkRecord, PortMapping } from './records.js';
-import type { HostState } from './state.js';
+import { portKey, type HostState } from './state.js';
 
 export interface TracePacket {
   direction: 'In' | 'Out';
@@ -146,6 +146,11 @@ export function trace(state: HostState, ep: EndpointRecord, p: TracePacket, host
       path.push(`${p.remoteAddress} is on network "${from.name}", ${ep.name} on "${net.name}"`);
       return done('Block', { layer: 'Isolation', reason: `networks "${from.name}" and "${net.name}" are isolated (only replies and published ports cross)` });
     }
+    const fromHost = hostAddresses.includes(p.remoteAddress) || [...state.networks.values()].some((n) => n.gateway === p.remoteAddress);
+    if (!from && !fromHost && p.hostPort === undefined) {
+      path.push(`${p.remoteAddress} → ${ep.ip}: routed to "${net.name}" from outside the host`);
+      return done('Block', { layer: 'Isolation', reason: `"${net.name}" is a NAT network: from outside the host only replies and published ports come in (give HostPort)` });
+    }
     if (from?.id === net.id && p.hostPort === undefined) path.push(`bridged from ${p.remoteAddress} on "${net.name}"`);
     else if (p.hostPort === undefined) path.push(`routed from ${p.remoteAddress} through the host to "${net.name}"`);
     const d = layer(ep, 'In', p.remoteAddress, localPort, p.remotePort);
@@ -162,9 +167,12 @@ export function trace(state: HostState, ep: EndpointRecord, p: TracePacket, host
   const dst = p.remoteAddress;
   const isHost = hostAddresses.includes(dst) || [...state.networks.values()].some((n) => n.gateway === dst);
   if (isHost && p.remotePort !== undefined) {
-    for (const other of state.endpoints.values()) {
-      const hit = mappingFor(other, p.protocol, p.remotePort);
-      if (!hit || (hit.m.hostIp && hit.m.hostIp !== dst)) continue;
+    // A mapping bound to this address wins over one on every address (pm_addr before pm_any).
+    const owners = [...(state.index.ports.get(portKey(p.protocol, p.remotePort)) ?? [])].sort((x, y) => Number(!x.mapping.hostIp) - Number(!y.mapping.hostIp));
+    for (const o of owners) {
+      const other = state.endpoints.get(o.endpointId);
+      const hit = other && mappingFor(other, p.protocol, p.remotePort);
+      if (!other || !hit || (hit.m.hostIp && hit.m.hostIp !== dst)) continue;
       nat.push(`DNAT ${dst}:${p.remotePort} → ${other.ip}:${hit.port} (port mapping of ${other.name})`);
       if (other.networkId === ep.networkId) nat.push(`masquerade to the gateway (hairpin)`);
       path.push(`${ep.name} → host ${dst}:${p.remotePort} → ${other.name}`);

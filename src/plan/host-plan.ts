@@ -40,12 +40,13 @@ export interface VethPlan {
   /** endpoint address with prefix */
   address: string;
   gateway: string;
-  mtu?: number;
   /** what can change while the veth lives (a policy change applies it in place) */
   settings: VethSettings;
 }
 
 export interface VethSettings {
+  /** both ends' MTU (the network's less any EncapOverhead); absent = the kernel's default */
+  mtu?: number;
   /** extra routes inside the namespace (SDNRoute policies, the endpoint's Routes) */
   routes: { dst: string; via?: string; metric?: number }[];
   /** QOS caps in bytes per second: what the endpoint sends (shaped on its own interface) and what
@@ -262,8 +263,8 @@ function planVeth(ep: EndpointRecord, net: NetworkRecord, ns: NamespaceRecord): 
     mac: ep.mac,
     address: `${ep.ip}/${prefixLen(net.subnet)}`,
     gateway: net.gateway,
-    ...(mtu ? { mtu } : {}),
     settings: {
+      ...(mtu ? { mtu } : {}),
       routes: ep.policies.routes.map((r) => ({ dst: r.destination, ...(r.nextHop ? { via: r.nextHop } : {}), ...(r.metric ? { metric: r.metric } : {}) })),
       ...(qos?.egressBytes ? { egressBytes: qos.egressBytes } : {}),
       ...(qos?.ingressBytes ? { ingressBytes: qos.ingressBytes } : {}),

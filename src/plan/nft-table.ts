@@ -61,7 +61,7 @@ export function renderSetDecl(s: NftSet): string {
  * hostd builds comments from ids and validated names, and this refuses anything else.
  */
 export function quote(s: string): string {
-  if (!/^[A-Za-z0-9 _.:/=,+@-]*$/.test(s) || s.length > 120) {
+  if (!/^[A-Za-z0-9 _.:/=,+@#-]*$/.test(s) || s.length > 120) {
     throw new Error(`refusing to place ${JSON.stringify(s)} in an nft script`);
   }
   return `"${s}"`;

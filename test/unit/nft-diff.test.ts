@@ -43,7 +43,7 @@ test('from nothing: the table, its sets and chains, then rules and elements', ()
   assert.ok(ls.includes('add chain inet switchyard nat-prerouting { type nat hook prerouting priority dstnat; policy accept; }'));
   assert.ok(ls.includes('add chain inet switchyard net-b2b2b2b2-in'));
   // Each rule carries a tag (its own comment, or a hash of its text) that the full resync compares.
-  assert.ok(ls.some((l) => /^add rule inet switchyard portmaps dnat ip to meta l4proto \. th dport map @pm_any comment "r:[0-9a-f]{12}"$/.test(l)));
+  assert.ok(ls.some((l) => /^add rule inet switchyard portmaps dnat ip to meta l4proto \. th dport map @pm_any comment "#[0-9a-f]{12}"$/.test(l)));
   assert.ok(ls.includes('add element inet switchyard pm_any { tcp . 8080 comment "ep 00000001-0000-4000-8000-000000000000" : 172.18.0.2 . 80, tcp . 8081 comment "ep 00000002-0000-4000-8000-000000000000" : 172.19.0.2 . 80 }'));
   assert.ok(ls.includes('add element inet switchyard fwd_into_net { "sy-br-a1a1a1a1" : jump net-a1a1a1a1-in, "sy-br-b2b2b2b2" : jump net-b2b2b2b2-in }'));
   // Sets exist before the rules that name them, chains before the verdicts that jump to them.
@@ -141,4 +141,19 @@ test('a chain whose rules the kernel holds (by their tags) is left alone, so its
   assert.equal(diffNft(SAMPLE_TABLE, parseNftJson(withRule, keyTypesOf)), '');
   const reordered = { ...SAMPLE_TABLE, chains: [{ name: 'portmaps', rules: ['counter accept comment "acl x"', 'dnat ip to meta l4proto . th dport map @pm_any'] }] };
   assert.match(diffNft(reordered, parseNftJson(withRule, keyTypesOf)), /^flush chain inet switchyard portmaps$/m, 'a missing rule refills the chain');
+});
+
+test('a rule changed under the same comment (an ACL Id with new settings) is seen by the full resync', () => {
+  const old = 'ip daddr 10.0.0.2 meta l4proto tcp th dport 80 counter accept comment "acl web"';
+  const rule = { family: 'inet', table: 'switchyard', chain: 'portmaps', comment: ruleTag(old), expr: [] };
+  const kernel = parseNftJson(NFT_JSON.replace(/\]\}$/, `, {"rule": ${JSON.stringify(rule)}}]}`), keyTypesOf);
+  const now = { ...SAMPLE_TABLE, chains: [{ name: 'portmaps', rules: [old.replace('dport 80', 'dport 81')] }] };
+  assert.match(diffNft(now, kernel), /^flush chain inet switchyard portmaps$/m);
+  assert.equal(diffNft({ ...SAMPLE_TABLE, chains: [{ name: 'portmaps', rules: [old] }] }, kernel), '');
+});
+
+test('a stale verdict map goes before the stale chains it jumps to (nft refuses the other order)', () => {
+  const cur = currentOf({ ...SAMPLE_TABLE, sets: [...SAMPLE_TABLE.sets, { name: 'acl_in', keyTypes: ['ipv4_addr'], valueType: 'verdict', elements: [{ key: ['10.0.0.2'], value: 'jump ep-x-in' }] }], chains: [...SAMPLE_TABLE.chains, { name: 'ep-x-in', rules: ['counter drop'] }] });
+  const ls = lines(diffNft(SAMPLE_TABLE, cur));
+  assert.ok(indexOf(ls, /^delete map inet switchyard acl_in$/) < indexOf(ls, /^delete chain inet switchyard ep-x-in$/), ls.join('\n'));
 });

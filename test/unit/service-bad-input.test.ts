@@ -47,6 +47,10 @@ const BAD_POLICIES: [string, ErrorCode, unknown][] = [
   ['SDNRoute without DestinationPrefix', 'SY_INVALID_POLICY', { Type: 'SDNRoute', Settings: { NextHop: '172.18.0.9' } }],
   ['SDNRoute for the default route', 'SY_INVALID_POLICY', { Type: 'SDNRoute', Settings: { DestinationPrefix: '0.0.0.0/0', NextHop: '172.18.0.9' } }],
   ['EncapOverhead 5000', 'SY_INVALID_POLICY', { Type: 'EncapOverhead', Settings: { Overhead: 5000 } }],
+  ['ACL RemoteAddresses that overlap', 'SY_INVALID_POLICY', acl({ RemoteAddresses: '10.0.0.0/8,10.1.0.0/16' })],
+  ['ACL LocalPorts that overlap', 'SY_INVALID_POLICY', acl({ LocalPorts: '80-90,85' })],
+  ['OutBoundNAT exceptions that overlap', 'SY_INVALID_POLICY', { Type: 'OutBoundNAT', Settings: { Exceptions: ['10.0.0.0/8', '10.1.2.3'] } }],
+  ['SDNRoute into the endpoint\'s own subnet', 'SY_INVALID_POLICY', { Type: 'SDNRoute', Settings: { DestinationPrefix: '172.18.0.0/25', NextHop: '172.18.0.9' } }],
 ];
 
 const label = (name: string) => (name.length > 20 ? `of ${name.length} characters` : JSON.stringify(name));
@@ -207,6 +211,7 @@ test('a veth the kernel refuses leaves no resolv.conf behind', async () => {
 test('a ruleset the kernel refuses rolls the network back: records, store, links and ruleset', async () => {
   const before = snapshot(h);
   h.fake.failNext.set('applyNft', new SyError('SY_KERNEL', 'boom'));
+  h.fake.failTimes.set('applyNft', 2); // the change, and the retry against the whole table
   const err = await expectRefusal(() => nftFailure('net-nft'), 'SY_KERNEL');
   assert.equal(err.message, 'boom');
   assert.equal(h.fake.failNext.size, 0, 'the injected failure was hit');
@@ -219,8 +224,19 @@ test('a ruleset the kernel refuses rolls the network back: records, store, links
 test('a ruleset the kernel refuses leaves no sysctl of the rolled-back bridge', async () => {
   const before = snapshot(h);
   h.fake.failNext.set('applyNft', new SyError('SY_KERNEL', 'boom'));
+  h.fake.failTimes.set('applyNft', 2);
   await expectRefusal(() => nftFailure('net-nft2'), 'SY_KERNEL');
   assert.equal(snapshot(h).dataplane, before.dataplane);
+});
+
+test('a change the kernel refuses once (drift) is retried against the whole table and succeeds', async () => {
+  await h.svc.createNetwork(network({ Name: 'net-drift' }));
+  h.fake.failNext.set('applyNft', new SyError('SY_KERNEL', 'No such file or directory'));
+  const ep = await h.svc.createEndpoint(endpoint({ Name: 'ep-drift', HostComputeNetwork: 'net-drift', Policies: [portMapping({ ExternalPort: 8181 })] }));
+  assert.equal(h.fake.failNext.size, 0, 'the injected failure was hit');
+  assert.ok(h.fake.nft?.sets.find((s) => s.name === 'pm_any')?.elements.some((e) => e.key.join(' . ') === 'tcp . 8181'), 'the mapping is in the table');
+  await h.svc.deleteEndpoint(ep.ID);
+  await h.svc.deleteNetwork('net-drift');
 });
 
 test('after all refusals, the same requests without their fault succeed', async () => {
