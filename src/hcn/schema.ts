@@ -109,7 +109,11 @@ export const ModifyRequest = Type.Object({
 });
 export type ModifyRequest = Static<typeof ModifyRequest>;
 
-export const AttachRequest = Type.Object({ NamespaceId: Type.String({ maxLength: 256 }) });
+export const AttachRequest = Type.Object({
+  NamespaceId: Type.String({ maxLength: 256 }),
+  /** Switchyard extension: the interface name inside the namespace, replacing the endpoint's (front doors choose eth1, eth2, ...). */
+  InterfaceName: Type.Optional(Type.String({ maxLength: 15 })),
+});
 
 export const PortMappingSettings = Type.Object({
   Protocol: Type.Optional(Type.Union([Type.Integer(), Type.String({ maxLength: 8 })])),

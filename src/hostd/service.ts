@@ -174,8 +174,8 @@ export class HostService {
     };
   }
 
-  /** Prefixes a new subnet must not overlap: other networks and the host's own routes. */
-  private async takenPrefixes(): Promise<{ cidr: Cidr; what: string }[]> {
+  /** Prefixes a new subnet must not overlap: other networks and the host's own routes (also for the Docker IPAM). */
+  async takenPrefixes(): Promise<{ cidr: Cidr; what: string }[]> {
     const out = [...this.state.networks.values()].map((n) => ({ cidr: parseCidr(n.subnet), what: `network "${n.name}" (${n.subnet})` }));
     for (const r of await this.dp.foreignRoutes()) {
       try {
@@ -216,8 +216,7 @@ export class HostService {
         throw new SyError('SY_DUPLICATE_NAME', `An endpoint named "${name}" already exists`);
       }
       const ns = doc.HostComputeNamespace ? this.findNamespace(doc.HostComputeNamespace) : undefined;
-      const ifName = doc.InterfaceName ?? 'eth0';
-      if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/.test(ifName)) throw new SyError('SY_INVALID_NAME', `InterfaceName "${ifName}" is not a valid interface name`);
+      const ifName = checkIfName(doc.InterfaceName ?? 'eth0');
       if (ns) this.checkInterfaceFree(ns, ifName);
       if (doc.Routes?.length) throw new SyError('SY_NOT_SUPPORTED', 'Endpoint Routes are not supported yet; the default route goes to the network gateway');
       if (doc.Flags) throw new SyError('SY_NOT_SUPPORTED', `Endpoint Flags ${doc.Flags} are not supported yet (remote endpoints land with Overlay networks)`);
@@ -263,8 +262,9 @@ export class HostService {
       const ns = this.findNamespace(req.NamespaceId);
       if (ep.namespaceId === ns.id) return this.endpointDoc(ep);
       if (ep.namespaceId) throw new SyError('SY_IN_USE', `Endpoint "${ep.name}" is attached to another namespace; detach it first`);
-      this.checkInterfaceFree(ns, ep.ifName);
-      return this.replaceEndpoint(ep, { ...ep, namespaceId: ns.id });
+      const ifName = req.InterfaceName === undefined ? ep.ifName : checkIfName(req.InterfaceName);
+      this.checkInterfaceFree(ns, ifName);
+      return this.replaceEndpoint(ep, { ...ep, namespaceId: ns.id, ifName });
     });
   }
 
@@ -488,6 +488,11 @@ function checkName(name: string, what: string): string {
   return name;
 }
 
+function checkIfName(ifName: string): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/.test(ifName)) throw new SyError('SY_INVALID_NAME', `InterfaceName "${ifName}" is not a valid interface name`);
+  return ifName;
+}
+
 function checkHostAddress(ip: string, cidr: Cidr, what: string): void {
   if (!isIPv4(ip)) throw new SyError('SY_INVALID_ADDRESS', `${what} "${ip}" is not an IPv4 address`);
   const n = ipToInt(ip);
@@ -497,7 +502,7 @@ function checkHostAddress(ip: string, cidr: Cidr, what: string): void {
   }
 }
 
-function pickFreeSubnet(taken: Cidr[]): Cidr {
+export function pickFreeSubnet(taken: Cidr[]): Cidr {
   for (let i = 0; i < cidrSize(AUTO_SUBNET_POOL) / 256; i++) {
     const cand = { base: AUTO_SUBNET_POOL.base + i * 256, prefix: 24 };
     if (!taken.some((t) => cidrsOverlap(t, cand))) return cand;

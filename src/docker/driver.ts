@@ -1,0 +1,206 @@
+/**
+ * The Docker front door's network driver: libnetwork's remote NetworkDriver calls, translated into
+ * the HostService operations the HCN API uses, and nothing else (no kernel work here).
+ *
+ *   CreateNetwork  → create network          DeleteNetwork  → delete network
+ *   CreateEndpoint → create endpoint (address, MAC, -p port mappings published here)
+ *   Join           → adopt Docker's sandbox namespace, attach the endpoint into it
+ *   Leave          → detach (and forget the sandbox namespace once nothing is attached)
+ *   DeleteEndpoint → delete endpoint
+ *
+ * hostd itself places the endpoint's interface in the sandbox (address, MAC, default route), as for
+ * any HCN endpoint, so Join returns no InterfaceName and no Gateway but DisableGatewayService: Docker
+ * then moves no interface, adds no route of its own and attaches no docker_gwbridge. Docker calls
+ * Program/RevokeExternalConnectivity only for an endpoint whose Join named a Gateway, so port mappings
+ * are made with the endpoint, from the `com.docker.network.portmap` option CreateEndpoint carries.
+ *
+ * Every handler is idempotent (Docker replays nothing after a plugin restart, and its rollback calls
+ * may come for objects that were never made): a missing object on a removal is success.
+ */
+import { SyError } from '../errors.js';
+import type { Logger } from '../hostd/reconciler.js';
+import { namespacePathOf, type HostService } from '../hostd/service.js';
+import { isNamespaceMounted, waitForNamespace } from './sandbox.js';
+import { parseDoc } from '../hcn/schema.js';
+import { CreateEndpointRequest, CreateNetworkRequest, EndpointRequest, JoinRequest, NetworkRequest, ProgramRequest } from './messages.js';
+import { endpointDoc, guidOf, networkDoc } from './translate.js';
+
+export type Handler = (body: unknown) => Promise<unknown>;
+
+/** Runs one change at a time: a Join's namespace lookup and attach must not interleave with another's. */
+export class Serial {
+  private tail: Promise<unknown> = Promise.resolve();
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.tail.then(fn, fn);
+    this.tail = p.catch(() => undefined);
+    return p;
+  }
+}
+
+function notFound(e: unknown): boolean {
+  return e instanceof SyError && (e.code === 'SY_ENDPOINT_NOT_FOUND' || e.code === 'SY_NETWORK_NOT_FOUND' || e.code === 'SY_NAMESPACE_NOT_FOUND');
+}
+
+async function ignoreNotFound(fn: () => Promise<unknown>): Promise<void> {
+  try {
+    await fn();
+  } catch (e) {
+    if (!notFound(e)) throw e;
+  }
+}
+
+/** The NetworkDriver methods for one Docker driver name (e.g. "nat"), by method name. */
+export interface NetworkDriverOptions {
+  log: Logger;
+  /** how long a Join waits for the sandbox namespace of a starting container (default 60 s) */
+  sandboxTimeoutMs?: number;
+}
+
+export function networkDriverHandlers(driver: string, svc: HostService, serial: Serial, opts: NetworkDriverOptions): Record<string, Handler> {
+  const { log } = opts;
+  const sandboxTimeoutMs = opts.sandboxTimeoutMs ?? 60_000;
+  const macOf = (id: string) => {
+    const doc = svc.endpointDoc(svc.findEndpoint(id));
+    return doc.MacAddress.toLowerCase().replace(/-/g, ':');
+  };
+
+  /** Forgets a sandbox namespace record nothing is attached to any more (the namespace is Docker's). */
+  const dropIdleNamespace = async (nsId: string | undefined) => {
+    if (!nsId) return;
+    if ([...svc.state.endpoints.values()].some((e) => e.namespaceId === nsId)) return;
+    await ignoreNotFound(() => svc.deleteNamespace(nsId));
+  };
+
+  /** Joins waiting for their sandbox to appear, by endpoint id. */
+  const pending = new Map<string, AbortController>();
+  const cancelPending = (id: string) => {
+    pending.get(id)?.abort();
+    pending.delete(id);
+  };
+
+  /** Places the endpoint in the sandbox at `path` as eth0 (eth1, ... for further networks). */
+  const attachInto = async (id: string, path: string) => {
+    const ep = svc.state.endpoints.get(id);
+    if (!ep) return; // removed meanwhile
+    let nsId: string;
+    try {
+      nsId = svc.findNamespace(path).id;
+    } catch (e) {
+      if (!notFound(e)) throw e;
+      nsId = (await svc.createNamespace({ Path: path })).ID;
+    }
+    if (ep.namespaceId === nsId) return;
+    const used = new Set([...svc.state.endpoints.values()].filter((e) => e.namespaceId === nsId).map((e) => e.ifName));
+    let n = 0;
+    while (used.has(`eth${n}`)) n++;
+    try {
+      await svc.attachEndpoint(id, { NamespaceId: nsId, InterfaceName: `eth${n}` });
+    } catch (e) {
+      // Docker does not call Leave after a failed Join: clean up our own half.
+      await dropIdleNamespace(nsId).catch(() => undefined);
+      throw e;
+    }
+  };
+
+  return {
+    'NetworkDriver.GetCapabilities': async () => ({ Scope: 'local', ConnectivityScope: 'local' }),
+
+    'NetworkDriver.CreateNetwork': (body) =>
+      serial.run(async () => {
+        const req = parseDoc(CreateNetworkRequest, body, 'CreateNetwork request');
+        const doc = networkDoc(driver, req);
+        if (svc.state.networks.has(doc.ID!)) return {};
+        await svc.createNetwork(doc);
+        return {};
+      }),
+
+    'NetworkDriver.DeleteNetwork': (body) =>
+      serial.run(async () => {
+        const req = parseDoc(NetworkRequest, body, 'DeleteNetwork request');
+        const id = guidOf(req.NetworkID);
+        const nsIds = [...svc.state.endpoints.values()].filter((e) => e.networkId === id).map((e) => e.namespaceId);
+        await ignoreNotFound(() => svc.deleteNetwork(id));
+        for (const ns of new Set(nsIds)) await dropIdleNamespace(ns);
+        return {};
+      }),
+
+    'NetworkDriver.CreateEndpoint': (body) =>
+      serial.run(async () => {
+        const req = parseDoc(CreateEndpointRequest, body, 'CreateEndpoint request');
+        const netId = guidOf(req.NetworkID);
+        svc.findNetwork(netId);
+        const doc = endpointDoc(netId, req);
+        if (!svc.state.endpoints.has(doc.ID!)) await svc.createEndpoint(doc);
+        // Docker takes back only what it did not give: echoing its address would make it roll back.
+        return { Interface: req.Interface?.MacAddress ? {} : { MacAddress: macOf(doc.ID!) } };
+      }),
+
+    'NetworkDriver.DeleteEndpoint': (body) =>
+      serial.run(async () => {
+        const req = parseDoc(EndpointRequest, body, 'DeleteEndpoint request');
+        const id = guidOf(req.EndpointID);
+        cancelPending(id);
+        const ns = svc.state.endpoints.get(id)?.namespaceId;
+        await ignoreNotFound(() => svc.deleteEndpoint(id));
+        await dropIdleNamespace(ns);
+        return {};
+      }),
+
+    'NetworkDriver.EndpointOperInfo': async (body) => {
+      const req = parseDoc(EndpointRequest, body, 'EndpointOperInfo request');
+      const ep = svc.state.endpoints.get(guidOf(req.EndpointID));
+      return { Value: ep ? { 'switchyard.endpoint': ep.id, 'switchyard.interface': ep.ifName } : {} };
+    },
+
+    'NetworkDriver.Join': (body) =>
+      serial.run(async () => {
+        const req = parseDoc(JoinRequest, body, 'Join request');
+        const ep = svc.findEndpoint(guidOf(req.EndpointID));
+        const path = namespacePathOf(req.SandboxKey, true)!;
+        pending.get(ep.id)?.abort();
+        pending.delete(ep.id);
+        if (await isNamespaceMounted(path)) {
+          await attachInto(ep.id, path);
+        } else {
+          // A starting container: its namespace appears when Docker's prestart hook mounts it.
+          const ctl = new AbortController();
+          pending.set(ep.id, ctl);
+          void waitForNamespace(path, sandboxTimeoutMs, ctl.signal).then((ok) => {
+            if (pending.get(ep.id) === ctl) pending.delete(ep.id);
+            if (ctl.signal.aborted) return;
+            if (!ok) return log.warn(`docker: sandbox ${path} of endpoint ${ep.id} did not appear within ${sandboxTimeoutMs / 1000} s`);
+            serial.run(() => attachInto(ep.id, path)).catch((e: Error) => log.warn(`docker: cannot attach endpoint ${ep.id} to ${path}: ${e.message}`));
+          });
+        }
+        return { DisableGatewayService: true };
+      }),
+
+    'NetworkDriver.Leave': (body) =>
+      serial.run(async () => {
+        const req = parseDoc(EndpointRequest, body, 'Leave request');
+        const id = guidOf(req.EndpointID);
+        cancelPending(id);
+        const ns = svc.state.endpoints.get(id)?.namespaceId;
+        await ignoreNotFound(() => svc.detachEndpoint(id));
+        await dropIdleNamespace(ns);
+        return {};
+      }),
+
+    // Called only for an endpoint whose Join named a Gateway, which ours never do: the mappings were
+    // made with the endpoint. Answered (not 404) so that a future Docker calling them still works.
+    'NetworkDriver.ProgramExternalConnectivity': async (body) => {
+      parseDoc(ProgramRequest, body, 'ProgramExternalConnectivity request');
+      return {};
+    },
+    'NetworkDriver.RevokeExternalConnectivity': async (body) => {
+      parseDoc(EndpointRequest, body, 'RevokeExternalConnectivity request');
+      return {};
+    },
+
+    // Swarm-only calls: nothing to do on a single host.
+    'NetworkDriver.AllocateNetwork': async () => ({ Options: {} }),
+    'NetworkDriver.FreeNetwork': async () => ({}),
+    'NetworkDriver.DiscoverNew': async () => ({}),
+    'NetworkDriver.DiscoverDelete': async () => ({}),
+  };
+}

@@ -1,0 +1,128 @@
+/**
+ * Serves Docker's plugin protocol on unix sockets in the plugin directory (default
+ * /run/docker/plugins): one socket per network driver (`nat.sock`, named as Docker's `-d` names it)
+ * and `switchyard.sock` for the IPAM driver. Docker POSTs `/<Method>` with a JSON body (empty for
+ * calls without arguments) and expects JSON back; a failure is answered with HTTP 200 and the error
+ * field of the protocol (`Err` for NetworkDriver calls, `Error` for IpamDriver calls), which Docker
+ * shows to the user as it is. Docker has no timeout: every call is bounded here.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { chmod, mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { asSyError, SyError } from '../errors.js';
+import type { Logger } from '../hostd/reconciler.js';
+import type { HostService } from '../hostd/service.js';
+import { networkDriverHandlers, Serial, type Handler } from './driver.js';
+import { ipamHandlers, IpamStore } from './ipam.js';
+import { NETWORK_DRIVERS } from './translate.js';
+
+export const IPAM_DRIVER = 'switchyard';
+const CONTENT_TYPE = 'application/vnd.docker.plugins.v1.2+json';
+const MAX_BODY = 4 * 1024 * 1024;
+
+export interface DockerFrontDoorOptions {
+  svc: HostService;
+  pluginDir: string;
+  /** where the IPAM pools are kept (a file in hostd's state directory) */
+  ipamFile: string;
+  log: Logger;
+  /** bound of one call (default 60 s) */
+  timeoutMs?: number;
+}
+
+export class DockerFrontDoor {
+  private readonly servers: { path: string; server: Server }[] = [];
+
+  constructor(private readonly opts: DockerFrontDoorOptions) {}
+
+  /** Listens on every plugin socket (a stale socket file from a previous run is replaced). */
+  async start(): Promise<void> {
+    const { svc, pluginDir, log } = this.opts;
+    await mkdir(pluginDir, { recursive: true, mode: 0o755 });
+    const serial = new Serial();
+    const ipam = ipamHandlers(svc, new IpamStore(this.opts.ipamFile), serial);
+    const sockets: [string, string[], Record<string, Handler>][] = [
+      ...Object.keys(NETWORK_DRIVERS).map((d): [string, string[], Record<string, Handler>] => [d, ['NetworkDriver'], networkDriverHandlers(d, svc, serial, { log })]),
+      [IPAM_DRIVER, ['IpamDriver'], ipam],
+    ];
+    for (const [name, implementsList, handlers] of sockets) {
+      const path = join(pluginDir, `${name}.sock`);
+      const all: Record<string, Handler> = { ...handlers, 'Plugin.Activate': async () => ({ Implements: implementsList }) };
+      const server = createServer((req, res) => void this.serve(name, all, req, res));
+      await rm(path, { force: true });
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(path, () => resolve());
+      });
+      await chmod(path, 0o660);
+      this.servers.push({ path, server });
+    }
+    log.info(`serving Docker plugins ${sockets.map((s) => s[0]).join(', ')} in ${pluginDir}`);
+  }
+
+  async stop(): Promise<void> {
+    for (const { path, server } of this.servers) {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+      await rm(path, { force: true }).catch(() => undefined);
+    }
+    this.servers.length = 0;
+  }
+
+  private async serve(plugin: string, handlers: Record<string, Handler>, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const method = (req.url ?? '').replace(/^\//, '');
+    const errorField = method.startsWith('IpamDriver.') ? 'Error' : 'Err';
+    const send = (status: number, body: unknown) => {
+      const text = JSON.stringify(body);
+      res.writeHead(status, { 'content-type': CONTENT_TYPE, 'content-length': Buffer.byteLength(text) });
+      res.end(text);
+    };
+    const handler = req.method === 'POST' ? handlers[method] : undefined;
+    if (!handler) {
+      req.resume();
+      return send(404, { [errorField]: `${plugin}: no method ${req.method} /${method}` });
+    }
+    const t0 = Date.now();
+    try {
+      const text = await readBody(req);
+      let body: unknown = {};
+      if (text.trim() !== '') {
+        try {
+          body = JSON.parse(text);
+        } catch (e) {
+          throw new SyError('SY_BAD_REQUEST', `Request body is not valid JSON: ${(e as Error).message}`);
+        }
+      }
+      const out = await withTimeout(handler(body), this.opts.timeoutMs ?? 60_000, method);
+      send(200, out);
+    } catch (err) {
+      const e = asSyError(err);
+      this.opts.log.warn(`docker ${plugin} ${method} failed after ${Date.now() - t0} ms: ${e.message} (${e.code})`);
+      send(200, { [errorField]: `switchyard: ${e.message} (${e.code})` });
+    }
+  }
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY) {
+        req.destroy();
+        reject(new SyError('SY_BAD_REQUEST', 'Request body is too large'));
+      } else chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  const t = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new SyError('SY_TIMEOUT', `${what} did not finish within ${ms / 1000} s`)), ms);
+  });
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+}
