@@ -6,9 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 runtime_pkgs=(nftables iptables iproute2 util-linux)
-test_pkgs=(curl socat busybox-static iperf3 conntrack tcpdump containernetworking-plugins)
+test_pkgs=(curl socat busybox-static iperf3 conntrack tcpdump containernetworking-plugins docker.io)
 declare -A provides=([nftables]=nft [iptables]=iptables [iproute2]=ip [util-linux]=nsenter [curl]=curl [socat]=socat
-  [busybox-static]=busybox [iperf3]=iperf3 [conntrack]=conntrack [tcpdump]=tcpdump [containernetworking-plugins]=/usr/lib/cni/bridge)
+  [busybox-static]=busybox [iperf3]=iperf3 [conntrack]=conntrack [tcpdump]=tcpdump [containernetworking-plugins]=/usr/lib/cni/bridge
+  [docker.io]=/usr/sbin/dockerd)
 
 want=("${runtime_pkgs[@]}")
 [[ "${1:-}" == "--test" ]] && want+=("${test_pkgs[@]}")
@@ -20,8 +21,16 @@ done
 if ((${#missing[@]})); then
   echo "setup: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
+  # Debian's docker.io would start a dockerd in the root namespace (docker0, iptables) on install:
+  # policy-rc.d forbids that for the install. The tests start their own private dockerd.
+  made_policy=""
+  if [[ " ${missing[*]} " == *" docker.io "* && ! -e /usr/sbin/policy-rc.d ]]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && made_policy=1
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  if [[ -n "$made_policy" ]]; then rm -f /usr/sbin/policy-rc.d; trap - EXIT; fi
 fi
 
 node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)

@@ -63,10 +63,22 @@ export class LinuxDataPlane implements DataPlane {
       'link set lo up',
       `addr replace ${v.address} dev ${v.ifName}`,
       `link set ${v.ifName} up`,
-      `route replace default via ${v.gateway} dev ${v.ifName}`,
+      // "add", not "replace": in a namespace with several endpoints (a container on two networks) the
+      // first one keeps the default route, as Docker keeps its primary network's gateway. Only this
+      // last line may fail ("File exists"); -force runs it and reports it as line 4.
+      `route add default via ${v.gateway} dev ${v.ifName}`,
     ];
     try {
-      await run(['ip', '-batch', '-'], { stdin: inside.join('\n') + '\n', netns: v.netnsPath });
+      const res = await run(['ip', '-force', '-batch', '-'], { stdin: inside.join('\n') + '\n', netns: v.netnsPath, okExitCodes: [1] });
+      const failed = [...res.stderr.matchAll(/Command failed -:(\d+)/g)].map((m) => Number(m[1]));
+      if (res.exitCode !== 0 && (failed.length !== 1 || failed[0] !== 4 || !/File exists/.test(res.stderr))) {
+        throw new SyError('SY_KERNEL', `Cannot configure "${v.ifName}" in "${v.netnsPath}": ${res.stderr.trim()}`, {
+          argv: ['ip', '-force', '-batch', '-'],
+          stdin: inside.join('\n'),
+          stderr: res.stderr,
+          exitCode: res.exitCode,
+        });
+      }
     } catch (err) {
       await this.deleteLinks([v.name]);
       throw err;

@@ -23,7 +23,7 @@ import { namespacePathOf, type HostService } from '../hostd/service.js';
 import { isNamespaceMounted, waitForNamespace } from './sandbox.js';
 import { parseDoc } from '../hcn/schema.js';
 import { CreateEndpointRequest, CreateNetworkRequest, EndpointRequest, JoinRequest, NetworkRequest, ProgramRequest } from './messages.js';
-import { endpointDoc, guidOf, networkDoc } from './translate.js';
+import { endpointDoc, guidOf, joinPortPolicies, networkDoc } from './translate.js';
 
 export type Handler = (body: unknown) => Promise<unknown>;
 
@@ -72,9 +72,9 @@ export function networkDriverHandlers(driver: string, svc: HostService, serial: 
   };
 
   /** Joins waiting for their sandbox to appear, by endpoint id. */
-  const pending = new Map<string, AbortController>();
+  const pending = new Map<string, { ctl: AbortController; path: string }>();
   const cancelPending = (id: string) => {
-    pending.get(id)?.abort();
+    pending.get(id)?.ctl.abort();
     pending.delete(id);
   };
 
@@ -157,16 +157,26 @@ export function networkDriverHandlers(driver: string, svc: HostService, serial: 
         const req = parseDoc(JoinRequest, body, 'Join request');
         const ep = svc.findEndpoint(guidOf(req.EndpointID));
         const path = namespacePathOf(req.SandboxKey, true)!;
-        pending.get(ep.id)?.abort();
-        pending.delete(ep.id);
+        cancelPending(ep.id);
+        // Docker sends the -p mappings with every network a container joins; they are published on
+        // the first network it joins (Docker's primary one, joined first), where Docker would ask for
+        // them too if ours were a gateway endpoint.
+        const policies = joinPortPolicies(req.Options);
+        const nsKnown = [...svc.state.namespaces.values()].find((n) => n.path === path);
+        const primary =
+          ![...pending.values()].some((p) => p.path === path) &&
+          ![...svc.state.endpoints.values()].some((e) => e.id !== ep.id && nsKnown && e.namespaceId === nsKnown.id);
+        if (primary && policies.length && !ep.portMappings.length) {
+          await svc.modifyEndpoint(ep.id, { ResourceType: 'Policy', RequestType: 'Add', Settings: { Policies: policies } });
+        }
         if (await isNamespaceMounted(path)) {
           await attachInto(ep.id, path);
         } else {
           // A starting container: its namespace appears when Docker's prestart hook mounts it.
           const ctl = new AbortController();
-          pending.set(ep.id, ctl);
+          pending.set(ep.id, { ctl, path });
           void waitForNamespace(path, sandboxTimeoutMs, ctl.signal).then((ok) => {
-            if (pending.get(ep.id) === ctl) pending.delete(ep.id);
+            if (pending.get(ep.id)?.ctl === ctl) pending.delete(ep.id);
             if (ctl.signal.aborted) return;
             if (!ok) return log.warn(`docker: sandbox ${path} of endpoint ${ep.id} did not appear within ${sandboxTimeoutMs / 1000} s`);
             serial.run(() => attachInto(ep.id, path)).catch((e: Error) => log.warn(`docker: cannot attach endpoint ${ep.id} to ${path}: ${e.message}`));
@@ -180,9 +190,12 @@ export function networkDriverHandlers(driver: string, svc: HostService, serial: 
         const req = parseDoc(EndpointRequest, body, 'Leave request');
         const id = guidOf(req.EndpointID);
         cancelPending(id);
-        const ns = svc.state.endpoints.get(id)?.namespaceId;
+        const ep = svc.state.endpoints.get(id);
         await ignoreNotFound(() => svc.detachEndpoint(id));
-        await dropIdleNamespace(ns);
+        if (ep?.portMappings.length) {
+          await ignoreNotFound(() => svc.modifyEndpoint(id, { ResourceType: 'Policy', RequestType: 'Update', Settings: { Policies: [] } }));
+        }
+        await dropIdleNamespace(ep?.namespaceId);
         return {};
       }),
 

@@ -112,17 +112,25 @@ export function networkDoc(driver: string, req: CreateNetworkRequest): HostCompu
 export function endpointDoc(networkId: string, req: CreateEndpointRequest): HostComputeEndpoint {
   if (req.Interface?.AddressIPv6) throw new SyError('SY_NOT_SUPPORTED', 'IPv6 endpoint addresses are not supported yet');
   const opts = parseDoc(EndpointOptions, req.Options ?? {}, 'endpoint options');
+  // Port mappings wait for Join: Docker sends them for every network a container joins, and they
+  // belong to one of them only (see driver.ts). Checked here already so that a bad one fails early.
+  portPolicies(opts['com.docker.network.portmap'] ?? []);
   const doc: HostComputeEndpoint = {
     ID: guidOf(req.EndpointID),
     Name: dockerName('ep', req.EndpointID),
     HostComputeNetwork: networkId,
-    Policies: portPolicies(opts['com.docker.network.portmap'] ?? []),
     SchemaVersion: { Major: 2, Minor: 0 },
   };
   if (req.Interface?.Address) doc.IpConfigurations = [{ IpAddress: bareIp(req.Interface.Address) }];
   const mac = req.Interface?.MacAddress || macFromBase64(opts['com.docker.network.endpoint.macaddress']);
   if (mac) doc.MacAddress = mac;
   return doc;
+}
+
+/** The port mappings in a Join's (or CreateEndpoint's) options, as HCN PortMapping policies. */
+export function joinPortPolicies(options: Record<string, unknown> | null | undefined): Policy[] {
+  const opts = parseDoc(EndpointOptions, options ?? {}, 'join options');
+  return portPolicies(opts['com.docker.network.portmap'] ?? []);
 }
 
 /** `com.docker.network.portmap` → HCN PortMapping policies (HostPort 0: Switchyard picks one). */

@@ -1,0 +1,190 @@
+/**
+ * The Docker front door end to end: a private Debian dockerd (default settings: its iptables rules,
+ * FORWARD policy DROP, br_netfilter) in the test's host namespace, hostd --docker beside it, images
+ * made with `docker import`, real packets. The seed scenario with -p from outside, from the host and
+ * by hairpin; ephemeral, UDP, host-bound ports, --ip and --mac-address; the switchyard IPAM;
+ * connect/disconnect; options and refusals; failures that leave nothing behind; stop/start; a hostd
+ * crash with containers running; removal that frees everything.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { requireRoot, World, waitFor, type Hostd } from './world.js';
+import { DockerEngine, IMAGE, ncGet } from './docker-world.js';
+import { run } from '../../src/dataplane/run.js';
+
+type EpDoc = { ID: string; Name: string; IpConfigurations: { IpAddress: string }[]; MacAddress: string; NamespacePath?: string; Policies: { Type: string; Settings: Record<string, number | string> }[] };
+
+describe('Docker front door (private dockerd, nat driver, switchyard IPAM)', () => {
+  const w = new World('dk');
+  let host: string;
+  let outside: string;
+  let hostd: Hostd;
+  let engine: DockerEngine;
+  const hostdArgs = () => ['--docker', '--docker-plugin-dir', engine.pluginDir];
+
+  const endpoints = async () => (await hostd.client.request<EpDoc[]>('GET', '/endpoints')) ?? [];
+  const epOf = async (container: string) => {
+    const id = await engine.ok('inspect', '--format', '{{range .NetworkSettings.Networks}}{{.EndpointID}} {{end}}', container);
+    const eps = await endpoints();
+    const wanted = id.split(' ').filter(Boolean).map((x) => x.slice(0, 8));
+    return eps.filter((e) => wanted.includes(e.ID.slice(0, 8)));
+  };
+  const vethCount = async () => (await run(['ip', '-n', host, '-o', 'link', 'show'])).stdout.split('\n').filter((l) => /sy-ep-/.test(l)).length;
+
+  before(async () => {
+    requireRoot();
+    ({ host, outside } = await w.hostAndOutside());
+    engine = new DockerEngine(w, host);
+    await engine.prepare();
+    hostd = await w.startHostd(host, { args: hostdArgs(), mountNsPid: engine.mountNsPid, resyncSeconds: 2 });
+    await engine.start();
+    await engine.importImage();
+  });
+  after(async () => {
+    await engine?.cleanup();
+    await w.cleanup();
+    assert.deepEqual(w.leftovers(), []);
+  });
+
+  it('docker network create -d nat makes an ordinary Switchyard NAT network', async () => {
+    await engine.ok('network', 'create', '-d', 'nat', '--subnet', '172.18.0.0/24', 'MyNatNetwork');
+    const nets = (await hostd.client.request<{ Type: string; Ipams: { Subnets: { IpAddressPrefix: string; Routes: { NextHop: string }[] }[] }[] }[]>('GET', '/networks'))!;
+    assert.equal(nets.length, 1);
+    assert.equal(nets[0]!.Type, 'NAT');
+    assert.equal(nets[0]!.Ipams[0]!.Subnets[0]!.IpAddressPrefix, '172.18.0.0/24');
+    assert.equal(nets[0]!.Ipams[0]!.Subnets[0]!.Routes[0]!.NextHop, '172.18.0.1');
+  });
+
+  it('docker run -p 8080:80 is reachable from outside, from the host (127.0.0.1) and by hairpin', async () => {
+    await engine.ok('run', '-d', '--name', 'web', '--net', 'MyNatNetwork', '-p', '8080:80', IMAGE, 'httpd', '-f', '-p', '80', '-h', '/www');
+    await waitFor('web from outside', async () => (await w.curl(outside, 'http://192.0.2.1:8080/')) === 'hello-from-docker');
+    assert.equal(await w.curl(host, 'http://127.0.0.1:8080/'), 'hello-from-docker');
+    assert.equal(await w.curl(host, 'http://192.0.2.3:8080/'), 'hello-from-docker');
+    const hairpin = await engine.ok('run', '--rm', '--net', 'MyNatNetwork', IMAGE, ...ncGet('192.0.2.1', 8080));
+    assert.equal(hairpin, 'hello-from-docker', 'hairpin from another container');
+    const self = await engine.ok('exec', 'web', ...ncGet('192.0.2.1', 8080));
+    assert.equal(self, 'hello-from-docker', 'hairpin to itself');
+    const byName = await engine.ok('run', '--rm', '--net', 'MyNatNetwork', IMAGE, ...ncGet('web', 80));
+    assert.equal(byName, 'hello-from-docker', "Docker's embedded DNS works on the network");
+  });
+
+  it('the container is an ordinary endpoint: switchyard endpoint ls shows it with its mapping', async () => {
+    const [ep] = await epOf('web');
+    assert.ok(ep, 'endpoint found by its Docker id');
+    assert.equal(ep.IpConfigurations[0]!.IpAddress, '172.18.0.2');
+    assert.match(ep.NamespacePath ?? '', /\/exec\/netns\//);
+    const ls = await w.cli(hostd, 'endpoint', 'ls');
+    assert.match(ls.stdout, new RegExp(`${ep.Name}\\s+\\S+\\s+\\S+\\s+172\\.18\\.0\\.2\\s+\\S+\\s+8080->80/tcp`));
+    const route = await engine.ok('exec', 'web', 'ip', 'route', 'show', 'default');
+    assert.match(route, /default via 172\.18\.0\.1 dev eth0/);
+  });
+
+  it('-p 80 gets a free host port; /udp; -p 127.0.0.1:...; --ip; --mac-address', async () => {
+    await engine.ok('run', '-d', '--name', 'multi', '--net', 'MyNatNetwork', '--ip', '172.18.0.50', '--mac-address', '02:aa:bb:cc:dd:ee',
+      '-p', '80', '-p', '127.0.0.1:9090:80', '-p', '5353:53/udp', IMAGE, 'sh', '-c', "socat UDP-RECVFROM:53,fork SYSTEM:'echo udp-pong' & httpd -f -p 80 -h /www");
+    const [ep] = await epOf('multi');
+    assert.equal(ep!.IpConfigurations[0]!.IpAddress, '172.18.0.50');
+    assert.equal(ep!.MacAddress, '02-AA-BB-CC-DD-EE');
+    const link = await engine.ok('exec', 'multi', 'ip', '-o', 'link', 'show', 'eth0');
+    assert.match(link, /02:aa:bb:cc:dd:ee/);
+    const eph = ep!.Policies.find((p) => p.Type === 'PortMapping' && !p.Settings.VIP && p.Settings.InternalPort === 80);
+    const port = Number(eph?.Settings.ExternalPort);
+    assert.ok(port >= 49152 && port <= 65535, `ephemeral host port ${port}`);
+    await waitFor('the ephemeral port from outside', async () => (await w.curl(outside, `http://192.0.2.1:${port}/`)) === 'hello-from-docker');
+    assert.equal(await w.curl(host, 'http://127.0.0.1:9090/'), 'hello-from-docker');
+    assert.equal(await w.curl(outside, 'http://192.0.2.1:9090/', 1), '', 'bound to 127.0.0.1 only');
+    await waitFor('the UDP mapping', async () => {
+      const r = await w.exec(outside, ['socat', '-T1', '-', 'UDP:192.0.2.1:5353'], { stdin: 'ping\n', okExitCodes: [1] });
+      return r.stdout.includes('udp-pong');
+    });
+  });
+
+  it('the switchyard IPAM, network options, and connect/disconnect (the gateway stays on the first network)', async () => {
+    await engine.ok('network', 'create', '-d', 'nat', '--ipam-driver', 'switchyard', '-o', 'com.docker.network.windowsshim.networkname=Second',
+      '-o', 'com.docker.network.windowsshim.dnssuffix=corp.example', 'N2');
+    const subnet = await engine.ok('network', 'inspect', '--format', '{{range .IPAM.Config}}{{.Subnet}} {{.Gateway}}{{end}}', 'N2');
+    const [pool, gw] = subnet.split(' ');
+    assert.match(pool!, /^172\.(1[6-9]|2\d|3[01])\.\d+\.0\/24$/);
+    const net = await hostd.client.request<{ Name: string; Dns: { Domain?: string }; Ipams: { Subnets: { IpAddressPrefix: string }[] }[] }>('GET', '/networks/Second');
+    assert.equal(net!.Ipams[0]!.Subnets[0]!.IpAddressPrefix, pool);
+    assert.equal(net!.Dns.Domain, 'corp.example');
+    await engine.ok('network', 'connect', 'N2', 'web');
+    const addrs = await engine.ok('exec', 'web', 'ip', '-o', '-4', 'addr', 'show', 'eth1');
+    assert.match(addrs, new RegExp(`inet ${gw!.replace(/\.1$/, '.2').replace(/\./g, '\\.')}/24`));
+    assert.match(await engine.ok('exec', 'web', 'ip', 'route', 'show', 'default'), /via 172\.18\.0\.1 dev eth0/);
+    const fromN2 = await engine.ok('run', '--rm', '--net', 'N2', IMAGE, ...ncGet('web', 80));
+    assert.equal(fromN2, 'hello-from-docker', 'reached over the second network');
+    assert.equal((await epOf('web')).length, 2);
+    await engine.ok('network', 'disconnect', 'N2', 'web');
+    assert.equal((await epOf('web')).length, 1);
+    assert.notEqual((await engine.docker('exec', 'web', 'ip', 'link', 'show', 'eth1')).code, 0, 'eth1 is gone');
+    assert.match(await engine.ok('exec', 'web', 'ip', 'route', 'show', 'default'), /via 172\.18\.0\.1 dev eth0/);
+    assert.equal(await w.curl(outside, 'http://192.0.2.1:8080/'), 'hello-from-docker');
+    await engine.ok('network', 'rm', 'N2');
+    assert.equal((await w.cli(hostd, 'network', 'inspect', 'Second')).code, 1);
+  });
+
+  it('refuses unknown options, features hostd lacks, and overlapping subnets with clear errors', async () => {
+    const unknown = await engine.docker('network', 'create', '-d', 'nat', '-o', 'foo=bar', 'Bad1');
+    assert.notEqual(unknown.code, 0);
+    assert.match(unknown.stderr, /Unknown network option "foo".*SY_BAD_REQUEST/);
+    const vsid = await engine.docker('network', 'create', '-d', 'nat', '-o', 'com.docker.network.windowsshim.vsid=4096', 'Bad2');
+    assert.match(vsid.stderr, /windowsshim\.vsid is not supported.*SY_NOT_SUPPORTED/);
+    const exc = await engine.docker('network', 'create', '-d', 'nat', '-o', 'com.docker.network.windowsshim.outboundnat_exceptions=10.0.0.0/8', 'Bad3');
+    assert.match(exc.stderr, /SY_NOT_SUPPORTED/);
+    const internal = await engine.docker('network', 'create', '-d', 'nat', '--internal', 'Bad4');
+    assert.match(internal.stderr, /Internal networks.*SY_NOT_SUPPORTED/);
+    assert.equal((await w.cli(hostd, 'network', 'create', '--subnet', '172.30.0.0/24', 'AdminNet')).code, 0);
+    const overlap = await engine.docker('network', 'create', '-d', 'nat', '--subnet', '172.30.0.0/16', 'Bad5');
+    assert.match(overlap.stderr, /overlaps network "AdminNet".*SY_SUBNET_OVERLAP/);
+    const names = (await engine.ok('network', 'ls', '--format', '{{.Name}}')).split('\n');
+    assert.ok(!names.some((n) => n.startsWith('Bad')), `no half-made Docker network: ${names.join(',')}`);
+    assert.equal((await hostd.client.request<unknown[]>('GET', '/networks'))!.length, 2, 'MyNatNetwork and AdminNet only');
+    assert.equal((await w.cli(hostd, 'network', 'rm', 'AdminNet')).code, 0);
+  });
+
+  it('a port already published fails the run with SY_PORT_IN_USE and leaves nothing behind', async () => {
+    const before = { eps: (await endpoints()).length, veths: await vethCount() };
+    const r = await engine.docker('run', '-d', '--name', 'clash', '--net', 'MyNatNetwork', '-p', '8080:80', IMAGE, 'sleep', '60');
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /Host port 8080\/tcp is already published.*SY_PORT_IN_USE/);
+    await waitFor('the rollback', async () => (await endpoints()).length === before.eps);
+    assert.equal(await vethCount(), before.veths);
+    assert.equal((await hostd.client.request<unknown[]>('GET', '/namespaces'))!.length, 2, 'only the sandboxes of web and multi');
+    await engine.docker('rm', '-f', 'clash');
+  });
+
+  it('docker stop removes the endpoint and its port; docker start brings both back', async () => {
+    await engine.ok('stop', '-t', '1', 'multi');
+    assert.equal((await endpoints()).length, 1);
+    assert.equal(await w.curl(host, 'http://127.0.0.1:9090/', 1), '');
+    await engine.ok('start', 'multi');
+    await waitFor('multi again', async () => (await w.curl(host, 'http://127.0.0.1:9090/')) === 'hello-from-docker');
+    assert.equal((await endpoints()).length, 2);
+  });
+
+  it('a hostd crash (kill -9) does not interrupt traffic; after restart Docker\'s calls work on the same objects', async () => {
+    await w.stopHostd(hostd, 'SIGKILL');
+    assert.equal(await w.curl(outside, 'http://192.0.2.1:8080/'), 'hello-from-docker', 'traffic flows while hostd is down');
+    hostd = await w.startHostd(host, { args: hostdArgs(), mountNsPid: engine.mountNsPid, stateDir: hostd.stateDir, resyncSeconds: 2 });
+    assert.equal(await w.curl(outside, 'http://192.0.2.1:8080/'), 'hello-from-docker');
+    assert.equal((await endpoints()).length, 2);
+    await engine.ok('rm', '-f', 'multi');
+    assert.equal((await endpoints()).length, 1);
+    await engine.ok('run', '-d', '--name', 'late', '--net', 'MyNatNetwork', '-p', '8081:80', IMAGE, 'httpd', '-f', '-p', '80', '-h', '/www');
+    await waitFor('a container started after the restart', async () => (await w.curl(outside, 'http://192.0.2.1:8081/')) === 'hello-from-docker');
+  });
+
+  it('docker rm and network rm remove every endpoint, link, rule and pool', async () => {
+    await engine.ok('rm', '-f', 'web', 'late');
+    await engine.ok('network', 'rm', 'MyNatNetwork');
+    assert.equal((await endpoints()).length, 0);
+    assert.equal((await hostd.client.request<unknown[]>('GET', '/networks'))!.length, 0);
+    assert.equal((await hostd.client.request<unknown[]>('GET', '/namespaces'))!.length, 0);
+    const links = await run(['ip', '-n', host, '-br', 'link']);
+    assert.ok(!/sy-/.test(links.stdout), links.stdout);
+    const tables = await w.exec(host, ['nft', 'list', 'tables']);
+    assert.ok(!tables.stdout.includes('switchyard'));
+    assert.equal(await w.curl(outside, 'http://192.0.2.1:8080/', 1), '');
+  });
+});
