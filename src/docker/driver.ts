@@ -56,7 +56,14 @@ export interface NetworkDriverOptions {
   sandboxTimeoutMs?: number;
 }
 
-export function networkDriverHandlers(driver: string, svc: HostService, serial: Serial, opts: NetworkDriverOptions): Record<string, Handler> {
+export interface NetworkDriver {
+  /** the NetworkDriver methods by name */
+  handlers: Record<string, Handler>;
+  /** removes Docker's endpoints whose sandbox namespace is gone (run through the serial queue) */
+  sweepStale(): Promise<number>;
+}
+
+export function networkDriver(driver: string, svc: HostService, serial: Serial, opts: NetworkDriverOptions): NetworkDriver {
   const { log } = opts;
   const sandboxTimeoutMs = opts.sandboxTimeoutMs ?? 60_000;
   const macOf = (id: string) => {
@@ -102,7 +109,37 @@ export function networkDriverHandlers(driver: string, svc: HostService, serial: 
     }
   };
 
-  return {
+  /**
+   * Removes Docker's endpoints whose sandbox is gone: after a kill -9 of dockerd (without
+   * live-restore) Docker forgets its old sandboxes without calling Leave or DeleteEndpoint, then hands
+   * their addresses and ports to new endpoints. Returns how many were removed.
+   */
+  const sweepStale = async (): Promise<number> => {
+    let removed = 0;
+    for (const ep of [...svc.state.endpoints.values()]) {
+      if (!ep.name.startsWith('docker-ep-') || !ep.namespaceId) continue;
+      const ns = svc.state.namespaces.get(ep.namespaceId);
+      if (!ns || (await isNamespaceMounted(ns.path))) continue;
+      log.warn(`docker: endpoint ${ep.name} (${ep.id}) outlived its sandbox ${ns.path}; removing it`);
+      await ignoreNotFound(() => svc.deleteEndpoint(ep.id));
+      await dropIdleNamespace(ns.id);
+      removed++;
+    }
+    return removed;
+  };
+
+  /** Runs fn; if an address or port is taken and stale endpoints held it, removes them and tries again. */
+  const withStaleRetry = async <T>(fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await fn();
+    } catch (e) {
+      if (!(e instanceof SyError && (e.code === 'SY_ADDRESS_IN_USE' || e.code === 'SY_PORT_IN_USE'))) throw e;
+      if (!(await sweepStale())) throw e;
+      return fn();
+    }
+  };
+
+  const handlers: Record<string, Handler> = {
     'NetworkDriver.GetCapabilities': async () => ({ Scope: 'local', ConnectivityScope: 'local' }),
 
     'NetworkDriver.CreateNetwork': (body) =>
@@ -130,7 +167,7 @@ export function networkDriverHandlers(driver: string, svc: HostService, serial: 
         const netId = guidOf(req.NetworkID);
         svc.findNetwork(netId);
         const doc = endpointDoc(netId, req);
-        if (!svc.state.endpoints.has(doc.ID!)) await svc.createEndpoint(doc);
+        if (!svc.state.endpoints.has(doc.ID!)) await withStaleRetry(() => svc.createEndpoint(doc));
         // Docker takes back only what it did not give: echoing its address would make it roll back.
         return { Interface: req.Interface?.MacAddress ? {} : { MacAddress: macOf(doc.ID!) } };
       }),
@@ -167,7 +204,7 @@ export function networkDriverHandlers(driver: string, svc: HostService, serial: 
           ![...pending.values()].some((p) => p.path === path) &&
           ![...svc.state.endpoints.values()].some((e) => e.id !== ep.id && nsKnown && e.namespaceId === nsKnown.id);
         if (primary && policies.length && !ep.portMappings.length) {
-          await svc.modifyEndpoint(ep.id, { ResourceType: 'Policy', RequestType: 'Add', Settings: { Policies: policies } });
+          await withStaleRetry(() => svc.modifyEndpoint(ep.id, { ResourceType: 'Policy', RequestType: 'Add', Settings: { Policies: policies } }));
         }
         if (await isNamespaceMounted(path)) {
           await attachInto(ep.id, path);
@@ -216,4 +253,5 @@ export function networkDriverHandlers(driver: string, svc: HostService, serial: 
     'NetworkDriver.DiscoverNew': async () => ({}),
     'NetworkDriver.DiscoverDelete': async () => ({}),
   };
+  return { handlers, sweepStale: () => serial.run(sweepStale) };
 }

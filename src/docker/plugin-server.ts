@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { asSyError, SyError } from '../errors.js';
 import type { Logger } from '../hostd/reconciler.js';
 import type { HostService } from '../hostd/service.js';
-import { networkDriverHandlers, Serial, type Handler } from './driver.js';
+import { networkDriver, Serial, type Handler, type NetworkDriver } from './driver.js';
 import { ipamHandlers, IpamStore } from './ipam.js';
 import { NETWORK_DRIVERS } from './translate.js';
 
@@ -28,10 +28,13 @@ export interface DockerFrontDoorOptions {
   log: Logger;
   /** bound of one call (default 60 s) */
   timeoutMs?: number;
+  /** how often endpoints whose Docker sandbox vanished are looked for (default 30 s) */
+  sweepIntervalMs?: number;
 }
 
 export class DockerFrontDoor {
   private readonly servers: { path: string; server: Server }[] = [];
+  private sweepTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: DockerFrontDoorOptions) {}
 
@@ -41,8 +44,9 @@ export class DockerFrontDoor {
     await mkdir(pluginDir, { recursive: true, mode: 0o755 });
     const serial = new Serial();
     const ipam = ipamHandlers(svc, new IpamStore(this.opts.ipamFile), serial);
+    const drivers = Object.keys(NETWORK_DRIVERS).map((d): [string, NetworkDriver] => [d, networkDriver(d, svc, serial, { log })]);
     const sockets: [string, string[], Record<string, Handler>][] = [
-      ...Object.keys(NETWORK_DRIVERS).map((d): [string, string[], Record<string, Handler>] => [d, ['NetworkDriver'], networkDriverHandlers(d, svc, serial, { log })]),
+      ...drivers.map(([d, drv]): [string, string[], Record<string, Handler>] => [d, ['NetworkDriver'], drv.handlers]),
       [IPAM_DRIVER, ['IpamDriver'], ipam],
     ];
     for (const [name, implementsList, handlers] of sockets) {
@@ -58,9 +62,17 @@ export class DockerFrontDoor {
       this.servers.push({ path, server });
     }
     log.info(`serving Docker plugins ${sockets.map((s) => s[0]).join(', ')} in ${pluginDir}`);
+    // Endpoints Docker forgot (dockerd killed while they ran) are found at start and then periodically.
+    const sweep = () => {
+      for (const [, drv] of drivers) drv.sweepStale().catch((e: Error) => log.warn(`docker: stale endpoint sweep failed: ${e.message}`));
+    };
+    sweep();
+    this.sweepTimer = setInterval(sweep, this.opts.sweepIntervalMs ?? 30_000);
+    this.sweepTimer.unref();
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.sweepTimer);
     for (const { path, server } of this.servers) {
       server.closeAllConnections();
       await new Promise((r) => server.close(r));

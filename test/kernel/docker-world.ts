@@ -11,7 +11,7 @@
  * and its cgroup parent, so only what it started) also when a test fails.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmdirSync, symlinkSync, copyFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmdirSync, symlinkSync, copyFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { run } from '../../src/dataplane/run.js';
 import { waitFor, type World } from './world.js';
@@ -66,9 +66,10 @@ export class DockerEngine {
   }
 
   /** Starts dockerd (default settings: its own iptables rules, FORWARD policy DROP) and waits for it. */
-  async start(): Promise<void> {
+  async start(opts: { liveRestore?: boolean } = {}): Promise<void> {
+    this.forgetZombieContainerd();
     const config = join(this.dir, 'daemon.json');
-    writeFileSync(config, JSON.stringify({ 'cgroup-parent': this.cgroupParent }));
+    writeFileSync(config, JSON.stringify({ 'cgroup-parent': this.cgroupParent, 'live-restore': opts.liveRestore ?? false, 'shutdown-timeout': 1 }));
     this.dockerdLog = [];
     this.dockerd = spawn(
       'nsenter',
@@ -84,6 +85,22 @@ export class DockerEngine {
       if (d.exitCode !== null) throw new Error(`dockerd exited: ${this.log().slice(-2000)}`);
       return (await this.docker('version', '--format', '{{.Server.Version}}')).code === 0;
     }, 60_000);
+  }
+
+  /**
+   * After a kill -9 of dockerd, its containerd (started with a parent-death signal) dies too but may
+   * stay a zombie for seconds here (this machine's pid 1 reaps late); a restarted dockerd would find
+   * the zombie's pid in containerd.pid, take it for a running containerd and wait for it in vain.
+   */
+  private forgetZombieContainerd(): void {
+    const pidfile = join(this.dir, 'exec', 'containerd', 'containerd.pid');
+    try {
+      const pid = readFileSync(pidfile, 'utf8').trim();
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      if (/^\d+ \(.*\) Z /.test(stat)) unlinkSync(pidfile);
+    } catch {
+      // no pidfile, or the process is gone: dockerd handles both
+    }
   }
 
   log(): string {

@@ -41,6 +41,7 @@ describe('Docker front door (private dockerd, nat driver, switchyard IPAM)', () 
     await engine.importImage();
   });
   after(async () => {
+    if (process.env.SY_DEBUG) console.log(`--- hostd\n${hostd?.log()}\n--- dockerd\n${engine?.log()}`);
     await engine?.cleanup();
     await w.cleanup();
     assert.deepEqual(w.leftovers(), []);
@@ -175,8 +176,42 @@ describe('Docker front door (private dockerd, nat driver, switchyard IPAM)', () 
     await waitFor('a container started after the restart', async () => (await w.curl(outside, 'http://192.0.2.1:8081/')) === 'hello-from-docker');
   });
 
+  it('a graceful dockerd restart: Docker removes its endpoints, restart=always containers come back', async () => {
+    await engine.ok('run', '-d', '--restart', 'always', '--name', 'svc', '--net', 'MyNatNetwork', '-p', '8090:80', IMAGE, 'httpd', '-f', '-p', '80', '-h', '/www');
+    await waitFor('svc', async () => (await w.curl(outside, 'http://192.0.2.1:8090/')) === 'hello-from-docker');
+    await engine.stop('SIGTERM');
+    assert.equal((await endpoints()).length, 0, 'Leave and DeleteEndpoint came for every container');
+    assert.equal(await vethCount(), 0);
+    await engine.start();
+    await waitFor('svc after the restart', async () => (await w.curl(outside, 'http://192.0.2.1:8090/')) === 'hello-from-docker', 30_000);
+    assert.equal((await endpoints()).length, 1, 'only svc runs again');
+  });
+
+  it('kill -9 of dockerd: traffic keeps flowing; the restarted dockerd replaces the endpoint without a leak', async () => {
+    await engine.stop('SIGKILL');
+    assert.equal(await w.curl(outside, 'http://192.0.2.1:8090/'), 'hello-from-docker', 'the container and its mapping outlive dockerd');
+    await engine.start();
+    await waitFor('svc after the crash', async () => (await w.curl(outside, 'http://192.0.2.1:8090/')) === 'hello-from-docker', 30_000);
+    await waitFor('one endpoint and one veth', async () => (await endpoints()).length === 1 && (await vethCount()) === 1);
+  });
+
+  it('--live-restore: the container and its endpoint stay through a dockerd kill -9 and restart', async () => {
+    await engine.stop('SIGTERM');
+    await engine.start({ liveRestore: true });
+    await waitFor('svc with live-restore', async () => (await w.curl(outside, 'http://192.0.2.1:8090/')) === 'hello-from-docker', 30_000);
+    const [before] = await endpoints();
+    await engine.stop('SIGKILL');
+    assert.equal(await w.curl(outside, 'http://192.0.2.1:8090/'), 'hello-from-docker');
+    await engine.start({ liveRestore: true });
+    assert.equal(await w.curl(outside, 'http://192.0.2.1:8090/'), 'hello-from-docker');
+    const after = await endpoints();
+    assert.deepEqual(after.map((e) => e.ID), [before!.ID], 'the same endpoint, nothing replayed or leaked');
+    await engine.ok('rm', '-f', 'svc');
+    assert.equal((await endpoints()).length, 0);
+  });
+
   it('docker rm and network rm remove every endpoint, link, rule and pool', async () => {
-    await engine.ok('rm', '-f', 'web', 'late');
+    await engine.docker('rm', '-f', 'web', 'late');
     await engine.ok('network', 'rm', 'MyNatNetwork');
     assert.equal((await endpoints()).length, 0);
     assert.equal((await hostd.client.request<unknown[]>('GET', '/networks'))!.length, 0);
