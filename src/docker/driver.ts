@@ -98,14 +98,19 @@ export function networkDriver(driver: string, svc: HostService, serial: Serial, 
     }
     if (ep.namespaceId === nsId) return;
     const used = new Set([...svc.state.endpoints.values()].filter((e) => e.namespaceId === nsId).map((e) => e.ifName));
-    let n = 0;
-    while (used.has(`eth${n}`)) n++;
-    try {
-      await svc.attachEndpoint(id, { NamespaceId: nsId, InterfaceName: `eth${n}` });
-    } catch (e) {
-      // Docker does not call Leave after a failed Join: clean up our own half.
-      await dropIdleNamespace(nsId).catch(() => undefined);
-      throw e;
+    for (let n = 0, tries = 0; ; n++) {
+      if (used.has(`eth${n}`)) continue;
+      try {
+        await svc.attachEndpoint(id, { NamespaceId: nsId, InterfaceName: `eth${n}` });
+        return;
+      } catch (e) {
+        // An interface of Docker's own drivers may hold the name already (a container also on a
+        // bridge network): take the next one.
+        if (e instanceof SyError && e.code === 'SY_KERNEL' && /File exists/.test(e.message) && ++tries < 4) continue;
+        // Docker does not call Leave after a failed Join: clean up our own half.
+        await dropIdleNamespace(nsId).catch(() => undefined);
+        throw e;
+      }
     }
   };
 

@@ -107,6 +107,7 @@ export class DockerFrontDoor {
       }
       const out = await withTimeout(handler(body), this.opts.timeoutMs ?? 60_000, method);
       send(200, out);
+      if (process.env.SWITCHYARD_DOCKER_TRACE) this.opts.log.info(`docker ${plugin} ${method} ${Date.now() - t0} ms`);
     } catch (err) {
       const e = asSyError(err);
       this.opts.log.warn(`docker ${plugin} ${method} failed after ${Date.now() - t0} ms: ${e.message} (${e.code})`);
