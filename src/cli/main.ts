@@ -12,7 +12,8 @@ import { formatTable } from './table.js';
 const USAGE = `Usage: switchyard [--socket PATH] [-o table|json] COMMAND
 
 Commands:
-  hostd [--state-dir DIR] [--socket PATH]         run the host network service
+  hostd [--state-dir DIR] [--socket PATH] [--docker [--docker-plugin-dir DIR]]
+                                                  run the host network service (--docker: also Docker's nat and switchyard plugins)
   network create --type nat [--subnet CIDR] [--gateway IP] [--dns-server IP]... [--dns-search DOMAIN]... [--mtu N] NAME
   network ls | inspect NAME... | rm NAME...
   endpoint create --network NET [--ip IP] [--mac MAC] [--namespace NAME|PATH]

@@ -70,7 +70,6 @@ export class DockerEngine {
     this.forgetZombieContainerd();
     const config = join(this.dir, 'daemon.json');
     writeFileSync(config, JSON.stringify({ 'cgroup-parent': this.cgroupParent, 'live-restore': opts.liveRestore ?? false, 'shutdown-timeout': 1 }));
-    this.dockerdLog = [];
     this.dockerd = spawn(
       'nsenter',
       [`--mount=/proc/${this.mountNsPid}/ns/mnt`, `--net=/run/netns/${this.hostNs}`, '--', DOCKERD, '--config-file', config,

@@ -57,7 +57,7 @@ describe('Docker front door (private dockerd, nat driver, switchyard IPAM)', () 
   });
 
   it('docker run -p 8080:80 is reachable from outside, from the host (127.0.0.1) and by hairpin', async () => {
-    await engine.ok('run', '-d', '--name', 'web', '--net', 'MyNatNetwork', '-p', '8080:80', IMAGE, 'httpd', '-f', '-p', '80', '-h', '/www');
+    await engine.ok('run', '-d', '--stop-timeout', '1', '--name', 'web', '--net', 'MyNatNetwork', '-p', '8080:80', IMAGE, 'httpd', '-f', '-p', '80', '-h', '/www');
     await waitFor('web from outside', async () => (await w.curl(outside, 'http://192.0.2.1:8080/')) === 'hello-from-docker');
     assert.equal(await w.curl(host, 'http://127.0.0.1:8080/'), 'hello-from-docker');
     assert.equal(await w.curl(host, 'http://192.0.2.3:8080/'), 'hello-from-docker');
@@ -78,10 +78,13 @@ describe('Docker front door (private dockerd, nat driver, switchyard IPAM)', () 
     assert.match(ls.stdout, new RegExp(`${ep.Name}\\s+\\S+\\s+\\S+\\s+172\\.18\\.0\\.2\\s+\\S+\\s+8080->80/tcp`));
     const route = await engine.ok('exec', 'web', 'ip', 'route', 'show', 'default');
     assert.match(route, /default via 172\.18\.0\.1 dev eth0/);
+    // the host admin adds a policy to the running container's endpoint with the host API
+    await hostd.client.request('PATCH', `/endpoints/${ep.ID}`, { ResourceType: 'Policy', RequestType: 'Add', Settings: { Policies: [{ Type: 'PortMapping', Settings: { Protocol: 6, InternalPort: 80, ExternalPort: 8088 } }] } });
+    assert.equal(await w.curl(outside, 'http://192.0.2.1:8088/'), 'hello-from-docker');
   });
 
   it('-p 80 gets a free host port; /udp; -p 127.0.0.1:...; --ip; --mac-address', async () => {
-    await engine.ok('run', '-d', '--name', 'multi', '--net', 'MyNatNetwork', '--ip', '172.18.0.50', '--mac-address', '02:aa:bb:cc:dd:ee',
+    await engine.ok('run', '-d', '--stop-timeout', '1', '--name', 'multi', '--net', 'MyNatNetwork', '--ip', '172.18.0.50', '--mac-address', '02:aa:bb:cc:dd:ee',
       '-p', '80', '-p', '127.0.0.1:9090:80', '-p', '5353:53/udp', IMAGE, 'sh', '-c', "socat UDP-RECVFROM:53,fork SYSTEM:'echo udp-pong' & httpd -f -p 80 -h /www");
     const [ep] = await epOf('multi');
     assert.equal(ep!.IpConfigurations[0]!.IpAddress, '172.18.0.50');
@@ -172,12 +175,12 @@ describe('Docker front door (private dockerd, nat driver, switchyard IPAM)', () 
     assert.equal((await endpoints()).length, 2);
     await engine.ok('rm', '-f', 'multi');
     assert.equal((await endpoints()).length, 1);
-    await engine.ok('run', '-d', '--name', 'late', '--net', 'MyNatNetwork', '-p', '8081:80', IMAGE, 'httpd', '-f', '-p', '80', '-h', '/www');
+    await engine.ok('run', '-d', '--stop-timeout', '1', '--name', 'late', '--net', 'MyNatNetwork', '-p', '8081:80', IMAGE, 'httpd', '-f', '-p', '80', '-h', '/www');
     await waitFor('a container started after the restart', async () => (await w.curl(outside, 'http://192.0.2.1:8081/')) === 'hello-from-docker');
   });
 
   it('a graceful dockerd restart: Docker removes its endpoints, restart=always containers come back', async () => {
-    await engine.ok('run', '-d', '--restart', 'always', '--name', 'svc', '--net', 'MyNatNetwork', '-p', '8090:80', IMAGE, 'httpd', '-f', '-p', '80', '-h', '/www');
+    await engine.ok('run', '-d', '--stop-timeout', '1', '--restart', 'always', '--name', 'svc', '--net', 'MyNatNetwork', '-p', '8090:80', IMAGE, 'httpd', '-f', '-p', '80', '-h', '/www');
     await waitFor('svc', async () => (await w.curl(outside, 'http://192.0.2.1:8090/')) === 'hello-from-docker');
     await engine.stop('SIGTERM');
     assert.equal((await endpoints()).length, 0, 'Leave and DeleteEndpoint came for every container');
