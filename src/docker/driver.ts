@@ -54,6 +54,8 @@ export interface NetworkDriverOptions {
   log: Logger;
   /** how long a Join waits for the sandbox namespace of a starting container (default 60 s) */
   sandboxTimeoutMs?: number;
+  /** told the address of each endpoint removed as stale (Docker will not release it: the IPAM does) */
+  onStaleAddress?: (ip: string) => void;
 }
 
 export interface NetworkDriver {
@@ -128,6 +130,7 @@ export function networkDriver(driver: string, svc: HostService, serial: Serial, 
       log.warn(`docker: endpoint ${ep.name} (${ep.id}) outlived its sandbox ${ns.path}; removing it`);
       await ignoreNotFound(() => svc.deleteEndpoint(ep.id));
       await dropIdleNamespace(ns.id);
+      opts.onStaleAddress?.(ep.ip);
       removed++;
     }
     return removed;

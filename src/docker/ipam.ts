@@ -48,6 +48,15 @@ export class IpamStore {
     return Object.entries(this.pools);
   }
 
+  /** Frees `ip` in the pool that holds it (an endpoint Docker forgot after a crash). */
+  releaseAddress(ip: string): void {
+    for (const [id, p] of this.all()) {
+      if (p.addresses.includes(ip) && cidrContains(parseCidr(p.subnet), ipToInt(ip))) {
+        this.set(id, { ...p, addresses: p.addresses.filter((a) => a !== ip) });
+      }
+    }
+  }
+
   set(id: string, p: Pool | undefined): void {
     const next = { ...this.pools };
     if (p) next[id] = p;

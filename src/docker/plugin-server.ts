@@ -43,8 +43,10 @@ export class DockerFrontDoor {
     const { svc, pluginDir, log } = this.opts;
     await mkdir(pluginDir, { recursive: true, mode: 0o755 });
     const serial = new Serial();
-    const ipam = ipamHandlers(svc, new IpamStore(this.opts.ipamFile), serial);
-    const drivers = Object.keys(NETWORK_DRIVERS).map((d): [string, NetworkDriver] => [d, networkDriver(d, svc, serial, { log })]);
+    const pools = new IpamStore(this.opts.ipamFile);
+    const ipam = ipamHandlers(svc, pools, serial);
+    const onStaleAddress = (ip: string) => pools.releaseAddress(ip);
+    const drivers = Object.keys(NETWORK_DRIVERS).map((d): [string, NetworkDriver] => [d, networkDriver(d, svc, serial, { log, onStaleAddress })]);
     const sockets: [string, string[], Record<string, Handler>][] = [
       ...drivers.map(([d, drv]): [string, string[], Record<string, Handler>] => [d, ['NetworkDriver'], drv.handlers]),
       [IPAM_DRIVER, ['IpamDriver'], ipam],
