@@ -22,6 +22,8 @@ import type { Logger } from '../hostd/reconciler.js';
 import { namespacePathOf, type HostService } from '../hostd/service.js';
 import { isNamespaceMounted, waitForNamespace } from './sandbox.js';
 import { parseDoc } from '../hcn/schema.js';
+import { renderPortMappingPolicy } from '../hcn/render.js';
+import type { EndpointRecord } from '../model/records.js';
 import { CreateEndpointRequest, CreateNetworkRequest, EndpointRequest, JoinRequest, NetworkRequest, ProgramRequest } from './messages.js';
 import { endpointDoc, guidOf, joinPortPolicies, networkDoc } from './translate.js';
 
@@ -35,6 +37,12 @@ export class Serial {
     this.tail = p.catch(() => undefined);
     return p;
   }
+}
+
+/** 0 for eth0, 1 for eth1, ... (large for a name not of that form). */
+function ifIndex(name: string): number {
+  const m = /^eth(\d+)$/.exec(name);
+  return m ? Number(m[1]) : 1_000_000;
 }
 
 function notFound(e: unknown): boolean {
@@ -99,9 +107,10 @@ export function networkDriver(driver: string, svc: HostService, serial: Serial, 
       nsId = (await svc.createNamespace({ Path: path })).ID;
     }
     if (ep.namespaceId === nsId) return;
-    const used = new Set([...svc.state.endpoints.values()].filter((e) => e.namespaceId === nsId).map((e) => e.ifName));
-    for (let n = 0, tries = 0; ; n++) {
-      if (used.has(`eth${n}`)) continue;
+    // Names count up as Docker's do (never reusing a lower one while the sandbox lives), so the
+    // lowest-numbered endpoint of a sandbox is always its oldest: the one with the default route.
+    const used = [...svc.state.endpoints.values()].filter((e) => e.namespaceId === nsId).map((e) => ifIndex(e.ifName));
+    for (let n = used.length ? Math.max(...used) + 1 : 0, tries = 0; ; n++) {
       try {
         await svc.attachEndpoint(id, { NamespaceId: nsId, InterfaceName: `eth${n}` });
         return;
@@ -113,6 +122,28 @@ export function networkDriver(driver: string, svc: HostService, serial: Serial, 
         await dropIdleNamespace(nsId).catch(() => undefined);
         throw e;
       }
+    }
+  };
+
+  /**
+   * The sandbox's oldest endpoint (its default route, its -p mappings) left while others stay: the
+   * next oldest takes over, as Docker moves the gateway. Its interface is made again (the kernel
+   * gives the default route to an interface when it is configured) and the mappings move to it
+   * with the host ports they had.
+   */
+  const promote = async (heirId: string, from: EndpointRecord) => {
+    const heir = svc.state.endpoints.get(heirId)!;
+    const nsId = heir.namespaceId!;
+    try {
+      await svc.detachEndpoint(heirId);
+      await svc.attachEndpoint(heirId, { NamespaceId: nsId, InterfaceName: heir.ifName });
+      if (from.portMappings.length && !heir.portMappings.length) {
+        const policies = from.portMappings.map((m) => renderPortMappingPolicy(m));
+        await svc.modifyEndpoint(heirId, { ResourceType: 'Policy', RequestType: 'Add', Settings: { Policies: policies } });
+      }
+      log.info(`docker: endpoint ${heir.name} (${heir.ifName}) now holds the default route${from.portMappings.length ? ' and the port mappings' : ''} of its sandbox`);
+    } catch (e) {
+      log.warn(`docker: cannot move the default route to endpoint ${heir.name}: ${(e as Error).message}`);
     }
   };
 
@@ -236,11 +267,17 @@ export function networkDriver(driver: string, svc: HostService, serial: Serial, 
         const id = guidOf(req.EndpointID);
         cancelPending(id);
         const ep = svc.state.endpoints.get(id);
+        if (!ep) return {};
+        const others = [...svc.state.endpoints.values()]
+          .filter((e) => e.id !== id && ep.namespaceId && e.namespaceId === ep.namespaceId)
+          .sort((a, b) => ifIndex(a.ifName) - ifIndex(b.ifName));
+        const heir = others[0] && ifIndex(ep.ifName) < ifIndex(others[0].ifName) ? others[0] : undefined;
         await ignoreNotFound(() => svc.detachEndpoint(id));
-        if (ep?.portMappings.length) {
+        if (ep.portMappings.length) {
           await ignoreNotFound(() => svc.modifyEndpoint(id, { ResourceType: 'Policy', RequestType: 'Update', Settings: { Policies: [] } }));
         }
-        await dropIdleNamespace(ep?.namespaceId);
+        if (heir) await promote(heir.id, ep);
+        await dropIdleNamespace(ep.namespaceId);
         return {};
       }),
 

@@ -126,6 +126,16 @@ describe('Docker front door (private dockerd, nat driver, switchyard IPAM)', () 
     assert.notEqual((await engine.docker('exec', 'web', 'ip', 'link', 'show', 'eth1')).code, 0, 'eth1 is gone');
     assert.match(await engine.ok('exec', 'web', 'ip', 'route', 'show', 'default'), /via 172\.18\.0\.1 dev eth0/);
     assert.equal(await w.curl(outside, 'http://192.0.2.1:8080/'), 'hello-from-docker');
+    // the first network goes: the default route and the -p mappings move to the second, as in Docker
+    await engine.ok('run', '-d', '--stop-timeout', '1', '--name', 'mover', '--net', 'MyNatNetwork', '-p', '8095:80', '-p', '80', IMAGE, 'httpd', '-f', '-p', '80', '-h', '/www');
+    await waitFor('mover', async () => (await w.curl(outside, 'http://192.0.2.1:8095/')) === 'hello-from-docker');
+    const ephemeral = (await epOf('mover'))[0]!.Policies.find((p) => p.Settings.ExternalPort !== 8095)!.Settings.ExternalPort;
+    await engine.ok('network', 'connect', 'N2', 'mover');
+    await engine.ok('network', 'disconnect', 'MyNatNetwork', 'mover');
+    assert.match(await engine.ok('exec', 'mover', 'ip', 'route', 'show', 'default'), new RegExp(`via ${gw!.replace(/\./g, '\\.')} dev eth1`));
+    assert.equal(await w.curl(outside, 'http://192.0.2.1:8095/'), 'hello-from-docker', 'the mapping followed the gateway');
+    assert.equal(await w.curl(outside, `http://192.0.2.1:${ephemeral}/`), 'hello-from-docker', 'with the same host port');
+    await engine.ok('rm', '-f', 'mover');
     await engine.ok('network', 'rm', 'N2');
     assert.equal((await w.cli(hostd, 'network', 'inspect', 'Second')).code, 1);
   });
