@@ -3,16 +3,20 @@
  * the HostService operations the HCN API uses, and nothing else (no kernel work here).
  *
  *   CreateNetwork  → create network          DeleteNetwork  → delete network
- *   CreateEndpoint → create endpoint (address, MAC, -p port mappings published here)
- *   Join           → adopt Docker's sandbox namespace, attach the endpoint into it
+ *   CreateEndpoint → create endpoint (Docker's address, the user's MAC)
+ *   Join           → -p mappings (on the container's first network), adopt Docker's sandbox
+ *                    namespace, attach the endpoint into it as eth0, eth1, ...
  *   Leave          → detach (and forget the sandbox namespace once nothing is attached)
  *   DeleteEndpoint → delete endpoint
  *
  * hostd itself places the endpoint's interface in the sandbox (address, MAC, default route), as for
  * any HCN endpoint, so Join returns no InterfaceName and no Gateway but DisableGatewayService: Docker
- * then moves no interface, adds no route of its own and attaches no docker_gwbridge. Docker calls
- * Program/RevokeExternalConnectivity only for an endpoint whose Join named a Gateway, so port mappings
- * are made with the endpoint, from the `com.docker.network.portmap` option CreateEndpoint carries.
+ * then moves no interface, adds no route of its own and attaches no docker_gwbridge. For a starting
+ * container the sandbox namespace does not exist at Join yet (runc makes it, Docker's prestart hook
+ * mounts it): the attach then follows as soon as it is mounted (sandbox.ts).
+ * Docker calls Program/RevokeExternalConnectivity only for an endpoint whose Join named a Gateway,
+ * so the `-p` mappings (which Docker sends with every Join) are made on the sandbox's first network
+ * and move with the default route when that network is disconnected.
  *
  * Every handler is idempotent (Docker replays nothing after a plugin restart, and its rollback calls
  * may come for objects that were never made): a missing object on a removal is success.

@@ -168,6 +168,14 @@ describe('Docker front door (private dockerd, nat driver, switchyard IPAM)', () 
     assert.equal(await vethCount(), before.veths);
     assert.equal((await hostd.client.request<unknown[]>('GET', '/namespaces'))!.length, 2, 'only the sandboxes of web and multi');
     await engine.docker('rm', '-f', 'clash');
+    // an address taken in the switchyard IPAM
+    await engine.ok('network', 'create', '-d', 'nat', '--ipam-driver', 'switchyard', '--subnet', '172.25.0.0/24', 'N4');
+    await engine.ok('run', '-d', '--stop-timeout', '1', '--name', 'holder', '--net', 'N4', '--ip', '172.25.0.9', IMAGE, 'sleep', '600');
+    const taken = await engine.docker('run', '-d', '--name', 'clash2', '--net', 'N4', '--ip', '172.25.0.9', IMAGE, 'sleep', '60');
+    assert.match(taken.stderr, /172\.25\.0\.9 is already in use.*SY_ADDRESS_IN_USE/);
+    await engine.docker('rm', '-f', 'clash2', 'holder');
+    await engine.ok('network', 'rm', 'N4');
+    assert.equal((await endpoints()).length, before.eps);
   });
 
   it('docker stop removes the endpoint and its port; docker start brings both back', async () => {
