@@ -259,7 +259,11 @@ export function networkDriver(driver: string, svc: HostService, serial: Serial, 
             if (pending.get(ep.id)?.ctl === ctl) pending.delete(ep.id);
             if (ctl.signal.aborted) return;
             if (!ok) return log.warn(`docker: sandbox ${path} of endpoint ${ep.id} did not appear within ${sandboxTimeoutMs / 1000} s`);
-            serial.run(() => attachInto(ep.id, path)).catch((e: Error) => log.warn(`docker: cannot attach endpoint ${ep.id} to ${path}: ${e.message}`));
+            const t0 = Date.now();
+            serial
+              .run(() => attachInto(ep.id, path))
+              .then(() => process.env.SWITCHYARD_DOCKER_TRACE && log.info(`docker: endpoint ${ep.id} attached ${Date.now() - t0} ms after its sandbox appeared`))
+              .catch((e: Error) => log.warn(`docker: cannot attach endpoint ${ep.id} to ${path}: ${e.message}`));
           });
         }
         return { DisableGatewayService: true };
