@@ -19,7 +19,7 @@ import { waitFor, type World } from './world.js';
 export const DOCKER = '/usr/bin/docker';
 export const DOCKERD = '/usr/sbin/dockerd';
 export const IMAGE = 'sytbox:1';
-const APPLETS = ['sh', 'ip', 'ping', 'nc', 'httpd', 'sleep', 'cat', 'echo', 'ls', 'wget', 'true', 'hostname'];
+const APPLETS = ['sh', 'ip', 'ping', 'nc', 'httpd', 'sleep', 'cat', 'echo', 'ls', 'wget', 'true', 'hostname', 'grep', 'tail', 'printf'];
 
 export interface DockerRun {
   code: number;
@@ -240,7 +240,13 @@ function removeCgroups(parent: string): void {
   for (const d of cgroupDirs(parent)) rm(d);
 }
 
-/** An HTTP GET through busybox nc from inside a container (busybox wget crashes on this kernel). */
+/**
+ * An HTTP GET through busybox nc from inside a container (busybox wget crashes on this kernel).
+ * It first waits (up to 2 s) for the container's default route: hostd places the interface of a
+ * starting container in parallel with its start (see src/docker/sandbox.ts), so a process that talks
+ * at once can come before its network does; measured here: rare, but seen on a loaded machine.
+ */
 export function ncGet(host: string, port: number): string[] {
-  return ['sh', '-c', `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 ${host} ${port} | tail -n 1`];
+  const waitNet = 'i=0; while [ $i -lt 200 ] && ! ip route | grep -q default; do sleep 0.01; i=$((i+1)); done';
+  return ['sh', '-c', `${waitNet}; printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 ${host} ${port} | tail -n 1`];
 }
