@@ -47,14 +47,19 @@ export function waitForNamespace(path: string, timeoutMs: number, signal: AbortS
     const poll = () => {
       void check().then(() => {
         if (done) return;
-        delay = Math.min(delay * 2, 25);
+        if (timer) clearTimeout(timer);
         timer = setTimeout(poll, delay);
+        delay = Math.min(delay * 2, 25);
       });
     };
     signal.addEventListener('abort', onAbort);
     try {
       watcher = watch(dirname(path), (_ev, name) => {
-        if (!name || name === basename(path)) void check();
+        if (name && name !== basename(path)) return;
+        // Docker creates the file, then mounts the namespace on it: look again soon and often.
+        delay = 1;
+        if (timer) clearTimeout(timer);
+        poll();
       });
       watcher.on('error', () => undefined);
     } catch {
