@@ -6,10 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 runtime_pkgs=(nftables iptables iproute2 util-linux)
-test_pkgs=(curl socat busybox-static iperf3 conntrack tcpdump containernetworking-plugins docker.io)
+test_pkgs=(curl socat busybox-static iperf3 conntrack tcpdump containernetworking-plugins containerd runc podman docker.io)
 declare -A provides=([nftables]=nft [iptables]=iptables [iproute2]=ip [util-linux]=nsenter [curl]=curl [socat]=socat
   [busybox-static]=busybox [iperf3]=iperf3 [conntrack]=conntrack [tcpdump]=tcpdump [containernetworking-plugins]=/usr/lib/cni/bridge
-  [docker.io]=/usr/sbin/dockerd)
+  [containerd]=containerd [runc]=runc [podman]=podman [docker.io]=/usr/sbin/dockerd)
 
 want=("${runtime_pkgs[@]}")
 [[ "${1:-}" == "--test" ]] && want+=("${test_pkgs[@]}")
@@ -21,10 +21,10 @@ done
 if ((${#missing[@]})); then
   echo "setup: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
-  # Debian's docker.io would start a dockerd in the root namespace (docker0, iptables) on install:
-  # policy-rc.d forbids that for the install. The tests start their own private dockerd.
+  # Debian's docker.io (and containerd) would start their daemons in the root namespace (docker0,
+  # iptables) on install: policy-rc.d forbids that for the install. The tests start their own.
   made_policy=""
-  if [[ " ${missing[*]} " == *" docker.io "* && ! -e /usr/sbin/policy-rc.d ]]; then
+  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
     printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && made_policy=1
     trap 'rm -f /usr/sbin/policy-rc.d' EXIT
   fi
@@ -42,3 +42,11 @@ if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json
   npm ci --no-audit --no-fund --loglevel=error
 fi
 npx tsc -p tsconfig.json
+# The CNI plugin, built into one file for Bun (npm's `bun` package): a runtime starts it for every
+# ADD/DEL, and Bun starts it in ~7 ms where Node needs ~75 (bench/RESULTS-cni.md).
+bun=node_modules/bun/bin/bun.exe
+if [[ -x $bun ]] && "$bun" --version >/dev/null 2>&1; then
+  "$bun" build src/cni/main.ts --target=bun --outfile dist/cni/switchyard.js >/dev/null
+else
+  echo "setup: Bun did not install (npm's bun package); the CNI plugin falls back to Node (slower start)" >&2
+fi

@@ -21,17 +21,24 @@ interface CniResult {
   [field: string]: unknown;
 }
 
+/** 100 Mbit/s each way with a 1 Mbit burst: what the `bandwidth` plugin is given when it is in the chain. */
+export const BENCH_BANDWIDTH = { ingressRate: 100_000_000, ingressBurst: 1_000_000, egressRate: 100_000_000, egressBurst: 1_000_000 };
+
 export class CniPath implements EndpointPath {
-  readonly key = 'cni';
-  readonly title = 'CNI chain (bridge + host-local + portmap)';
+  readonly key: string;
+  readonly title: string;
   private readonly dataDir: string;
 
+  /** `bandwidth` appends Debian's bandwidth plugin (ingress and egress caps) to the chain. */
   constructor(
     readonly hostNetns: string,
     private readonly pluginDir: string,
     tmpDir: string,
+    private readonly opts: { bandwidth?: boolean } = {},
   ) {
-    this.dataDir = join(tmpDir, 'cni-ipam');
+    this.key = opts.bandwidth ? 'cni-bw' : 'cni';
+    this.title = opts.bandwidth ? 'CNI chain (bridge + host-local + portmap + bandwidth)' : 'CNI chain (bridge + host-local + portmap)';
+    this.dataDir = join(tmpDir, `${this.key}-ipam`);
   }
 
   /**
@@ -52,6 +59,7 @@ export class CniPath implements EndpointPath {
           ipam: { type: 'host-local', subnet: '10.77.0.0/16', routes: [{ dst: '0.0.0.0/0' }], dataDir: this.dataDir },
         },
         { type: 'portmap', capabilities: { portMappings: true } },
+        ...(this.opts.bandwidth ? [{ type: 'bandwidth', capabilities: { bandwidth: true } }] : []),
       ],
     };
   }
@@ -64,9 +72,9 @@ export class CniPath implements EndpointPath {
   async prepare(): Promise<void> {}
 
   async create(it: Iteration): Promise<CreatedEndpoint> {
-    const [bridge, portmap] = this.conflist().plugins as [Record<string, unknown>, Record<string, unknown>];
-    const bridgeResult = await this.invoke('ADD', it, this.pluginConfig(bridge, it));
-    const result = await this.invoke('ADD', it, this.pluginConfig(portmap, it, bridgeResult));
+    const [first, ...rest] = this.conflist().plugins as Record<string, unknown>[];
+    let result = await this.invoke('ADD', it, this.pluginConfig(first!, it));
+    for (const plugin of rest) result = await this.invoke('ADD', it, this.pluginConfig(plugin, it, result));
     const address = result.ips?.[0]?.address;
     if (!address) throw new Error(`CNI result has no ips[0].address: ${JSON.stringify(result)}`);
     return { ip: address.split('/')[0]!, ref: JSON.stringify(result) };
@@ -90,6 +98,7 @@ export class CniPath implements EndpointPath {
     if (caps?.['portMappings']) {
       conf['runtimeConfig'] = { portMappings: [{ hostPort: it.hostPort, containerPort: 80, protocol: 'tcp' }] };
     }
+    if (caps?.['bandwidth']) conf['runtimeConfig'] = { bandwidth: BENCH_BANDWIDTH };
     if (prevResult) conf['prevResult'] = prevResult;
     return conf;
   }

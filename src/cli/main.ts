@@ -7,6 +7,7 @@
 import { parseArgs } from 'node:util';
 import { ApiError, HostClient } from './client.js';
 import { parsePublish } from './publish.js';
+import { parsePolicyJson, policyRow, qosPolicy } from './policy.js';
 import { formatTable } from './table.js';
 
 const USAGE = `Usage: switchyard [--socket PATH] [-o table|json] COMMAND
@@ -14,13 +15,18 @@ const USAGE = `Usage: switchyard [--socket PATH] [-o table|json] COMMAND
 Commands:
   hostd [--state-dir DIR] [--socket PATH] [--docker [--docker-plugin-dir DIR]]
                                                   run the host network service (--docker: also Docker's nat and switchyard plugins)
+  install-cni [DIR]                               install the CNI plugin as DIR/switchyard (default /opt/cni/bin)
   network create --type nat [--subnet CIDR] [--gateway IP] [--dns-server IP]... [--dns-search DOMAIN]... [--mtu N] NAME
   network ls | inspect NAME... | rm NAME...
   endpoint create --network NET [--ip IP] [--mac MAC] [--namespace NAME|PATH]
-                  [--publish [HOSTIP:]HOSTPORT[-END]:PORT[-END][/PROTO]]... NAME
-                  (without --namespace, a namespace named NAME is made under /run/netns)
+                  [--publish [HOSTIP:]HOSTPORT[-END]:PORT[-END][/PROTO]]...
+                  [--max-egress RATE] [--max-ingress RATE] [--policy JSON]... NAME
+                  (without --namespace, a namespace named NAME is made under /run/netns;
+                   RATE as tc writes it: 800kbit, 50mbit, 1gbit; JSON: an HCN policy document)
   endpoint ls [--network NET] | inspect NAME... | rm NAME...
   endpoint attach NAME --namespace NS | detach NAME
+  endpoint policy ls NAME | add NAME JSON... | rm NAME JSON... | set NAME JSON...
+                  (set replaces every policy of the Types given: HCN's Update)
   namespace create [NAME|PATH] | ls | inspect NS... | rm NS...
   status
 
@@ -51,6 +57,18 @@ async function main(argv: string[]): Promise<number> {
     const { hostdMain } = await import('../hostd/main.js');
     await hostdMain(argv.slice(1));
     return -1; // keeps running
+  }
+  if (argv[0] === 'install-cni') {
+    const { installCni, INSTALL_CNI_USAGE } = await import('./install-cni.js');
+    const args = argv.slice(1);
+    if (args.includes('-h') || args.includes('--help')) {
+      console.log(INSTALL_CNI_USAGE);
+      return 0;
+    }
+    if (args.length > 1 || args[0]?.startsWith('-')) throw new UsageError(INSTALL_CNI_USAGE);
+    const { path, runtime } = installCni(args[0] ?? '/opt/cni/bin');
+    console.log(`installed ${path} (runs on ${runtime})`);
+    return 0;
   }
   // Global options may stand before the command: take them out first.
   const g = splitGlobals(argv);
@@ -98,6 +116,8 @@ async function main(argv: string[]): Promise<number> {
       }
       case 'endpoint detach':
         return await show(await client.request('POST', `/endpoints/${encodeURIComponent(needNames(rest, 'endpoint detach')[0]!)}/detach`), json, () => 'detached');
+      case 'endpoint policy':
+        return await endpointPolicy(client, rest, json);
       case 'namespace create': {
         const body = rest[0] ? { Path: rest[0] } : {};
         return await show(await client.request('POST', '/namespaces', body), json, (d) => `${d.Path} ${d.ID}`);
@@ -165,6 +185,9 @@ async function endpointCreate(client: HostClient, args: string[]): Promise<Doc> 
       mac: { type: 'string' },
       namespace: { type: 'string' },
       publish: { type: 'string', short: 'p', multiple: true },
+      'max-egress': { type: 'string' },
+      'max-ingress': { type: 'string' },
+      policy: { type: 'string', multiple: true },
     },
   });
   if (positionals.length !== 1) throw new UsageError('endpoint create: exactly one NAME');
@@ -172,7 +195,11 @@ async function endpointCreate(client: HostClient, args: string[]): Promise<Doc> 
   const name = positionals[0]!;
   let policies;
   try {
-    policies = (values.publish ?? []).map(parsePublish);
+    policies = [
+      ...(values.publish ?? []).map(parsePublish),
+      ...qosPolicy(values['max-egress'], values['max-ingress']),
+      ...(values.policy ?? []).map(parsePolicyJson),
+    ];
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
@@ -201,6 +228,31 @@ async function endpointCreate(client: HostClient, args: string[]): Promise<Doc> 
     if (madeNs) await client.request('DELETE', `/namespaces/${ns.ID}`).catch(() => undefined);
     throw e;
   }
+}
+
+/** `endpoint policy ls|add|rm|set NAME [JSON...]`: HCN modify requests on one endpoint. */
+async function endpointPolicy(client: HostClient, args: string[], json: boolean): Promise<number> {
+  const [op, name, ...docs] = args;
+  const kinds: Record<string, string> = { add: 'Add', rm: 'Remove', set: 'Update' };
+  if (!name || (op !== 'ls' && !kinds[op ?? ''])) throw new UsageError('endpoint policy ls|add|rm|set NAME [JSON...]');
+  const path = `/endpoints/${encodeURIComponent(name)}`;
+  if (op === 'ls') {
+    const doc = await client.request<Doc & { Policies: { Type: string; Settings?: Record<string, unknown> }[] }>('GET', path);
+    if (json) return show(doc.Policies, true, () => '');
+    const defaults = doc.AclDefaults as { In: string; Out: string } | undefined;
+    console.log(formatTable(doc.Policies.map(policyRow)));
+    if (defaults) process.stdout.write(`ACL defaults (new flows no rule decides): In ${defaults.In}, Out ${defaults.Out}\n`);
+    return 0;
+  }
+  if (!docs.length) throw new UsageError(`endpoint policy ${op} NAME JSON...: give at least one policy`);
+  let policies;
+  try {
+    policies = docs.map(parsePolicyJson);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const doc = await client.request<Doc>('PATCH', path, { ResourceType: 'Policy', RequestType: kinds[op!], Settings: { Policies: policies } });
+  return show(doc, json, (d) => `${d.Name}: ${(d.Policies as unknown[]).length} policies`);
 }
 
 /** Removes endpoints, and the namespace the CLI made for one (named after it), once it is empty. */

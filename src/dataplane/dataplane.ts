@@ -4,7 +4,7 @@
  * reconciler tests without root). Every verb is idempotent: ensure* tolerates "exists", delete*
  * tolerates "not found".
  */
-import type { BridgePlan, NamespacePlan, Sysctl, VethPlan } from '../plan/host-plan.js';
+import type { BridgePlan, NamespacePlan, Sysctl, VethPlan, VethSettings } from '../plan/host-plan.js';
 import type { NftTable } from '../plan/nft-table.js';
 import type { PortRequest } from '../model/ports.js';
 
@@ -32,6 +32,14 @@ export interface ListeningSocket {
   port: number;
 }
 
+/** The hits of one rule of an endpoint's ACL chain (`rule` is the ACL Id, or "default"). */
+export interface RuleCounter {
+  direction: 'In' | 'Out';
+  rule: string;
+  packets: number;
+  bytes: number;
+}
+
 export interface DataPlane {
   /** Links in hostd's namespace whose names carry Switchyard's mark. */
   listOwnedLinks(): Promise<LinkState[]>;
@@ -39,15 +47,24 @@ export interface DataPlane {
   ensureBridge(b: BridgePlan, existing: LinkState | undefined): Promise<void>;
   /** Creates the veth pair with its peer configured inside the namespace. Fails if the host side exists. */
   createVeth(v: VethPlan): Promise<void>;
+  /** Applies a veth's settings (routes, QOS) in place, from `before` to `v.settings`. */
+  updateVeth(v: VethPlan, before: VethSettings): Promise<void>;
   /** Reads the namespace side of a veth (for resync after a restart). */
   readPeer(v: VethPlan): Promise<PeerState>;
   /** Deletes links by name in one batch; names that do not exist are ignored. */
   deleteLinks(names: string[]): Promise<void>;
   /**
-   * Makes the table match `desired` in one nft transaction. `full` reads the kernel's table first and
-   * repairs any drift; otherwise only the difference from the last applied table is sent.
+   * Makes the table match `desired` in one nft transaction: reads the kernel's table first and
+   * repairs any drift (the full pass).
    */
-  applyNft(desired: NftTable, full: boolean): Promise<void>;
+  applyNft(desired: NftTable): Promise<void>;
+  /**
+   * Changes one part of the table in one nft transaction, leaving the rest alone (the incremental
+   * pass): `before` is that part as applied, `after` as wanted (partial tables, see patchTable).
+   */
+  applyNftChange(before: NftTable, after: NftTable): Promise<void>;
+  /** The counters of the rules in these ACL chains (missing chains have none). */
+  ruleCounters(chains: { name: string; direction: 'In' | 'Out' }[]): Promise<RuleCounter[]>;
   /** Removes Switchyard's table (the teardown of a host with no networks left). */
   deleteNft(table: string): Promise<void>;
   setSysctls(s: Sysctl[]): Promise<void>;

@@ -5,9 +5,9 @@
  */
 import { SyError } from '../errors.js';
 import type { BridgePlan, NamespacePlan, Sysctl, VethPlan } from '../plan/host-plan.js';
-import { renderTable, type NftTable } from '../plan/nft-table.js';
+import { patchTable, renderTable, type NftTable } from '../plan/nft-table.js';
 import { socketClashes, type PortRequest } from '../model/ports.js';
-import type { DataPlane, LinkState, ListeningSocket, PeerState } from './dataplane.js';
+import type { DataPlane, LinkState, ListeningSocket, PeerState, RuleCounter } from './dataplane.js';
 
 export class FakeDataPlane implements DataPlane {
   links = new Map<string, LinkState & { peer?: VethPlan }>();
@@ -47,6 +47,13 @@ export class FakeDataPlane implements DataPlane {
     this.links.set(v.name, { name: v.name, kind: 'veth', master: v.bridge, up: true, addresses: [], peer: v });
   }
 
+  async updateVeth(v: VethPlan): Promise<void> {
+    this.hit('updateVeth');
+    const l = this.links.get(v.name);
+    if (!l?.peer) throw new SyError('SY_KERNEL', `Cannot find device "${v.name}"`);
+    l.peer = v;
+  }
+
   async readPeer(v: VethPlan): Promise<PeerState> {
     this.hit('readPeer');
     const l = this.links.get(v.name);
@@ -66,6 +73,23 @@ export class FakeDataPlane implements DataPlane {
   async applyNft(desired: NftTable): Promise<void> {
     this.hit('applyNft');
     this.nft = structuredClone(desired);
+  }
+
+  async applyNftChange(before: NftTable, after: NftTable): Promise<void> {
+    this.hit('applyNft');
+    if (!this.nft) throw new SyError('SY_KERNEL', `table ${after.family} ${after.name} does not exist`);
+    this.nft = patchTable(this.nft, before, after);
+  }
+
+  async ruleCounters(chains: { name: string; direction: 'In' | 'Out' }[]): Promise<RuleCounter[]> {
+    const out: RuleCounter[] = [];
+    for (const c of chains) {
+      for (const r of this.nft?.chains.find((x) => x.name === c.name)?.rules ?? []) {
+        const m = / comment "(acl (.+)|default[^"]*)"$/.exec(r);
+        if (m) out.push({ direction: c.direction, rule: m[2] ?? 'default', packets: 0, bytes: 0 });
+      }
+    }
+    return out;
   }
 
   async deleteNft(): Promise<void> {

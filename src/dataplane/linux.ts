@@ -7,11 +7,11 @@
 import { mkdir, readFile, rm, writeFile, access } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { SyError } from '../errors.js';
-import { BRIDGE_PREFIX, isOwnedLink, LINK_PREFIX } from '../model/names.js';
-import type { BridgePlan, NamespacePlan, Sysctl, VethPlan } from '../plan/host-plan.js';
+import { BRIDGE_PREFIX, isOwnedLink, LINK_PREFIX, NFT_TABLE } from '../model/names.js';
+import type { BridgePlan, NamespacePlan, Sysctl, VethPlan, VethSettings } from '../plan/host-plan.js';
 import type { NftTable } from '../plan/nft-table.js';
-import type { DataPlane, LinkState, ListeningSocket, PeerState } from './dataplane.js';
-import { currentOf, diffNft, emptyCurrent, parseNftJson, type NftCurrent } from './nft-diff.js';
+import type { DataPlane, LinkState, ListeningSocket, PeerState, RuleCounter } from './dataplane.js';
+import { currentOf, diffNft, emptyCurrent, parseNftJson, parseRuleCounters, type NftCurrent } from './nft-diff.js';
 import { probePorts } from './port-probe.js';
 import { run } from './run.js';
 import type { PortRequest } from '../model/ports.js';
@@ -30,9 +30,6 @@ const IPT_CHAIN = 'SWITCHYARD-FORWARD';
 const IPT_COMMENT = 'switchyard';
 
 export class LinuxDataPlane implements DataPlane {
-  /** The table as last applied, or null when unknown (first apply, or after a failure). */
-  private lastNft: NftCurrent | null = null;
-
   async listOwnedLinks(): Promise<LinkState[]> {
     const { stdout } = await run(['ip', '-j', '-d', 'addr', 'show']);
     const links = JSON.parse(stdout || '[]') as IpLink[];
@@ -65,8 +62,9 @@ export class LinuxDataPlane implements DataPlane {
       `link set ${v.ifName} up`,
       // "add", not "replace": in a namespace with several endpoints (a container on two networks) the
       // first one keeps the default route, as Docker keeps its primary network's gateway. Only this
-      // last line may fail ("File exists"); -force runs it and reports it as line 4.
+      // line (4) may fail ("File exists"); -force runs the lines after it all the same.
       `route add default via ${v.gateway} dev ${v.ifName}`,
+      ...v.settings.routes.map((r) => `route replace ${routeSpec(r, v.ifName)}`),
     ];
     try {
       const res = await run(['ip', '-force', '-batch', '-'], { stdin: inside.join('\n') + '\n', netns: v.netnsPath, okExitCodes: [1] });
@@ -79,10 +77,40 @@ export class LinuxDataPlane implements DataPlane {
           exitCode: res.exitCode,
         });
       }
+      await this.applyQos(v, {});
     } catch (err) {
       await this.deleteLinks([v.name]);
       throw err;
     }
+  }
+
+  async updateVeth(v: VethPlan, before: VethSettings): Promise<void> {
+    const wanted = new Set(v.settings.routes.map((r) => routeSpec(r, v.ifName)));
+    const cmds = [
+      ...before.routes.filter((r) => !wanted.has(routeSpec(r, v.ifName))).map((r) => `route del ${r.dst} dev ${v.ifName}`),
+      ...[...wanted].map((r) => `route replace ${r}`),
+    ];
+    if (cmds.length) await run(['ip', '-force', '-batch', '-'], { stdin: cmds.join('\n') + '\n', netns: v.netnsPath, okExitCodes: [1] });
+    await this.applyQos(v, before);
+  }
+
+  /**
+   * QOS as token buckets (tbf): what the endpoint sends is shaped on its own interface, where TCP
+   * feels the backpressure (TSQ) and paces itself instead of losing packets; what it receives is
+   * shaped on the host side of the veth. Unless the caller chose it, the bucket holds 20 ms of
+   * traffic (at least 64 KiB, so a GSO packet fits whole).
+   */
+  private async applyQos(v: VethPlan, before: Partial<VethSettings>): Promise<void> {
+    const tbf = (bytes: number, burst: number | undefined) => ['tbf', 'rate', `${bytes * 8}bit`, 'burst', String(burst ?? Math.max(65536, Math.ceil(bytes / 50))), 'latency', '50ms'];
+    const one = async (dev: string, netns: string | undefined, want: [number?, number?], had: [number?, number?]) => {
+      if (want[0] === had[0] && want[1] === had[1]) return;
+      const opts = netns ? { netns } : {};
+      if (want[0]) await run(['tc', 'qdisc', 'replace', 'dev', dev, 'root', ...tbf(want[0], want[1])], opts);
+      else await run(['tc', 'qdisc', 'del', 'dev', dev, 'root'], { ...opts, okExitCodes: [2] });
+    };
+    const s = v.settings;
+    await one(v.ifName, v.netnsPath, [s.egressBytes, s.egressBurst], [before.egressBytes, before.egressBurst]);
+    await one(v.name, undefined, [s.ingressBytes, s.ingressBurst], [before.ingressBytes, before.ingressBurst]);
   }
 
   async readPeer(v: VethPlan): Promise<PeerState> {
@@ -103,19 +131,14 @@ export class LinuxDataPlane implements DataPlane {
     await run(['ip', '-force', '-batch', '-'], { stdin: names.map((n) => `link del ${n}`).join('\n') + '\n', okExitCodes: [1] });
   }
 
-  async applyNft(desired: NftTable, full: boolean): Promise<void> {
-    let cur = full ? null : this.lastNft;
-    if (!cur) cur = await this.readNft(desired);
-    const script = diffNft(desired, cur);
-    if (script) {
-      try {
-        await run(['nft', '-f', '-'], { stdin: script });
-      } catch (err) {
-        this.lastNft = null;
-        throw err;
-      }
-    }
-    this.lastNft = currentOf(desired);
+  async applyNft(desired: NftTable): Promise<void> {
+    const script = diffNft(desired, await this.readNft(desired));
+    if (script) await run(['nft', '-f', '-'], { stdin: script });
+  }
+
+  async applyNftChange(before: NftTable, after: NftTable): Promise<void> {
+    const script = diffNft(after, currentOf(before));
+    if (script) await run(['nft', '-f', '-'], { stdin: script });
   }
 
   private async readNft(desired: NftTable): Promise<NftCurrent> {
@@ -125,9 +148,18 @@ export class LinuxDataPlane implements DataPlane {
     return parseNftJson(res.stdout, (n) => types.get(n));
   }
 
+  async ruleCounters(chains: { name: string; direction: 'In' | 'Out' }[]): Promise<RuleCounter[]> {
+    const out: RuleCounter[] = [];
+    for (const c of chains) {
+      const res = await run(['nft', '-j', 'list', 'chain', 'inet', NFT_TABLE, c.name], { okExitCodes: [1] });
+      if (res.exitCode !== 0) continue;
+      out.push(...parseRuleCounters(res.stdout, c.direction));
+    }
+    return out;
+  }
+
   async deleteNft(table: string): Promise<void> {
     await run(['nft', 'delete', 'table', 'inet', table], { okExitCodes: [1] });
-    this.lastNft = null;
   }
 
   async setSysctls(s: Sysctl[]): Promise<void> {
@@ -136,6 +168,8 @@ export class LinuxDataPlane implements DataPlane {
       const path = `/proc/sys/${key}`;
       const now = await readFile(path, 'utf8').catch(() => null);
       if (now !== null && now.trim() === value) continue;
+      // A kernel without br_netfilter has no net/bridge: ACLs then see routed traffic only.
+      if (now === null && key.startsWith('net/bridge/')) continue;
       await writeFile(path, value).catch((e: Error) => {
         throw new SyError('SY_KERNEL', `Cannot set ${key.replace(/\//g, '.')} to ${value}: ${e.message}`);
       });
@@ -224,4 +258,9 @@ function toLinkState(l: IpLink): LinkState {
     ...(l.address ? { mac: l.address } : {}),
     addresses: (l.addr_info ?? []).filter((a) => a.family === 'inet').map((a) => `${a.local}/${a.prefixlen}`),
   };
+}
+
+/** A route inside an endpoint's namespace as `ip route` takes it. */
+function routeSpec(r: VethSettings['routes'][number], dev: string): string {
+  return `${r.dst}${r.via ? ` via ${r.via}` : ''} dev ${dev}${r.metric ? ` metric ${r.metric}` : ''}`;
 }

@@ -4,13 +4,18 @@
  * serves the incremental path (compared with what was last applied) and the full resync (compared with
  * what the kernel holds, read by `nft -j`).
  */
+import { createHash } from 'node:crypto';
 import { elementKey, renderElement, renderSetDecl, quote, type NftTable } from '../plan/nft-table.js';
 
 /** What exists: chains (with rules when known) and set/map elements by key → value. */
 export interface NftCurrent {
   exists: boolean;
-  /** chain name → rules as last applied, or null when unknown (read from the kernel): refill always */
-  chains: Map<string, string[] | null>;
+  /**
+   * chain name → its rules: as last applied (`rules`, text), or as read from the kernel (`tags`, each
+   * rule's comment: see ruleTag), which is enough to see a chain flushed, shortened or reordered
+   * without rewriting (and so zeroing the counters of) every chain on every resync
+   */
+  chains: Map<string, { rules: string[] } | { tags: string[] }>;
   /** set name → element key → value ('' for sets) */
   sets: Map<string, Map<string, string>>;
   /** names in `sets` that are maps (deleted with `delete map`) */
@@ -25,7 +30,7 @@ export function emptyCurrent(): NftCurrent {
 export function currentOf(desired: NftTable): NftCurrent {
   return {
     exists: true,
-    chains: new Map(desired.chains.map((c) => [c.name, [...c.rules]])),
+    chains: new Map(desired.chains.map((c) => [c.name, { rules: [...c.rules] }])),
     sets: new Map(desired.sets.map((s) => [s.name, new Map(s.elements.map((e) => [elementKey(e), e.value ?? '']))])),
     maps: new Set(desired.sets.filter((s) => s.valueType).map((s) => s.name)),
   };
@@ -55,9 +60,9 @@ export function diffNft(desired: NftTable, cur: NftCurrent): string {
   for (const c of desired.chains) {
     const have = cur.chains.get(c.name);
     if (have === undefined) head.push(`add chain ${t} ${c.name}${c.base ? ` { ${c.base} }` : ''}`);
-    if (have !== undefined && have !== null && sameRules(have, c.rules)) continue;
+    if (have !== undefined && ('rules' in have ? sameRules(have.rules, c.rules) : sameRules(have.tags, c.rules.map(ruleTag)))) continue;
     if (have !== undefined) chainsOut.push(`flush chain ${t} ${c.name}`);
-    for (const r of c.rules) chainsOut.push(`add rule ${t} ${c.name} ${r}`);
+    for (const r of c.rules) chainsOut.push(`add rule ${t} ${c.name} ${taggedRule(r)}`);
   }
   const wantedChains = new Set(desired.chains.map((c) => c.name));
   for (const name of cur.chains.keys()) {
@@ -69,6 +74,18 @@ export function diffNft(desired: NftTable, cur: NftCurrent): string {
   }
   const script = [...head, ...dels, ...chainsOut, ...adds, ...tail];
   return script.length ? script.join('\n') + '\n' : '';
+}
+
+const COMMENT = / comment "([^"]*)"$/;
+
+/** What a rule is known by in the kernel: its own comment, or "r:" and a hash of its text. */
+export function ruleTag(rule: string): string {
+  return COMMENT.exec(rule)?.[1] ?? `r:${createHash('sha256').update(rule).digest('hex').slice(0, 12)}`;
+}
+
+/** The rule as sent to the kernel: with its tag as comment when it has none of its own. */
+function taggedRule(rule: string): string {
+  return COMMENT.test(rule) ? rule : `${rule} comment ${quote(ruleTag(rule))}`;
 }
 
 function sameRules(a: string[], b: string[]): boolean {
@@ -85,7 +102,12 @@ export function parseNftJson(json: string, keyTypesOf: (set: string) => string[]
   const cur: NftCurrent = { exists: true, chains: new Map(), sets: new Map(), maps: new Set() };
   const doc = JSON.parse(json) as { nftables?: Record<string, Json>[] };
   for (const item of doc.nftables ?? []) {
-    if ('chain' in item) cur.chains.set((item.chain as { name: string }).name, null);
+    if ('chain' in item) cur.chains.set((item.chain as { name: string }).name, { tags: [] });
+    if ('rule' in item) {
+      const r = item.rule as { chain: string; comment?: string };
+      const have = cur.chains.get(r.chain);
+      if (have && 'tags' in have) have.tags.push(r.comment ?? '');
+    }
     const set = (item.set ?? item.map) as { name: string; elem?: Json[] } | undefined;
     if (!set) continue;
     const types = keyTypesOf(set.name) ?? [];
@@ -98,6 +120,25 @@ export function parseNftJson(json: string, keyTypesOf: (set: string) => string[]
     if ('map' in item) cur.maps.add(set.name);
   }
   return cur;
+}
+
+/**
+ * Reads the counters of a chain's rules from `nft -j list chain` output: every rule that has a
+ * counter and a comment "acl ID" (or "default ...") gives one entry.
+ */
+export function parseRuleCounters(json: string, direction: 'In' | 'Out'): { direction: 'In' | 'Out'; rule: string; packets: number; bytes: number }[] {
+  const out: { direction: 'In' | 'Out'; rule: string; packets: number; bytes: number }[] = [];
+  const doc = JSON.parse(json) as { nftables?: Record<string, Json>[] };
+  for (const item of doc.nftables ?? []) {
+    const rule = item.rule as { comment?: string; expr?: Record<string, Json>[] } | undefined;
+    if (!rule?.comment) continue;
+    const counter = (rule.expr ?? []).find((e) => 'counter' in e)?.counter as { packets: number; bytes: number } | undefined;
+    if (!counter) continue;
+    const m = /^acl (.+)$/.exec(rule.comment);
+    const name = m ? m[1]! : rule.comment.startsWith('default') ? 'default' : undefined;
+    if (name) out.push({ direction, rule: name, packets: counter.packets, bytes: counter.bytes });
+  }
+  return out;
 }
 
 function renderKey(k: Json, types: string[]): string {

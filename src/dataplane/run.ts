@@ -76,12 +76,12 @@ export function run(argv: readonly string[], opts: RunOptions = {}): Promise<Run
 }
 
 /**
- * argv run inside a network namespace: `ip` switches by itself to a namespace named under /run/netns
+ * argv run inside a network namespace: `ip` and `tc` switch by themselves to a namespace named under /run/netns
  * (one exec less than nsenter, ~1 ms); anything else runs under nsenter.
  */
 function inNamespace(argv: readonly string[], netns: string): string[] {
   const named = /^\/run\/netns\/([^/]+)$/.exec(netns);
-  if (argv[0] === 'ip' && named) return ['ip', '-n', named[1]!, ...argv.slice(1)];
+  if ((argv[0] === 'ip' || argv[0] === 'tc') && named) return [argv[0], '-n', named[1]!, ...argv.slice(1)];
   return ['nsenter', `--net=${netns}`, '--', ...argv];
 }
 

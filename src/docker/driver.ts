@@ -282,7 +282,8 @@ export function networkDriver(driver: string, svc: HostService, serial: Serial, 
         const heir = others[0] && ifIndex(ep.ifName) < ifIndex(others[0].ifName) ? others[0] : undefined;
         await ignoreNotFound(() => svc.detachEndpoint(id));
         if (ep.portMappings.length) {
-          await ignoreNotFound(() => svc.modifyEndpoint(id, { ResourceType: 'Policy', RequestType: 'Update', Settings: { Policies: [] } }));
+          const mine = ep.portMappings.map((m) => renderPortMappingPolicy(m));
+          await ignoreNotFound(() => svc.modifyEndpoint(id, { ResourceType: 'Policy', RequestType: 'Remove', Settings: { Policies: mine } }));
         }
         if (heir) await promote(heir.id, ep);
         await dropIdleNamespace(ep.namespaceId);

@@ -1,7 +1,11 @@
 /** Renders hostd's records as HCN v2 documents, spelled as hcsshim writes them. */
 import type { ObjectStatus } from '../hostd/reconciler.js';
 import { bridgeName, vethName } from '../model/names.js';
-import type { DnsSettings, EndpointRecord, HostState, NamespaceRecord, NetworkRecord } from '../model/records.js';
+import type { DnsSettings, EndpointRecord, NamespaceRecord, NetworkRecord } from '../model/records.js';
+import type { HostState } from '../model/state.js';
+import { renderPolicies } from '../model/policies.js';
+import { aclDefault } from '../model/acl.js';
+import { endpointMtu } from '../plan/host-plan.js';
 
 const V2 = { Major: 2, Minor: 0 };
 
@@ -64,10 +68,15 @@ export function renderEndpoint(e: EndpointRecord, state: HostState, status?: Obj
     Name: e.name,
     HostComputeNetwork: e.networkId,
     ...(e.namespaceId ? { HostComputeNamespace: e.namespaceId } : {}),
-    Policies: [...e.portMappings.map(renderPortMappingPolicy), ...e.otherPolicies],
+    Policies: [...e.portMappings.map(renderPortMappingPolicy), ...renderPolicies(e.policies)],
     IpConfigurations: [{ IpAddress: e.ip, PrefixLength: prefix }],
     Dns: dnsDoc(e.dns ?? net?.dns ?? { search: [], servers: [], options: [] }),
-    Routes: net ? [{ NextHop: net.gateway, DestinationPrefix: '0.0.0.0/0' }] : [],
+    Routes: net
+      ? [
+          { NextHop: net.gateway, DestinationPrefix: '0.0.0.0/0' },
+          ...e.policies.routes.map((r) => ({ ...(r.nextHop ? { NextHop: r.nextHop } : {}), DestinationPrefix: r.destination, ...(r.metric ? { Metric: r.metric } : {}) })),
+        ]
+      : [],
     MacAddress: e.mac.toUpperCase().replace(/:/g, '-'),
     Flags: 0,
     SchemaVersion: V2,
@@ -76,12 +85,18 @@ export function renderEndpoint(e: EndpointRecord, state: HostState, status?: Obj
     InterfaceName: e.ifName,
     HostIfName: vethName(e.id),
     ...(ns ? { NamespacePath: ns.path } : {}),
+    // What a new flow no ACL decides meets, per direction (HNS blocks both once any ACL exists).
+    AclDefaults: {
+      In: aclDefault(e.policies.acls),
+      Out: aclDefault(e.policies.acls),
+    },
+    ...(e.policies.encapOverhead !== undefined || net?.mtu ? { Mtu: endpointMtu(e, net) } : {}),
     Health: health(status),
   };
 }
 
 export function renderNamespace(n: NamespaceRecord, state: HostState, status?: ObjectStatus) {
-  const eps = [...state.endpoints.values()].filter((e) => e.namespaceId === n.id);
+  const eps = [...(state.index.endpointsByNamespace.get(n.id) ?? [])].map((id) => state.endpoints.get(id)!);
   return {
     ID: n.id,
     Type: 'Host',
@@ -90,6 +105,7 @@ export function renderNamespace(n: NamespaceRecord, state: HostState, status?: O
     // Switchyard extensions
     Path: n.path,
     Owned: n.owned,
+    ...(n.autoRelease ? { AutoRelease: true } : {}),
     Health: health(status),
   };
 }

@@ -85,6 +85,12 @@ export const HostComputeEndpoint = Type.Object({
   Flags: Type.Optional(Type.Integer({ minimum: 0 })),
   /** Switchyard extension: name of the interface inside the namespace (default eth0). */
   InterfaceName: Type.Optional(Type.String({ maxLength: 15 })),
+  /**
+   * Switchyard extension: HostComputeNamespace may be the path of an existing namespace hostd does
+   * not know yet; it is adopted with the endpoint (one request instead of two, for the CNI plugin)
+   * and forgotten again when its last endpoint goes. Never creates a namespace.
+   */
+  AdoptNamespace: Type.Optional(Type.Boolean()),
   SchemaVersion: Type.Optional(SchemaVersion),
 });
 export type HostComputeEndpoint = Static<typeof HostComputeEndpoint>;

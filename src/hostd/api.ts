@@ -51,7 +51,11 @@ export function buildApi(svc: HostService): FastifyInstance {
     const net = req.query.network ? svc.findNetwork(req.query.network).id : undefined;
     return [...svc.state.endpoints.values()].filter((e) => !net || e.networkId === net).map((e) => svc.endpointDoc(e));
   });
-  app.get<P>('/endpoints/:id', async (req) => svc.endpointDoc(svc.findEndpoint(req.params.id)));
+  app.get<P>('/endpoints/:id', async (req) => svc.endpointDocWithStats(svc.findEndpoint(req.params.id)));
+  app.get<P>('/endpoints/:id/stats', async (req) => {
+    const doc = await svc.endpointDocWithStats(svc.findEndpoint(req.params.id));
+    return { ID: doc.ID, AclDefaults: doc.AclDefaults, AclStats: 'AclStats' in doc ? doc.AclStats : [] };
+  });
   app.patch<P>('/endpoints/:id', async (req) => svc.modifyEndpoint(req.params.id, req.body));
   app.delete<P>('/endpoints/:id', async (req) => {
     await svc.deleteEndpoint(req.params.id);

@@ -1,20 +1,36 @@
 /**
- * The reconciler makes the kernel match hostd's records. It computes the plan (pure), then applies
- * the difference: namespaces first, then two strands side by side: links (stale ones out, bridges
- * with their sysctls, veths) and the ruleset (host sysctls, one nftables transaction, the iptables
- * accept that coexistence with Docker needs). Two speeds:
- *  - incremental (after each API change): compared with what this process last applied, so creating
- *    one endpoint costs one veth and one nft transaction whatever the size of the host;
- *  - full (at start and on the periodic resync): compared with what the kernel really holds, which
- *    repairs drift (a veth deleted, a rule flushed, a table dropped) and removes marked objects that
- *    no record wants any more (after a crash in the middle of a delete).
- * Failures are per object: one endpoint whose namespace vanished does not stop the others; its
- * status says why, and the next pass tries again.
+ * The reconciler makes the kernel match hostd's records. Two speeds:
+ *  - full (at start and on the periodic resync): plans the whole host (pure), compares with what the
+ *    kernel really holds and repairs drift (a veth deleted, a rule flushed, a table dropped), and
+ *    removes marked objects that no record wants any more (after a crash in the middle of a delete);
+ *  - incremental (after each API change): finds the records that changed since the last pass (records
+ *    are immutable: a change replaces the object, so identity tells), plans only those, and sends only
+ *    their difference: one veth and one nft transaction for an endpoint create, whatever the size of
+ *    the host. Planning, diffing and applying cost the same with ten endpoints and with ten thousand.
+ * In both, namespaces come first, then two strands side by side: links (stale ones out, bridges with
+ * their sysctls, veths) and the ruleset (host sysctls, nftables, the iptables accept that coexistence
+ * with Docker needs). The ruleset names interfaces, not their indexes, so it need not wait for links.
+ * Failures are per object: one endpoint whose namespace vanished does not stop the others; its status
+ * says why, and the next pass tries it again.
  */
 import type { DataPlane, LinkState } from '../dataplane/dataplane.js';
-import type { HostState } from '../model/records.js';
+import type { EndpointRecord, NamespaceRecord, NetworkRecord } from '../model/records.js';
+import type { HostState } from '../model/state.js';
 import { NFT_TABLE } from '../model/names.js';
-import { planHost, type HostPlan, type VethPlan } from '../plan/host-plan.js';
+import {
+  assembleTable,
+  hostSysctls,
+  namespaceOf,
+  planEndpointParts,
+  planHost,
+  planNamespace,
+  planNetworkParts,
+  type EndpointParts,
+  type NamespacePlan,
+  type NetworkParts,
+  type VethPlan,
+  type VethSettings,
+} from '../plan/host-plan.js';
 import { asSyError, SyError } from '../errors.js';
 
 export interface ObjectStatus {
@@ -28,14 +44,46 @@ export interface Logger {
   warn(msg: string): void;
 }
 
+export interface ReconcileOptions {
+  /**
+   * Full pass only: also read each veth's container side (one process per endpoint). Needed at start,
+   * where a crash may have left a veth whose inside was never configured; the periodic resync checks
+   * the host side only (it runs every few seconds on hosts with thousands of endpoints).
+   */
+  checkPeers?: boolean;
+}
+
+/** What the last passes applied, per object; `ok` false = the kernel refused it, try it again. */
+interface AppliedNetwork {
+  rec: NetworkRecord;
+  parts: NetworkParts;
+  ok: boolean;
+}
+interface AppliedEndpoint {
+  rec: EndpointRecord;
+  net?: NetworkRecord;
+  ns?: NamespaceRecord;
+  parts: EndpointParts;
+  ok: boolean;
+}
+interface Applied {
+  networks: Map<string, AppliedNetwork>;
+  endpoints: Map<string, AppliedEndpoint>;
+  namespaces: Map<string, { rec: NamespaceRecord; plan: string }>;
+  /** ids whose last apply failed: the next incremental pass tries them again */
+  failedEndpoints: Set<string>;
+  failedNamespaces: Set<string>;
+  anyNetwork: boolean;
+  anyAcl: boolean;
+}
+
+type Fail = (id: string, err: unknown) => void;
+
 export class Reconciler {
   /** per object id (network, endpoint, namespace): the outcome of the last pass that touched it */
   readonly status = new Map<string, ObjectStatus>();
-  /** links this process has made or verified: name → fingerprint of the plan they realise */
-  private known: Map<string, string> | null = null;
-  /** namespaces this process has made or verified: id → fingerprint of their plan */
-  private knownNs = new Map<string, string>();
-  private lastPlan: HostPlan | null = null;
+  /** null = unknown (start, or after a failure): the next pass is a full one */
+  private applied: Applied | null = null;
   passes = 0;
 
   constructor(
@@ -45,146 +93,306 @@ export class Reconciler {
 
   /** Forget what was applied: the next pass reads the kernel (used after a failure). */
   invalidate(): void {
-    this.known = null;
+    this.applied = null;
   }
 
   /**
    * Applies `state` to the kernel. Returns the errors of this pass by object id ('nft' for the
    * ruleset); the same are kept in `status`.
    */
-  async reconcile(state: HostState, full: boolean): Promise<Map<string, SyError>> {
+  async reconcile(state: HostState, full: boolean, opts: ReconcileOptions = {}): Promise<Map<string, SyError>> {
     this.passes++;
-    const plan = planHost(state);
     const errors = new Map<string, SyError>();
-    const fail = (id: string, err: unknown) => {
+    const fail: Fail = (id, err) => {
       const e = asSyError(err);
       errors.set(id, e);
       this.status.set(id, { state: 'error', reason: e.message, code: e.code });
     };
-    const readKernel = full || this.known === null;
-    const known = readKernel ? new Map<string, string>() : this.known!;
-    if (readKernel) this.knownNs.clear();
+    try {
+      // A network the kernel refused is retried by a full pass: its bridge may be half made.
+      const a = this.applied;
+      if (full || !a || [...a.networks.values()].some((n) => !n.ok)) await this.fullPass(state, fail, opts.checkPeers ?? false);
+      else await this.incrementalPass(state, a, fail);
+    } catch (err) {
+      this.applied = null;
+      throw err;
+    }
+    if (errors.has('nft')) this.applied = null;
+    if (errors.size) this.log.warn(`reconcile: ${errors.size} object(s) failed: ${[...errors.values()].map((e) => e.message).join('; ')}`);
+    return errors;
+  }
 
-    for (const ns of plan.namespaces) {
-      // The incremental path only visits namespaces whose plan changed since the last pass.
-      const nsFp = JSON.stringify(ns);
-      if (!readKernel && this.knownNs.get(ns.id) === nsFp) continue;
+  // ---- full ----------------------------------------------------------------------------------
+
+  private async fullPass(state: HostState, fail: Fail, checkPeers: boolean): Promise<void> {
+    for (const m of [state.networks, state.endpoints, state.namespaces]) m.drain();
+    const plan = planHost(state);
+    const nsFailed = await this.ensureNamespaces(plan.namespaces, fail);
+    const ruleset = async () => {
+      try {
+        await this.dp.setSysctls(hostSysctls(plan.bridges.length > 0, state.index.aclEndpoints.size > 0));
+        if (plan.bridges.length) await this.dp.applyNft(plan.nft);
+        else await this.dp.deleteNft(NFT_TABLE);
+        await this.dp.ensureIptablesForwardAccept(plan.iptablesForwardAccept);
+        this.status.set('nft', { state: 'ok' });
+      } catch (err) {
+        fail('nft', err);
+      }
+    };
+    const links = async () => {
+      const kernel = new Map((await this.dp.listOwnedLinks()).map((l) => [l.name, l]));
+      const wanted = new Set([...plan.bridges.map((b) => b.name), ...plan.veths.map((v) => v.name)]);
+      const stale = [...kernel.keys()].filter((n) => !wanted.has(n));
+      if (stale.length) await this.dp.deleteLinks(stale);
+      const broken = new Set<string>();
+      for (const net of state.networks.values()) {
+        const parts = planNetworkParts(net);
+        if (!(await this.ensureBridge(parts, kernel.get(parts.bridge.name), fail))) broken.add(parts.bridge.name);
+      }
+      await forEachLimit(plan.veths, 4, (v) => this.ensureVeth(v, broken, nsFailed, fail, kernel.get(v.name) ?? null, checkPeers));
+    };
+    await Promise.all([links(), ruleset()]);
+
+    // Remember every object as planned; those the kernel refused are tried again by the next pass.
+    const bad = (id: string) => this.status.get(id)?.state === 'error';
+    const applied: Applied = {
+      networks: new Map(),
+      endpoints: new Map(),
+      namespaces: new Map(),
+      failedEndpoints: new Set([...state.endpoints.keys()].filter(bad)),
+      failedNamespaces: new Set(plan.namespaces.map((p) => p.id).filter(bad)),
+      anyNetwork: state.networks.size > 0,
+      anyAcl: state.index.aclEndpoints.size > 0,
+    };
+    for (const net of state.networks.values()) applied.networks.set(net.id, { rec: net, parts: planNetworkParts(net), ok: !bad(net.id) });
+    for (const ep of state.endpoints.values()) {
+      const net = state.networks.get(ep.networkId);
+      const ns = namespaceOf(ep, state);
+      applied.endpoints.set(ep.id, { rec: ep, net, ns, parts: planEndpointParts(ep, net, ns), ok: !bad(ep.id) });
+    }
+    for (const p of plan.namespaces) {
+      applied.namespaces.set(p.id, { rec: state.namespaces.get(p.id)!, plan: JSON.stringify(p) });
+    }
+    this.applied = applied;
+  }
+
+  // ---- incremental ---------------------------------------------------------------------------
+
+  private async incrementalPass(state: HostState, a: Applied, fail: Fail): Promise<void> {
+    // What changed: the ids put or deleted since the last pass (the maps keep them), the endpoints
+    // of a network or namespace whose record was replaced, and what the kernel refused last time.
+    const netIds = state.networks.drain();
+    const epIds = new Set([...state.endpoints.drain(), ...a.failedEndpoints]);
+    const nsIds = new Set([...state.namespaces.drain(), ...a.failedNamespaces]);
+    for (const id of netIds) {
+      if (a.networks.has(id) && state.networks.has(id)) for (const e of state.index.endpointsByNetwork.get(id) ?? []) epIds.add(e);
+    }
+    for (const id of nsIds) {
+      if (a.namespaces.has(id) && state.namespaces.has(id)) for (const e of state.index.endpointsByNamespace.get(id) ?? []) epIds.add(e);
+    }
+
+    const nets: { id: string; old?: AppliedNetwork; rec?: NetworkRecord }[] = [];
+    for (const id of netIds) {
+      const old = a.networks.get(id);
+      const rec = state.networks.get(id);
+      if ((old || rec) && old?.rec !== rec) nets.push({ id, old, rec });
+    }
+    const eps: { id: string; old?: AppliedEndpoint; rec?: EndpointRecord; net?: NetworkRecord; ns?: NamespaceRecord }[] = [];
+    for (const id of epIds) {
+      const old = a.endpoints.get(id);
+      const rec = state.endpoints.get(id);
+      const net = rec && state.networks.get(rec.networkId);
+      const ns = rec && namespaceOf(rec, state);
+      if (!old && !rec) continue;
+      if (old && rec && old.rec === rec && old.net === net && old.ns === ns && old.ok) continue;
+      eps.push({ id, old, rec, net, ns });
+    }
+
+    // Namespaces: new or replaced ones, and those an endpoint changed in or out of (resolv.conf).
+    const touched = new Set<string>();
+    for (const id of nsIds) {
+      const ns = state.namespaces.get(id);
+      if (!ns || ns.deleting) {
+        a.namespaces.delete(id);
+        a.failedNamespaces.delete(id);
+      } else touched.add(id);
+    }
+    for (const e of eps) {
+      if (e.old?.ns) touched.add(e.old.ns.id);
+      if (e.ns) touched.add(e.ns.id);
+    }
+    const nsPlans: NamespacePlan[] = [];
+    for (const id of touched) {
+      const ns = state.namespaces.get(id);
+      if (!ns || ns.deleting) continue;
+      const attached = [...(state.index.endpointsByNamespace.get(id) ?? [])].sort().map((e) => state.endpoints.get(e)!);
+      const p = planNamespace(ns, attached, state);
+      const old = a.namespaces.get(id);
+      if (old && !a.failedNamespaces.has(id) && old.plan === JSON.stringify(p)) {
+        a.namespaces.set(id, { rec: ns, plan: old.plan });
+        continue;
+      }
+      nsPlans.push(p);
+    }
+    const nsFailed = await this.ensureNamespaces(nsPlans, fail);
+    for (const p of nsPlans) {
+      a.namespaces.set(p.id, { rec: state.namespaces.get(p.id)!, plan: JSON.stringify(p) });
+      if (nsFailed.has(p.path)) a.failedNamespaces.add(p.id);
+      else a.failedNamespaces.delete(p.id);
+    }
+    // An endpoint in a namespace that failed before and was not retried here fails as well.
+    for (const id of a.failedNamespaces) nsFailed.add(a.namespaces.get(id)!.rec.path);
+
+    const newNet = new Map(nets.filter((n) => n.rec).map((n) => [n.id, planNetworkParts(n.rec!)]));
+    const newEp = new Map(eps.filter((e) => e.rec).map((e) => [e.id, planEndpointParts(e.rec!, e.net, e.ns)]));
+    const anyNetwork = state.networks.size > 0;
+    const anyAcl = state.index.aclEndpoints.size > 0;
+
+    const links = async () => {
+      const same = (x: unknown, y: unknown) => JSON.stringify(x) === JSON.stringify(y);
+      const stale: string[] = [];
+      for (const n of nets) {
+        const now = newNet.get(n.id);
+        if (n.old && (!now || !same(n.old.parts.bridge, now.bridge))) stale.push(n.old.parts.bridge.name);
+      }
+      const vethsToMake: VethPlan[] = [];
+      const vethsToUpdate: { now: VethPlan; before: VethSettings }[] = [];
+      for (const e of eps) {
+        const was = e.old?.parts.veth;
+        const now = newEp.get(e.id)?.veth;
+        // Routes and QOS change in place; anything else (namespace, address, MTU) makes a new veth.
+        if (was && now && e.old?.ok && same({ ...was, settings: null }, { ...now, settings: null })) {
+          if (!same(was.settings, now.settings)) vethsToUpdate.push({ now, before: was.settings });
+          continue;
+        }
+        const changed = !e.old?.ok || !same(was, now);
+        if (was && changed) stale.push(was.name);
+        if (now && changed) {
+          // a veth that failed half-way goes first
+          if (!was && e.old && !e.old.ok) stale.push(now.name);
+          vethsToMake.push(now);
+        }
+      }
+      if (stale.length) await this.dp.deleteLinks([...new Set(stale)]);
+      const broken = new Set<string>();
+      for (const n of nets) {
+        const now = newNet.get(n.id);
+        if (!now) continue;
+        if (n.old && same(n.old.parts.bridge, now.bridge)) {
+          this.status.set(n.id, { state: 'ok' });
+          continue;
+        }
+        if (!(await this.ensureBridge(now, undefined, fail))) broken.add(now.bridge.name);
+      }
+      // Endpoints whose veth is unchanged but that changed otherwise (a port mapping) are fine as they are.
+      for (const e of eps) if (e.rec && !vethsToMake.some((v) => v.endpointId === e.id)) this.status.set(e.id, { state: 'ok' });
+      await forEachLimit(vethsToMake, 4, (v) => this.ensureVeth(v, broken, nsFailed, fail, null, false));
+      for (const { now, before } of vethsToUpdate) {
+        try {
+          await this.dp.updateVeth(now, before);
+        } catch (err) {
+          fail(now.endpointId, err);
+        }
+      }
+    };
+
+    const ruleset = async () => {
+      try {
+        if (anyNetwork !== a.anyNetwork) {
+          // The first network makes the table, the last one removes it: rare, done whole.
+          await this.dp.setSysctls(hostSysctls(anyNetwork, anyAcl));
+          if (anyNetwork) await this.dp.applyNft(planHost(state).nft);
+          else await this.dp.deleteNft(NFT_TABLE);
+          await this.dp.ensureIptablesForwardAccept(anyNetwork);
+        } else if (anyNetwork && (nets.length || eps.length)) {
+          if (anyAcl !== a.anyAcl) await this.dp.setSysctls(hostSysctls(anyNetwork, anyAcl));
+          const before = assembleTable(
+            nets.flatMap((n) => (n.old ? [n.old.parts] : [])),
+            eps.flatMap((e) => (e.old ? [e.old.parts] : [])),
+          );
+          const after = assembleTable([...newNet.values()], [...newEp.values()]);
+          await this.dp.applyNftChange(before, after);
+        }
+        this.status.set('nft', { state: 'ok' });
+      } catch (err) {
+        fail('nft', err);
+      }
+    };
+    await Promise.all([links(), ruleset()]);
+
+    const bad = (id: string) => this.status.get(id)?.state === 'error';
+    for (const n of nets) {
+      if (n.rec) a.networks.set(n.id, { rec: n.rec, parts: newNet.get(n.id)!, ok: !bad(n.id) });
+      else a.networks.delete(n.id);
+    }
+    for (const e of eps) {
+      const ok = !!e.rec && !bad(e.id);
+      if (e.rec) a.endpoints.set(e.id, { rec: e.rec, net: e.net, ns: e.ns, parts: newEp.get(e.id)!, ok });
+      else a.endpoints.delete(e.id);
+      if (e.rec && !ok) a.failedEndpoints.add(e.id);
+      else a.failedEndpoints.delete(e.id);
+    }
+    a.anyNetwork = anyNetwork;
+    a.anyAcl = anyAcl;
+  }
+
+  // ---- steps shared by both passes -----------------------------------------------------------
+
+  /** Ensures namespaces (and their resolv.conf); returns the paths of those that failed. */
+  private async ensureNamespaces(plans: NamespacePlan[], fail: Fail): Promise<Set<string>> {
+    const failed = new Set<string>();
+    for (const ns of plans) {
       try {
         await this.dp.ensureNamespace(ns);
         if (!(await this.dp.namespaceExists(ns.path))) {
           throw new SyError('SY_NAMESPACE_NOT_FOUND', `Network namespace "${ns.path}" no longer exists`);
         }
         this.status.set(ns.id, { state: 'ok' });
-        this.knownNs.set(ns.id, nsFp);
       } catch (err) {
-        this.knownNs.delete(ns.id);
+        failed.add(ns.path);
         fail(ns.id, err);
       }
     }
-
-    // The ruleset names interfaces, not their indexes, so it need not wait for the links: the two go
-    // to the kernel side by side (a create or delete costs the longer of the two, not the sum).
-    const [links, ruleset] = await Promise.allSettled([
-      this.applyLinks(plan, readKernel, known, fail),
-      this.applyRuleset(plan, readKernel, fail),
-    ]);
-    if (links.status === 'rejected') {
-      this.known = null;
-      throw links.reason;
-    }
-    if (ruleset.status === 'rejected') fail('nft', ruleset.reason);
-    this.known = errors.size ? null : known;
-    this.lastPlan = plan;
-    if (errors.size) this.log.warn(`reconcile: ${errors.size} object(s) failed: ${[...errors.values()].map((e) => e.message).join('; ')}`);
-    return errors;
+    return failed;
   }
 
-  /** Stale links out, then bridges (with their sysctls), then veths; `known` is updated as they land. */
-  private async applyLinks(plan: HostPlan, readKernel: boolean, known: Map<string, string>, fail: (id: string, err: unknown) => void): Promise<void> {
-    const kernelLinks = readKernel ? new Map((await this.dp.listOwnedLinks()).map((l) => [l.name, l])) : null;
-    const wanted = new Map<string, string>();
-    for (const b of plan.bridges) wanted.set(b.name, JSON.stringify(b));
-    for (const v of plan.veths) wanted.set(v.name, JSON.stringify(v));
-
-    // Stale links first: a veth whose endpoint was re-attached elsewhere is made again below.
-    const stale: string[] = [];
-    for (const name of kernelLinks ? kernelLinks.keys() : known.keys()) {
-      const fp = wanted.get(name);
-      if (fp === undefined || (!readKernel && known.get(name) !== fp)) stale.push(name);
-    }
-    if (stale.length) {
-      await this.dp.deleteLinks(stale);
-      for (const n of stale) {
-        known.delete(n);
-        kernelLinks?.delete(n);
-      }
-    }
-
-    const brokenNets = new Set<string>();
-    for (const b of plan.bridges) {
-      if (!readKernel && known.get(b.name) === wanted.get(b.name)) continue;
-      try {
-        await this.dp.ensureBridge(b, kernelLinks?.get(b.name));
-        // A bridge's /proc/sys entries exist only once it does.
-        await this.dp.setSysctls(plan.sysctls.filter((x) => x.key.startsWith(`net/ipv4/conf/${b.name}/`)));
-        known.set(b.name, wanted.get(b.name)!);
-        this.status.set(b.networkId, { state: 'ok' });
-      } catch (err) {
-        brokenNets.add(b.name);
-        fail(b.networkId, err);
-      }
-    }
-
-    const nsFailed = new Set(plan.namespaces.filter((n) => this.status.get(n.id)?.state === 'error').map((n) => n.path));
-    const toCheck: VethPlan[] = [];
-    for (const v of plan.veths) {
-      if (brokenNets.has(v.bridge)) {
-        fail(v.endpointId, new SyError('SY_KERNEL', `Bridge "${v.bridge}" is not ready`));
-        continue;
-      }
-      if (nsFailed.has(v.netnsPath)) {
-        fail(v.endpointId, new SyError('SY_NAMESPACE_NOT_FOUND', `Network namespace "${v.netnsPath}" is not available`));
-        continue;
-      }
-      if (!readKernel && known.get(v.name) === wanted.get(v.name)) continue;
-      toCheck.push(v);
-    }
-    await forEachLimit(toCheck, 4, async (v) => {
-      try {
-        const link = kernelLinks?.get(v.name);
-        if (link && !(await this.vethIsIntact(v, link))) {
-          await this.dp.deleteLinks([v.name]);
-          await this.dp.createVeth(v);
-        } else if (!link) {
-          await this.dp.createVeth(v);
-        }
-        known.set(v.name, wanted.get(v.name)!);
-        this.status.set(v.endpointId, { state: 'ok' });
-      } catch (err) {
-        known.delete(v.name);
-        fail(v.endpointId, err);
-      }
-    });
-  }
-
-  /** Host-wide sysctls, the nft table and the iptables accept, in this order. */
-  private async applyRuleset(plan: HostPlan, readKernel: boolean, fail: (id: string, err: unknown) => void): Promise<void> {
+  /** A bridge with its sysctls (its /proc/sys entries exist only once it does). False if refused. */
+  private async ensureBridge(parts: NetworkParts, existing: LinkState | undefined, fail: Fail): Promise<boolean> {
     try {
-      await this.dp.setSysctls(plan.sysctls.filter((x) => !x.key.startsWith('net/ipv4/conf/')));
-      if (plan.bridges.length) await this.dp.applyNft(plan.nft, readKernel);
-      else await this.dp.deleteNft(NFT_TABLE);
-      if (readKernel || this.lastPlan?.iptablesForwardAccept !== plan.iptablesForwardAccept) {
-        await this.dp.ensureIptablesForwardAccept(plan.iptablesForwardAccept);
-      }
-      this.status.set('nft', { state: 'ok' });
+      await this.dp.ensureBridge(parts.bridge, existing);
+      await this.dp.setSysctls(parts.sysctls);
+      this.status.set(parts.bridge.networkId, { state: 'ok' });
+      return true;
     } catch (err) {
-      fail('nft', err);
+      fail(parts.bridge.networkId, err);
+      return false;
     }
   }
 
-  /** A veth left from before (restart) is kept only if both ends are as planned. */
-  private async vethIsIntact(v: VethPlan, link: LinkState): Promise<boolean> {
+  /**
+   * Makes one veth. `existing`: the host side as the kernel has it (full pass), kept if intact;
+   * `checkPeers` also reads the container side to decide that.
+   */
+  private async ensureVeth(v: VethPlan, broken: Set<string>, nsFailed: Set<string>, fail: Fail, existing: LinkState | null, checkPeers: boolean): Promise<void> {
+    if (broken.has(v.bridge)) return fail(v.endpointId, new SyError('SY_KERNEL', `Bridge "${v.bridge}" is not ready`));
+    if (nsFailed.has(v.netnsPath)) return fail(v.endpointId, new SyError('SY_NAMESPACE_NOT_FOUND', `Network namespace "${v.netnsPath}" is not available`));
+    try {
+      if (existing && !(await this.vethIsIntact(v, existing, checkPeers))) {
+        await this.dp.deleteLinks([v.name]);
+        await this.dp.createVeth(v);
+      } else if (!existing) {
+        await this.dp.createVeth(v);
+      }
+      this.status.set(v.endpointId, { state: 'ok' });
+    } catch (err) {
+      fail(v.endpointId, err);
+    }
+  }
+
+  /** A veth left from before is kept only if it is as planned (both ends, with `checkPeers`). */
+  private async vethIsIntact(v: VethPlan, link: LinkState, checkPeers: boolean): Promise<boolean> {
     if (link.master !== v.bridge || !link.up) return false;
+    if (!checkPeers) return true;
     const peer = await this.dp.readPeer(v);
     return peer.exists && peer.up && peer.mac === v.mac && peer.addresses.includes(v.address);
   }

@@ -20,14 +20,15 @@ import {
 import { renderEndpoint, renderNamespace, renderNetwork } from '../hcn/render.js';
 import { cidrContains, cidrSize, cidrsOverlap, cidrToString, intToIp, ipToInt, isIPv4, maskOf, parseCidr, type Cidr } from '../model/ipv4.js';
 import { endpointMac, GUID_PATTERN, NAME_PATTERN, shortId } from '../model/names.js';
-import { EPHEMERAL_FIRST, mappingsClash, parsePortMapping, resolvePortMappings, type PortRequest } from '../model/ports.js';
-import type { DnsSettings, EndpointRecord, HostState, NamespaceRecord, NetworkRecord, PortMapping } from '../model/records.js';
+import { EPHEMERAL_FIRST, mappingsClash, resolvePortMappings, type PortRequest } from '../model/ports.js';
+import { checkPoliciesFit, emptyPolicies, modifyPolicies, parsePolicies, routeOf, type EndpointPolicies } from '../model/policies.js';
+import type { DnsSettings, EndpointRecord, NamespaceRecord, NetworkRecord, PortMapping } from '../model/records.js';
+import { portKey, type HostState } from '../model/state.js';
 import { Reconciler, type Logger } from './reconciler.js';
 import { Store, type Kind } from './store.js';
 
 const KNOWN_NETWORK_TYPES = ['NAT', 'ICS', 'Transparent', 'L2Bridge', 'L2Tunnel', 'Overlay', 'Private', 'Internal'];
 const SUPPORTED_NETWORK_TYPES = ['NAT'];
-const KNOWN_ENDPOINT_POLICIES = ['PortMapping', 'ACL', 'QOS', 'OutBoundNAT', 'SDNRoute', 'L4Proxy', 'L4WFPPROXY', 'EncapOverhead', 'ProviderAddress', 'PortName', 'NetworkACL', 'TierAcl', 'IOV'];
 const AUTO_SUBNET_POOL = parseCidr('172.16.0.0/12');
 
 export interface HostServiceOptions {
@@ -58,7 +59,8 @@ export class HostService {
   async start(): Promise<void> {
     await this.serial(async () => {
       for (const ns of [...this.state.namespaces.values()]) if (ns.deleting) await this.finishNamespaceRemoval(ns);
-      await this.reconciler.reconcile(this.state, true);
+      // After a crash a veth may exist whose inside was never configured: read both ends once.
+      await this.reconciler.reconcile(this.state, true, { checkPeers: true });
     });
   }
 
@@ -77,13 +79,13 @@ export class HostService {
   // ---- lookups -------------------------------------------------------------------------------
 
   findNetwork(ref: string): NetworkRecord {
-    const n = findByRef(this.state.networks, ref);
+    const n = findByRef(this.state.networks, this.state.index.networkByName, ref);
     if (!n) throw new SyError('SY_NETWORK_NOT_FOUND', `Network "${ref}" not found`);
     return n;
   }
 
   findEndpoint(ref: string): EndpointRecord {
-    const e = findByRef(this.state.endpoints, ref);
+    const e = findByRef(this.state.endpoints, this.state.index.endpointByName, ref);
     if (!e) throw new SyError('SY_ENDPOINT_NOT_FOUND', `Endpoint "${ref}" not found`);
     return e;
   }
@@ -91,7 +93,8 @@ export class HostService {
   findNamespace(ref: string): NamespaceRecord {
     const lower = ref.toLowerCase();
     const path = namespacePathOf(ref, false);
-    const n = [...this.state.namespaces.values()].find((x) => !x.deleting && (x.id === lower || (path && x.path === path)));
+    const byId = this.state.namespaces.get(lower);
+    const n = byId && !byId.deleting ? byId : path ? this.state.namespaces.get(this.state.index.namespaceByPath.get(path) ?? '') : undefined;
     if (!n) throw new SyError('SY_NAMESPACE_NOT_FOUND', `Namespace "${ref}" not found`);
     return n;
   }
@@ -102,6 +105,21 @@ export class HostService {
   endpointDoc(e: EndpointRecord) {
     return renderEndpoint(e, this.state, this.reconciler.status.get(e.id));
   }
+  /**
+   * An endpoint's document with the hits of each ACL rule (one process per direction: only for a
+   * single endpoint's GET and /stats).
+   */
+  async endpointDocWithStats(e: EndpointRecord) {
+    const doc = this.endpointDoc(e);
+    if (!e.policies.acls.length) return doc;
+    const short = shortId(e.id);
+    const counters = await this.dp.ruleCounters([
+      { name: `ep-${short}-in`, direction: 'In' },
+      { name: `ep-${short}-out`, direction: 'Out' },
+    ]);
+    return { ...doc, AclStats: counters.map((c) => ({ Id: c.rule, Direction: c.direction, Packets: c.packets, Bytes: c.bytes })) };
+  }
+
   namespaceDoc(n: NamespaceRecord) {
     return renderNamespace(n, this.state, this.reconciler.status.get(n.id));
   }
@@ -120,7 +138,7 @@ export class HostService {
 
   private async validateNetwork(doc: HostComputeNetwork): Promise<NetworkRecord> {
     const name = checkName(doc.Name, 'Network name');
-    if ([...this.state.networks.values()].some((n) => n.name === name)) {
+    if (this.state.index.networkByName.has(name)) {
       throw new SyError('SY_DUPLICATE_NAME', `A network named "${name}" already exists`);
     }
     const type = KNOWN_NETWORK_TYPES.find((t) => t.toLowerCase() === String(doc.Type).toLowerCase());
@@ -159,7 +177,7 @@ export class HostService {
       if (r.NextHop) gateway = r.NextHop;
     }
     checkHostAddress(gateway, cidr, 'Gateway');
-    const id = this.newId(doc.ID ?? doc.Id, this.state.networks, 'network');
+    const id = this.newId(doc.ID ?? doc.Id, 'networks', 'network');
     return {
       id,
       name,
@@ -193,12 +211,13 @@ export class HostService {
   deleteNetwork(ref: string) {
     return this.serial(async () => {
       const net = this.findNetwork(ref);
-      const eps = [...this.state.endpoints.values()].filter((e) => e.networkId === net.id);
+      const eps = this.endpointsOf(this.state.index.endpointsByNetwork, net.id);
       for (const e of eps) await this.store.remove('endpoints', e.id);
       await this.store.remove('networks', net.id);
       for (const e of eps) this.state.endpoints.delete(e.id);
       this.state.networks.delete(net.id);
       for (const id of [net.id, ...eps.map((e) => e.id)]) this.reconciler.status.delete(id);
+      await this.releaseAutoNamespaces(eps);
       await this.applyAfterRemoval();
       this.log.info(`network ${net.name} (${net.id}) removed with ${eps.length} endpoint(s)`);
     });
@@ -210,20 +229,23 @@ export class HostService {
     return this.serial(async () => {
       const doc = parseDoc(HostComputeEndpoint, body, 'endpoint');
       const net = this.findNetwork(doc.HostComputeNetwork);
-      const id = this.newId(doc.ID ?? doc.Id, this.state.endpoints, 'endpoint');
+      const id = this.newId(doc.ID ?? doc.Id, 'endpoints', 'endpoint');
       const name = doc.Name === undefined || doc.Name === '' ? id : checkName(doc.Name, 'Endpoint name');
-      if ([...this.state.endpoints.values()].some((e) => e.name === name)) {
+      if (this.state.index.endpointByName.has(name)) {
         throw new SyError('SY_DUPLICATE_NAME', `An endpoint named "${name}" already exists`);
       }
-      const ns = doc.HostComputeNamespace ? this.findNamespace(doc.HostComputeNamespace) : undefined;
+      const ns = doc.HostComputeNamespace ? await this.namespaceForEndpoint(doc.HostComputeNamespace, doc.AdoptNamespace === true) : undefined;
       const ifName = checkIfName(doc.InterfaceName ?? 'eth0');
       if (ns) this.checkInterfaceFree(ns, ifName);
-      if (doc.Routes?.length) throw new SyError('SY_NOT_SUPPORTED', 'Endpoint Routes are not supported yet; the default route goes to the network gateway');
       if (doc.Flags) throw new SyError('SY_NOT_SUPPORTED', `Endpoint Flags ${doc.Flags} are not supported yet (remote endpoints land with Overlay networks)`);
       const ip = this.chooseAddress(net, doc.IpConfigurations);
       const mac = doc.MacAddress ? parseMac(doc.MacAddress) : endpointMac(ip);
-      const requests = parseEndpointPolicies(doc.Policies ?? []);
-      const mappings = await this.resolveMappings(requests, undefined);
+      const parsed = parsePolicies(doc.Policies ?? []);
+      checkNoDuplicateMappings(parsed.portMappings);
+      const routes = (doc.Routes ?? []).map((r, i) => routeOf(r as Record<string, unknown>, `Routes[${i}]`));
+      const policies = modifyPolicies(emptyPolicies(), 'add', { ...parsed, routes: [...routes, ...parsed.routes] });
+      await this.checkPolicies(policies, net);
+      const mappings = await this.resolveMappings(parsed.portMappings, undefined);
       const dns = parseDns(doc.Dns, 'endpoint Dns');
       const rec: EndpointRecord = {
         id,
@@ -234,11 +256,21 @@ export class HostService {
         mac,
         ifName,
         portMappings: mappings,
-        otherPolicies: [],
+        policies,
         ...(dns ? { dns } : {}),
         createdAt: new Date().toISOString(),
       };
-      await this.commit('endpoints', rec, () => this.state.endpoints.set(id, rec), () => this.state.endpoints.delete(id), id);
+      const adopted = ns && !this.state.namespaces.has(ns.id) ? ns : undefined;
+      if (adopted) {
+        await this.store.put('namespaces', adopted);
+        this.state.namespaces.set(adopted.id, adopted);
+      }
+      try {
+        await this.commit('endpoints', rec, () => this.state.endpoints.set(id, rec), () => this.state.endpoints.delete(id), id);
+      } catch (e) {
+        if (adopted) await this.forgetNamespace(adopted).catch((err: Error) => this.log.warn(err.message));
+        throw e;
+      }
       this.log.info(`endpoint ${name} (${id}) created on ${net.name}: ${ip}${ns ? ` in ${ns.path}` : ''}`);
       return this.endpointDoc(rec);
     });
@@ -250,6 +282,7 @@ export class HostService {
       await this.store.remove('endpoints', ep.id);
       this.state.endpoints.delete(ep.id);
       this.reconciler.status.delete(ep.id);
+      await this.releaseAutoNamespaces([ep]);
       await this.applyAfterRemoval();
       this.log.info(`endpoint ${ep.name} (${ep.id}) removed`);
     });
@@ -287,22 +320,29 @@ export class HostService {
       }
       const settings = req.Settings as { Policies?: unknown } | undefined;
       if (!settings || !Array.isArray(settings.Policies)) throw new SyError('SY_BAD_REQUEST', 'Modify request Settings must hold Policies: [...]');
-      const policies = settings.Policies.map((p, i) => parseDoc(Policy, p, `Settings.Policies[${i}]`));
-      const requests = parseEndpointPolicies(policies);
+      if (settings.Policies.length > 1024) throw new SyError('SY_BAD_REQUEST', 'Modify request: more than 1024 policies');
+      const docs = settings.Policies.map((p, i) => parseDoc(Policy, p, `Settings.Policies[${i}]`));
+      const parsed = parsePolicies(docs, 'Settings.Policies');
+      checkNoDuplicateMappings(parsed.portMappings);
       const kind = req.RequestType.toLowerCase();
-      let next: PortMapping[];
+      if (kind !== 'add' && kind !== 'remove' && kind !== 'update') {
+        throw new SyError('SY_BAD_REQUEST', `RequestType "${req.RequestType}" is not one of Add, Remove, Update`);
+      }
+      // Everything is checked before anything changes: one request is one transaction.
+      const policies = modifyPolicies(ep.policies, kind, parsed);
+      await this.checkPolicies(policies, this.findNetwork(ep.networkId));
+      const requests = parsed.portMappings;
+      let next = ep.portMappings;
       if (kind === 'add') {
         next = [...ep.portMappings, ...(await this.resolveMappings(requests, ep.id))];
       } else if (kind === 'remove') {
         const missing = requests.find((r) => !ep.portMappings.some((m) => sameMapping(m, r)));
         if (missing) throw new SyError('SY_NOT_FOUND', `Endpoint "${ep.name}" has no port mapping ${missing.externalPort}->${missing.internalPort}`);
         next = ep.portMappings.filter((m) => !requests.some((r) => sameMapping(m, r)));
-      } else if (kind === 'update') {
+      } else if (parsed.types.has('PortMapping')) {
         next = await this.resolveMappings(requests, ep.id, true);
-      } else {
-        throw new SyError('SY_BAD_REQUEST', `RequestType "${req.RequestType}" is not one of Add, Remove, Update`);
       }
-      return this.replaceEndpoint(ep, { ...ep, portMappings: next });
+      return this.replaceEndpoint(ep, { ...ep, portMappings: next, policies });
     });
   }
 
@@ -311,9 +351,9 @@ export class HostService {
   createNamespace(body: unknown) {
     return this.serial(async () => {
       const doc = parseDoc(HostComputeNamespace, body ?? {}, 'namespace');
-      const id = this.newId(doc.ID ?? doc.Id, this.state.namespaces, 'namespace');
+      const id = this.newId(doc.ID ?? doc.Id, 'namespaces', 'namespace');
       const path = doc.Path ? namespacePathOf(doc.Path, true)! : `/run/netns/sy-${shortId(id)}`;
-      const existing = [...this.state.namespaces.values()].find((n) => n.path === path && !n.deleting);
+      const existing = this.state.namespaces.get(this.state.index.namespaceByPath.get(path) ?? '');
       if (existing) throw new SyError('SY_DUPLICATE_NAME', `Namespace "${path}" is already known as ${existing.id}`);
       const exists = await this.dp.namespaceExists(path);
       if (!exists && !path.startsWith('/run/netns/')) {
@@ -330,7 +370,7 @@ export class HostService {
   deleteNamespace(ref: string) {
     return this.serial(async () => {
       const ns = this.findNamespace(ref);
-      const eps = [...this.state.endpoints.values()].filter((e) => e.namespaceId === ns.id);
+      const eps = this.endpointsOf(this.state.index.endpointsByNamespace, ns.id);
       if (eps.length) {
         throw new SyError('SY_IN_USE', `Namespace "${ns.path}" still holds endpoint(s) ${eps.map((e) => `"${e.name}"`).join(', ')}; remove or detach them first`);
       }
@@ -339,6 +379,38 @@ export class HostService {
       this.state.namespaces.set(ns.id, marked);
       await this.finishNamespaceRemoval(marked);
     });
+  }
+
+  /**
+   * The namespace an endpoint request names: a known one, or with AdoptNamespace an existing
+   * namespace file not known yet, as a new adopted record the caller stores with the endpoint.
+   */
+  private async namespaceForEndpoint(ref: string, adopt: boolean): Promise<NamespaceRecord> {
+    try {
+      return this.findNamespace(ref);
+    } catch (e) {
+      if (!adopt || !(e instanceof SyError) || e.code !== 'SY_NAMESPACE_NOT_FOUND') throw e;
+    }
+    const path = namespacePathOf(ref, true)!;
+    if (!(await this.dp.namespaceExists(path))) throw new SyError('SY_NAMESPACE_NOT_FOUND', `Network namespace "${path}" does not exist (AdoptNamespace never creates one)`);
+    const id = this.newId(undefined, 'namespaces', 'namespace');
+    return { id, path, owned: false, autoRelease: true, createdAt: new Date().toISOString() };
+  }
+
+  /** Forgets the auto-adopted namespaces of `removed` endpoints that hold no endpoint any more. */
+  private async releaseAutoNamespaces(removed: EndpointRecord[]): Promise<void> {
+    for (const nsId of new Set(removed.map((e) => e.namespaceId))) {
+      const ns = nsId ? this.state.namespaces.get(nsId) : undefined;
+      if (!ns?.autoRelease || this.endpointsOf(this.state.index.endpointsByNamespace, ns.id).length) continue;
+      await this.forgetNamespace(ns);
+    }
+  }
+
+  /** Removes the record of an adopted namespace (the namespace itself is not hostd's to remove). */
+  private async forgetNamespace(ns: NamespaceRecord): Promise<void> {
+    await this.store.remove('namespaces', ns.id);
+    this.state.namespaces.delete(ns.id);
+    this.reconciler.status.delete(ns.id);
   }
 
   private async finishNamespaceRemoval(ns: NamespaceRecord): Promise<void> {
@@ -406,30 +478,42 @@ export class HostService {
 
   // ---- helpers -------------------------------------------------------------------------------
 
-  private newId(given: string | undefined, taken: Map<string, { id: string }>, what: string): string {
+  private newId(given: string | undefined, kind: Kind, what: string): string {
+    const taken = this.state.index.shortIds[kind];
     if (given !== undefined && given !== '') {
       if (!GUID_PATTERN.test(given)) throw new SyError('SY_BAD_REQUEST', `${what} ID "${given}" is not a GUID`);
       const id = given.toLowerCase();
-      if (taken.has(id)) throw new SyError('SY_DUPLICATE_ID', `A ${what} with ID ${id} already exists`);
-      if ([...taken.keys()].some((k) => shortId(k) === shortId(id))) {
+      if (this.state[kind].has(id)) throw new SyError('SY_DUPLICATE_ID', `A ${what} with ID ${id} already exists`);
+      if (taken.has(shortId(id))) {
         throw new SyError('SY_DUPLICATE_ID', `${what} ID ${id} begins like another ${what}'s; its first 8 digits name kernel objects and must be unique`);
       }
       return id;
     }
     for (;;) {
       const id = randomUUID();
-      if (![...taken.keys()].some((k) => shortId(k) === shortId(id))) return id;
+      if (!taken.has(shortId(id))) return id;
     }
   }
 
+  /** Policies that need the network and the host: next hops on the subnet, a VIP of this host. */
+  private async checkPolicies(p: EndpointPolicies, net: NetworkRecord): Promise<void> {
+    const locals = p.outboundNat?.virtualIp ? await this.dp.localAddresses() : [];
+    checkPoliciesFit(p, parseCidr(net.subnet), () => locals);
+  }
+
+  /** The endpoints an index lists under `key`, in id order. */
+  private endpointsOf(index: Map<string, Set<string>>, key: string): EndpointRecord[] {
+    return [...(index.get(key) ?? [])].sort().map((id) => this.state.endpoints.get(id)!);
+  }
+
   private checkInterfaceFree(ns: NamespaceRecord, ifName: string): void {
-    const other = [...this.state.endpoints.values()].find((e) => e.namespaceId === ns.id && e.ifName === ifName);
+    const other = this.endpointsOf(this.state.index.endpointsByNamespace, ns.id).find((e) => e.ifName === ifName);
     if (other) throw new SyError('SY_IN_USE', `Namespace "${ns.path}" already has ${ifName} from endpoint "${other.name}"; give InterfaceName`);
   }
 
   private chooseAddress(net: NetworkRecord, configs: HostComputeEndpoint['IpConfigurations']): string {
     const cidr = parseCidr(net.subnet);
-    const used = new Set([...this.state.endpoints.values()].filter((e) => e.networkId === net.id).map((e) => e.ip));
+    const used = this.state.index.addresses.get(net.id) ?? new Map<string, string>();
     const asked = configs?.find((c) => c.IpAddress)?.IpAddress;
     if (asked) {
       checkHostAddress(asked, cidr, 'IpAddress');
@@ -455,7 +539,15 @@ export class HostService {
 
   private async resolveMappings(requests: PortRequest[], self: string | undefined, replaceSelf = false): Promise<PortMapping[]> {
     if (!requests.length) return [];
-    const taken = [...this.state.endpoints.values()].filter((e) => !(replaceSelf && e.id === self)).flatMap((e) => e.portMappings);
+    const exclude = replaceSelf ? self : undefined;
+    const published = (c: PortRequest): PortRequest | undefined => {
+      for (let p = c.externalPort; p < c.externalPort + c.count; p++) {
+        for (const o of this.state.index.ports.get(portKey(c.protocol, p)) ?? []) {
+          if (o.endpointId !== exclude && mappingsClash(o.mapping, c)) return o.mapping;
+        }
+      }
+      return undefined;
+    };
     if (requests.some((r) => r.hostIp)) {
       const locals = new Set(await this.dp.localAddresses());
       for (const r of requests) {
@@ -466,7 +558,7 @@ export class HostService {
     // knowing that (our own DNAT-only mappings hold no socket, so they never show up here).
     const held: ListeningSocket[] = [];
     for (;;) {
-      const { mappings, cursor } = resolvePortMappings(requests, taken, held, this.portCursor);
+      const { mappings, cursor } = resolvePortMappings(requests, published, held, this.portCursor);
       const found = await this.dp.portsInUse(mappings);
       if (!found.length) {
         this.portCursor = cursor;
@@ -477,8 +569,8 @@ export class HostService {
   }
 }
 
-function findByRef<T extends { id: string; name: string }>(m: Map<string, T>, ref: string): T | undefined {
-  return m.get(ref.toLowerCase()) ?? [...m.values()].find((x) => x.name === ref);
+function findByRef<T extends { id: string; name: string }>(m: Map<string, T>, byName: Map<string, string>, ref: string): T | undefined {
+  return m.get(ref.toLowerCase()) ?? m.get(byName.get(ref) ?? '');
 }
 
 function checkName(name: string, what: string): string {
@@ -535,14 +627,7 @@ function parseMac(s: string): string {
   return mac;
 }
 
-function parseEndpointPolicies(policies: Policy[]): PortRequest[] {
-  const out: PortRequest[] = [];
-  policies.forEach((p, i) => {
-    const type = KNOWN_ENDPOINT_POLICIES.find((t) => t.toLowerCase() === p.Type.toLowerCase());
-    if (!type) throw new SyError('SY_INVALID_POLICY', `Policies[${i}]: unknown policy Type "${p.Type}"`);
-    if (type !== 'PortMapping') throw new SyError('SY_NOT_SUPPORTED', `Policies[${i}]: policy Type "${type}" is not supported yet`);
-    out.push(parsePortMapping(p.Settings, `Policies[${i}]`));
-  });
+function checkNoDuplicateMappings(out: PortRequest[]): void {
   for (let i = 0; i < out.length; i++) {
     for (let j = i + 1; j < out.length; j++) {
       if (out[i]!.externalPort && out[j]!.externalPort && mappingsClash(out[i]!, out[j]!)) {
@@ -550,7 +635,6 @@ function parseEndpointPolicies(policies: Policy[]): PortRequest[] {
       }
     }
   }
-  return out;
 }
 
 function sameMapping(m: PortMapping, r: PortRequest): boolean {

@@ -8,7 +8,9 @@ import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SyError } from '../errors.js';
-import { emptyState, type EndpointRecord, type HostState, type NamespaceRecord, type NetworkRecord } from '../model/records.js';
+import type { EndpointRecord, NamespaceRecord, NetworkRecord } from '../model/records.js';
+import { emptyState, type HostState } from '../model/state.js';
+import { emptyPolicies, type EndpointPolicies } from '../model/policies.js';
 
 export type Kind = 'networks' | 'endpoints' | 'namespaces';
 const KINDS: Kind[] = ['networks', 'endpoints', 'namespaces'];
@@ -33,7 +35,7 @@ export class Store {
         if (doc.format !== FORMAT) throw new SyError('SY_STORE', `Unknown state format ${doc.format} in ${join(d, f)}`);
         const rec = doc.record as { id: string };
         if (kind === 'networks') state.networks.set(rec.id, rec as NetworkRecord);
-        if (kind === 'endpoints') state.endpoints.set(rec.id, rec as EndpointRecord);
+        if (kind === 'endpoints') state.endpoints.set(rec.id, endpointOf(rec as StoredEndpoint));
         if (kind === 'namespaces') state.namespaces.set(rec.id, rec as NamespaceRecord);
       }
     }
@@ -76,4 +78,12 @@ export class Store {
       await fh.close();
     }
   }
+}
+
+/** An endpoint as stored, possibly by an earlier hostd (before policies other than port mappings). */
+type StoredEndpoint = Omit<EndpointRecord, 'policies'> & { policies?: EndpointPolicies; otherPolicies?: unknown };
+
+function endpointOf(r: StoredEndpoint): EndpointRecord {
+  const { otherPolicies: _old, ...rest } = r;
+  return { ...rest, policies: r.policies ?? emptyPolicies() };
 }

@@ -71,6 +71,14 @@ export function describe(m: PortRequest): string {
   return `${m.hostIp ? `${m.hostIp}:` : ''}${ports}/${PROTOCOL_NAMES[m.protocol]}`;
 }
 
+/** Answers "which published mapping would this one clash with?" (hostd asks its port index). */
+export type PublishedLookup = (candidate: PortRequest) => PortRequest | undefined;
+
+/** The lookup over a plain list of mappings. */
+export function publishedIn(taken: PortRequest[]): PublishedLookup {
+  return (c) => taken.find((t) => mappingsClash(t, c));
+}
+
 /**
  * Resolves requested mappings against what is taken: fixed ports are checked, ExternalPort 0 gets
  * the first free block from `cursor` on (wrapping), so freed ports are not reused at once.
@@ -78,15 +86,16 @@ export function describe(m: PortRequest): string {
  */
 export function resolvePortMappings(
   requests: PortRequest[],
-  taken: PortRequest[],
+  published: PublishedLookup,
   listening: ListeningSocket[],
   cursor: number,
 ): { mappings: PortMapping[]; cursor: number } {
-  const busy: PortRequest[] = [...taken];
+  const busy: PortRequest[] = [];
+  const clash = (c: PortRequest) => published(c) ?? busy.find((t) => mappingsClash(t, c));
   const out: PortMapping[] = [];
   for (const r of requests) {
     if (r.externalPort !== 0) {
-      const other = busy.find((t) => mappingsClash(t, r));
+      const other = clash(r);
       if (other) throw new SyError('SY_PORT_IN_USE', `Host port ${describe(r)} is already published (${describe(other)})`);
       const sock = listening.find((s) => socketClashes(r, s));
       if (sock) throw new SyError('SY_PORT_IN_USE', `Host port ${describe(r)} is in use by a process listening on ${sock.address}:${sock.port}`);
@@ -100,7 +109,7 @@ export function resolvePortMappings(
       const port = EPHEMERAL_FIRST + ((cursor - EPHEMERAL_FIRST + i) % span + span) % span;
       if (port + r.count - 1 > EPHEMERAL_LAST) continue;
       const cand = { ...r, externalPort: port };
-      if (!busy.some((t) => mappingsClash(t, cand)) && !listening.some((s) => socketClashes(cand, s))) found = port;
+      if (!clash(cand) && !listening.some((s) => socketClashes(cand, s))) found = port;
     }
     if (!found) throw new SyError('SY_PORTS_EXHAUSTED', `No free host port for ${PROTOCOL_NAMES[r.protocol]} between ${EPHEMERAL_FIRST} and ${EPHEMERAL_LAST}`);
     const m = { ...r, externalPort: found };

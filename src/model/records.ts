@@ -29,6 +29,8 @@ export interface NetworkRecord {
   createdAt: string;
 }
 
+import type { EndpointPolicies } from './policies.js';
+
 export type Protocol = 6 | 17 | 132;
 
 /** A resolved port mapping: host (hostIp?, externalPort..+count) → endpoint (internalPort..+count). */
@@ -53,8 +55,8 @@ export interface EndpointRecord {
   mac: string;
   ifName: string;
   portMappings: PortMapping[];
-  /** policies Switchyard keeps but whose semantics land in later issues */
-  otherPolicies: { Type: string; Settings?: unknown }[];
+  /** ACL, QOS, OutBoundNAT, routes, EncapOverhead */
+  policies: EndpointPolicies;
   dns?: DnsSettings;
   createdAt: string;
 }
@@ -67,15 +69,7 @@ export interface NamespaceRecord {
   owned: boolean;
   /** removal has begun (persisted first, so a crash in the middle is finished on restart) */
   deleting?: boolean;
+  /** adopted by an endpoint request (AdoptNamespace, the CNI plugin's): forgotten with its last endpoint */
+  autoRelease?: boolean;
   createdAt: string;
-}
-
-export interface HostState {
-  networks: Map<string, NetworkRecord>;
-  endpoints: Map<string, EndpointRecord>;
-  namespaces: Map<string, NamespaceRecord>;
-}
-
-export function emptyState(): HostState {
-  return { networks: new Map(), endpoints: new Map(), namespaces: new Map() };
 }

@@ -13,9 +13,11 @@
  *    belongs to an established flow, or was DNATed by a port mapping; outbound traffic of a NAT
  *    subnet leaving through any non-Switchyard interface is masqueraded to the host's address.
  */
-import type { EndpointRecord, HostState, NamespaceRecord, NetworkRecord } from '../model/records.js';
+import type { EndpointRecord, NamespaceRecord, NetworkRecord } from '../model/records.js';
+import type { HostState } from '../model/state.js';
 import { bridgeMac, bridgeName, NFT_TABLE, shortId, vethName } from '../model/names.js';
 import type { NftChain, NftElement, NftSet, NftTable } from './nft-table.js';
+import { aclDefault, aclToNft, orderAcls } from '../model/acl.js';
 
 export interface BridgePlan {
   name: string;
@@ -39,6 +41,20 @@ export interface VethPlan {
   address: string;
   gateway: string;
   mtu?: number;
+  /** what can change while the veth lives (a policy change applies it in place) */
+  settings: VethSettings;
+}
+
+export interface VethSettings {
+  /** extra routes inside the namespace (SDNRoute policies, the endpoint's Routes) */
+  routes: { dst: string; via?: string; metric?: number }[];
+  /** QOS caps in bytes per second: what the endpoint sends (shaped on its own interface) and what
+   * it receives (shaped on the host side of the veth) */
+  egressBytes?: number;
+  ingressBytes?: number;
+  /** bucket sizes in bytes, when the caller chose them */
+  egressBurst?: number;
+  ingressBurst?: number;
 }
 
 export interface NamespacePlan {
@@ -68,16 +84,32 @@ export interface HostPlan {
 
 const PROTO_NAMES: Record<number, string> = { 6: 'tcp', 17: 'udp', 132: 'sctp' };
 
+/** What one network brings to the plan: its bridge, its bridge's sysctls, its chains and elements. */
+export interface NetworkParts {
+  bridge: BridgePlan;
+  sysctls: Sysctl[];
+  chains: NftChain[];
+  /** set name → this network's elements */
+  elements: Map<string, NftElement[]>;
+}
+
+/** What one endpoint brings: its veth (when attached), its map elements and ACL chains. */
+export interface EndpointParts {
+  veth?: VethPlan;
+  chains: NftChain[];
+  elements: Map<string, NftElement[]>;
+}
+
+/**
+ * The whole plan, composed from each object's parts: the reconciler's incremental path plans only the
+ * objects that changed (planNetworkParts, planEndpointParts, planNamespace), so a change costs the
+ * same on a host with ten endpoints and on one with ten thousand. Sorted by id, so it is stable.
+ */
 export function planHost(state: HostState): HostPlan {
   const networks = sortById([...state.networks.values()]);
   const endpoints = sortById([...state.endpoints.values()]);
-  const bridges = networks.map(planBridge);
-  const veths: VethPlan[] = [];
-  for (const ep of endpoints) {
-    const net = state.networks.get(ep.networkId);
-    const ns = ep.namespaceId ? state.namespaces.get(ep.namespaceId) : undefined;
-    if (net && ns && !ns.deleting) veths.push(planVeth(ep, net, ns));
-  }
+  const netParts = networks.map(planNetworkParts);
+  const epParts = endpoints.map((ep) => planEndpointParts(ep, state.networks.get(ep.networkId), namespaceOf(ep, state)));
   const live = [...state.namespaces.values()].filter((ns) => !ns.deleting);
   const byNamespace = new Map<string, EndpointRecord[]>();
   for (const ep of endpoints) {
@@ -86,18 +118,105 @@ export function planHost(state: HostState): HostPlan {
     if (list) list.push(ep);
     else byNamespace.set(ep.namespaceId, [ep]);
   }
-  const namespaces = sortById(live).map((ns) => planNamespace(ns, byNamespace.get(ns.id) ?? [], state));
-  const sysctls: Sysctl[] = [];
-  if (networks.length) sysctls.push({ key: 'net/ipv4/ip_forward', value: '1' });
-  for (const b of bridges) sysctls.push({ key: `net/ipv4/conf/${b.name}/route_localnet`, value: '1' });
   return {
-    bridges,
-    veths,
-    namespaces,
-    sysctls,
-    nft: planNftTable(networks, endpoints),
+    bridges: netParts.map((n) => n.bridge),
+    veths: epParts.flatMap((e) => (e.veth ? [e.veth] : [])),
+    namespaces: sortById(live).map((ns) => planNamespace(ns, byNamespace.get(ns.id) ?? [], state)),
+    sysctls: [...hostSysctls(networks.length > 0, state.index.aclEndpoints.size > 0), ...netParts.flatMap((n) => n.sysctls)],
+    nft: assembleTable(netParts, epParts),
     iptablesForwardAccept: networks.length > 0,
   };
+}
+
+/** The namespace an endpoint is attached to, unless it is being removed. */
+export function namespaceOf(ep: EndpointRecord, state: HostState): NamespaceRecord | undefined {
+  const ns = ep.namespaceId ? state.namespaces.get(ep.namespaceId) : undefined;
+  return ns && !ns.deleting ? ns : undefined;
+}
+
+/**
+ * Host-wide sysctls: forwarding, as soon as there is a network; and once an endpoint has ACLs,
+ * bridged traffic through the IP hooks (br_netfilter), so that ACLs also see traffic between two
+ * endpoints of one network. Neither is set back: other software may rely on them too.
+ */
+export function hostSysctls(anyNetwork: boolean, anyAcl: boolean): Sysctl[] {
+  return [
+    ...(anyNetwork ? [{ key: 'net/ipv4/ip_forward', value: '1' }] : []),
+    ...(anyNetwork && anyAcl ? [{ key: 'net/bridge/bridge-nf-call-iptables', value: '1' }] : []),
+  ];
+}
+
+export function planNetworkParts(net: NetworkRecord): NetworkParts {
+  const bridge = planBridge(net);
+  const elements = new Map<string, NftElement[]>([
+    ['fwd_into_net', [{ key: [`"${bridge.name}"`], value: `jump ${netChain(net, 'in')}` }]],
+  ]);
+  const chains: NftChain[] = [
+    {
+      name: netChain(net, 'in'),
+      rules: [
+        `iifname "${bridge.name}" accept`,
+        'ct state established,related accept',
+        'ct status dnat accept',
+        `counter drop comment "isolation of net ${net.id}"`,
+      ],
+    },
+  ];
+  if (net.type === 'NAT') {
+    elements.set('nat_subnets', [{ key: [net.subnet], comment: `net ${net.id}` }]);
+    elements.set('post_into_net', [{ key: [`"${bridge.name}"`], value: `jump ${netChain(net, 'post')}` }]);
+    chains.push({
+      name: netChain(net, 'post'),
+      rules: [
+        `ip saddr ${net.subnet} ct status dnat masquerade comment "hairpin"`,
+        'ip saddr 127.0.0.0/8 masquerade comment "host localhost to a published port"',
+      ],
+    });
+  }
+  return { bridge, sysctls: [{ key: `net/ipv4/conf/${bridge.name}/route_localnet`, value: '1' }], chains, elements };
+}
+
+/** `net` is the endpoint's network, `ns` its namespace (absent while detached). */
+export function planEndpointParts(ep: EndpointRecord, net: NetworkRecord | undefined, ns: NamespaceRecord | undefined): EndpointParts {
+  const { any, addr } = portMappingElements(ep);
+  const elements = new Map<string, NftElement[]>();
+  const chains: NftChain[] = [];
+  if (any.length) elements.set('pm_any', any);
+  if (addr.length) elements.set('pm_addr', addr);
+  const acls = ep.policies.acls;
+  if (acls.length) {
+    // Any ACL makes both directions default-deny (HNS's rule); replies of allowed flows pass.
+    for (const dir of ['in', 'out'] as const) {
+      const name = `ep-${shortId(ep.id)}-${dir}`;
+      chains.push({
+        name,
+        rules: [
+          'ct state established,related accept',
+          ...orderAcls(acls.filter((a) => a.direction.toLowerCase() === dir)).map(aclToNft),
+          `counter drop comment "default ${aclDefault(acls) === 'Block' ? 'block' : 'allow'}"`,
+        ],
+      });
+      elements.set(`acl_${dir}`, [{ key: [ep.ip], value: `jump ${name}`, comment: `ep ${ep.id}` }]);
+    }
+  }
+  const nat = ep.policies.outboundNat;
+  if (nat) {
+    const pair = (cidr: string) => ({ key: [ep.ip, cidr.replace(/\/32$/, '')], comment: `ep ${ep.id}` });
+    if (nat.exceptions.length) elements.set('nat_except', nat.exceptions.map(pair));
+    if (nat.destinations.length) {
+      elements.set('nat_dest', nat.destinations.map(pair));
+      elements.set('nat_dest_eps', [{ key: [ep.ip], comment: `ep ${ep.id}` }]);
+    }
+    if (nat.virtualIp) elements.set('snat_vip', [{ key: [ep.ip], value: nat.virtualIp, comment: `ep ${ep.id}` }]);
+  }
+  return { ...(net && ns ? { veth: planVeth(ep, net, ns) } : {}), chains, elements };
+}
+
+/** The MTU of an endpoint's interface: its network's (or Linux's 1500) less any EncapOverhead. */
+export function endpointMtu(ep: EndpointRecord, net: NetworkRecord | undefined): number | undefined {
+  const overhead = ep.policies.encapOverhead;
+  if (overhead === undefined && !net?.mtu) return undefined;
+  return (net?.mtu ?? 1500) - (overhead ?? 0);
 }
 
 function sortById<T extends { id: string }>(xs: T[]): T[] {
@@ -119,6 +238,8 @@ function planBridge(net: NetworkRecord): BridgePlan {
 }
 
 function planVeth(ep: EndpointRecord, net: NetworkRecord, ns: NamespaceRecord): VethPlan {
+  const mtu = endpointMtu(ep, net);
+  const qos = ep.policies.qos;
   return {
     name: vethName(ep.id),
     endpointId: ep.id,
@@ -128,12 +249,19 @@ function planVeth(ep: EndpointRecord, net: NetworkRecord, ns: NamespaceRecord): 
     mac: ep.mac,
     address: `${ep.ip}/${prefixLen(net.subnet)}`,
     gateway: net.gateway,
-    ...(net.mtu ? { mtu: net.mtu } : {}),
+    ...(mtu ? { mtu } : {}),
+    settings: {
+      routes: ep.policies.routes.map((r) => ({ dst: r.destination, ...(r.nextHop ? { via: r.nextHop } : {}), ...(r.metric ? { metric: r.metric } : {}) })),
+      ...(qos?.egressBytes ? { egressBytes: qos.egressBytes } : {}),
+      ...(qos?.ingressBytes ? { ingressBytes: qos.ingressBytes } : {}),
+      ...(qos?.egressBurst ? { egressBurst: qos.egressBurst } : {}),
+      ...(qos?.ingressBurst ? { ingressBurst: qos.ingressBurst } : {}),
+    },
   };
 }
 
 /** `attached`: the endpoints in this namespace, sorted by id. */
-function planNamespace(ns: NamespaceRecord, attached: EndpointRecord[], state: HostState): NamespacePlan {
+export function planNamespace(ns: NamespaceRecord, attached: EndpointRecord[], state: HostState): NamespacePlan {
   const plan: NamespacePlan = { id: ns.id, path: ns.path, create: ns.owned };
   const m = /^\/run\/netns\/([^/]+)$/.exec(ns.path);
   if (!m) return plan;
@@ -169,50 +297,89 @@ export function portMappingElements(ep: EndpointRecord): { any: NftElement[]; ad
   return { any, addr };
 }
 
+/** The table for these records alone (whole when given all of them); for tests and tools. */
 export function planNftTable(networks: NetworkRecord[], endpoints: EndpointRecord[]): NftTable {
-  const pmAny: NftElement[] = [];
-  const pmAddr: NftElement[] = [];
-  for (const ep of endpoints) {
-    const { any, addr } = portMappingElements(ep);
-    pmAny.push(...any);
-    pmAddr.push(...addr);
-  }
-  const natNets = networks.filter((n) => n.type === 'NAT');
+  return assembleTable(networks.map(planNetworkParts), endpoints.map((e) => planEndpointParts(e, undefined, undefined)));
+}
+
+/** The table with its sets (empty) and the base chains that every host with a network has. */
+export function nftBase(): NftTable {
   const sets: NftSet[] = [
     {
       name: 'pm_any',
       keyTypes: ['inet_proto', 'inet_service'],
       valueType: 'ipv4_addr . inet_service',
       comment: 'port mappings on every host address',
-      elements: pmAny,
+      elements: [],
     },
     {
       name: 'pm_addr',
       keyTypes: ['inet_proto', 'ipv4_addr', 'inet_service'],
       valueType: 'ipv4_addr . inet_service',
       comment: 'port mappings bound to one host address',
-      elements: pmAddr,
+      elements: [],
     },
     {
       name: 'nat_subnets',
       keyTypes: ['ipv4_addr'],
       flags: ['interval'],
       comment: 'subnets of NAT networks, masqueraded on the way out',
-      elements: natNets.map((n) => ({ key: [n.subnet], comment: `net ${n.id}` })),
+      elements: [],
+    },
+    {
+      name: 'acl_in',
+      keyTypes: ['ipv4_addr'],
+      valueType: 'verdict',
+      comment: 'endpoints with ACLs: what they receive',
+      elements: [],
+    },
+    {
+      name: 'acl_out',
+      keyTypes: ['ipv4_addr'],
+      valueType: 'verdict',
+      comment: 'endpoints with ACLs: what they send',
+      elements: [],
+    },
+    {
+      name: 'nat_except',
+      keyTypes: ['ipv4_addr', 'ipv4_addr'],
+      flags: ['interval'],
+      comment: 'OutBoundNAT exceptions: endpoint . destination not translated',
+      elements: [],
+    },
+    {
+      name: 'nat_dest',
+      keyTypes: ['ipv4_addr', 'ipv4_addr'],
+      flags: ['interval'],
+      comment: 'OutBoundNAT destinations: endpoint . destination translated',
+      elements: [],
+    },
+    {
+      name: 'nat_dest_eps',
+      keyTypes: ['ipv4_addr'],
+      comment: 'endpoints whose OutBoundNAT names its destinations',
+      elements: [],
+    },
+    {
+      name: 'snat_vip',
+      keyTypes: ['ipv4_addr'],
+      valueType: 'ipv4_addr',
+      comment: 'OutBoundNAT VirtualIP per endpoint',
+      elements: [],
     },
     {
       name: 'fwd_into_net',
       keyTypes: ['ifname'],
       valueType: 'verdict',
       comment: 'forwarded traffic entering a network bridge',
-      elements: networks.map((n) => ({ key: [`"${bridgeName(n.id)}"`], value: `jump ${netChain(n, 'in')}` })),
+      elements: [],
     },
     {
       name: 'post_into_net',
       keyTypes: ['ifname'],
       valueType: 'verdict',
       comment: 'source NAT for traffic entering a network bridge',
-      elements: natNets.map((n) => ({ key: [`"${bridgeName(n.id)}"`], value: `jump ${netChain(n, 'post')}` })),
+      elements: [],
     },
   ];
   const chains: NftChain[] = [
@@ -233,7 +400,25 @@ export function planNftTable(networks: NetworkRecord[], endpoints: EndpointRecor
     {
       name: 'nat-postrouting',
       base: 'type nat hook postrouting priority srcnat; policy accept;',
-      rules: ['oifname vmap @post_into_net', `ip saddr @nat_subnets oifname != "sy-br-*" masquerade`],
+      rules: [
+        'oifname vmap @post_into_net',
+        'ip saddr . ip daddr @nat_except accept',
+        'ip saddr @nat_dest_eps ip saddr . ip daddr != @nat_dest accept',
+        `ip saddr @nat_subnets oifname != "sy-br-*" snat ip to ip saddr map @snat_vip`,
+        `ip saddr @nat_subnets oifname != "sy-br-*" masquerade`,
+      ],
+    },
+    {
+      // after conntrack, before port mappings' DNAT: what the endpoint sent, as it sent it
+      name: 'acl-out',
+      base: 'type filter hook prerouting priority -150; policy accept;',
+      rules: ['ip saddr vmap @acl_out'],
+    },
+    {
+      // after DNAT, before masquerade: what reaches the endpoint (bridged traffic via br_netfilter)
+      name: 'acl-in',
+      base: 'type filter hook postrouting priority filter; policy accept;',
+      rules: ['ip daddr vmap @acl_in'],
     },
     {
       name: 'forward',
@@ -241,28 +426,26 @@ export function planNftTable(networks: NetworkRecord[], endpoints: EndpointRecor
       rules: ['oifname vmap @fwd_into_net'],
     },
   ];
-  for (const n of networks) {
-    const br = bridgeName(n.id);
-    chains.push({
-      name: netChain(n, 'in'),
-      rules: [
-        `iifname "${br}" accept`,
-        'ct state established,related accept',
-        'ct status dnat accept',
-        `counter drop comment "isolation of net ${n.id}"`,
-      ],
-    });
-    if (n.type === 'NAT') {
-      chains.push({
-        name: netChain(n, 'post'),
-        rules: [
-          `ip saddr ${n.subnet} ct status dnat masquerade comment "hairpin"`,
-          'ip saddr 127.0.0.0/8 masquerade comment "host localhost to a published port"',
-        ],
-      });
+  return { family: 'inet', name: NFT_TABLE, comment: 'managed by switchyard hostd, do not edit', sets, chains };
+}
+
+/**
+ * The base table filled with the given objects' parts. With every object it is the whole table; with
+ * only some (the incremental path) it is the part of the table those objects own.
+ */
+export function assembleTable(nets: NetworkParts[], eps: EndpointParts[]): NftTable {
+  const t = nftBase();
+  const sets = new Map(t.sets.map((s) => [s.name, s]));
+  for (const p of [...eps, ...nets]) {
+    for (const [name, els] of p.elements) {
+      const set = sets.get(name);
+      if (!set) throw new Error(`plan: no set ${name}`);
+      for (const e of els) set.elements.push(e);
     }
   }
-  return { family: 'inet', name: NFT_TABLE, comment: 'managed by switchyard hostd, do not edit', sets, chains };
+  for (const n of nets) t.chains.push(...n.chains);
+  for (const e of eps) t.chains.push(...e.chains);
+  return t;
 }
 
 function netChain(n: NetworkRecord, kind: 'in' | 'post'): string {

@@ -67,6 +67,34 @@ export function quote(s: string): string {
   return `"${s}"`;
 }
 
+/**
+ * `table` with the part described by `before` replaced by `after` (both partial tables of the same
+ * sets, as the reconciler's incremental path makes them): elements of `before` out, elements of
+ * `after` in, chains of `before` that `after` lacks removed, chains of `after` put in. What the
+ * kernel does with diffNft(after, currentOf(before)); the fake data plane holds its table this way.
+ */
+export function patchTable(table: NftTable, before: NftTable, after: NftTable): NftTable {
+  const t = structuredClone(table);
+  for (const part of [before, after]) {
+    for (const ps of part.sets) {
+      const set = t.sets.find((s) => s.name === ps.name);
+      if (!set) throw new Error(`patch: no set ${ps.name} in table`);
+      const keys = new Set(ps.elements.map(elementKey));
+      set.elements = set.elements.filter((e) => !keys.has(elementKey(e)));
+      if (part === after) set.elements.push(...structuredClone(ps.elements));
+    }
+  }
+  const kept = new Set(after.chains.map((c) => c.name));
+  const gone = new Set(before.chains.map((c) => c.name).filter((n) => !kept.has(n)));
+  t.chains = t.chains.filter((c) => !gone.has(c.name));
+  for (const c of after.chains) {
+    const i = t.chains.findIndex((x) => x.name === c.name);
+    if (i >= 0) t.chains[i] = structuredClone(c);
+    else t.chains.push(structuredClone(c));
+  }
+  return t;
+}
+
 /** The whole table as one nft script (used for golden files and for a first, empty-kernel apply). */
 export function renderTable(t: NftTable): string {
   const lines: string[] = [`table ${t.family} ${t.name} {`, `  comment ${quote(t.comment)}`];

@@ -43,7 +43,7 @@ describe('Docker front door (private dockerd, nat driver, switchyard IPAM)', () 
     await engine.importImage();
   });
   after(async () => {
-    if (process.env.SY_DEBUG) console.log(`--- hostd\n${hostd?.log()}\n--- dockerd\n${engine?.log()}`);
+    if (process.env.SY_DEBUG) console.log(`--- hostd\n${w.daemonLogs()}\n--- dockerd\n${engine?.log()}`);
     await engine?.cleanup();
     await w.cleanup();
     assert.deepEqual(w.leftovers(), []);

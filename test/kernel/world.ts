@@ -104,6 +104,11 @@ export class World {
     return d;
   }
 
+  /** The output of every hostd this world started, oldest first (for debugging a failed test). */
+  daemonLogs(): string {
+    return this.daemons.map((d) => d.log()).join('\n');
+  }
+
   /** Stops hostd by its pid (SIGKILL for a crash, SIGTERM for a clean stop) and waits for its exit. */
   async stopHostd(d: Hostd, signal: 'SIGKILL' | 'SIGTERM'): Promise<void> {
     d.client.close();
@@ -120,8 +125,15 @@ export class World {
   }
 
   /** Starts a long-running process inside `ns`; it is stopped by its pid at cleanup. */
-  spawnIn(ns: string, argv: string[]): ChildProcess {
-    const p = spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
+  spawnIn(ns: string, argv: string[], opts: { stdin?: boolean } = {}): ChildProcess {
+    const p = spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: [opts.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+    this.procs.push(p);
+    return p;
+  }
+
+  /** Starts a long-running process in the test's own namespaces (argv as given); stopped by pid at cleanup. */
+  spawnProc(argv: string[], opts: { env?: NodeJS.ProcessEnv } = {}): ChildProcess {
+    const p = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], ...(opts.env ? { env: opts.env } : {}) });
     this.procs.push(p);
     return p;
   }

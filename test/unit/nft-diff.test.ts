@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { currentOf, diffNft, emptyCurrent, parseNftJson } from '../../src/dataplane/nft-diff.js';
+import { currentOf, diffNft, emptyCurrent, parseNftJson, ruleTag } from '../../src/dataplane/nft-diff.js';
 import type { EndpointRecord, NetworkRecord, PortMapping } from '../../src/model/records.js';
 import { planNftTable } from '../../src/plan/host-plan.js';
 import type { NftTable } from '../../src/plan/nft-table.js';
@@ -22,7 +22,7 @@ function network(id: string, subnet: string): NetworkRecord {
 function endpoint(n: number, networkId: string, ip: string, externalPort: number): EndpointRecord {
   const pm: PortMapping = { protocol: 6, internalPort: 80, externalPort, count: 1, flags: 0, ephemeral: false };
   const id = `${n.toString(16).padStart(8, '0')}-0000-4000-8000-000000000000`;
-  return { id, name: `ep${n}`, networkId, ip, mac: '02:53:00:00:00:00', ifName: 'eth0', portMappings: [pm], otherPolicies: [], createdAt: '' };
+  return { id, name: `ep${n}`, networkId, ip, mac: '02:53:00:00:00:00', ifName: 'eth0', portMappings: [pm], policies: { acls: [], routes: [] }, createdAt: '' };
 }
 
 const lines = (script: string) => script.split('\n').filter((l) => l !== '');
@@ -42,7 +42,8 @@ test('from nothing: the table, its sets and chains, then rules and elements', ()
   }
   assert.ok(ls.includes('add chain inet switchyard nat-prerouting { type nat hook prerouting priority dstnat; policy accept; }'));
   assert.ok(ls.includes('add chain inet switchyard net-b2b2b2b2-in'));
-  assert.ok(ls.includes('add rule inet switchyard portmaps dnat ip to meta l4proto . th dport map @pm_any'));
+  // Each rule carries a tag (its own comment, or a hash of its text) that the full resync compares.
+  assert.ok(ls.some((l) => /^add rule inet switchyard portmaps dnat ip to meta l4proto \. th dport map @pm_any comment "r:[0-9a-f]{12}"$/.test(l)));
   assert.ok(ls.includes('add element inet switchyard pm_any { tcp . 8080 comment "ep 00000001-0000-4000-8000-000000000000" : 172.18.0.2 . 80, tcp . 8081 comment "ep 00000002-0000-4000-8000-000000000000" : 172.19.0.2 . 80 }'));
   assert.ok(ls.includes('add element inet switchyard fwd_into_net { "sy-br-a1a1a1a1" : jump net-a1a1a1a1-in, "sy-br-b2b2b2b2" : jump net-b2b2b2b2-in }'));
   // Sets exist before the rules that name them, chains before the verdicts that jump to them.
@@ -122,14 +123,22 @@ const keyTypesOf = (name: string) => SAMPLE_TABLE.sets.find((s) => s.name === na
 test('parseNftJson reads keys and values of real nft -j output in the planner\'s syntax', () => {
   const cur = parseNftJson(NFT_JSON, keyTypesOf);
   assert.equal(cur.exists, true);
-  assert.deepEqual([...cur.chains], [['portmaps', null]]);
+  assert.deepEqual([...cur.chains], [['portmaps', { tags: [] }]]);
   assert.deepEqual([...cur.sets.get('pm_any')!], [['tcp . 8080', '172.18.0.2 . 80']]);
   assert.deepEqual([...cur.sets.get('fwd_into_net')!], [['"sy-br-abc"', 'jump net-abc-in']]);
   assert.deepEqual([...cur.sets.get('nat_subnets')!], [['172.18.0.0/24', '']]);
   assert.deepEqual([...cur.maps].sort(), ['fwd_into_net', 'pm_any']);
 });
 
-test('a kernel that holds the wanted elements gets no element changes, only its chains refilled', () => {
+test('a kernel that holds the wanted elements gets no element changes, only its emptied chain refilled', () => {
   const ls = lines(diffNft(SAMPLE_TABLE, parseNftJson(NFT_JSON, keyTypesOf)));
-  assert.deepEqual(ls, ['flush chain inet switchyard portmaps', 'add rule inet switchyard portmaps dnat ip to meta l4proto . th dport map @pm_any']);
+  assert.deepEqual(ls, ['flush chain inet switchyard portmaps', `add rule inet switchyard portmaps dnat ip to meta l4proto . th dport map @pm_any comment "${ruleTag('dnat ip to meta l4proto . th dport map @pm_any')}"`]);
+});
+
+test('a chain whose rules the kernel holds (by their tags) is left alone, so its counters survive the resync', () => {
+  const rule = { family: 'inet', table: 'switchyard', chain: 'portmaps', comment: ruleTag('dnat ip to meta l4proto . th dport map @pm_any'), expr: [] };
+  const withRule = NFT_JSON.replace(/\]\}$/, `, {"rule": ${JSON.stringify(rule)}}]}`);
+  assert.equal(diffNft(SAMPLE_TABLE, parseNftJson(withRule, keyTypesOf)), '');
+  const reordered = { ...SAMPLE_TABLE, chains: [{ name: 'portmaps', rules: ['counter accept comment "acl x"', 'dnat ip to meta l4proto . th dport map @pm_any'] }] };
+  assert.match(diffNft(reordered, parseNftJson(withRule, keyTypesOf)), /^flush chain inet switchyard portmaps$/m, 'a missing rule refills the chain');
 });

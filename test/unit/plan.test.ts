@@ -9,50 +9,13 @@ import { planHost } from '../../src/plan/host-plan.js';
 import { renderTable } from '../../src/plan/nft-table.js';
 import { expectGolden } from './golden.js';
 import { newTestHost, storeFiles, type TestHost } from './host-fixture.js';
-
-const NET_NAT = 'a1a1a1a1-0000-4000-8000-000000000001';
-const NET_TWO = 'b2b2b2b2-0000-4000-8000-000000000002';
-const NS_WEB = 'c3c3c3c3-0000-4000-8000-000000000003';
-const NS_CLI = 'd4d4d4d4-0000-4000-8000-000000000004';
-const EP_WEB = 'e5e5e5e5-0000-4000-8000-000000000005';
-const EP_CLI = 'f6f6f6f6-0000-4000-8000-000000000006';
-
-const portMapping = (Settings: Record<string, unknown>) => ({ Type: 'PortMapping', Settings });
+import { buildFullHost, EP_CLI, NET_TWO, NS_CLI } from './full-host.js';
 
 let h: TestHost;
 
 before(async () => {
   h = await newTestHost();
-  await h.svc.createNetwork({
-    ID: NET_NAT,
-    Name: 'MyNatNetwork',
-    Type: 'NAT',
-    Dns: { ServerList: ['192.0.2.53'], Search: ['corp.example'] },
-    Ipams: [{ Type: 'Static', Subnets: [{ IpAddressPrefix: '172.18.0.0/24' }] }],
-  });
-  await h.svc.createNetwork({
-    ID: NET_TWO,
-    Name: 'SecondNat',
-    Type: 'NAT',
-    Ipams: [{ Subnets: [{ IpAddressPrefix: '172.19.0.0/24' }] }],
-  });
-  await h.svc.createNamespace({ ID: NS_WEB, Path: '/run/netns/web' });
-  await h.svc.createNamespace({ ID: NS_CLI, Path: '/run/netns/cli' });
-  await h.svc.createEndpoint({
-    ID: EP_WEB,
-    Name: 'web',
-    HostComputeNetwork: NET_NAT,
-    HostComputeNamespace: NS_WEB,
-    Policies: [
-      portMapping({ Protocol: 6, InternalPort: 80, ExternalPort: 8080 }),
-      portMapping({ Protocol: 17, InternalPort: 53, ExternalPort: 5353 }),
-      portMapping({ Protocol: 6, InternalPort: 90, ExternalPort: 9090, VIP: '192.0.2.1' }),
-      portMapping({ Protocol: 132, InternalPort: 3868, ExternalPort: 3868 }),
-      portMapping({ Protocol: 6, InternalPort: 7000, ExternalPort: 7000, PortCount: 3 }),
-      portMapping({ Protocol: 6, InternalPort: 443, ExternalPort: 0 }),
-    ],
-  });
-  await h.svc.createEndpoint({ ID: EP_CLI, Name: 'cli', HostComputeNetwork: 'SecondNat', HostComputeNamespace: '/run/netns/cli' });
+  await buildFullHost(h);
 });
 
 after(() => h?.cleanup());

@@ -2,11 +2,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ListeningSocket } from '../../src/dataplane/dataplane.js';
-import { EPHEMERAL_FIRST, EPHEMERAL_LAST, mappingsClash, parsePortMapping, resolvePortMappings, type PortRequest } from '../../src/model/ports.js';
+import { EPHEMERAL_FIRST, EPHEMERAL_LAST, mappingsClash, parsePortMapping, publishedIn, resolvePortMappings, type PortRequest } from '../../src/model/ports.js';
 
 const req = (o: Partial<PortRequest> = {}): PortRequest => ({ protocol: 6, internalPort: 80, externalPort: 0, count: 1, flags: 0, ...o });
 const resolve = (requests: PortRequest[], taken: PortRequest[] = [], listening: ListeningSocket[] = [], cursor = EPHEMERAL_FIRST) =>
-  resolvePortMappings(requests, taken, listening, cursor);
+  resolvePortMappings(requests, publishedIn(taken), listening, cursor);
 const ports = (r: ReturnType<typeof resolve>) => r.mappings.map((m) => m.externalPort);
 const code = (c: string) => (err: unknown) => (err as { code?: string }).code === c;
 

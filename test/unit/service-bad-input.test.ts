@@ -23,6 +23,31 @@ const subnet = (prefix: string) => network({ Ipams: [{ Subnets: [{ IpAddressPref
 const endpoint = (o: Record<string, unknown> = {}) => ({ Name: 'ep-b', HostComputeNetwork: 'net-a', ...o });
 const withIp = (ip: string) => endpoint({ IpConfigurations: [{ IpAddress: ip, PrefixLength: 24 }] });
 const withPolicy = (p: unknown) => endpoint({ Policies: [p] });
+const acl = (settings: Record<string, unknown>) => ({ Type: 'ACL', Settings: { Action: 'Allow', Direction: 'In', Protocols: '6', LocalPorts: '80', Priority: 100, ...settings } });
+/** Policy documents that are wrong, with the code they must get; each names the field in its error. */
+const BAD_POLICIES: [string, ErrorCode, unknown][] = [
+  ['ACL without Action', 'SY_INVALID_POLICY', { Type: 'ACL', Settings: { Direction: 'In' } }],
+  ['ACL Action "Maybe"', 'SY_INVALID_POLICY', acl({ Action: 'Maybe' })],
+  ['ACL Direction "Up"', 'SY_INVALID_POLICY', acl({ Direction: 'Up' })],
+  ['ACL Priority 70000', 'SY_INVALID_POLICY', acl({ Priority: 70000 })],
+  ['ACL Priority -1', 'SY_INVALID_POLICY', acl({ Priority: -1 })],
+  ['ACL LocalPorts 65536', 'SY_INVALID_POLICY', acl({ LocalPorts: '80,65536' })],
+  ['ACL port range 90-80', 'SY_INVALID_POLICY', acl({ LocalPorts: '90-80' })],
+  ['ACL ports with ICMP', 'SY_INVALID_POLICY', acl({ Protocols: '1' })],
+  ['ACL ports with any protocol', 'SY_INVALID_POLICY', acl({ Protocols: '256' })],
+  ['ACL RemoteAddresses "10.0.0.0/33"', 'SY_INVALID_POLICY', acl({ RemoteAddresses: '10.0.0.0/33' })],
+  ['ACL RemoteAddresses with host bits', 'SY_INVALID_POLICY', acl({ RemoteAddresses: '10.0.0.5/8' })],
+  ['ACL RemoteAddresses "10.0.0.1; drop"', 'SY_INVALID_POLICY', acl({ RemoteAddresses: '10.0.0.1; drop' })],
+  ['ACL Protocols "tcp}"', 'SY_INVALID_POLICY', acl({ Protocols: 'tcp}' })],
+  ['ACL Id with a quote', 'SY_INVALID_POLICY', acl({ Id: 'a"b' })],
+  ['ACL with an unknown setting', 'SY_INVALID_POLICY', acl({ Frob: 1 })],
+  ['QOS of 5 bytes per second', 'SY_INVALID_POLICY', { Type: 'QOS', Settings: { MaximumOutgoingBandwidthInBytes: 5 } }],
+  ['QOS without a cap', 'SY_INVALID_POLICY', { Type: 'QOS', Settings: {} }],
+  ['OutBoundNAT exception "1.2.3.0/40"', 'SY_INVALID_POLICY', { Type: 'OutBoundNAT', Settings: { Exceptions: ['1.2.3.0/40'] } }],
+  ['SDNRoute without DestinationPrefix', 'SY_INVALID_POLICY', { Type: 'SDNRoute', Settings: { NextHop: '172.18.0.9' } }],
+  ['SDNRoute for the default route', 'SY_INVALID_POLICY', { Type: 'SDNRoute', Settings: { DestinationPrefix: '0.0.0.0/0', NextHop: '172.18.0.9' } }],
+  ['EncapOverhead 5000', 'SY_INVALID_POLICY', { Type: 'EncapOverhead', Settings: { Overhead: 5000 } }],
+];
 
 const label = (name: string) => (name.length > 20 ? `of ${name.length} characters` : JSON.stringify(name));
 const ODD_NAMES = ['a b', 'x;rm -rf /', '$(reboot)', 'new\nline', 'ü', '-leading-dash', 'a'.repeat(200)];
@@ -78,7 +103,17 @@ const BAD: BadRequest[] = [
   { what: 'PortCount running past 65535', code: 'SY_INVALID_POLICY', send: (s) => s.createEndpoint(withPolicy(portMapping({ ExternalPort: 65535, PortCount: 2 }))) },
   { what: 'port mapping without InternalPort', code: 'SY_BAD_REQUEST', send: (s) => s.createEndpoint(withPolicy({ Type: 'PortMapping', Settings: { ExternalPort: 9000 } })) },
   { what: 'unknown policy type', code: 'SY_INVALID_POLICY', send: (s) => s.createEndpoint(withPolicy({ Type: 'Frobnicator', Settings: {} })) },
-  { what: 'ACL policy (lands in a later issue)', code: 'SY_NOT_SUPPORTED', send: (s) => s.createEndpoint(withPolicy({ Type: 'ACL', Settings: { Action: 'Block' } })) },
+  ...BAD_POLICIES.map(([what, code, p]): BadRequest => ({ what: `endpoint with ${what}`, code, send: (s) => s.createEndpoint(withPolicy(p)) })),
+  ...BAD_POLICIES.map(([what, code, p]): BadRequest => ({
+    what: `modify adding a good ACL and ${what}`,
+    code,
+    send: (s) => s.modifyEndpoint('ep-a', { ResourceType: 'Policy', RequestType: 'Add', Settings: { Policies: [acl({ Id: 'fine' }), p] } }),
+  })),
+  { what: 'modify removing an ACL that is not there', code: 'SY_NOT_FOUND', send: (s) => s.modifyEndpoint('ep-a', { ResourceType: 'Policy', RequestType: 'Remove', Settings: { Policies: [acl({ Id: 'nope' })] } }) },
+  { what: 'Routes entry with NextHop off the subnet', code: 'SY_INVALID_POLICY', send: (s) => s.createEndpoint(endpoint({ Routes: [{ DestinationPrefix: '10.9.0.0/16', NextHop: '10.0.0.1' }] })) },
+  { what: 'Route policy with a hostile prefix', code: 'SY_INVALID_POLICY', send: (s) => s.createEndpoint(withPolicy({ Type: 'SDNRoute', Settings: { DestinationPrefix: '10.0.0.0/8 dev lo' } })) },
+  { what: 'OutBoundNAT VirtualIP that is not a host address', code: 'SY_INVALID_POLICY', send: (s) => s.createEndpoint(withPolicy({ Type: 'OutBoundNAT', Settings: { VirtualIP: '198.51.100.9' } })) },
+  { what: 'policy Type L4Proxy (not on NAT yet)', code: 'SY_NOT_SUPPORTED', send: (s) => s.createEndpoint(withPolicy({ Type: 'L4Proxy', Settings: {} })) },
   { what: 'VIP that is not an address of the host', code: 'SY_INVALID_POLICY', send: (s) => s.createEndpoint(withPolicy(portMapping({ VIP: '198.51.100.7' }))) },
   { what: 'VIP that is not an address', code: 'SY_INVALID_POLICY', send: (s) => s.createEndpoint(withPolicy(portMapping({ VIP: '192.0.2.1; drop' }))) },
   { what: 'MAC with five bytes', code: 'SY_BAD_REQUEST', send: (s) => s.createEndpoint(endpoint({ MacAddress: '02:00:00:00:00' })) },

@@ -1,0 +1,63 @@
+/**
+ * The "full host" scenario shared by the planner's goldens and the kernel round-trip test: two NAT
+ * networks, two namespaces hostd creates, an endpoint publishing every kind of port mapping, and an
+ * endpoint with every other policy (ACLs of each action, QOS both ways, OutBoundNAT, routes).
+ */
+import type { TestHost } from './host-fixture.js';
+
+export const NET_NAT = 'a1a1a1a1-0000-4000-8000-000000000001';
+export const NET_TWO = 'b2b2b2b2-0000-4000-8000-000000000002';
+export const NS_WEB = 'c3c3c3c3-0000-4000-8000-000000000003';
+export const NS_CLI = 'd4d4d4d4-0000-4000-8000-000000000004';
+export const EP_WEB = 'e5e5e5e5-0000-4000-8000-000000000005';
+export const EP_CLI = 'f6f6f6f6-0000-4000-8000-000000000006';
+
+const portMapping = (Settings: Record<string, unknown>) => ({ Type: 'PortMapping', Settings });
+
+export async function buildFullHost(h: TestHost): Promise<void> {
+  await h.svc.createNetwork({
+    ID: NET_NAT,
+    Name: 'MyNatNetwork',
+    Type: 'NAT',
+    Dns: { ServerList: ['192.0.2.53'], Search: ['corp.example'] },
+    Ipams: [{ Type: 'Static', Subnets: [{ IpAddressPrefix: '172.18.0.0/24' }] }],
+  });
+  await h.svc.createNetwork({
+    ID: NET_TWO,
+    Name: 'SecondNat',
+    Type: 'NAT',
+    Ipams: [{ Subnets: [{ IpAddressPrefix: '172.19.0.0/24' }] }],
+  });
+  await h.svc.createNamespace({ ID: NS_WEB, Path: '/run/netns/web' });
+  await h.svc.createNamespace({ ID: NS_CLI, Path: '/run/netns/cli' });
+  await h.svc.createEndpoint({
+    ID: EP_WEB,
+    Name: 'web',
+    HostComputeNetwork: NET_NAT,
+    HostComputeNamespace: NS_WEB,
+    Policies: [
+      portMapping({ Protocol: 6, InternalPort: 80, ExternalPort: 8080 }),
+      portMapping({ Protocol: 17, InternalPort: 53, ExternalPort: 5353 }),
+      portMapping({ Protocol: 6, InternalPort: 90, ExternalPort: 9090, VIP: '192.0.2.1' }),
+      portMapping({ Protocol: 132, InternalPort: 3868, ExternalPort: 3868 }),
+      portMapping({ Protocol: 6, InternalPort: 7000, ExternalPort: 7000, PortCount: 3 }),
+      portMapping({ Protocol: 6, InternalPort: 443, ExternalPort: 0 }),
+    ],
+  });
+  await h.svc.createEndpoint({
+    ID: EP_CLI,
+    Name: 'cli',
+    HostComputeNetwork: 'SecondNat',
+    HostComputeNamespace: '/run/netns/cli',
+    Routes: [{ DestinationPrefix: '10.50.0.0/16', NextHop: '172.19.0.9' }],
+    Policies: [
+      { Type: 'ACL', Settings: { Id: 'web-in', Action: 'Allow', Direction: 'In', Protocols: '6', LocalPorts: '80,8000-8080', RemoteAddresses: '192.0.2.0/24,198.51.100.7', Priority: 100 } },
+      { Type: 'ACL', Settings: { Id: 'no-smtp', Action: 'Block', Direction: 'Out', Protocols: '6', RemotePorts: '25', Priority: 100 } },
+      { Type: 'ACL', Settings: { Id: 'dns', Action: 'Allow', Direction: 'Out', Protocols: '17,6', RemotePorts: '53', Priority: 200 } },
+      { Type: 'ACL', Settings: { Id: 'lab', Action: 'Pass', Direction: 'Out', RemoteAddresses: '10.50.0.0/16', Priority: 300 } },
+      { Type: 'QOS', Settings: { MaximumOutgoingBandwidthInBytes: 6250000, MaximumIncomingBandwidthInBytes: 12500000 } },
+      { Type: 'OutBoundNAT', Settings: { Exceptions: ['10.50.0.0/16', '203.0.113.9'], VirtualIP: '192.0.2.1' } },
+      { Type: 'SDNRoute', Settings: { DestinationPrefix: '10.60.0.0/16', NextHop: '172.19.0.10' } },
+    ],
+  });
+}
