@@ -29,7 +29,8 @@ import { parseDoc } from '../hcn/schema.js';
 import { renderPortMappingPolicy } from '../hcn/render.js';
 import type { EndpointRecord } from '../model/records.js';
 import { CreateEndpointRequest, CreateNetworkRequest, EndpointRequest, JoinRequest, NetworkRequest, ProgramRequest } from './messages.js';
-import { endpointDoc, guidOf, joinPortPolicies, networkDoc } from './translate.js';
+import { endpointDoc, guidOf, joinPortPolicies, networkRequest, type NetworkExtras } from './translate.js';
+import type { JsonRecords } from './json-records.js';
 
 export type Handler = (body: unknown) => Promise<unknown>;
 
@@ -68,6 +69,8 @@ export interface NetworkDriverOptions {
   sandboxTimeoutMs?: number;
   /** told the address of each endpoint removed as stale (Docker will not release it: the IPAM does) */
   onStaleAddress?: (ip: string) => void;
+  /** what each network's options ask of its endpoints, by network id (kept across restarts) */
+  extras: JsonRecords<NetworkExtras>;
 }
 
 export interface NetworkDriver {
@@ -188,9 +191,15 @@ export function networkDriver(driver: string, svc: HostService, serial: Serial, 
     'NetworkDriver.CreateNetwork': (body) =>
       serial.run(async () => {
         const req = parseDoc(CreateNetworkRequest, body, 'CreateNetwork request');
-        const doc = networkDoc(driver, req);
+        const { doc, extras } = networkRequest(driver, req);
         if (svc.state.networks.has(doc.ID!)) return {};
-        await svc.createNetwork(doc);
+        if (extras.endpointPolicies.length) opts.extras.set(doc.ID!, extras);
+        try {
+          await svc.createNetwork(doc);
+        } catch (e) {
+          opts.extras.set(doc.ID!, undefined);
+          throw e;
+        }
         return {};
       }),
 
@@ -200,6 +209,7 @@ export function networkDriver(driver: string, svc: HostService, serial: Serial, 
         const id = guidOf(req.NetworkID);
         const nsIds = [...svc.state.endpoints.values()].filter((e) => e.networkId === id).map((e) => e.namespaceId);
         await ignoreNotFound(() => svc.deleteNetwork(id));
+        if (opts.extras.get(id)) opts.extras.set(id, undefined);
         for (const ns of new Set(nsIds)) await dropIdleNamespace(ns);
         return {};
       }),
@@ -209,7 +219,7 @@ export function networkDriver(driver: string, svc: HostService, serial: Serial, 
         const req = parseDoc(CreateEndpointRequest, body, 'CreateEndpoint request');
         const netId = guidOf(req.NetworkID);
         svc.findNetwork(netId);
-        const doc = endpointDoc(netId, req);
+        const doc = endpointDoc(netId, req, opts.extras.get(netId));
         if (!svc.state.endpoints.has(doc.ID!)) await withStaleRetry(() => svc.createEndpoint(doc));
         // Docker takes back only what it did not give: echoing its address would make it roll back.
         return { Interface: req.Interface?.MacAddress ? {} : { MacAddress: macOf(doc.ID!) } };

@@ -6,8 +6,6 @@
  * A requested pool must not overlap hostd's networks, the host's routes or another pool; without one,
  * a free /24 of 172.16.0.0/12 is chosen like hostd does for HCN networks without a subnet.
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { SyError } from '../errors.js';
 import type { HostService } from '../hostd/service.js';
 import { pickFreeSubnet } from '../hostd/service.js';
@@ -16,6 +14,7 @@ import { cidrContains, cidrSize, cidrsOverlap, cidrToString, intToIp, ipToInt, i
 import type { Handler, Serial } from './driver.js';
 import { ReleaseAddressRequest, ReleasePoolRequest, RequestAddressRequest, RequestPoolRequest } from './messages.js';
 import { bareIp } from './translate.js';
+import { JsonRecords } from './json-records.js';
 
 const LOCAL_SPACE = 'switchyard-local';
 const GLOBAL_SPACE = 'switchyard-global';
@@ -27,25 +26,20 @@ interface Pool {
 }
 
 export class IpamStore {
-  private pools: Record<string, Pool>;
+  private readonly pools: JsonRecords<Pool>;
 
-  constructor(private readonly file: string) {
-    try {
-      this.pools = (JSON.parse(readFileSync(file, 'utf8')) as { pools: Record<string, Pool> }).pools;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new SyError('SY_STORE', `Cannot read the IPAM state "${file}": ${(e as Error).message}`);
-      this.pools = {};
-    }
+  constructor(file: string) {
+    this.pools = new JsonRecords<Pool>(file, 'pools');
   }
 
   get(id: string): Pool {
-    const p = this.pools[id];
+    const p = this.pools.get(id);
     if (!p) throw new SyError('SY_NOT_FOUND', `IPAM pool "${id}" not found`);
     return p;
   }
 
   all(): [string, Pool][] {
-    return Object.entries(this.pools);
+    return this.pools.all();
   }
 
   /** Frees `ip` in the pool that holds it (an endpoint Docker forgot after a crash). */
@@ -58,13 +52,7 @@ export class IpamStore {
   }
 
   set(id: string, p: Pool | undefined): void {
-    const next = { ...this.pools };
-    if (p) next[id] = p;
-    else delete next[id];
-    mkdirSync(dirname(this.file), { recursive: true, mode: 0o700 });
-    writeFileSync(`${this.file}.tmp`, JSON.stringify({ pools: next }));
-    renameSync(`${this.file}.tmp`, this.file);
-    this.pools = next;
+    this.pools.set(id, p);
   }
 }
 

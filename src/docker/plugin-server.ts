@@ -8,13 +8,14 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { chmod, mkdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { asSyError, SyError } from '../errors.js';
 import type { Logger } from '../hostd/reconciler.js';
 import type { HostService } from '../hostd/service.js';
 import { networkDriver, Serial, type Handler, type NetworkDriver } from './driver.js';
 import { ipamHandlers, IpamStore } from './ipam.js';
-import { NETWORK_DRIVERS } from './translate.js';
+import { NETWORK_DRIVERS, type NetworkExtras } from './translate.js';
+import { JsonRecords } from './json-records.js';
 
 export const IPAM_DRIVER = 'switchyard';
 const CONTENT_TYPE = 'application/vnd.docker.plugins.v1.2+json';
@@ -23,7 +24,7 @@ const MAX_BODY = 4 * 1024 * 1024;
 export interface DockerFrontDoorOptions {
   svc: HostService;
   pluginDir: string;
-  /** where the IPAM pools are kept (a file in hostd's state directory) */
+  /** where the IPAM pools are kept (a file in hostd's state directory; networks.json goes beside it) */
   ipamFile: string;
   log: Logger;
   /** bound of one call (default 60 s) */
@@ -46,7 +47,8 @@ export class DockerFrontDoor {
     const pools = new IpamStore(this.opts.ipamFile);
     const ipam = ipamHandlers(svc, pools, serial);
     const onStaleAddress = (ip: string) => pools.releaseAddress(ip);
-    const drivers = Object.keys(NETWORK_DRIVERS).map((d): [string, NetworkDriver] => [d, networkDriver(d, svc, serial, { log, onStaleAddress })]);
+    const extras = new JsonRecords<NetworkExtras>(join(dirname(this.opts.ipamFile), 'networks.json'), 'networks');
+    const drivers = Object.keys(NETWORK_DRIVERS).map((d): [string, NetworkDriver] => [d, networkDriver(d, svc, serial, { log, onStaleAddress, extras })]);
     const sockets: [string, string[], Record<string, Handler>][] = [
       ...drivers.map(([d, drv]): [string, string[], Record<string, Handler>] => [d, ['NetworkDriver'], drv.handlers]),
       [IPAM_DRIVER, ['IpamDriver'], ipam],

@@ -14,6 +14,7 @@ import type { HostComputeEndpoint, HostComputeNetwork, Policy } from '../hcn/sch
 import type { CreateEndpointRequest, CreateNetworkRequest, PortBinding } from './messages.js';
 import { EndpointOptions } from './messages.js';
 import { parseDoc } from '../hcn/schema.js';
+import { parsePolicies } from '../model/policies.js';
 
 const SHIM = 'com.docker.network.windowsshim.';
 const GENERIC = 'com.docker.network.generic';
@@ -32,9 +33,15 @@ export function dockerName(kind: 'net' | 'ep', dockerId: string): string {
 /** Network drivers hostd serves, by Docker driver name → HCN network Type. */
 export const NETWORK_DRIVERS: Record<string, string> = { nat: 'NAT' };
 
+/** What a Docker network asks of its endpoints (kept by the driver: Docker sends options once). */
+export interface NetworkExtras {
+  /** HCN policies every endpoint of the network gets (OutBoundNAT exceptions) */
+  endpointPolicies: Policy[];
+}
+
 interface OptionRule {
   /** what the option does, for the error listing known keys */
-  apply?: (value: string, doc: HostComputeNetwork) => void;
+  apply?: (value: string, doc: HostComputeNetwork, extras: NetworkExtras) => void;
   /** the feature is known but not in hostd yet */
   notSupported?: string;
 }
@@ -62,7 +69,14 @@ const RULES: Record<string, OptionRule> = {
       throw new SyError('SY_BAD_REQUEST', `Option ${SHIM}enable_outboundnat must be true or false, not "${v}"`);
     },
   },
-  [`${SHIM}outboundnat_exceptions`]: { notSupported: 'outbound NAT exceptions (the OutBoundNAT policy) are not in hostd yet' },
+  [`${SHIM}outboundnat_exceptions`]: {
+    // As Docker's Windows driver does: an OutBoundNAT endpoint policy on every endpoint of the network.
+    apply: (v, _d, x) => {
+      const policy = { Type: 'OutBoundNAT', Settings: { Exceptions: list(v) } };
+      parsePolicies([policy], `Option ${SHIM}outboundnat_exceptions`);
+      x.endpointPolicies.push(policy);
+    },
+  },
   [`${SHIM}vsid`]: { notSupported: 'a VSID needs overlay networks (the sdnoverlay driver), which are not in hostd yet' },
   [`${SHIM}vlanid`]: { notSupported: 'VLAN isolation needs l2bridge/transparent networks, which are not in hostd yet' },
   [`${SHIM}interface`]: { notSupported: 'NAT networks do not bind to a host interface (outbound traffic leaves by the host routes); transparent/l2bridge networks are not in hostd yet' },
@@ -76,6 +90,12 @@ function intOption(key: string, v: string): number {
 
 /** Docker's CreateNetwork → an HCN network document (not yet validated by hostd). */
 export function networkDoc(driver: string, req: CreateNetworkRequest): HostComputeNetwork {
+  return networkRequest(driver, req).doc;
+}
+
+/** Docker's CreateNetwork → the HCN network document and what its endpoints must get. */
+export function networkRequest(driver: string, req: CreateNetworkRequest): { doc: HostComputeNetwork; extras: NetworkExtras } {
+  const extras: NetworkExtras = { endpointPolicies: [] };
   const type = NETWORK_DRIVERS[driver];
   if (!type) throw new SyError('SY_NOT_SUPPORTED', `Network driver "${driver}" is not served by this hostd; drivers: ${Object.keys(NETWORK_DRIVERS).join(', ')}`);
   const opts = req.Options ?? {};
@@ -96,7 +116,7 @@ export function networkDoc(driver: string, req: CreateNetworkRequest): HostCompu
         throw new SyError('SY_BAD_REQUEST', `Unknown network option "${key}"; known: ${Object.keys(RULES).join(', ')}`);
       }
       if (rule.notSupported) throw new SyError('SY_NOT_SUPPORTED', `Option ${key} is not supported: ${rule.notSupported}`);
-      rule.apply!(value, doc);
+      rule.apply!(value, doc, extras);
     }
   }
   const v4 = req.IPv4Data ?? [];
@@ -105,11 +125,11 @@ export function networkDoc(driver: string, req: CreateNetworkRequest): HostCompu
   if (pool) {
     doc.Ipams = [{ Type: 'Static', Subnets: [{ IpAddressPrefix: pool.Pool, ...(pool.Gateway ? { Routes: [{ NextHop: bareIp(pool.Gateway), DestinationPrefix: '0.0.0.0/0' }] } : {}) }] }];
   }
-  return doc;
+  return { doc, extras };
 }
 
 /** Docker's CreateEndpoint → an HCN endpoint document on the network `networkId`. */
-export function endpointDoc(networkId: string, req: CreateEndpointRequest): HostComputeEndpoint {
+export function endpointDoc(networkId: string, req: CreateEndpointRequest, extras?: NetworkExtras): HostComputeEndpoint {
   if (req.Interface?.AddressIPv6) throw new SyError('SY_NOT_SUPPORTED', 'IPv6 endpoint addresses are not supported yet');
   const opts = parseDoc(EndpointOptions, req.Options ?? {}, 'endpoint options');
   // Port mappings wait for Join: Docker sends them for every network a container joins, and they
@@ -119,6 +139,7 @@ export function endpointDoc(networkId: string, req: CreateEndpointRequest): Host
     ID: guidOf(req.EndpointID),
     Name: dockerName('ep', req.EndpointID),
     HostComputeNetwork: networkId,
+    ...(extras?.endpointPolicies.length ? { Policies: extras.endpointPolicies } : {}),
     SchemaVersion: { Major: 2, Minor: 0 },
   };
   if (req.Interface?.Address) doc.IpConfigurations = [{ IpAddress: bareIp(req.Interface.Address) }];

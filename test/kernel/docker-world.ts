@@ -247,6 +247,11 @@ function removeCgroups(parent: string): void {
  * at once can come before its network does; measured here: rare, but seen on a loaded machine.
  */
 export function ncGet(host: string, port: number): string[] {
+  return withNetwork(`printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 ${host} ${port} | tail -n 1`);
+}
+
+/** `sh -c` of `cmd` once the container has its default route (see ncGet). */
+export function withNetwork(cmd: string): string[] {
   const waitNet = 'i=0; while [ $i -lt 200 ] && ! ip route | grep -q default; do sleep 0.01; i=$((i+1)); done';
-  return ['sh', '-c', `${waitNet}; printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 ${host} ${port} | tail -n 1`];
+  return ['sh', '-c', `${waitNet}; ${cmd}`];
 }

@@ -9,7 +9,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { requireRoot, World, waitFor, type Hostd } from './world.js';
-import { DockerEngine, IMAGE, ncGet } from './docker-world.js';
+import { DockerEngine, IMAGE, ncGet, withNetwork } from './docker-world.js';
 import { run } from '../../src/dataplane/run.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -140,14 +140,29 @@ describe('Docker front door (private dockerd, nat driver, switchyard IPAM)', () 
     assert.equal((await w.cli(hostd, 'network', 'inspect', 'Second')).code, 1);
   });
 
+  it('outboundnat_exceptions: traffic to an exception leaves untranslated, the rest as the host', async () => {
+    w.spawnIn(outside, ['socat', 'TCP-LISTEN:9000,fork,reuseaddr', 'SYSTEM:echo $SOCAT_PEERADDR']);
+    await engine.ok('network', 'create', '-d', 'nat', '--subnet', '172.26.0.0/24', '-o', 'com.docker.network.windowsshim.outboundnat_exceptions=192.0.2.2/32', 'N5');
+    const peer = async (net: string) => {
+      for (let i = 0; i < 20; i++) {
+        const r = await engine.docker('run', '--rm', '--net', net, IMAGE, ...withNetwork('nc -w 2 192.0.2.2 9000 </dev/null'));
+        if (r.stdout) return r.stdout;
+      }
+      return '';
+    };
+    assert.equal(await peer('N5'), '172.26.0.2', 'not translated: the exception');
+    assert.equal(await peer('MyNatNetwork'), '192.0.2.1', 'translated to the host address');
+    await engine.ok('network', 'rm', 'N5');
+  });
+
   it('refuses unknown options, features hostd lacks, and overlapping subnets with clear errors', async () => {
     const unknown = await engine.docker('network', 'create', '-d', 'nat', '-o', 'foo=bar', 'Bad1');
     assert.notEqual(unknown.code, 0);
     assert.match(unknown.stderr, /Unknown network option "foo".*SY_BAD_REQUEST/);
     const vsid = await engine.docker('network', 'create', '-d', 'nat', '-o', 'com.docker.network.windowsshim.vsid=4096', 'Bad2');
     assert.match(vsid.stderr, /windowsshim\.vsid is not supported.*SY_NOT_SUPPORTED/);
-    const exc = await engine.docker('network', 'create', '-d', 'nat', '-o', 'com.docker.network.windowsshim.outboundnat_exceptions=10.0.0.0/8', 'Bad3');
-    assert.match(exc.stderr, /SY_NOT_SUPPORTED/);
+    const exc = await engine.docker('network', 'create', '-d', 'nat', '-o', 'com.docker.network.windowsshim.outboundnat_exceptions=10.0.0.0/33', 'Bad3');
+    assert.match(exc.stderr, /outboundnat_exceptions.*SY_INVALID/);
     const internal = await engine.docker('network', 'create', '-d', 'nat', '--internal', 'Bad4');
     assert.match(internal.stderr, /Internal networks.*SY_NOT_SUPPORTED/);
     assert.equal((await w.cli(hostd, 'network', 'create', '--subnet', '172.30.0.0/24', 'AdminNet')).code, 0);

@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { SyError } from '../../src/errors.js';
 import { networkDriver, Serial } from '../../src/docker/driver.js';
 import { ipamHandlers, IpamStore } from '../../src/docker/ipam.js';
-import { endpointDoc, guidOf, networkDoc, portPolicies } from '../../src/docker/translate.js';
+import { endpointDoc, guidOf, networkDoc, networkRequest, portPolicies, type NetworkExtras } from '../../src/docker/translate.js';
+import { JsonRecords } from '../../src/docker/json-records.js';
 import { newTestHost, snapshot } from './host-fixture.js';
 
 const NET = 'a'.repeat(8) + '1'.repeat(56);
@@ -47,7 +48,10 @@ describe('Docker translation', () => {
     assert.equal(doc.MTU, 1400);
     assert.deepEqual(doc.Dns, { ServerList: ['192.0.2.53', '192.0.2.54'], Domain: 'corp.example', Search: ['a.example', 'b.example'] });
     throwsCode(() => networkDoc('nat', generic({ foo: 'bar' })), 'SY_BAD_REQUEST', /Unknown network option "foo"/);
-    for (const k of ['vsid', 'vlanid', 'interface', 'outboundnat_exceptions', 'macpool']) {
+    const { extras } = networkRequest('nat', generic({ 'com.docker.network.windowsshim.outboundnat_exceptions': '10.0.0.0/8,192.0.2.7' }));
+    assert.deepEqual(extras.endpointPolicies, [{ Type: 'OutBoundNAT', Settings: { Exceptions: ['10.0.0.0/8', '192.0.2.7'] } }]);
+    throwsCode(() => networkDoc('nat', generic({ 'com.docker.network.windowsshim.outboundnat_exceptions': '10.0.0.1/8' })), 'SY_INVALID_POLICY', /host bits/);
+    for (const k of ['vsid', 'vlanid', 'interface', 'macpool']) {
       throwsCode(() => networkDoc('nat', generic({ [`com.docker.network.windowsshim.${k}`]: '1' })), 'SY_NOT_SUPPORTED', new RegExp(k));
     }
     throwsCode(() => networkDoc('nat', generic({ 'com.docker.network.windowsshim.enable_outboundnat': 'false' })), 'SY_NOT_SUPPORTED');
@@ -111,7 +115,8 @@ describe('Docker NetworkDriver handlers over the fake data plane', () => {
   const setup = async () => {
     const h = await newTestHost();
     h.fake.namespaces.add(SANDBOX);
-    const drv = networkDriver('nat', h.svc, new Serial(), { log: { info: () => undefined, warn: () => undefined }, sandboxTimeoutMs: 2000 });
+    const extras = new JsonRecords<NetworkExtras>(join(h.dir, 'docker', 'networks.json'), 'networks');
+    const drv = networkDriver('nat', h.svc, new Serial(), { log: { info: () => undefined, warn: () => undefined }, sandboxTimeoutMs: 2000, extras });
     const call = (m: string, body: unknown) => drv.handlers[`NetworkDriver.${m}`]!(body);
     return { h, drv, call };
   };
