@@ -71,7 +71,7 @@ describe('Docker front door (private dockerd, nat driver, switchyard IPAM)', () 
     assert.equal(byName, 'hello-from-docker', "Docker's embedded DNS works on the network");
   });
 
-  it('the container is an ordinary endpoint: switchyard endpoint ls shows it with its mapping', async () => {
+  it('the container is an ordinary endpoint: endpoint ls shows it; the admin adds a mapping and an ACL while it runs', async () => {
     const [ep] = await epOf('web');
     assert.ok(ep, 'endpoint found by its Docker id');
     assert.equal(ep.IpConfigurations[0]!.IpAddress, '172.18.0.2');
@@ -83,6 +83,12 @@ describe('Docker front door (private dockerd, nat driver, switchyard IPAM)', () 
     // the host admin adds a policy to the running container's endpoint with the host API
     await hostd.client.request('PATCH', `/endpoints/${ep.ID}`, { ResourceType: 'Policy', RequestType: 'Add', Settings: { Policies: [{ Type: 'PortMapping', Settings: { Protocol: 6, InternalPort: 80, ExternalPort: 8088 } }] } });
     assert.equal(await w.curl(outside, 'http://192.0.2.1:8088/'), 'hello-from-docker');
+    // ... and an ACL that blocks what comes in on port 80, then takes it out again
+    const block = { Type: 'ACL', Settings: { Id: 'no-web', Action: 'Block', Direction: 'In', Protocols: '6', LocalPorts: '80', Priority: 100 } };
+    await hostd.client.request('PATCH', `/endpoints/${ep.ID}`, { ResourceType: 'Policy', RequestType: 'Add', Settings: { Policies: [block] } });
+    assert.equal(await w.curl(outside, 'http://192.0.2.1:8080/', 1), '', 'blocked by the ACL');
+    await hostd.client.request('PATCH', `/endpoints/${ep.ID}`, { ResourceType: 'Policy', RequestType: 'Remove', Settings: { Policies: [block] } });
+    assert.equal(await w.curl(outside, 'http://192.0.2.1:8080/'), 'hello-from-docker');
   });
 
   it('-p 80 gets a free host port; /udp; -p 127.0.0.1:...; --ip; --mac-address', async () => {
