@@ -106,27 +106,21 @@ export function networkDriver(driver: string, svc: HostService, serial: Serial, 
   const attachInto = async (id: string, path: string) => {
     const ep = svc.state.endpoints.get(id);
     if (!ep) return; // removed meanwhile
-    let nsId: string;
-    try {
-      nsId = svc.findNamespace(path).id;
-    } catch (e) {
-      if (!notFound(e)) throw e;
-      nsId = (await svc.createNamespace({ Path: path })).ID;
-    }
-    if (ep.namespaceId === nsId) return;
+    const known = [...svc.state.namespaces.values()].find((n) => n.path === path && !n.deleting);
+    if (known && ep.namespaceId === known.id) return;
+    const nsId = known?.id;
     // Names count up as Docker's do (never reusing a lower one while the sandbox lives), so the
     // lowest-numbered endpoint of a sandbox is always its oldest: the one with the default route.
-    const used = [...svc.state.endpoints.values()].filter((e) => e.namespaceId === nsId).map((e) => ifIndex(e.ifName));
+    const used = nsId ? [...svc.state.endpoints.values()].filter((e) => e.namespaceId === nsId).map((e) => ifIndex(e.ifName)) : [];
     for (let n = used.length ? Math.max(...used) + 1 : 0, tries = 0; ; n++) {
       try {
-        await svc.attachEndpoint(id, { NamespaceId: nsId, InterfaceName: `eth${n}` });
+        // One request: the sandbox is adopted with the attach (and forgotten with the last detach).
+        await svc.attachEndpoint(id, { NamespaceId: path, AdoptNamespace: true, InterfaceName: `eth${n}` });
         return;
       } catch (e) {
         // An interface of Docker's own drivers may hold the name already (a container also on a
         // bridge network): take the next one.
         if (e instanceof SyError && e.code === 'SY_KERNEL' && /File exists/.test(e.message) && ++tries < 4) continue;
-        // Docker does not call Leave after a failed Join: clean up our own half.
-        await dropIdleNamespace(nsId).catch(() => undefined);
         throw e;
       }
     }
@@ -140,10 +134,11 @@ export function networkDriver(driver: string, svc: HostService, serial: Serial, 
    */
   const promote = async (heirId: string, from: EndpointRecord) => {
     const heir = svc.state.endpoints.get(heirId)!;
-    const nsId = heir.namespaceId!;
+    const path = svc.state.namespaces.get(heir.namespaceId!)!.path;
     try {
+      // (the detach may forget the adopted sandbox, which the attach adopts again)
       await svc.detachEndpoint(heirId);
-      await svc.attachEndpoint(heirId, { NamespaceId: nsId, InterfaceName: heir.ifName });
+      await svc.attachEndpoint(heirId, { NamespaceId: path, AdoptNamespace: true, InterfaceName: heir.ifName });
       if (from.portMappings.length && !heir.portMappings.length) {
         const policies = from.portMappings.map((m) => renderPortMappingPolicy(m));
         await svc.modifyEndpoint(heirId, { ResourceType: 'Policy', RequestType: 'Add', Settings: { Policies: policies } });

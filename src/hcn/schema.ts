@@ -119,6 +119,8 @@ export const AttachRequest = Type.Object({
   NamespaceId: Type.String({ maxLength: 256 }),
   /** Switchyard extension: the interface name inside the namespace, replacing the endpoint's (front doors choose eth1, eth2, ...). */
   InterfaceName: Type.Optional(Type.String({ maxLength: 15 })),
+  /** Switchyard extension, as on endpoint create: NamespaceId may be the path of a namespace hostd does not know yet; it is adopted and forgotten again when its last endpoint leaves. */
+  AdoptNamespace: Type.Optional(Type.Boolean()),
 });
 
 export const PortMappingSettings = Type.Object({

@@ -292,12 +292,22 @@ export class HostService {
     return this.serial(async () => {
       const req = parseDoc(AttachRequest, body, 'attach request');
       const ep = this.findEndpoint(ref);
-      const ns = this.findNamespace(req.NamespaceId);
+      const ns = await this.namespaceForEndpoint(req.NamespaceId, req.AdoptNamespace === true);
       if (ep.namespaceId === ns.id) return this.endpointDoc(ep);
       if (ep.namespaceId) throw new SyError('SY_IN_USE', `Endpoint "${ep.name}" is attached to another namespace; detach it first`);
       const ifName = req.InterfaceName === undefined ? ep.ifName : checkIfName(req.InterfaceName);
       this.checkInterfaceFree(ns, ifName);
-      return this.replaceEndpoint(ep, { ...ep, namespaceId: ns.id, ifName });
+      const adopted = !this.state.namespaces.has(ns.id) ? ns : undefined;
+      if (adopted) {
+        await this.store.put('namespaces', adopted);
+        this.state.namespaces.set(adopted.id, adopted);
+      }
+      try {
+        return await this.replaceEndpoint(ep, { ...ep, namespaceId: ns.id, ifName });
+      } catch (e) {
+        if (adopted) await this.forgetNamespace(adopted).catch((err: Error) => this.log.warn(err.message));
+        throw e;
+      }
     });
   }
 
@@ -306,7 +316,9 @@ export class HostService {
       const ep = this.findEndpoint(ref);
       if (!ep.namespaceId) return this.endpointDoc(ep);
       const { namespaceId: _gone, ...rest } = ep;
-      return this.replaceEndpoint(ep, rest);
+      const doc = await this.replaceEndpoint(ep, rest);
+      await this.releaseAutoNamespaces([ep]);
+      return doc;
     });
   }
 
