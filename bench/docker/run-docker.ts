@@ -133,7 +133,7 @@ Notes:
   and Docker sets it up in the container's start: brnet is the like-for-like comparison.
 - \`-p\` to first request: Docker's bridge publishes through docker-proxy, which listens on the host
   port before the container runs, so the first request is taken at once; with nat the request meets the
-  container itself once hostd has placed its interface (~25 ms after Docker mounts the namespace) and
+  container itself once hostd has placed its interface (~15-20 ms after Docker mounts the namespace) and
   the client's poll (20 ms, then doubling) retries until then.
 - Handler times (SWITCHYARD_DOCKER_TRACE=1): CreateEndpoint 5-12 ms, Join 1 ms (15-20 ms with -p),
   Leave 25-55 ms (the veth deletion), DeleteEndpoint ~5 ms.
