@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { ApiError, HostClient } from './client.js';
 import { parsePublish } from './publish.js';
 import { parsePolicyJson, policyRow, qosPolicy } from './policy.js';
+import { traceRequest, traceText } from './trace.js';
 import { formatTable } from './table.js';
 
 const USAGE = `Usage: switchyard [--socket PATH] [-o table|json] COMMAND
@@ -28,6 +29,8 @@ Commands:
   endpoint policy ls NAME | add NAME JSON... | rm NAME JSON... | set NAME JSON...
                   (set replaces every policy of the Types given: HCN's Update)
   namespace create [NAME|PATH] | ls | inspect NS... | rm NS...
+  trace ENDPOINT --in|--out [--proto tcp|udp|icmp|N] --remote IP [--remote-port N] [--port N]
+                  [--host-port N] [--probe]     what happens to a new flow's packet, and why
   status
 
 The socket is --socket PATH, else $SWITCHYARD_SOCKET, else /run/switchyard/hns.sock.`;
@@ -84,9 +87,18 @@ async function main(argv: string[]): Promise<number> {
   const client = new HostClient(socket);
   try {
     const rest = words.slice(group === 'status' ? 1 : 2);
-    switch (`${group} ${group === 'status' ? '' : (verb ?? '')}`.trim()) {
+    switch (`${group} ${group === 'status' || group === 'trace' ? '' : (verb ?? '')}`.trim()) {
       case 'status':
         return await show(await client.request('GET', '/status'), json, statusText);
+      case 'trace': {
+        let body;
+        try {
+          body = traceRequest(words.slice(1));
+        } catch (e) {
+          throw new UsageError((e as Error).message);
+        }
+        return await show(await client.request('POST', '/trace', body), json, traceText);
+      }
       case 'network create':
         return await show(await networkCreate(client, rest), json, (d) => `${d.Name} ${d.ID}`);
       case 'network ls':

@@ -262,13 +262,6 @@ export class Plugin {
           }
           throw new CniError(CNI_CODES.HOSTD_REFUSED, `Container "${req.containerId}" already has interface ${req.ifName} on network "${req.conf.name}" in namespace ${ep.NamespacePath ?? '(none)'}`, e.syCode);
         }
-        if (e.syCode === 'SY_NOT_SUPPORTED' && req.conf.bandwidth && /QOS/i.test(e.message)) {
-          throw new CniError(
-            CNI_CODES.UNSUPPORTED_FIELD,
-            `runtimeConfig.bandwidth: hostd does not apply QOS endpoint policies yet, so the bandwidth limit cannot be honoured (${e.message})`,
-            e.syCode,
-          );
-        }
         throw cniErrorOf(e, `Cannot attach container "${req.containerId}" to network "${req.conf.name}"`);
       }
     }

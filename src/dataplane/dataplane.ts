@@ -32,12 +32,23 @@ export interface ListeningSocket {
   port: number;
 }
 
-/** The hits of one rule of an endpoint's ACL chain (`rule` is the ACL Id, or "default"). */
+/**
+ * The hits of one rule of an endpoint's ACL chain: `rule` is the ACL Id, or "default in" /
+ * "default out" for what no rule decided.
+ */
 export interface RuleCounter {
-  direction: 'In' | 'Out';
+  chain: string;
   rule: string;
   packets: number;
   bytes: number;
+}
+
+export interface LinkStats {
+  name: string;
+  rxBytes: number;
+  rxPackets: number;
+  txBytes: number;
+  txPackets: number;
 }
 
 export interface DataPlane {
@@ -63,8 +74,17 @@ export interface DataPlane {
    * pass): `before` is that part as applied, `after` as wanted (partial tables, see patchTable).
    */
   applyNftChange(before: NftTable, after: NftTable): Promise<void>;
-  /** The counters of the rules in these ACL chains (missing chains have none). */
-  ruleCounters(chains: { name: string; direction: 'In' | 'Out' }[]): Promise<RuleCounter[]>;
+  /** Every ACL counter of the table (one read, for /metrics). */
+  allRuleCounters(): Promise<RuleCounter[]>;
+  /** Traffic counters of Switchyard's links (host side), for /metrics. */
+  linkStats(): Promise<LinkStats[]>;
+  /** The counters of the rules in this ACL chain (none when it is missing). */
+  ruleCounters(chain: string): Promise<RuleCounter[]>;
+  /**
+   * Sends one packet for real (a TCP SYN or a UDP datagram) from namespace `netnsPath` (hostd's own
+   * when absent), from `source` when given, to dst:dport, for `trace --probe`.
+   */
+  sendProbe(p: { netnsPath?: string; protocol: 6 | 17; source?: string; dst: string; dport: number; sport?: number }): Promise<void>;
   /** Removes Switchyard's table (the teardown of a host with no networks left). */
   deleteNft(table: string): Promise<void>;
   setSysctls(s: Sysctl[]): Promise<void>;
@@ -72,7 +92,7 @@ export interface DataPlane {
   /** Creates a named namespace under /run/netns if missing (and writes its resolv.conf). */
   ensureNamespace(n: NamespacePlan): Promise<void>;
   /** Removes a named namespace hostd created (and its /etc/netns directory); missing is fine. */
-  deleteNamespace(path: string): Promise<void>;
+  deleteNamespace(path: string, owned: boolean): Promise<void>;
   /** Accepts Switchyard's bridges in iptables FORWARD where someone (Docker) set its policy to DROP. */
   ensureIptablesForwardAccept(wanted: boolean): Promise<void>;
   /**

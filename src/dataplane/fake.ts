@@ -7,7 +7,7 @@ import { SyError } from '../errors.js';
 import type { BridgePlan, NamespacePlan, Sysctl, VethPlan } from '../plan/host-plan.js';
 import { patchTable, renderTable, type NftTable } from '../plan/nft-table.js';
 import { socketClashes, type PortRequest } from '../model/ports.js';
-import type { DataPlane, LinkState, ListeningSocket, PeerState, RuleCounter } from './dataplane.js';
+import type { DataPlane, LinkState, LinkStats, ListeningSocket, PeerState, RuleCounter } from './dataplane.js';
 
 export class FakeDataPlane implements DataPlane {
   links = new Map<string, LinkState & { peer?: VethPlan }>();
@@ -81,15 +81,30 @@ export class FakeDataPlane implements DataPlane {
     this.nft = patchTable(this.nft, before, after);
   }
 
-  async ruleCounters(chains: { name: string; direction: 'In' | 'Out' }[]): Promise<RuleCounter[]> {
+  async allRuleCounters(): Promise<RuleCounter[]> {
     const out: RuleCounter[] = [];
-    for (const c of chains) {
-      for (const r of this.nft?.chains.find((x) => x.name === c.name)?.rules ?? []) {
-        const m = / comment "(acl (.+)|default[^"]*)"$/.exec(r);
-        if (m) out.push({ direction: c.direction, rule: m[2] ?? 'default', packets: 0, bytes: 0 });
-      }
+    for (const c of (this.nft?.chains ?? []).filter((x) => /^ep-[0-9a-f]{8}$/.test(x.name))) out.push(...(await this.ruleCounters(c.name)));
+    return out;
+  }
+
+  async linkStats(): Promise<LinkStats[]> {
+    return [...this.links.keys()].map((name) => ({ name, rxBytes: 0, rxPackets: 0, txBytes: 0, txPackets: 0 }));
+  }
+
+  async ruleCounters(chain: string): Promise<RuleCounter[]> {
+    const out: RuleCounter[] = [];
+    for (const r of this.nft?.chains.find((x) => x.name === chain)?.rules ?? []) {
+      const m = / comment "(acl (.+)|default (in|out))"$/.exec(r);
+      if (m) out.push({ chain, rule: m[2] ?? m[1]!, packets: 0, bytes: 0 });
     }
     return out;
+  }
+
+  /** Probes sent (trace --probe), for tests. */
+  probes: unknown[] = [];
+
+  async sendProbe(p: unknown): Promise<void> {
+    this.probes.push(p);
   }
 
   async deleteNft(): Promise<void> {
@@ -109,12 +124,13 @@ export class FakeDataPlane implements DataPlane {
   async ensureNamespace(n: NamespacePlan): Promise<void> {
     this.hit('ensureNamespace');
     if (n.create) this.namespaces.add(n.path);
-    if (n.resolvConf) this.files.set(n.resolvConf.path, n.resolvConf.content);
+    if (n.resolvConf?.content) this.files.set(n.resolvConf.path, n.resolvConf.content);
+    else if (n.resolvConf) this.files.delete(n.resolvConf.path);
   }
 
-  async deleteNamespace(path: string): Promise<void> {
+  async deleteNamespace(path: string, owned: boolean): Promise<void> {
     this.hit('deleteNamespace');
-    this.namespaces.delete(path);
+    if (owned) this.namespaces.delete(path);
     for (const f of this.files.keys()) if (f.startsWith(`/etc/netns/${path.split('/').pop()}/`)) this.files.delete(f);
   }
 

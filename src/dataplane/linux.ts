@@ -4,13 +4,13 @@
  * for ports held by processes. Every command goes through run(); namespace-side work runs with
  * `ip -n NAME` for /run/netns namespaces and under `nsenter --net=PATH` for others.
  */
-import { mkdir, readFile, rm, writeFile, access } from 'node:fs/promises';
+import { mkdir, readFile, rm, rmdir, writeFile, access } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { SyError } from '../errors.js';
 import { BRIDGE_PREFIX, isOwnedLink, LINK_PREFIX, NFT_TABLE } from '../model/names.js';
-import type { BridgePlan, NamespacePlan, Sysctl, VethPlan, VethSettings } from '../plan/host-plan.js';
+import { RESOLV_CONF_MARK, type BridgePlan, type NamespacePlan, type Sysctl, type VethPlan, type VethSettings } from '../plan/host-plan.js';
 import type { NftTable } from '../plan/nft-table.js';
-import type { DataPlane, LinkState, ListeningSocket, PeerState, RuleCounter } from './dataplane.js';
+import type { DataPlane, LinkState, LinkStats, ListeningSocket, PeerState, RuleCounter } from './dataplane.js';
 import { currentOf, diffNft, emptyCurrent, parseNftJson, parseRuleCounters, type NftCurrent } from './nft-diff.js';
 import { probePorts } from './port-probe.js';
 import { run } from './run.js';
@@ -148,14 +148,37 @@ export class LinuxDataPlane implements DataPlane {
     return parseNftJson(res.stdout, (n) => types.get(n));
   }
 
-  async ruleCounters(chains: { name: string; direction: 'In' | 'Out' }[]): Promise<RuleCounter[]> {
-    const out: RuleCounter[] = [];
-    for (const c of chains) {
-      const res = await run(['nft', '-j', 'list', 'chain', 'inet', NFT_TABLE, c.name], { okExitCodes: [1] });
-      if (res.exitCode !== 0) continue;
-      out.push(...parseRuleCounters(res.stdout, c.direction));
-    }
-    return out;
+  async allRuleCounters(): Promise<RuleCounter[]> {
+    const res = await run(['nft', '-j', 'list', 'table', 'inet', NFT_TABLE], { okExitCodes: [1] });
+    if (res.exitCode !== 0) return [];
+    return parseRuleCounters(res.stdout).filter((c) => /^ep-[0-9a-f]{8}$/.test(c.chain));
+  }
+
+  async linkStats(): Promise<LinkStats[]> {
+    const { stdout } = await run(['ip', '-s', '-j', 'link', 'show']);
+    type S = { ifname: string; stats64?: { rx: { bytes: number; packets: number }; tx: { bytes: number; packets: number } } };
+    return (JSON.parse(stdout || '[]') as S[])
+      .filter((l) => isOwnedLink(l.ifname) && l.stats64)
+      .map((l) => ({ name: l.ifname, rxBytes: l.stats64!.rx.bytes, rxPackets: l.stats64!.rx.packets, txBytes: l.stats64!.tx.bytes, txPackets: l.stats64!.tx.packets }));
+  }
+
+  async ruleCounters(chain: string): Promise<RuleCounter[]> {
+    const res = await run(['nft', '-j', 'list', 'chain', 'inet', NFT_TABLE, chain], { okExitCodes: [1] });
+    return res.exitCode === 0 ? parseRuleCounters(res.stdout) : [];
+  }
+
+  async sendProbe(p: { netnsPath?: string; protocol: 6 | 17; source?: string; dst: string; dport: number; sport?: number }): Promise<void> {
+    // A child node (the same binary hostd runs on) in the namespace: no other tool is needed on the
+    // host. Its arguments are validated numbers and addresses, passed as argv, never as code.
+    const script = [
+      'const [proto, dst, dport, src, sport] = process.argv.slice(1);',
+      "const local = { ...(src ? { localAddress: src } : {}), ...(sport ? { localPort: Number(sport) } : {}) };",
+      "if (proto === '6') { const s = require('net').connect({ host: dst, port: Number(dport), ...local }); s.on('error', () => {}); }",
+      "else { const s = require('dgram').createSocket('udp4'); s.bind({ address: src || undefined, port: sport ? Number(sport) : 0 }, () => s.send('switchyard probe', Number(dport), dst, () => {})); }",
+      'setTimeout(() => process.exit(0), 300);',
+    ].join('\n');
+    const argv = [process.execPath, '-e', script, String(p.protocol), p.dst, String(p.dport), p.source ?? '', p.sport ? String(p.sport) : ''];
+    await run(argv, p.netnsPath ? { netns: p.netnsPath, timeoutMs: 10_000 } : { timeoutMs: 10_000 });
   }
 
   async deleteNft(table: string): Promise<void> {
@@ -189,18 +212,24 @@ export class LinuxDataPlane implements DataPlane {
       if (!m) throw new SyError('SY_KERNEL', `Cannot create namespace "${n.path}": only /run/netns/NAME can be created`);
       await run(['ip', 'netns', 'add', m[1]!]);
     }
-    if (n.resolvConf) {
-      const now = await readFile(n.resolvConf.path, 'utf8').catch(() => null);
-      if (now !== n.resolvConf.content) {
-        await mkdir(dirname(n.resolvConf.path), { recursive: true });
-        await writeFile(n.resolvConf.path, n.resolvConf.content);
-      }
+    if (!n.resolvConf) return;
+    const { path, content } = n.resolvConf;
+    const now = await readFile(path, 'utf8').catch(() => null);
+    if (content === null) await removeOurResolvConf(path, now);
+    else if (now !== content) {
+      await mkdir(dirname(path), { recursive: true });
+      await writeFile(path, content);
     }
   }
 
-  async deleteNamespace(path: string): Promise<void> {
+  async deleteNamespace(path: string, owned: boolean): Promise<void> {
     const m = /^\/run\/netns\/([^/]+)$/.exec(path);
     if (!m) return;
+    if (!owned) {
+      const file = `/etc/netns/${m[1]}/resolv.conf`;
+      await removeOurResolvConf(file, await readFile(file, 'utf8').catch(() => null));
+      return;
+    }
     if (await this.namespaceExists(path)) await run(['ip', 'netns', 'delete', m[1]!], { okExitCodes: [1] });
     await rm(`/etc/netns/${m[1]}`, { recursive: true, force: true });
   }
@@ -263,4 +292,11 @@ function toLinkState(l: IpLink): LinkState {
 /** A route inside an endpoint's namespace as `ip route` takes it. */
 function routeSpec(r: VethSettings['routes'][number], dev: string): string {
   return `${r.dst}${r.via ? ` via ${r.via}` : ''} dev ${dev}${r.metric ? ` metric ${r.metric}` : ''}`;
+}
+
+/** Removes a resolv.conf Switchyard wrote (never another's), and its /etc/netns/NAME if left empty. */
+async function removeOurResolvConf(path: string, content: string | null): Promise<void> {
+  if (content === null || !content.startsWith(RESOLV_CONF_MARK)) return;
+  await rm(path, { force: true });
+  await rmdir(dirname(path)).catch(() => undefined);
 }

@@ -123,20 +123,20 @@ export function parseNftJson(json: string, keyTypesOf: (set: string) => string[]
 }
 
 /**
- * Reads the counters of a chain's rules from `nft -j list chain` output: every rule that has a
- * counter and a comment "acl ID" (or "default ...") gives one entry.
+ * Reads the counters of rules from `nft -j list chain|table` output: every rule that has a counter
+ * and a comment "acl ID" or "default in|out" gives one entry (rule: the Id, or "default in|out").
  */
-export function parseRuleCounters(json: string, direction: 'In' | 'Out'): { direction: 'In' | 'Out'; rule: string; packets: number; bytes: number }[] {
-  const out: { direction: 'In' | 'Out'; rule: string; packets: number; bytes: number }[] = [];
+export function parseRuleCounters(json: string): { chain: string; rule: string; packets: number; bytes: number }[] {
+  const out: { chain: string; rule: string; packets: number; bytes: number }[] = [];
   const doc = JSON.parse(json) as { nftables?: Record<string, Json>[] };
   for (const item of doc.nftables ?? []) {
-    const rule = item.rule as { comment?: string; expr?: Record<string, Json>[] } | undefined;
+    const rule = item.rule as { chain: string; comment?: string; expr?: Record<string, Json>[] } | undefined;
     if (!rule?.comment) continue;
     const counter = (rule.expr ?? []).find((e) => 'counter' in e)?.counter as { packets: number; bytes: number } | undefined;
     if (!counter) continue;
     const m = /^acl (.+)$/.exec(rule.comment);
-    const name = m ? m[1]! : rule.comment.startsWith('default') ? 'default' : undefined;
-    if (name) out.push({ direction, rule: name, packets: counter.packets, bytes: counter.bytes });
+    const name = m ? m[1]! : /^default (in|out)$/.test(rule.comment) ? rule.comment : undefined;
+    if (name) out.push({ chain: rule.chain, rule: name, packets: counter.packets, bytes: counter.bytes });
   }
   return out;
 }

@@ -123,6 +123,22 @@ export const AttachRequest = Type.Object({
   AdoptNamespace: Type.Optional(Type.Boolean()),
 });
 
+/** `POST /trace`: one packet of a new flow at an endpoint (Switchyard's own request). */
+const Port = Type.Integer({ minimum: 1, maximum: 65535 });
+export const TraceRequest = Type.Object(
+  {
+    Endpoint: Type.String({ maxLength: 256 }),
+    Direction: Type.Union([Type.Literal('In'), Type.Literal('Out')]),
+    Protocol: Type.Union([Type.Integer(), Type.String({ maxLength: 8 })]),
+    RemoteAddress: Type.String({ maxLength: 64 }),
+    RemotePort: Type.Optional(Port),
+    LocalPort: Type.Optional(Port),
+    HostPort: Type.Optional(Port),
+    Probe: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+
 export const PortMappingSettings = Type.Object({
   Protocol: Type.Optional(Type.Union([Type.Integer(), Type.String({ maxLength: 8 })])),
   InternalPort: Type.Integer(),

@@ -5,6 +5,7 @@
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { asSyError, httpStatusOf, SyError } from '../errors.js';
 import type { HostService } from './service.js';
+import { renderMetrics } from './metrics.js';
 
 export const VERSION = '0.1.0';
 
@@ -25,6 +26,7 @@ export function buildApi(svc: HostService): FastifyInstance {
   app.setNotFoundHandler((req, reply) => sendError(reply, new SyError('SY_NOT_FOUND', `No route ${req.method} ${req.url}`)));
 
   app.get('/healthz', async () => ({ Status: 'ok', Version: VERSION }));
+  app.get('/metrics', async (_req, reply) => reply.type('text/plain; version=0.0.4').send(await renderMetrics(svc)));
   app.get('/status', async () => {
     const problems = [...svc.reconciler.status.entries()].filter(([, s]) => s.state === 'error');
     return {
@@ -64,6 +66,7 @@ export function buildApi(svc: HostService): FastifyInstance {
   app.post<P>('/endpoints/:id/attach', async (req) => svc.attachEndpoint(req.params.id, req.body));
   app.post<P>('/endpoints/:id/detach', async (req) => svc.detachEndpoint(req.params.id));
 
+  app.post('/trace', async (req) => svc.trace(req.body));
   app.post('/namespaces', async (req, reply) => reply.code(201).send(await svc.createNamespace(req.body)));
   app.get('/namespaces', async () => [...svc.state.namespaces.values()].filter((n) => !n.deleting).map((n) => svc.namespaceDoc(n)));
   app.get<P>('/namespaces/:id', async (req) => svc.namespaceDoc(svc.findNamespace(req.params.id)));

@@ -14,6 +14,7 @@ import {
   HostComputeNetwork,
   ModifyRequest,
   parseDoc,
+  TraceRequest,
   Policy,
   type Dns,
 } from '../hcn/schema.js';
@@ -24,6 +25,9 @@ import { EPHEMERAL_FIRST, mappingsClash, resolvePortMappings, type PortRequest }
 import { checkPoliciesFit, emptyPolicies, modifyPolicies, parsePolicies, routeOf, type EndpointPolicies } from '../model/policies.js';
 import type { DnsSettings, EndpointRecord, NamespaceRecord, NetworkRecord, PortMapping } from '../model/records.js';
 import { portKey, type HostState } from '../model/state.js';
+import { trace, traceProtocol, type Decision, type TracePacket, type TraceResult } from '../model/trace.js';
+import { counterRule } from '../model/acl.js';
+import { aclChain } from '../plan/host-plan.js';
 import { Reconciler, type Logger } from './reconciler.js';
 import { Store, type Kind } from './store.js';
 
@@ -42,6 +46,10 @@ export class HostService {
   readonly reconciler: Reconciler;
   private readonly store: Store;
   private readonly dp: DataPlane;
+  /** the data plane, for read-only views (/metrics) */
+  get dataplane(): DataPlane {
+    return this.dp;
+  }
   private readonly log: Logger;
   private queue: Promise<unknown> = Promise.resolve();
   private portCursor = EPHEMERAL_FIRST;
@@ -76,6 +84,24 @@ export class HostService {
     return p;
   }
 
+  /**
+   * serial() for requests that choose addresses or host ports: a refused request gives back what it
+   * chose, so the next one gets the same address and port (the cursors only move on success).
+   */
+  private serialKeepingCursors<T>(fn: () => Promise<T>): Promise<T> {
+    return this.serial(async () => {
+      const port = this.portCursor;
+      const ips = new Map(this.ipCursor);
+      try {
+        return await fn();
+      } catch (e) {
+        this.portCursor = port;
+        this.ipCursor = ips;
+        throw e;
+      }
+    });
+  }
+
   // ---- lookups -------------------------------------------------------------------------------
 
   findNetwork(ref: string): NetworkRecord {
@@ -105,19 +131,19 @@ export class HostService {
   endpointDoc(e: EndpointRecord) {
     return renderEndpoint(e, this.state, this.reconciler.status.get(e.id));
   }
-  /**
-   * An endpoint's document with the hits of each ACL rule (one process per direction: only for a
-   * single endpoint's GET and /stats).
-   */
+  /** An endpoint's document with the hits of each ACL rule (one process: for a single endpoint). */
   async endpointDocWithStats(e: EndpointRecord) {
     const doc = this.endpointDoc(e);
     if (!e.policies.acls.length) return doc;
-    const short = shortId(e.id);
-    const counters = await this.dp.ruleCounters([
-      { name: `ep-${short}-in`, direction: 'In' },
-      { name: `ep-${short}-out`, direction: 'Out' },
-    ]);
-    return { ...doc, AclStats: counters.map((c) => ({ Id: c.rule, Direction: c.direction, Packets: c.packets, Bytes: c.bytes })) };
+    return { ...doc, AclStats: await this.aclStats(e) };
+  }
+
+  /** The counters of an endpoint's ACL rules and defaults, by Id and direction. */
+  private async aclStats(e: EndpointRecord) {
+    return (await this.dp.ruleCounters(aclChain(e.id))).flatMap((c) => {
+      const r = counterRule(e.policies.acls, c.rule);
+      return r ? [{ Id: r.id, Direction: r.direction, Packets: c.packets, Bytes: c.bytes }] : [];
+    });
   }
 
   namespaceDoc(n: NamespaceRecord) {
@@ -226,7 +252,7 @@ export class HostService {
   // ---- endpoints -----------------------------------------------------------------------------
 
   createEndpoint(body: unknown) {
-    return this.serial(async () => {
+    return this.serialKeepingCursors(async () => {
       const doc = parseDoc(HostComputeEndpoint, body, 'endpoint');
       const net = this.findNetwork(doc.HostComputeNetwork);
       const id = this.newId(doc.ID ?? doc.Id, 'endpoints', 'endpoint');
@@ -324,7 +350,7 @@ export class HostService {
 
   /** HCN modify request on an endpoint: Add, Remove or Update its policies (port mappings today). */
   modifyEndpoint(ref: string, body: unknown) {
-    return this.serial(async () => {
+    return this.serialKeepingCursors(async () => {
       const req = parseDoc(ModifyRequest, body, 'modify request');
       const ep = this.findEndpoint(ref);
       if (req.ResourceType.toLowerCase() !== 'policy') {
@@ -358,6 +384,75 @@ export class HostService {
     });
   }
 
+  // ---- trace ---------------------------------------------------------------------------------
+
+  /**
+   * What happens to one packet of a new flow at an endpoint, and why (model/trace.ts). With Probe,
+   * the packet is also sent for real and the answer checked against the kernel's rule counters.
+   */
+  async trace(body: unknown) {
+    const req = parseDoc(TraceRequest, body, 'trace request');
+    const ep = this.findEndpoint(req.Endpoint);
+    const packet: TracePacket = {
+      direction: req.Direction,
+      protocol: traceProtocol(req.Protocol),
+      remoteAddress: req.RemoteAddress,
+      ...(req.RemotePort ? { remotePort: req.RemotePort } : {}),
+      ...(req.LocalPort ? { localPort: req.LocalPort } : {}),
+      ...(req.HostPort ? { hostPort: req.HostPort } : {}),
+    };
+    if (packet.hostPort && packet.direction !== 'In') throw new SyError('SY_BAD_REQUEST', 'HostPort is for Direction In (a packet that came to a published port)');
+    const locals = await this.dp.localAddresses();
+    const result = trace(this.state, ep, packet, locals);
+    const doc = {
+      Endpoint: ep.name,
+      Packet: { Direction: packet.direction, Protocol: packet.protocol, RemoteAddress: packet.remoteAddress, RemotePort: packet.remotePort, LocalPort: packet.localPort, HostPort: packet.hostPort },
+      Verdict: result.verdict,
+      DecidedBy: decisionDoc(result.decidedBy),
+      Path: result.path,
+      Nat: result.nat,
+      AclLayers: result.acls.map(decisionDoc),
+    };
+    if (!req.Probe) return doc;
+    return { ...doc, Probe: await this.probe(ep, packet, result, locals) };
+  }
+
+  private async probe(ep: EndpointRecord, p: TracePacket, result: TraceResult, locals: string[]) {
+    if (p.protocol !== 6 && p.protocol !== 17) throw new SyError('SY_BAD_REQUEST', 'Probe sends TCP or UDP only');
+    const ns = ep.namespaceId ? this.state.namespaces.get(ep.namespaceId) : undefined;
+    if (!ns) throw new SyError('SY_BAD_REQUEST', `Probe needs ${ep.name} attached to a namespace`);
+    const port = p.direction === 'Out' ? p.remotePort : (p.hostPort ?? p.localPort);
+    if (!port) throw new SyError('SY_BAD_REQUEST', `Probe needs ${p.direction === 'Out' ? 'RemotePort' : 'LocalPort or HostPort'}`);
+    if (p.direction === 'In' && !locals.includes(p.remoteAddress) && this.state.networks.get(ep.networkId)?.gateway !== p.remoteAddress) {
+      throw new SyError('SY_BAD_REQUEST', `Probe In is sent from the host: RemoteAddress must be one of its addresses (${locals.join(', ')}) or the gateway`);
+    }
+    // The counters of every endpoint whose ACLs the packet meets, before and after.
+    const names = [...new Set(result.acls.map((a) => a.endpoint).filter((n): n is string => !!n))];
+    const read = async () => {
+      const out = new Map<string, number>();
+      for (const n of names) for (const s of await this.aclStats(this.findEndpoint(n))) out.set(`${n}/${s.Direction}/${s.Id}`, s.Packets);
+      return out;
+    };
+    const before = await read();
+    if (p.direction === 'Out') {
+      await this.dp.sendProbe({ netnsPath: ns.path, protocol: p.protocol, dst: p.remoteAddress, dport: port, ...(p.localPort ? { sport: p.localPort } : {}) });
+    } else {
+      const dport = p.hostPort ?? port;
+      const dst = p.hostPort ? (locals.find((a) => !a.startsWith('127.')) ?? '127.0.0.1') : ep.ip;
+      await this.dp.sendProbe({ protocol: p.protocol, source: p.remoteAddress, dst, dport, ...(p.remotePort ? { sport: p.remotePort } : {}) });
+    }
+    const after = await read();
+    const hits = [...after].filter(([k, v]) => v > (before.get(k) ?? 0)).map(([k, v]) => ({ Rule: k, Packets: v - (before.get(k) ?? 0) }));
+    const d = result.decidedBy;
+    const key = d.layer === 'ACL' ? `${d.endpoint}/${d.direction}/${d.id}` : d.layer === 'Default' ? `${d.endpoint}/${d.direction}/default` : undefined;
+    return {
+      Sent: true,
+      Hits: hits,
+      Confirmed: key ? hits.some((h) => h.Rule === key) : null,
+      Note: key ? `the kernel counted the packet on ${key}: ${hits.some((h) => h.Rule === key) ? 'as traced' : 'NOT as traced'}` : 'no ACL counter decides this packet; nothing to compare',
+    };
+  }
+
   // ---- namespaces ----------------------------------------------------------------------------
 
   createNamespace(body: unknown) {
@@ -373,7 +468,7 @@ export class HostService {
       }
       const rec: NamespaceRecord = { id, path, owned: !exists, createdAt: new Date().toISOString() };
       await this.commit('namespaces', rec, () => this.state.namespaces.set(id, rec), () => this.state.namespaces.delete(id), id, async () => {
-        if (rec.owned) await this.dp.deleteNamespace(rec.path);
+        await this.dp.deleteNamespace(rec.path, rec.owned);
       });
       return this.namespaceDoc(rec);
     });
@@ -420,13 +515,14 @@ export class HostService {
 
   /** Removes the record of an adopted namespace (the namespace itself is not hostd's to remove). */
   private async forgetNamespace(ns: NamespaceRecord): Promise<void> {
+    await this.dp.deleteNamespace(ns.path, false);
     await this.store.remove('namespaces', ns.id);
     this.state.namespaces.delete(ns.id);
     this.reconciler.status.delete(ns.id);
   }
 
   private async finishNamespaceRemoval(ns: NamespaceRecord): Promise<void> {
-    if (ns.owned) await this.dp.deleteNamespace(ns.path);
+    await this.dp.deleteNamespace(ns.path, ns.owned);
     await this.store.remove('namespaces', ns.id);
     this.state.namespaces.delete(ns.id);
     this.reconciler.status.delete(ns.id);
@@ -668,4 +764,16 @@ export function namespacePathOf(ref: string, strict: boolean): string | undefine
   if (ok) return path;
   if (strict) throw new SyError('SY_INVALID_NAME', `Namespace path ${JSON.stringify(ref)} is not valid: use a name or an absolute path of letters, digits and _.:@/-`);
   return undefined;
+}
+
+function decisionDoc(d: Decision) {
+  return {
+    Layer: d.layer,
+    ...(d.endpoint ? { Endpoint: d.endpoint } : {}),
+    ...(d.direction ? { Direction: d.direction } : {}),
+    ...(d.id ? { Id: d.id } : {}),
+    ...(d.priority !== undefined ? { Priority: d.priority } : {}),
+    ...(d.action ? { Action: d.action } : {}),
+    Reason: d.reason,
+  };
 }

@@ -188,3 +188,14 @@ export function renderAcl(r: AclRule): Record<string, unknown> {
     Priority: r.priority,
   };
 }
+
+/**
+ * What a counter of an endpoint's ACL chain stands for: the rule's Id and direction, or the default
+ * of a direction ("default in|out" → Id "default"). Undefined for a rule the endpoint no longer has.
+ */
+export function counterRule(acls: readonly AclRule[], rule: string): { id: string; direction: AclDirection } | undefined {
+  if (rule === 'default in') return { id: 'default', direction: 'In' };
+  if (rule === 'default out') return { id: 'default', direction: 'Out' };
+  const r = acls.find((a) => a.id === rule);
+  return r ? { id: r.id, direction: r.direction } : undefined;
+}

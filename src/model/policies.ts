@@ -157,13 +157,17 @@ function prefixList(v: unknown, field: string): string[] {
 }
 
 function parseOutboundNat(s: Record<string, unknown>, where: string): OutboundNatPolicy {
-  onlyKeys(s, ['VirtualIP', 'Exceptions', 'Destinations', 'Flags'], where, 'OutBoundNAT');
+  // HNS v1 spelled VirtualIP "VIP" and Exceptions "ExceptionList"; both spellings are taken.
+  onlyKeys(s, ['VirtualIP', 'VIP', 'Exceptions', 'ExceptionList', 'Destinations', 'Flags'], where, 'OutBoundNAT');
   if (s.Flags !== undefined && s.Flags !== 0) throw new SyError('SY_NOT_SUPPORTED', `${where}: OutBoundNAT Flags ${JSON.stringify(s.Flags)} are not supported`);
-  const vip = s.VirtualIP;
+  if ((s.VirtualIP !== undefined && s.VIP !== undefined) || (s.Exceptions !== undefined && s.ExceptionList !== undefined)) {
+    throw new SyError('SY_INVALID_POLICY', `${where}: give VirtualIP or VIP, Exceptions or ExceptionList, not both`);
+  }
+  const vip = s.VirtualIP ?? s.VIP;
   if (vip !== undefined && vip !== '' && (typeof vip !== 'string' || !isIPv4(vip))) {
     throw new SyError('SY_INVALID_POLICY', `${where}.Settings.VirtualIP ${JSON.stringify(vip)} is not an IPv4 address`);
   }
-  const exceptions = prefixList(s.Exceptions, `${where}.Settings.Exceptions`);
+  const exceptions = prefixList(s.Exceptions ?? s.ExceptionList, `${where}.Settings.Exceptions`);
   const destinations = prefixList(s.Destinations, `${where}.Settings.Destinations`);
   const both = exceptions.find((e) => destinations.includes(e));
   if (both) throw new SyError('SY_INVALID_POLICY', `${where}: ${both} is both an exception and a destination`);

@@ -17,7 +17,7 @@ import type { EndpointRecord, NamespaceRecord, NetworkRecord } from '../model/re
 import type { HostState } from '../model/state.js';
 import { bridgeMac, bridgeName, NFT_TABLE, shortId, vethName } from '../model/names.js';
 import type { NftChain, NftElement, NftSet, NftTable } from './nft-table.js';
-import { aclDefault, aclToNft, orderAcls } from '../model/acl.js';
+import { aclToNft, orderAcls } from '../model/acl.js';
 
 export interface BridgePlan {
   name: string;
@@ -62,8 +62,9 @@ export interface NamespacePlan {
   path: string;
   /** hostd creates it when missing (only for namespaces it owns) */
   create: boolean;
-  /** /etc/netns/NAME/resolv.conf content for named namespaces with DNS settings */
-  resolvConf?: { path: string; content: string };
+  /** /etc/netns/NAME/resolv.conf of a named namespace: its content from the DNS settings, or null
+   * when none applies (a resolv.conf Switchyard wrote is then removed) */
+  resolvConf?: { path: string; content: string | null };
 }
 
 export interface Sysctl {
@@ -185,19 +186,26 @@ export function planEndpointParts(ep: EndpointRecord, net: NetworkRecord | undef
   if (addr.length) elements.set('pm_addr', addr);
   const acls = ep.policies.acls;
   if (acls.length) {
-    // Any ACL makes both directions default-deny (HNS's rule); replies of allowed flows pass.
-    for (const dir of ['in', 'out'] as const) {
-      const name = `ep-${shortId(ep.id)}-${dir}`;
-      chains.push({
-        name,
-        rules: [
-          'ct state established,related accept',
-          ...orderAcls(acls.filter((a) => a.direction.toLowerCase() === dir)).map(aclToNft),
-          `counter drop comment "default ${aclDefault(acls) === 'Block' ? 'block' : 'allow'}"`,
-        ],
-      });
-      elements.set(`acl_${dir}`, [{ key: [ep.ip], value: `jump ${name}`, comment: `ep ${ep.id}` }]);
-    }
+    // One chain per endpoint for both directions (nft's cost per transaction grows with the number of
+    // chains on the host): it is entered at prerouting for what the endpoint sends (saddr, before
+    // any DNAT, so never to itself) and at postrouting for what it receives (daddr, after DNAT).
+    // Out rules carry "saddr is the endpoint and daddr is not", In rules "daddr is the endpoint", so
+    // even a hairpin to its own published port meets each direction's rules once. Any ACL makes both
+    // directions default-deny (HNS's rule); replies of allowed flows pass.
+    const name = aclChain(ep.id);
+    const out = `ip saddr ${ep.ip} ip daddr != ${ep.ip}`;
+    const inn = `ip daddr ${ep.ip}`;
+    chains.push({
+      name,
+      rules: [
+        'ct state established,related accept',
+        ...orderAcls(acls.filter((a) => a.direction === 'Out')).map((a) => `${out} ${aclToNft(a)}`),
+        `${out} counter drop comment "default out"`,
+        ...orderAcls(acls.filter((a) => a.direction === 'In')).map((a) => `${inn} ${aclToNft(a)}`),
+        'counter drop comment "default in"',
+      ],
+    });
+    elements.set('acl', [{ key: [ep.ip], value: `jump ${name}`, comment: `ep ${ep.id}` }]);
   }
   const nat = ep.policies.outboundNat;
   if (nat) {
@@ -210,6 +218,11 @@ export function planEndpointParts(ep: EndpointRecord, net: NetworkRecord | undef
     if (nat.virtualIp) elements.set('snat_vip', [{ key: [ep.ip], value: nat.virtualIp, comment: `ep ${ep.id}` }]);
   }
   return { ...(net && ns ? { veth: planVeth(ep, net, ns) } : {}), chains, elements };
+}
+
+/** The chain holding an endpoint's ACLs. */
+export function aclChain(endpointId: string): string {
+  return `ep-${shortId(endpointId)}`;
 }
 
 /** The MTU of an endpoint's interface: its network's (or Linux's 1500) less any EncapOverhead. */
@@ -260,16 +273,20 @@ function planVeth(ep: EndpointRecord, net: NetworkRecord, ns: NamespaceRecord): 
   };
 }
 
+/** The first line of every resolv.conf Switchyard writes: only such a file is ever removed. */
+export const RESOLV_CONF_MARK = '# written by switchyard';
+
 /** `attached`: the endpoints in this namespace, sorted by id. */
 export function planNamespace(ns: NamespaceRecord, attached: EndpointRecord[], state: HostState): NamespacePlan {
   const plan: NamespacePlan = { id: ns.id, path: ns.path, create: ns.owned };
   const m = /^\/run\/netns\/([^/]+)$/.exec(ns.path);
   if (!m) return plan;
+  plan.resolvConf = { path: `/etc/netns/${m[1]}/resolv.conf`, content: null };
   // The first attached endpoint with DNS settings (its own, else its network's) decides resolv.conf.
   for (const ep of attached) {
     const dns = ep.dns ?? state.networks.get(ep.networkId)?.dns;
     if (!dns || (!dns.servers.length && !dns.search.length && !dns.domain)) continue;
-    const lines = ['# written by switchyard'];
+    const lines = [RESOLV_CONF_MARK];
     const search = [...(dns.domain ? [dns.domain] : []), ...dns.search];
     if (search.length) lines.push(`search ${search.join(' ')}`);
     for (const s of dns.servers) lines.push(`nameserver ${s}`);
@@ -327,17 +344,10 @@ export function nftBase(): NftTable {
       elements: [],
     },
     {
-      name: 'acl_in',
+      name: 'acl',
       keyTypes: ['ipv4_addr'],
       valueType: 'verdict',
-      comment: 'endpoints with ACLs: what they receive',
-      elements: [],
-    },
-    {
-      name: 'acl_out',
-      keyTypes: ['ipv4_addr'],
-      valueType: 'verdict',
-      comment: 'endpoints with ACLs: what they send',
+      comment: 'endpoints with ACLs, by address: what they send and what they receive',
       elements: [],
     },
     {
@@ -412,13 +422,13 @@ export function nftBase(): NftTable {
       // after conntrack, before port mappings' DNAT: what the endpoint sent, as it sent it
       name: 'acl-out',
       base: 'type filter hook prerouting priority -150; policy accept;',
-      rules: ['ip saddr vmap @acl_out'],
+      rules: ['ip saddr vmap @acl'],
     },
     {
       // after DNAT, before masquerade: what reaches the endpoint (bridged traffic via br_netfilter)
       name: 'acl-in',
       base: 'type filter hook postrouting priority filter; policy accept;',
-      rules: ['ip daddr vmap @acl_in'],
+      rules: ['ip daddr vmap @acl'],
     },
     {
       name: 'forward',

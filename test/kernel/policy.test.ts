@@ -140,10 +140,16 @@ describe('endpoint policies', () => {
     assert.equal(await seenFrom('nat-vip'), '192.0.2.3');
   });
 
-  it('routes land in the endpoint namespace and change in place', async () => {
+  it('routes land in the endpoint namespace, carry packets to their next hop, and change in place', async () => {
+    // A router endpoint at 172.24.0.10 that owns 10.70.0.1: only the route brings rt's packet there.
+    await create('rtr', '--ip', '172.24.0.10');
+    await w.ip(ns('rtr'), 'addr add 10.70.0.1/32 dev lo');
+    await w.httpServer(ns('rtr'), 80, 'router');
     await create('rt', '--policy', JSON.stringify({ Type: 'SDNRoute', Settings: { DestinationPrefix: '10.70.0.0/16', NextHop: '172.24.0.10' } }));
     const routes = async () => (await w.exec(ns('rt'), ['ip', 'route'])).stdout;
     assert.match(await routes(), /10\.70\.0\.0\/16 via 172\.24\.0\.10 dev eth0/);
+    assert.equal(await w.curl(ns('rt'), 'http://10.70.0.1/'), 'router', 'the packet went to the next hop');
+    assert.equal(await w.curl(ns('peer'), 'http://10.70.0.1/', 1), '', 'without the route it goes to the gateway and nowhere');
     const before = await ifindex('rt');
     await patch('rt', 'Add', { Type: 'SDNRoute', Settings: { DestinationPrefix: '10.80.0.0/16' } });
     await patch('rt', 'Remove', { Type: 'SDNRoute', Settings: { DestinationPrefix: '10.70.0.0/16' } });
@@ -153,8 +159,17 @@ describe('endpoint policies', () => {
     assert.equal(await ifindex('rt'), before);
   });
 
+  it('EncapOverhead lowers the endpoint\'s MTU (both ends of its veth)', async () => {
+    const doc = await create('mtu', '--policy', JSON.stringify({ Type: 'EncapOverhead', Settings: { Overhead: 50 } }));
+    const inside = JSON.parse((await w.exec(ns('mtu'), ['ip', '-j', 'link', 'show', 'eth0'])).stdout)[0];
+    const hostSide = JSON.parse((await w.exec(host, ['ip', '-j', 'link', 'show', (doc as unknown as { HostIfName: string }).HostIfName])).stdout)[0];
+    assert.equal(inside.mtu, 1450);
+    assert.equal(hostSide.mtu, 1450);
+    assert.equal(await w.curl(ns('mtu'), 'http://192.0.2.2:9000/'), 'outside');
+  });
+
   it('removing the endpoints removes their chains and elements', async () => {
-    for (const n of ['web', 'peer', 'other', 'qos', 'plain', 'nat-ex', 'nat-vip', 'rt']) assert.equal((await w.cli(hostd, 'endpoint', 'rm', ns(n))).code, 0);
+    for (const n of ['web', 'peer', 'other', 'qos', 'plain', 'nat-ex', 'nat-vip', 'rt', 'rtr', 'mtu']) assert.equal((await w.cli(hostd, 'endpoint', 'rm', ns(n))).code, 0);
     const table = (await w.exec(host, ['nft', 'list', 'table', 'inet', 'switchyard'])).stdout;
     assert.doesNotMatch(table, /chain ep-/);
     assert.doesNotMatch(table, /172\.24\.0\.\d+ /);

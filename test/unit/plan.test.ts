@@ -62,7 +62,7 @@ test('teardown leaves no sysctl of a deleted bridge', () => {
   assert.deepEqual(left, []);
 });
 
-test('an adopted namespace keeps existing, and its resolv.conf goes with the endpoint', { todo: 'bug: /etc/netns/NAME/resolv.conf of an adopted namespace is never removed' }, async () => {
+test('an adopted namespace keeps existing, and its resolv.conf goes with the endpoint', async () => {
   const a = await newTestHost();
   try {
     a.fake.namespaces.add('/run/netns/adopted');

@@ -196,7 +196,7 @@ test('a veth the kernel refuses rolls the endpoint back: records, store, links a
   assert.equal(without(now.dataplane, 'file '), without(before.dataplane, 'file '));
 });
 
-test('a veth the kernel refuses leaves no resolv.conf behind', { todo: 'bug: the resolv.conf written for the rolled-back endpoint stays (nothing removes a resolv.conf the plan no longer wants)' }, async () => {
+test('a veth the kernel refuses leaves no resolv.conf behind', async () => {
   await h.svc.createNamespace({ Path: '/run/netns/veth-2' });
   const before = snapshot(h);
   h.fake.failNext.set('createVeth', new SyError('SY_KERNEL', 'boom'));
@@ -230,7 +230,7 @@ test('after all refusals, the same requests without their fault succeed', async 
   assert.ok(h.fake.links.has('sy-ep-' + ep.ID.replace(/-/g, '').slice(0, 8)));
 });
 
-test('a refused request uses up no address and no ephemeral port', { todo: 'bug: HostService advances ipCursor/portCursor before the request is known to succeed' }, async () => {
+test('a refused request uses up no address and no ephemeral port', async () => {
   const t = await newTestHost();
   try {
     await t.svc.createNetwork({ Name: 'n', Type: 'NAT', Ipams: [{ Subnets: [{ IpAddressPrefix: '172.18.0.0/24' }] }] });
