@@ -167,6 +167,8 @@ export class DockerEngine {
       }
     }
     for (const pid of cgroupProcs(this.cgroupParent)) killPid(pid);
+    // a killed process leaves its cgroup a moment later; an occupied cgroup cannot be removed
+    await waitFor('the engine\'s cgroups to empty', async () => cgroupProcs(this.cgroupParent).length === 0, 5_000).catch(() => undefined);
     if (this.holder && this.holder.exitCode === null) {
       const exited = new Promise((r) => this.holder!.once('exit', r));
       this.holder.kill('SIGKILL');
