@@ -4,7 +4,8 @@
  * bare bridge; (c) hostd's memory with many endpoints and its restart time. Everything runs in
  * namespaces this run creates (prefix `sybench-<pid>-`), is undone in `finally` and on Ctrl-C, and
  * ends with a leak check. Writes bench/RESULTS.md. Settings: BENCH_N, BENCH_IPERF_SECONDS,
- * BENCH_IPERF_RUNS, BENCH_SCALE (0 skips (c)), BENCH_SCALE_ATTACHED, BENCH_ONLY=lifecycle,throughput,scale.
+ * BENCH_IPERF_RUNS, BENCH_SCALE (0 skips (c)), BENCH_SCALE_ATTACHED, BENCH_ONLY=lifecycle,throughput,scale,docker.
+ * (d) the Docker front door (bench/docker/run-docker.ts) writes bench/DOCKER-RESULTS.md.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -184,6 +185,13 @@ async function main(): Promise<void> {
     if (!cfg.sections.has('scale') || cfg.scale === 0) report.scaleNote = 'Skipped (BENCH_SCALE=0 or BENCH_ONLY).';
     else if (!hostdOk) report.scaleNote = 'Not run: hostd is not built yet.';
     else if (!isAborted()) await scaleSection(cfg, tmpDir, root, report);
+    if (cfg.sections.has('docker') && hostdOk && !isAborted()) {
+      // (d) the Docker front door, in a process of its own (its own dockerd, hostd and namespaces,
+      // cleaned up by itself); it writes bench/DOCKER-RESULTS.md.
+      log('(d) docker: docker run / -p / connect with -d nat vs bridge vs --net none');
+      const r = await exec([process.execPath, join(cfg.repoRoot, 'dist', 'bench', 'docker', 'run-docker.js')], { timeoutMs: 30 * 60_000, okCodes: [1] });
+      if (r.code !== 0) log(`(d) docker failed: ${r.stderr.slice(-2000)}`);
+    }
   } finally {
     await finish();
     if (report.interrupted) process.exitCode = 130;

@@ -6,10 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 runtime_pkgs=(nftables iptables iproute2 util-linux)
-test_pkgs=(curl socat busybox-static iperf3 conntrack tcpdump containernetworking-plugins containerd runc podman)
+test_pkgs=(curl socat busybox-static iperf3 conntrack tcpdump containernetworking-plugins containerd runc podman docker.io)
 declare -A provides=([nftables]=nft [iptables]=iptables [iproute2]=ip [util-linux]=nsenter [curl]=curl [socat]=socat
   [busybox-static]=busybox [iperf3]=iperf3 [conntrack]=conntrack [tcpdump]=tcpdump [containernetworking-plugins]=/usr/lib/cni/bridge
-  [containerd]=containerd [runc]=runc [podman]=podman)
+  [containerd]=containerd [runc]=runc [podman]=podman [docker.io]=/usr/sbin/dockerd)
 
 want=("${runtime_pkgs[@]}")
 [[ "${1:-}" == "--test" ]] && want+=("${test_pkgs[@]}")
@@ -21,8 +21,16 @@ done
 if ((${#missing[@]})); then
   echo "setup: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
+  # Debian's docker.io (and containerd) would start their daemons in the root namespace (docker0,
+  # iptables) on install: policy-rc.d forbids that for the install. The tests start their own.
+  made_policy=""
+  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && made_policy=1
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  if [[ -n "$made_policy" ]]; then rm -f /usr/sbin/policy-rc.d; trap - EXIT; fi
 fi
 
 node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)

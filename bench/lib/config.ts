@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 
-export type Section = 'lifecycle' | 'throughput' | 'scale';
+export type Section = 'lifecycle' | 'throughput' | 'scale' | 'docker';
 
 export interface BenchConfig {
   /** timed iterations per path in (a) */
@@ -39,7 +39,7 @@ function intFromEnv(name: string, fallback: number, min: number): number {
 }
 
 function sectionsFromEnv(): Set<Section> {
-  const all: Section[] = ['lifecycle', 'throughput', 'scale'];
+  const all: Section[] = ['lifecycle', 'throughput', 'scale', 'docker'];
   const raw = process.env['BENCH_ONLY'];
   if (!raw) return new Set(all);
   const picked = raw.split(',').map((s) => s.trim());

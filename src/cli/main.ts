@@ -14,7 +14,8 @@ import { formatTable } from './table.js';
 const USAGE = `Usage: switchyard [--socket PATH] [-o table|json] COMMAND
 
 Commands:
-  hostd [--state-dir DIR] [--socket PATH]         run the host network service
+  hostd [--state-dir DIR] [--socket PATH] [--docker [--docker-plugin-dir DIR]]
+                                                  run the host network service (--docker: also Docker's nat and switchyard plugins)
   install-cni [DIR]                               install the CNI plugin as DIR/switchyard (default /opt/cni/bin)
   network create --type nat [--subnet CIDR] [--gateway IP] [--dns-server IP]... [--dns-search DOMAIN]... [--mtu N] NAME
   network ls | inspect NAME... | rm NAME...

@@ -115,7 +115,13 @@ export const ModifyRequest = Type.Object({
 });
 export type ModifyRequest = Static<typeof ModifyRequest>;
 
-export const AttachRequest = Type.Object({ NamespaceId: Type.String({ maxLength: 256 }) });
+export const AttachRequest = Type.Object({
+  NamespaceId: Type.String({ maxLength: 256 }),
+  /** Switchyard extension: the interface name inside the namespace, replacing the endpoint's (front doors choose eth1, eth2, ...). */
+  InterfaceName: Type.Optional(Type.String({ maxLength: 15 })),
+  /** Switchyard extension, as on endpoint create: NamespaceId may be the path of a namespace hostd does not know yet; it is adopted and forgotten again when its last endpoint leaves. */
+  AdoptNamespace: Type.Optional(Type.Boolean()),
+});
 
 /** `POST /trace`: one packet of a new flow at an endpoint (Switchyard's own request). */
 const Port = Type.Integer({ minimum: 1, maximum: 65535 });

@@ -4,18 +4,22 @@
  * as it is (containers keep their network while hostd restarts).
  */
 import { chmod, mkdir, rm } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { LinuxDataPlane } from '../dataplane/linux.js';
+import { DockerFrontDoor } from '../docker/plugin-server.js';
 import { buildApi } from './api.js';
 import { HostService } from './service.js';
 import { Store } from './store.js';
 
 export const HOSTD_USAGE = `Usage: switchyard hostd [--state-dir DIR] [--socket PATH] [--resync-interval SECONDS]
+                        [--docker [--docker-plugin-dir DIR]]
 
   --state-dir DIR           where objects are stored (default /var/lib/switchyard)
   --socket PATH             the host API's unix socket (default /run/switchyard/hns.sock)
-  --resync-interval SECONDS full comparison with the kernel, repairing drift (default 30)`;
+  --resync-interval SECONDS full comparison with the kernel, repairing drift (default 30)
+  --docker                  also serve Docker's remote network driver "nat" and IPAM driver "switchyard"
+  --docker-plugin-dir DIR   where their sockets go (default /run/docker/plugins)`;
 
 export async function hostdMain(argv: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -24,6 +28,8 @@ export async function hostdMain(argv: string[]): Promise<void> {
       'state-dir': { type: 'string', default: '/var/lib/switchyard' },
       socket: { type: 'string', default: '/run/switchyard/hns.sock' },
       'resync-interval': { type: 'string', default: '30' },
+      docker: { type: 'boolean', default: false },
+      'docker-plugin-dir': { type: 'string', default: '/run/docker/plugins' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -50,6 +56,10 @@ export async function hostdMain(argv: string[]): Promise<void> {
   await app.listen({ path: socket });
   await chmod(socket, 0o660);
   log.info(`serving the host API on ${socket}`);
+  const docker = values.docker
+    ? new DockerFrontDoor({ svc, pluginDir: values['docker-plugin-dir'], ipamFile: join(values['state-dir'], 'docker', 'ipam.json'), log })
+    : undefined;
+  await docker?.start();
 
   let stopping = false;
   const timer = setInterval(() => {
@@ -60,6 +70,7 @@ export async function hostdMain(argv: string[]): Promise<void> {
     stopping = true;
     clearInterval(timer);
     log.info(`${sig}: closing the API; the data plane stays as it is`);
+    await docker?.stop().catch(() => undefined);
     await app.close().catch(() => undefined);
     await rm(socket, { force: true }).catch(() => undefined);
     process.exit(0);

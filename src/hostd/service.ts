@@ -218,8 +218,8 @@ export class HostService {
     };
   }
 
-  /** Prefixes a new subnet must not overlap: other networks and the host's own routes. */
-  private async takenPrefixes(): Promise<{ cidr: Cidr; what: string }[]> {
+  /** Prefixes a new subnet must not overlap: other networks and the host's own routes (also for the Docker IPAM). */
+  async takenPrefixes(): Promise<{ cidr: Cidr; what: string }[]> {
     const out = [...this.state.networks.values()].map((n) => ({ cidr: parseCidr(n.subnet), what: `network "${n.name}" (${n.subnet})` }));
     for (const r of await this.dp.foreignRoutes()) {
       try {
@@ -242,6 +242,7 @@ export class HostService {
       await this.store.remove('networks', net.id);
       for (const e of eps) this.state.endpoints.delete(e.id);
       this.state.networks.delete(net.id);
+      this.ipCursor.delete(net.id);
       for (const id of [net.id, ...eps.map((e) => e.id)]) this.reconciler.status.delete(id);
       await this.releaseAutoNamespaces(eps);
       await this.applyAfterRemoval();
@@ -261,8 +262,7 @@ export class HostService {
         throw new SyError('SY_DUPLICATE_NAME', `An endpoint named "${name}" already exists`);
       }
       const ns = doc.HostComputeNamespace ? await this.namespaceForEndpoint(doc.HostComputeNamespace, doc.AdoptNamespace === true) : undefined;
-      const ifName = doc.InterfaceName ?? 'eth0';
-      if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/.test(ifName)) throw new SyError('SY_INVALID_NAME', `InterfaceName "${ifName}" is not a valid interface name`);
+      const ifName = checkIfName(doc.InterfaceName ?? 'eth0');
       if (ns) this.checkInterfaceFree(ns, ifName);
       if (doc.Flags) throw new SyError('SY_NOT_SUPPORTED', `Endpoint Flags ${doc.Flags} are not supported yet (remote endpoints land with Overlay networks)`);
       const ip = this.chooseAddress(net, doc.IpConfigurations);
@@ -319,11 +319,22 @@ export class HostService {
     return this.serial(async () => {
       const req = parseDoc(AttachRequest, body, 'attach request');
       const ep = this.findEndpoint(ref);
-      const ns = this.findNamespace(req.NamespaceId);
+      const ns = await this.namespaceForEndpoint(req.NamespaceId, req.AdoptNamespace === true);
       if (ep.namespaceId === ns.id) return this.endpointDoc(ep);
       if (ep.namespaceId) throw new SyError('SY_IN_USE', `Endpoint "${ep.name}" is attached to another namespace; detach it first`);
-      this.checkInterfaceFree(ns, ep.ifName);
-      return this.replaceEndpoint(ep, { ...ep, namespaceId: ns.id });
+      const ifName = req.InterfaceName === undefined ? ep.ifName : checkIfName(req.InterfaceName);
+      this.checkInterfaceFree(ns, ifName);
+      const adopted = !this.state.namespaces.has(ns.id) ? ns : undefined;
+      if (adopted) {
+        await this.store.put('namespaces', adopted);
+        this.state.namespaces.set(adopted.id, adopted);
+      }
+      try {
+        return await this.replaceEndpoint(ep, { ...ep, namespaceId: ns.id, ifName });
+      } catch (e) {
+        if (adopted) await this.forgetNamespace(adopted).catch((err: Error) => this.log.warn(err.message));
+        throw e;
+      }
     });
   }
 
@@ -332,7 +343,9 @@ export class HostService {
       const ep = this.findEndpoint(ref);
       if (!ep.namespaceId) return this.endpointDoc(ep);
       const { namespaceId: _gone, ...rest } = ep;
-      return this.replaceEndpoint(ep, rest);
+      const doc = await this.replaceEndpoint(ep, rest);
+      await this.releaseAutoNamespaces([ep]);
+      return doc;
     });
   }
 
@@ -677,6 +690,11 @@ function checkName(name: string, what: string): string {
   return name;
 }
 
+function checkIfName(ifName: string): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/.test(ifName)) throw new SyError('SY_INVALID_NAME', `InterfaceName "${ifName}" is not a valid interface name`);
+  return ifName;
+}
+
 function checkHostAddress(ip: string, cidr: Cidr, what: string): void {
   if (!isIPv4(ip)) throw new SyError('SY_INVALID_ADDRESS', `${what} "${ip}" is not an IPv4 address`);
   const n = ipToInt(ip);
@@ -686,7 +704,7 @@ function checkHostAddress(ip: string, cidr: Cidr, what: string): void {
   }
 }
 
-function pickFreeSubnet(taken: Cidr[]): Cidr {
+export function pickFreeSubnet(taken: Cidr[]): Cidr {
   for (let i = 0; i < cidrSize(AUTO_SUBNET_POOL) / 256; i++) {
     const cand = { base: AUTO_SUBNET_POOL.base + i * 256, prefix: 24 };
     if (!taken.some((t) => cidrsOverlap(t, cand))) return cand;

@@ -106,7 +106,9 @@ export class StateIndex {
         this.endpointByName.delete(b.name);
         this.aclEndpoints.delete(b.id);
         this.shortIds.endpoints.delete(shortId(b.id));
-        this.addresses.get(b.networkId)?.delete(b.ip);
+        const ips = this.addresses.get(b.networkId);
+        ips?.delete(b.ip);
+        if (ips && !ips.size) this.addresses.delete(b.networkId);
         removeFrom(this.endpointsByNetwork, b.networkId, b.id);
         if (b.namespaceId) removeFrom(this.endpointsByNamespace, b.namespaceId, b.id);
         for (const m of b.portMappings) {

@@ -75,13 +75,17 @@ export class World {
   }
 
   /** Starts hostd inside `hostNs` (nsenter, as in production) and waits until it answers. */
-  async startHostd(hostNs: string, opts: { stateDir?: string; resyncSeconds?: number } = {}): Promise<Hostd> {
+  async startHostd(hostNs: string, opts: { stateDir?: string; resyncSeconds?: number; args?: string[]; mountNsPid?: number } = {}): Promise<Hostd> {
     const stateDir = opts.stateDir ?? join(this.dir, `state-${hostNs}`);
     const socket = join(this.dir, `hns-${hostNs}.sock`);
     const out: Buffer[] = [];
     const proc = spawn(
       'nsenter',
-      [`--net=/run/netns/${hostNs}`, '--', process.execPath, CLI, 'hostd', '--state-dir', stateDir, '--socket', socket, '--resync-interval', String(opts.resyncSeconds ?? 1)],
+      [
+        ...(opts.mountNsPid ? [`--mount=/proc/${opts.mountNsPid}/ns/mnt`] : []),
+        `--net=/run/netns/${hostNs}`, '--', process.execPath, CLI, 'hostd', '--state-dir', stateDir, '--socket', socket,
+        '--resync-interval', String(opts.resyncSeconds ?? 1), ...(opts.args ?? []),
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     proc.stdout!.on('data', (b: Buffer) => out.push(b));
@@ -98,6 +102,11 @@ export class World {
       );
     });
     return d;
+  }
+
+  /** The output of every hostd this world started, oldest first (for debugging a failed test). */
+  daemonLogs(): string {
+    return this.daemons.map((d) => d.log()).join('\n');
   }
 
   /** Stops hostd by its pid (SIGKILL for a crash, SIGTERM for a clean stop) and waits for its exit. */

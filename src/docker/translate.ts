@@ -1,0 +1,188 @@
+/**
+ * Docker's words → HCN documents. Pure: the driver hands the result to HostService, which validates
+ * it again like any HCN request. Docker's objects become ordinary Switchyard objects whose IDs are
+ * derived from Docker's (the first 32 hex digits as a GUID), so every handler can find its object
+ * again after a restart of hostd or of dockerd without keeping a table of its own.
+ *
+ * Network options (`docker network create -o KEY=VALUE`): Switchyard's own `switchyard.*` keys and the
+ * Windows `com.docker.network.windowsshim.*` keys where they mean something on Linux. Keys whose
+ * feature hostd does not have yet are refused with SY_NOT_SUPPORTED, unknown keys with SY_BAD_REQUEST:
+ * an option is never silently ignored.
+ */
+import { SyError } from '../errors.js';
+import type { HostComputeEndpoint, HostComputeNetwork, Policy } from '../hcn/schema.js';
+import type { CreateEndpointRequest, CreateNetworkRequest, PortBinding } from './messages.js';
+import { EndpointOptions } from './messages.js';
+import { parseDoc } from '../hcn/schema.js';
+import { parsePolicies } from '../model/policies.js';
+
+const SHIM = 'com.docker.network.windowsshim.';
+const GENERIC = 'com.docker.network.generic';
+
+/** The HCN GUID of a Docker object: its first 32 hex digits. */
+export function guidOf(dockerId: string): string {
+  const h = dockerId.slice(0, 32);
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
+}
+
+/** The name Switchyard gives a Docker object when the user gave none (Docker does not send its names). */
+export function dockerName(kind: 'net' | 'ep', dockerId: string): string {
+  return `docker-${kind}-${dockerId.slice(0, 12)}`;
+}
+
+/** Network drivers hostd serves, by Docker driver name → HCN network Type. */
+export const NETWORK_DRIVERS: Record<string, string> = { nat: 'NAT' };
+
+/** What a Docker network asks of its endpoints (kept by the driver: Docker sends options once). */
+export interface NetworkExtras {
+  /** HCN policies every endpoint of the network gets (OutBoundNAT exceptions) */
+  endpointPolicies: Policy[];
+}
+
+interface OptionRule {
+  /** what the option does, for the error listing known keys */
+  apply?: (value: string, doc: HostComputeNetwork, extras: NetworkExtras) => void;
+  /** the feature is known but not in hostd yet */
+  notSupported?: string;
+}
+
+const isTrue = (v: string) => /^(1|t|true|yes|on)$/i.test(v);
+const isFalse = (v: string) => /^(0|f|false|no|off)$/i.test(v);
+const list = (v: string) => v.split(/[,\s]+/).filter(Boolean);
+const dns = (doc: HostComputeNetwork) => (doc.Dns ??= {});
+
+const RULES: Record<string, OptionRule> = {
+  'switchyard.name': { apply: (v, d) => (d.Name = v) },
+  'switchyard.mtu': { apply: (v, d) => (d.MTU = intOption('switchyard.mtu', v)) },
+  'switchyard.dns-servers': { apply: (v, d) => (dns(d).ServerList = list(v)) },
+  'switchyard.dns-search': { apply: (v, d) => (dns(d).Search = list(v)) },
+  'switchyard.dns-domain': { apply: (v, d) => (dns(d).Domain = v) },
+  'com.docker.network.driver.mtu': { apply: (v, d) => (d.MTU = intOption('com.docker.network.driver.mtu', v)) },
+  [`${SHIM}networkname`]: { apply: (v, d) => (d.Name = v) },
+  [`${SHIM}dnsservers`]: { apply: (v, d) => (dns(d).ServerList = list(v)) },
+  [`${SHIM}dnssuffix`]: { apply: (v, d) => (dns(d).Domain = v) },
+  [`${SHIM}enable_outboundnat`]: {
+    apply: (v) => {
+      // NAT networks always translate outbound traffic; "false" would need the OutBoundNAT policy.
+      if (isTrue(v)) return;
+      if (isFalse(v)) throw new SyError('SY_NOT_SUPPORTED', `Option ${SHIM}enable_outboundnat=false is not supported: NAT networks always translate outbound traffic`);
+      throw new SyError('SY_BAD_REQUEST', `Option ${SHIM}enable_outboundnat must be true or false, not "${v}"`);
+    },
+  },
+  [`${SHIM}outboundnat_exceptions`]: {
+    // As Docker's Windows driver does: an OutBoundNAT endpoint policy on every endpoint of the network.
+    apply: (v, _d, x) => {
+      const policy = { Type: 'OutBoundNAT', Settings: { Exceptions: list(v) } };
+      parsePolicies([policy], `Option ${SHIM}outboundnat_exceptions`);
+      x.endpointPolicies.push(policy);
+    },
+  },
+  [`${SHIM}vsid`]: { notSupported: 'a VSID needs overlay networks (the sdnoverlay driver), which are not in hostd yet' },
+  [`${SHIM}vlanid`]: { notSupported: 'VLAN isolation needs l2bridge/transparent networks, which are not in hostd yet' },
+  [`${SHIM}interface`]: { notSupported: 'NAT networks do not bind to a host interface (outbound traffic leaves by the host routes); transparent/l2bridge networks are not in hostd yet' },
+  [`${SHIM}macpool`]: { notSupported: 'MAC pools are not in hostd yet (endpoint MACs are derived from their addresses, or given with --mac-address)' },
+};
+
+function intOption(key: string, v: string): number {
+  if (!/^[0-9]{1,6}$/.test(v)) throw new SyError('SY_BAD_REQUEST', `Option ${key} must be a number, not "${v}"`);
+  return Number(v);
+}
+
+/** Docker's CreateNetwork → an HCN network document (not yet validated by hostd). */
+export function networkDoc(driver: string, req: CreateNetworkRequest): HostComputeNetwork {
+  return networkRequest(driver, req).doc;
+}
+
+/** Docker's CreateNetwork → the HCN network document and what its endpoints must get. */
+export function networkRequest(driver: string, req: CreateNetworkRequest): { doc: HostComputeNetwork; extras: NetworkExtras } {
+  const extras: NetworkExtras = { endpointPolicies: [] };
+  const type = NETWORK_DRIVERS[driver];
+  if (!type) throw new SyError('SY_NOT_SUPPORTED', `Network driver "${driver}" is not served by this hostd; drivers: ${Object.keys(NETWORK_DRIVERS).join(', ')}`);
+  const opts = req.Options ?? {};
+  const doc: HostComputeNetwork = { ID: guidOf(req.NetworkID), Name: dockerName('net', req.NetworkID), Type: type, SchemaVersion: { Major: 2, Minor: 0 } };
+  if (opts['com.docker.network.enable_ipv6'] === true || (req.IPv6Data ?? []).length) {
+    throw new SyError('SY_NOT_SUPPORTED', 'IPv6 is not supported yet: create the network without --ipv6');
+  }
+  if (opts['com.docker.network.internal'] === true) {
+    throw new SyError('SY_NOT_SUPPORTED', 'Internal networks (--internal) are not supported yet: hostd has no network without outbound access');
+  }
+  const generic = opts[GENERIC];
+  if (generic !== undefined && generic !== null) {
+    if (typeof generic !== 'object' || Array.isArray(generic)) throw new SyError('SY_BAD_REQUEST', `${GENERIC} must be a map of options`);
+    for (const [key, raw] of Object.entries(generic as Record<string, unknown>)) {
+      const value = String(raw);
+      const rule = RULES[key];
+      if (!rule) {
+        throw new SyError('SY_BAD_REQUEST', `Unknown network option "${key}"; known: ${Object.keys(RULES).join(', ')}`);
+      }
+      if (rule.notSupported) throw new SyError('SY_NOT_SUPPORTED', `Option ${key} is not supported: ${rule.notSupported}`);
+      rule.apply!(value, doc, extras);
+    }
+  }
+  const v4 = req.IPv4Data ?? [];
+  if (v4.length > 1) throw new SyError('SY_NOT_SUPPORTED', `A ${driver} network takes one IPv4 subnet, not ${v4.length}`);
+  const pool = v4[0];
+  if (pool) {
+    doc.Ipams = [{ Type: 'Static', Subnets: [{ IpAddressPrefix: pool.Pool, ...(pool.Gateway ? { Routes: [{ NextHop: bareIp(pool.Gateway), DestinationPrefix: '0.0.0.0/0' }] } : {}) }] }];
+  }
+  return { doc, extras };
+}
+
+/** Docker's CreateEndpoint → an HCN endpoint document on the network `networkId`. */
+export function endpointDoc(networkId: string, req: CreateEndpointRequest, extras?: NetworkExtras): HostComputeEndpoint {
+  if (req.Interface?.AddressIPv6) throw new SyError('SY_NOT_SUPPORTED', 'IPv6 endpoint addresses are not supported yet');
+  const opts = parseDoc(EndpointOptions, req.Options ?? {}, 'endpoint options');
+  // Port mappings wait for Join: Docker sends them for every network a container joins, and they
+  // belong to one of them only (see driver.ts). Checked here already so that a bad one fails early.
+  portPolicies(opts['com.docker.network.portmap'] ?? []);
+  const doc: HostComputeEndpoint = {
+    ID: guidOf(req.EndpointID),
+    Name: dockerName('ep', req.EndpointID),
+    HostComputeNetwork: networkId,
+    ...(extras?.endpointPolicies.length ? { Policies: extras.endpointPolicies } : {}),
+    SchemaVersion: { Major: 2, Minor: 0 },
+  };
+  if (req.Interface?.Address) doc.IpConfigurations = [{ IpAddress: bareIp(req.Interface.Address) }];
+  const mac = req.Interface?.MacAddress || macFromBase64(opts['com.docker.network.endpoint.macaddress']);
+  if (mac) doc.MacAddress = mac;
+  return doc;
+}
+
+/** The port mappings in a Join's (or CreateEndpoint's) options, as HCN PortMapping policies. */
+export function joinPortPolicies(options: Record<string, unknown> | null | undefined): Policy[] {
+  const opts = parseDoc(EndpointOptions, options ?? {}, 'join options');
+  return portPolicies(opts['com.docker.network.portmap'] ?? []);
+}
+
+/** `com.docker.network.portmap` → HCN PortMapping policies (HostPort 0: Switchyard picks one). */
+export function portPolicies(bindings: PortBinding[]): Policy[] {
+  return bindings.map((b, i) => {
+    const end = b.HostPortEnd ?? b.HostPort;
+    if (end !== b.HostPort && !(b.HostPort === 0 && end === 0)) {
+      throw new SyError('SY_NOT_SUPPORTED', `Port binding ${i}: a host port range (${b.HostPort}-${end}) for one container port is not supported; publish one host port, or none to let Switchyard pick`);
+    }
+    const hostIp = b.HostIP ?? '';
+    if (hostIp.includes(':')) throw new SyError('SY_NOT_SUPPORTED', `Port binding ${i}: IPv6 host address "${hostIp}" is not supported yet`);
+    return {
+      Type: 'PortMapping',
+      Settings: {
+        Protocol: b.Proto,
+        InternalPort: b.Port,
+        ExternalPort: b.HostPort,
+        ...(hostIp && hostIp !== '0.0.0.0' ? { VIP: hostIp } : {}),
+      },
+    };
+  });
+}
+
+/** "10.99.0.1/24" or "10.99.0.1" → "10.99.0.1". */
+export function bareIp(s: string): string {
+  return s.split('/')[0]!;
+}
+
+function macFromBase64(b64: string | undefined): string | undefined {
+  if (!b64) return undefined;
+  const bytes = Buffer.from(b64, 'base64');
+  if (bytes.length !== 6) throw new SyError('SY_BAD_REQUEST', `MAC address option "${b64}" is not 6 bytes`);
+  return [...bytes].map((x) => x.toString(16).padStart(2, '0')).join(':');
+}
