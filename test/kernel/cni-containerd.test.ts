@@ -9,7 +9,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { run } from '../../src/dataplane/run.js';
@@ -71,6 +71,18 @@ describe('containerd: ctr run --cni with the Switchyard plugin', () => {
     }
     await w.cleanup();
     assert.deepEqual(w.leftovers(), []);
+    // containerd (cgroup v1) leaves a directory named after its namespace in every controller.
+    const left: string[] = [];
+    if (ctrNs) {
+      for (const ctl of existsSync('/sys/fs/cgroup') ? readdirSync('/sys/fs/cgroup') : []) {
+        const dir = join('/sys/fs/cgroup', ctl, ctrNs);
+        if (!existsSync(dir)) continue;
+        for (const sub of readdirSync(dir, { withFileTypes: true })) if (sub.isDirectory()) rmdirSync(join(dir, sub.name));
+        rmdirSync(dir);
+        if (existsSync(dir)) left.push(dir);
+      }
+    }
+    assert.deepEqual(left, []);
   });
 
   it('runs busybox httpd on a Switchyard network; the published port answers from outside; exit detaches it', async () => {
