@@ -209,6 +209,8 @@ describe('Docker front door (private dockerd, nat driver, switchyard IPAM)', () 
   });
 
   it('a hostd crash (kill -9) does not interrupt traffic; after restart Docker\'s calls work on the same objects', async () => {
+    // Traffic that flows before the crash (the container the last test started may still be joining).
+    await waitFor('traffic before the crash', async () => (await w.curl(outside, 'http://192.0.2.1:8080/')) === 'hello-from-docker');
     await w.stopHostd(hostd, 'SIGKILL');
     assert.equal(await w.curl(outside, 'http://192.0.2.1:8080/'), 'hello-from-docker', 'traffic flows while hostd is down');
     hostd = await w.startHostd(host, { args: hostdArgs(), mountNsPid: engine.mountNsPid, stateDir: hostd.stateDir, resyncSeconds: 2 });
