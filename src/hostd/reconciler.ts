@@ -420,6 +420,10 @@ export class Reconciler {
         await this.dp.createVeth(v);
       } else if (!existing) {
         await this.dp.createVeth(v);
+      } else if (checkPeers && (v.settings.routes.length || v.settings.mtu || v.settings.egressBytes || v.settings.ingressBytes)) {
+        // At start, a veth kept from before gets its routes, MTU and QOS set again (all idempotent):
+        // hostd cannot know what happened to them while it was down.
+        await this.dp.updateVeth(v, { routes: [] });
       }
       this.status.set(v.endpointId, { state: 'ok' });
     } catch (err) {

@@ -168,6 +168,15 @@ describe('endpoint policies', () => {
     assert.equal(await w.curl(ns('mtu'), 'http://192.0.2.2:9000/'), 'outside');
   });
 
+  it('a restart after a crash puts back routes and QOS changed behind hostd\'s back', async () => {
+    await w.stopHostd(hostd, 'SIGKILL');
+    await w.exec(ns('qos'), ['tc', 'qdisc', 'del', 'dev', 'eth0', 'root']);
+    await w.exec(ns('rt'), ['ip', 'route', 'del', '10.80.0.0/16']);
+    hostd = await w.startHostd(host, { stateDir: hostd.stateDir });
+    assert.match((await w.exec(ns('qos'), ['tc', 'qdisc', 'show', 'dev', 'eth0'])).stdout, /tbf .*rate 20Mbit/);
+    assert.match((await w.exec(ns('rt'), ['ip', 'route'])).stdout, /10\.80\.0\.0\/16 dev eth0/);
+  });
+
   it('removing the endpoints removes their chains and elements', async () => {
     for (const n of ['web', 'peer', 'other', 'qos', 'plain', 'nat-ex', 'nat-vip', 'rt', 'rtr', 'mtu']) assert.equal((await w.cli(hostd, 'endpoint', 'rm', ns(n))).code, 0);
     const table = (await w.exec(host, ['nft', 'list', 'table', 'inet', 'switchyard'])).stdout;
