@@ -65,15 +65,15 @@ export interface DataPlane {
   /** Deletes links by name in one batch; names that do not exist are ignored. */
   deleteLinks(names: string[]): Promise<void>;
   /**
-   * Makes the table match `desired` in one nft transaction: reads the kernel's table first and
+   * Makes the tables match `desired` in one nft transaction: reads the kernel's tables first and
    * repairs any drift (the full pass).
    */
-  applyNft(desired: NftTable): Promise<void>;
+  applyNft(desired: NftTable[]): Promise<void>;
   /**
-   * Changes one part of the table in one nft transaction, leaving the rest alone (the incremental
-   * pass): `before` is that part as applied, `after` as wanted (partial tables, see patchTable).
+   * Changes one part of the tables in one nft transaction, leaving the rest alone (the incremental
+   * pass): `before[i]` is that part of table i as applied, `after[i]` as wanted (see patchTable).
    */
-  applyNftChange(before: NftTable, after: NftTable): Promise<void>;
+  applyNftChange(before: NftTable[], after: NftTable[]): Promise<void>;
   /** Every ACL counter of the table (one read, for /metrics). */
   allRuleCounters(): Promise<RuleCounter[]>;
   /** Traffic counters of Switchyard's links (host side), for /metrics. */
@@ -85,8 +85,8 @@ export interface DataPlane {
    * when absent), from `source` when given, to dst:dport, for `trace --probe`.
    */
   sendProbe(p: { netnsPath?: string; protocol: 6 | 17; source?: string; dst: string; dport: number; sport?: number }): Promise<void>;
-  /** Removes Switchyard's table (the teardown of a host with no networks left). */
-  deleteNft(table: string): Promise<void>;
+  /** Removes Switchyard's tables (the teardown of a host with no networks left). */
+  deleteNft(tables: { family: string; name: string }[]): Promise<void>;
   setSysctls(s: Sysctl[]): Promise<void>;
   namespaceExists(path: string): Promise<boolean>;
   /** Creates a named namespace under /run/netns if missing (and writes its resolv.conf). */

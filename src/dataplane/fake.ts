@@ -15,6 +15,7 @@ export class FakeDataPlane implements DataPlane {
   files = new Map<string, string>();
   sysctls = new Map<string, string>();
   nft: NftTable | null = null;
+  nftBridge: NftTable | null = null;
   iptablesAccept = false;
   listening: ListeningSocket[] = [];
   addresses = ['192.0.2.1', '127.0.0.1'];
@@ -76,15 +77,25 @@ export class FakeDataPlane implements DataPlane {
     }
   }
 
-  async applyNft(desired: NftTable): Promise<void> {
+  async applyNft(desired: NftTable[]): Promise<void> {
     this.hit('applyNft');
-    this.nft = structuredClone(desired);
+    for (const t of desired) {
+      if (t.family === 'inet') this.nft = structuredClone(t);
+      else this.nftBridge = structuredClone(t);
+    }
   }
 
-  async applyNftChange(before: NftTable, after: NftTable): Promise<void> {
+  async applyNftChange(before: NftTable[], after: NftTable[]): Promise<void> {
     this.hit('applyNft');
-    if (!this.nft) throw new SyError('SY_KERNEL', `table ${after.family} ${after.name} does not exist`);
-    this.nft = patchTable(this.nft, before, after);
+    const next = after.map((t, i) => {
+      const have = t.family === 'inet' ? this.nft : this.nftBridge;
+      if (!have) throw new SyError('SY_KERNEL', `table ${t.family} ${t.name} does not exist`);
+      return patchTable(have, before[i]!, t);
+    });
+    for (const t of next) {
+      if (t.family === 'inet') this.nft = t;
+      else this.nftBridge = t;
+    }
   }
 
   async allRuleCounters(): Promise<RuleCounter[]> {
@@ -116,6 +127,7 @@ export class FakeDataPlane implements DataPlane {
   async deleteNft(): Promise<void> {
     this.hit('deleteNft');
     this.nft = null;
+    this.nftBridge = null;
   }
 
   async setSysctls(s: Sysctl[]): Promise<void> {
@@ -168,6 +180,7 @@ export class FakeDataPlane implements DataPlane {
     for (const [k, v] of [...this.sysctls].sort()) out.push(`sysctl ${k}=${v}`);
     out.push(`iptables-forward-accept ${this.iptablesAccept}`);
     out.push(this.nft ? renderTable(this.nft) : 'no nft table\n');
+    out.push(this.nftBridge ? renderTable(this.nftBridge) : 'no bridge nft table\n');
     return out.join('\n');
   }
 }

@@ -142,13 +142,14 @@ export class LinuxDataPlane implements DataPlane {
     await run(['ip', '-force', '-batch', '-'], { stdin: names.map((n) => `link del ${n}`).join('\n') + '\n', okExitCodes: [1] });
   }
 
-  async applyNft(desired: NftTable): Promise<void> {
-    const script = diffNft(desired, await this.readNft(desired));
+  async applyNft(desired: NftTable[]): Promise<void> {
+    const current = await Promise.all(desired.map((t) => this.readNft(t)));
+    const script = desired.map((t, i) => diffNft(t, current[i]!)).join('');
     if (script) await run(['nft', '-f', '-'], { stdin: script });
   }
 
-  async applyNftChange(before: NftTable, after: NftTable): Promise<void> {
-    const script = diffNft(after, currentOf(before));
+  async applyNftChange(before: NftTable[], after: NftTable[]): Promise<void> {
+    const script = after.map((t, i) => diffNft(t, currentOf(before[i]!))).join('');
     if (script) await run(['nft', '-f', '-'], { stdin: script });
   }
 
@@ -192,8 +193,8 @@ export class LinuxDataPlane implements DataPlane {
     await run(argv, p.netnsPath ? { netns: p.netnsPath, timeoutMs: 10_000 } : { timeoutMs: 10_000 });
   }
 
-  async deleteNft(table: string): Promise<void> {
-    await run(['nft', 'delete', 'table', 'inet', table], { okExitCodes: [1] });
+  async deleteNft(tables: { family: string; name: string }[]): Promise<void> {
+    for (const t of tables) await run(['nft', 'delete', 'table', t.family, t.name], { okExitCodes: [1] });
   }
 
   async setSysctls(s: Sysctl[]): Promise<void> {

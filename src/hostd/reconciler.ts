@@ -16,8 +16,8 @@
 import type { DataPlane, LinkState } from '../dataplane/dataplane.js';
 import type { EndpointRecord, NamespaceRecord, NetworkRecord } from '../model/records.js';
 import type { HostState } from '../model/state.js';
-import { NFT_TABLE } from '../model/names.js';
 import {
+  assembleBridgeTable,
   assembleTable,
   hostSysctls,
   namespaceOf,
@@ -25,6 +25,7 @@ import {
   planHost,
   planNamespace,
   planNetworkParts,
+  routedVia,
   type EndpointParts,
   type NamespacePlan,
   type NetworkParts,
@@ -132,8 +133,8 @@ export class Reconciler {
     const ruleset = async () => {
       try {
         await this.dp.setSysctls(hostSysctls(plan.bridges.length > 0, state.index.aclEndpoints.size > 0));
-        if (plan.bridges.length) await this.dp.applyNft(plan.nft);
-        else await this.dp.deleteNft(NFT_TABLE);
+        if (plan.bridges.length) await this.dp.applyNft([plan.nft, plan.nftBridge]);
+        else await this.dp.deleteNft([plan.nft, plan.nftBridge]);
         await this.dp.ensureIptablesForwardAccept(plan.iptablesForwardAccept);
         this.status.set('nft', { state: 'ok' });
       } catch (err) {
@@ -169,7 +170,7 @@ export class Reconciler {
     for (const ep of state.endpoints.values()) {
       const net = state.networks.get(ep.networkId);
       const ns = namespaceOf(ep, state);
-      applied.endpoints.set(ep.id, { rec: ep, net, ns, parts: planEndpointParts(ep, net, ns), ok: !bad(ep.id) });
+      applied.endpoints.set(ep.id, { rec: ep, net, ns, parts: planEndpointParts(ep, net, ns, routedVia(ep, state)), ok: !bad(ep.id) });
     }
     for (const p of plan.namespaces) {
       applied.namespaces.set(p.id, { rec: state.namespaces.get(p.id)!, plan: JSON.stringify(p) });
@@ -198,14 +199,24 @@ export class Reconciler {
       const rec = state.networks.get(id);
       if ((old || rec) && old?.rec !== rec) nets.push({ id, old, rec });
     }
+    // A router endpoint's allowed sources depend on the routes others send through it: when an
+    // endpoint's routes change, the endpoints at their next hops (old and new) are planned again.
+    const routers = new Set<string>();
+    for (const id of [...epIds]) {
+      const hops = [a.endpoints.get(id)?.rec, state.endpoints.get(id)].flatMap((r) => (r ? r.policies.routes.flatMap((x) => (x.nextHop ? [[r.networkId, x.nextHop] as const] : [])) : []));
+      for (const [netId, hop] of hops) {
+        const at = state.index.addresses.get(netId)?.get(hop);
+        if (at && !epIds.has(at)) routers.add(at);
+      }
+    }
     const eps: { id: string; old?: AppliedEndpoint; rec?: EndpointRecord; net?: NetworkRecord; ns?: NamespaceRecord }[] = [];
-    for (const id of epIds) {
+    for (const id of [...epIds, ...routers]) {
       const old = a.endpoints.get(id);
       const rec = state.endpoints.get(id);
       const net = rec && state.networks.get(rec.networkId);
       const ns = rec && namespaceOf(rec, state);
       if (!old && !rec) continue;
-      if (old && rec && old.rec === rec && old.net === net && old.ns === ns && old.ok) continue;
+      if (old && rec && old.rec === rec && old.net === net && old.ns === ns && old.ok && !routers.has(id)) continue;
       eps.push({ id, old, rec, net, ns });
     }
 
@@ -245,7 +256,7 @@ export class Reconciler {
     for (const id of a.failedNamespaces) nsFailed.add(a.namespaces.get(id)!.rec.path);
 
     const newNet = new Map(nets.filter((n) => n.rec).map((n) => [n.id, planNetworkParts(n.rec!)]));
-    const newEp = new Map(eps.filter((e) => e.rec).map((e) => [e.id, planEndpointParts(e.rec!, e.net, e.ns)]));
+    const newEp = new Map(eps.filter((e) => e.rec).map((e) => [e.id, planEndpointParts(e.rec!, e.net, e.ns, routedVia(e.rec!, state))]));
     const anyNetwork = state.networks.size > 0;
     const anyAcl = state.index.aclEndpoints.size > 0;
 
@@ -311,8 +322,9 @@ export class Reconciler {
         if (anyNetwork !== a.anyNetwork) {
           // The first network makes the table, the last one removes it: rare, done whole.
           await this.dp.setSysctls(hostSysctls(anyNetwork, anyAcl));
-          if (anyNetwork) await this.dp.applyNft(planHost(state).nft);
-          else await this.dp.deleteNft(NFT_TABLE);
+          const plan = planHost(state);
+          if (anyNetwork) await this.dp.applyNft([plan.nft, plan.nftBridge]);
+          else await this.dp.deleteNft([plan.nft, plan.nftBridge]);
           await this.dp.ensureIptablesForwardAccept(anyNetwork);
         } else if (anyNetwork && (nets.length || eps.length)) {
           if (anyAcl !== a.anyAcl) await this.dp.setSysctls(hostSysctls(anyNetwork, anyAcl));
@@ -321,13 +333,16 @@ export class Reconciler {
             eps.flatMap((e) => (e.old ? [e.old.parts] : [])),
           );
           const after = assembleTable([...newNet.values()], [...newEp.values()]);
+          const beforeBridge = assembleBridgeTable(eps.flatMap((e) => (e.old ? [e.old.parts] : [])));
+          const afterBridge = assembleBridgeTable([...newEp.values()]);
           try {
-            await this.dp.applyNftChange(before, after);
+            await this.dp.applyNftChange([before, beforeBridge], [after, afterBridge]);
           } catch (err) {
             // The kernel may have drifted from what was applied (an element deleted behind hostd's
             // back): compare the whole table with the kernel once before failing the request.
             this.log.warn(`nft change refused (${(err as Error).message}); retrying against the kernel's table`);
-            await this.dp.applyNft(planHost(state).nft);
+            const plan = planHost(state);
+            await this.dp.applyNft([plan.nft, plan.nftBridge]);
           }
         }
         this.status.set('nft', { state: 'ok' });

@@ -79,6 +79,8 @@ export class StateIndex {
   readonly ports = new Map<string, PortOwner[]>();
   /** endpoints that have at least one ACL */
   readonly aclEndpoints = new Set<string>();
+  /** "network id/next hop address" → endpoints with a route through that next hop */
+  readonly routesVia = new Map<string, Set<string>>();
 
   constructor(state: Pick<HostState, 'networks' | 'endpoints' | 'namespaces'>) {
     state.networks.listen((b, a) => {
@@ -105,6 +107,7 @@ export class StateIndex {
       if (b) {
         this.endpointByName.delete(b.name);
         this.aclEndpoints.delete(b.id);
+        for (const r of b.policies.routes) if (r.nextHop) removeFrom(this.routesVia, `${b.networkId}/${r.nextHop}`, b.id);
         this.shortIds.endpoints.delete(shortId(b.id));
         const ips = this.addresses.get(b.networkId);
         ips?.delete(b.ip);
@@ -123,6 +126,7 @@ export class StateIndex {
       if (a) {
         this.endpointByName.set(a.name, a.id);
         if (a.policies.acls.length) this.aclEndpoints.add(a.id);
+        for (const r of a.policies.routes) if (r.nextHop) getOr(this.routesVia, `${a.networkId}/${r.nextHop}`, () => new Set()).add(a.id);
         this.shortIds.endpoints.set(shortId(a.id), a.id);
         getOr(this.addresses, a.networkId, () => new Map()).set(a.ip, a.id);
         getOr(this.endpointsByNetwork, a.networkId, () => new Set()).add(a.id);

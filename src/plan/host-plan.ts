@@ -15,7 +15,7 @@
  */
 import type { EndpointRecord, NamespaceRecord, NetworkRecord } from '../model/records.js';
 import type { HostState } from '../model/state.js';
-import { bridgeMac, bridgeName, NFT_TABLE, shortId, vethName } from '../model/names.js';
+import { bridgeMac, bridgeName, LINK_PREFIX, NFT_TABLE, shortId, vethName } from '../model/names.js';
 import type { NftChain, NftElement, NftSet, NftTable } from './nft-table.js';
 import { aclToNft, orderAcls } from '../model/acl.js';
 
@@ -80,6 +80,8 @@ export interface HostPlan {
   namespaces: NamespacePlan[];
   sysctls: Sysctl[];
   nft: NftTable;
+  /** bridge family: what an endpoint's veth may send (anti-spoofing), before any IP hook */
+  nftBridge: NftTable;
   /** accept Switchyard's bridges in iptables' FORWARD (needed where Docker set its policy to DROP) */
   iptablesForwardAccept: boolean;
 }
@@ -100,6 +102,8 @@ export interface EndpointParts {
   veth?: VethPlan;
   chains: NftChain[];
   elements: Map<string, NftElement[]>;
+  /** elements of the bridge table's sets: the sources and MAC its veth may send from */
+  bridgeElements: Map<string, NftElement[]>;
 }
 
 /**
@@ -111,7 +115,7 @@ export function planHost(state: HostState): HostPlan {
   const networks = sortById([...state.networks.values()]);
   const endpoints = sortById([...state.endpoints.values()]);
   const netParts = networks.map(planNetworkParts);
-  const epParts = endpoints.map((ep) => planEndpointParts(ep, state.networks.get(ep.networkId), namespaceOf(ep, state)));
+  const epParts = endpoints.map((ep) => planEndpointParts(ep, state.networks.get(ep.networkId), namespaceOf(ep, state), routedVia(ep, state)));
   const live = [...state.namespaces.values()].filter((ns) => !ns.deleting);
   const byNamespace = new Map<string, EndpointRecord[]>();
   for (const ep of endpoints) {
@@ -126,6 +130,7 @@ export function planHost(state: HostState): HostPlan {
     namespaces: sortById(live).map((ns) => planNamespace(ns, byNamespace.get(ns.id) ?? [], state)),
     sysctls: [...hostSysctls(networks.length > 0, state.index.aclEndpoints.size > 0), ...netParts.flatMap((n) => n.sysctls)],
     nft: assembleTable(netParts, epParts),
+    nftBridge: assembleBridgeTable(epParts),
     iptablesForwardAccept: networks.length > 0,
   };
 }
@@ -178,8 +183,22 @@ export function planNetworkParts(net: NetworkRecord): NetworkParts {
   return { bridge, sysctls: [{ key: `net/ipv4/conf/${bridge.name}/route_localnet`, value: '1' }], chains, elements };
 }
 
-/** `net` is the endpoint's network, `ns` its namespace (absent while detached). */
-export function planEndpointParts(ep: EndpointRecord, net: NetworkRecord | undefined, ns: NamespaceRecord | undefined): EndpointParts {
+/**
+ * The destinations other endpoints of its network route through `ep` (their SDNRoutes' NextHop is its
+ * address): a router endpoint forwards packets from those, so it may send from them.
+ */
+export function routedVia(ep: EndpointRecord, state: HostState): string[] {
+  const ids = state.index.routesVia.get(`${ep.networkId}/${ep.ip}`) ?? new Set<string>();
+  const out = new Set<string>();
+  for (const id of ids) for (const r of state.endpoints.get(id)?.policies.routes ?? []) if (r.nextHop === ep.ip) out.add(r.destination);
+  return [...out].sort();
+}
+
+/**
+ * `net` is the endpoint's network, `ns` its namespace (absent while detached), `via` the destinations
+ * routed through it (routedVia).
+ */
+export function planEndpointParts(ep: EndpointRecord, net: NetworkRecord | undefined, ns: NamespaceRecord | undefined, via: string[] = []): EndpointParts {
   const { any, addr } = portMappingElements(ep);
   const elements = new Map<string, NftElement[]>();
   const chains: NftChain[] = [];
@@ -218,7 +237,15 @@ export function planEndpointParts(ep: EndpointRecord, net: NetworkRecord | undef
     }
     if (nat.virtualIp) elements.set('snat_vip', [{ key: [ep.ip], value: nat.virtualIp, comment: `ep ${ep.id}` }]);
   }
-  return { ...(net && ns ? { veth: planVeth(ep, net, ns) } : {}), chains, elements };
+  const veth = net && ns ? planVeth(ep, net, ns) : undefined;
+  const bridgeElements = new Map<string, NftElement[]>();
+  if (veth) {
+    const comment = `ep ${ep.id}`;
+    const name = `"${veth.name}"`;
+    bridgeElements.set('ep_src', [{ key: [name, ep.ip], comment }, ...via.map((d) => ({ key: [name, d], comment: `${comment} routes` }))]);
+    bridgeElements.set('ep_mac', [{ key: [name, ep.mac], comment }]);
+  }
+  return { ...(veth ? { veth } : {}), chains, elements, bridgeElements };
 }
 
 /** The chain holding an endpoint's ACLs. */
@@ -313,6 +340,51 @@ export function portMappingElements(ep: EndpointRecord): { any: NftElement[]; ad
     }
   }
   return { any, addr };
+}
+
+/**
+ * The bridge table: a frame an endpoint's veth brings into the bridge must carry the endpoint's own
+ * MAC, and its IPv4 and ARP the endpoint's own address (or one routed through it); IPv6 (not served
+ * yet) does not pass. Checked before any IP hook, so no endpoint can take another's address to slip
+ * past ACLs or isolation.
+ */
+export function nftBridgeBase(): NftTable {
+  return {
+    family: 'bridge',
+    name: NFT_TABLE,
+    comment: 'managed by switchyard hostd, do not edit',
+    sets: [
+      { name: 'ep_src', keyTypes: ['ifname', 'ipv4_addr'], flags: ['interval'], comment: 'endpoint veths and the sources they may use', elements: [] },
+      { name: 'ep_mac', keyTypes: ['ifname', 'ether_addr'], comment: 'endpoint veths and their MACs', elements: [] },
+    ],
+    chains: [
+      {
+        name: 'spoof',
+        base: 'type filter hook prerouting priority -200; policy accept;',
+        rules: [
+          `iifname != "${LINK_PREFIX}ep-*" accept`,
+          'iifname . ether saddr != @ep_mac counter drop comment "spoofed MAC"',
+          'ether type ip iifname . ip saddr != @ep_src counter drop comment "spoofed IPv4 source"',
+          'ether type arp iifname . arp saddr ip != @ep_src counter drop comment "spoofed ARP"',
+          'ether type ip6 counter drop comment "IPv6 is not served"',
+        ],
+      },
+    ],
+  };
+}
+
+/** The bridge table filled with the given endpoints' parts. */
+export function assembleBridgeTable(eps: EndpointParts[]): NftTable {
+  const t = nftBridgeBase();
+  const sets = new Map(t.sets.map((s) => [s.name, s]));
+  for (const p of eps) {
+    for (const [name, els] of p.bridgeElements) {
+      const set = sets.get(name);
+      if (!set) throw new Error(`plan: no bridge set ${name}`);
+      for (const e of els) set.elements.push(e);
+    }
+  }
+  return t;
 }
 
 /** The table for these records alone (whole when given all of them); for tests and tools. */

@@ -31,7 +31,7 @@ export interface NftSet {
 }
 
 export interface NftTable {
-  family: 'inet';
+  family: 'inet' | 'bridge';
   name: string;
   comment: string;
   sets: NftSet[];

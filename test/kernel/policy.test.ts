@@ -168,6 +168,24 @@ describe('endpoint policies', () => {
     assert.equal(await w.curl(ns('mtu'), 'http://192.0.2.2:9000/'), 'outside');
   });
 
+  it('an endpoint cannot send as another: a forged source address or MAC is dropped at its veth', async () => {
+    // "other" takes web's address as a second one and sends from it: without anti-spoofing it would
+    // slip past web's own Out rules (ACL chains are picked by address).
+    await w.ip(ns('other'), `addr add ${ip.get('web')}/32 dev eth0`);
+    const forged = await w.exec(ns('other'), ['curl', '-s', '-m', '1', '--interface', ip.get('web')!, 'http://192.0.2.2:9000/'], { okExitCodes: [7, 28, 45] });
+    assert.notEqual(forged.stdout, 'outside', 'a forged source does not get out');
+    await w.ip(ns('other'), `addr del ${ip.get('web')}/32 dev eth0`);
+    await w.ip(ns('other'), 'link set eth0 address 02:53:de:ad:be:ef');
+    assert.equal(await w.curl(ns('other'), 'http://192.0.2.2:9000/', 1), '', 'a forged MAC does not get out');
+    const doc = await hostd.client.request<{ MacAddress: string }>('GET', `/endpoints/${ns('other')}`);
+    await w.ip(ns('other'), `link set eth0 address ${doc.MacAddress.replace(/-/g, ':').toLowerCase()}`);
+    const rules = (await w.exec(host, ['nft', 'list', 'chain', 'bridge', 'switchyard', 'spoof'])).stdout;
+    const dropped = (what: string) => Number(new RegExp(`counter packets (\\d+) bytes \\d+ drop comment "${what}`).exec(rules)?.[1] ?? 0);
+    // The forged source is stopped in its ARP for the gateway, or in its IP packet if the gateway's MAC was known.
+    assert.ok(dropped('spoofed IPv4 source') + dropped('spoofed ARP') > 0, rules);
+    assert.ok(dropped('spoofed MAC') > 0, rules);
+  });
+
   it('a restart after a crash puts back routes and QOS changed behind hostd\'s back', async () => {
     await w.stopHostd(hostd, 'SIGKILL');
     await w.exec(ns('qos'), ['tc', 'qdisc', 'del', 'dev', 'eth0', 'root']);

@@ -20,6 +20,7 @@ function canonical(t: NftTable | null): string {
 function expectMatchesFullPlan(h: TestHost, step: string): void {
   const plan = planHost(h.svc.state);
   assert.equal(canonical(h.fake.nft), plan.bridges.length ? canonical(plan.nft) : 'no table', `nft after ${step}`);
+  assert.equal(canonical(h.fake.nftBridge), plan.bridges.length ? canonical(plan.nftBridge) : 'no table', `bridge nft after ${step}`);
   const links = [...h.fake.links.values()].map((l) => `${l.name}${l.master ? `@${l.master}` : ''}${l.peer ? `>${l.peer.netnsPath}:${l.peer.address}` : ''}`).sort();
   const want = [
     ...plan.bridges.map((b) => b.name),
@@ -103,14 +104,17 @@ for (const seed of [1, 2, 3]) {
           } else {
             step = 'modify';
             const kind = pick(['Add', 'Remove', 'Update'])!;
+            const target = pick(eps);
+            const router = target && pick(eps.filter((e) => e.networkId === target.networkId && e.id !== target.id));
             const policy = pick([
+              { Type: 'SDNRoute', Settings: { DestinationPrefix: `10.${210 + Math.floor(rand() * 3)}.0.0/16`, ...(router ? { NextHop: router.ip } : {}) } },
               { Type: 'PortMapping', Settings: { InternalPort: 81, ExternalPort: 9000 + Math.floor(rand() * 20), Protocol: pick(['TCP', 'UDP']) } },
               { Type: 'ACL', Settings: { Id: `r${Math.floor(rand() * 4)}`, Action: pick(['Allow', 'Block', 'Pass']), Direction: pick(['In', 'Out']), Priority: Math.floor(rand() * 300) } },
               { Type: 'QOS', Settings: { MaximumOutgoingBandwidthInBytes: 1_000_000 * (1 + Math.floor(rand() * 3)) } },
               { Type: 'SDNRoute', Settings: { DestinationPrefix: `10.${200 + Math.floor(rand() * 3)}.0.0/16` } },
               { Type: 'OutBoundNAT', Settings: { Exceptions: [`198.51.100.${Math.floor(rand() * 3)}`] } },
             ])!;
-            await h.svc.modifyEndpoint(pick(eps)?.id ?? 'none', { ResourceType: 'Policy', RequestType: kind, Settings: { Policies: [policy] } });
+            await h.svc.modifyEndpoint(target?.id ?? 'none', { ResourceType: 'Policy', RequestType: kind, Settings: { Policies: [policy] } });
           }
         } catch (err) {
           // refused requests are part of the sequence; they must change nothing either
