@@ -242,7 +242,8 @@ export function planEndpointParts(ep: EndpointRecord, net: NetworkRecord | undef
   if (veth) {
     const comment = `ep ${ep.id}`;
     const name = `"${veth.name}"`;
-    bridgeElements.set('ep_src', [{ key: [name, ep.ip], comment }, ...via.map((d) => ({ key: [name, d], comment: `${comment} routes` }))]);
+    bridgeElements.set('ep_src', [{ key: [name, ep.ip], comment }]);
+    if (via.length) bridgeElements.set('ep_routed', via.map((d) => ({ key: [name, d], comment })));
     bridgeElements.set('ep_mac', [{ key: [name, ep.mac], comment }]);
   }
   return { ...(veth ? { veth } : {}), chains, elements, bridgeElements };
@@ -354,7 +355,10 @@ export function nftBridgeBase(): NftTable {
     name: NFT_TABLE,
     comment: 'managed by switchyard hostd, do not edit',
     sets: [
-      { name: 'ep_src', keyTypes: ['ifname', 'ipv4_addr'], flags: ['interval'], comment: 'endpoint veths and the sources they may use', elements: [] },
+      // Its own address in a hash set (one lookup for nearly every packet), what is routed through
+      // it (a router endpoint) in an interval set, looked up only when the first misses.
+      { name: 'ep_src', keyTypes: ['ifname', 'ipv4_addr'], comment: 'endpoint veths and their addresses', elements: [] },
+      { name: 'ep_routed', keyTypes: ['ifname', 'ipv4_addr'], flags: ['interval'], comment: 'endpoint veths and the destinations routed through them', elements: [] },
       { name: 'ep_mac', keyTypes: ['ifname', 'ether_addr'], comment: 'endpoint veths and their MACs', elements: [] },
     ],
     chains: [
@@ -364,8 +368,8 @@ export function nftBridgeBase(): NftTable {
         rules: [
           `iifname != "${LINK_PREFIX}ep-*" accept`,
           'iifname . ether saddr != @ep_mac counter drop comment "spoofed MAC"',
-          'ether type ip iifname . ip saddr != @ep_src counter drop comment "spoofed IPv4 source"',
-          'ether type arp iifname . arp saddr ip != @ep_src counter drop comment "spoofed ARP"',
+          'ether type ip iifname . ip saddr != @ep_src iifname . ip saddr != @ep_routed counter drop comment "spoofed IPv4 source"',
+          'ether type arp iifname . arp saddr ip != @ep_src iifname . arp saddr ip != @ep_routed counter drop comment "spoofed ARP"',
           'ether type ip6 counter drop comment "IPv6 is not served"',
         ],
       },
