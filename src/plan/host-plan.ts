@@ -242,6 +242,7 @@ export function planEndpointParts(ep: EndpointRecord, net: NetworkRecord | undef
   if (veth) {
     const comment = `ep ${ep.id}`;
     const name = `"${veth.name}"`;
+    bridgeElements.set('ep_ok', [{ key: [name, ep.mac, ep.ip], comment }]);
     bridgeElements.set('ep_src', [{ key: [name, ep.ip], comment }]);
     if (via.length) bridgeElements.set('ep_routed', via.map((d) => ({ key: [name, d], comment })));
     bridgeElements.set('ep_mac', [{ key: [name, ep.mac], comment }]);
@@ -355,6 +356,7 @@ export function nftBridgeBase(): NftTable {
     name: NFT_TABLE,
     comment: 'managed by switchyard hostd, do not edit',
     sets: [
+      { name: 'ep_ok', keyTypes: ['ifname', 'ether_addr', 'ipv4_addr'], comment: 'endpoint veths with their MAC and address: the common case, one lookup', elements: [] },
       // Its own address in a hash set (one lookup for nearly every packet), what is routed through
       // it (a router endpoint) in an interval set, looked up only when the first misses.
       { name: 'ep_src', keyTypes: ['ifname', 'ipv4_addr'], comment: 'endpoint veths and their addresses', elements: [] },
@@ -366,9 +368,10 @@ export function nftBridgeBase(): NftTable {
         name: 'spoof',
         base: 'type filter hook prerouting priority -200; policy accept;',
         rules: [
+          'iifname . ether saddr . ip saddr @ep_ok accept',
           `iifname != "${LINK_PREFIX}ep-*" accept`,
           'iifname . ether saddr != @ep_mac counter drop comment "spoofed MAC"',
-          'ether type ip iifname . ip saddr != @ep_src iifname . ip saddr != @ep_routed counter drop comment "spoofed IPv4 source"',
+          'ether type ip iifname . ip saddr != @ep_routed counter drop comment "spoofed IPv4 source"',
           'ether type arp iifname . arp saddr ip != @ep_src iifname . arp saddr ip != @ep_routed counter drop comment "spoofed ARP"',
           'ether type ip6 counter drop comment "IPv6 is not served"',
         ],
