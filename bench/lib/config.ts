@@ -54,7 +54,7 @@ export function loadConfig(): BenchConfig {
   const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
   return {
     iterations: intFromEnv('BENCH_N', 30, 1),
-    iperfRuns: intFromEnv('BENCH_IPERF_RUNS', 7, 1),
+    iperfRuns: intFromEnv('BENCH_IPERF_RUNS', 11, 1),
     iperfSeconds: intFromEnv('BENCH_IPERF_SECONDS', 5, 1),
     scale: intFromEnv('BENCH_SCALE', 900, 0),
     scaleAttached: intFromEnv('BENCH_SCALE_ATTACHED', 100, 0),
