@@ -37,6 +37,15 @@ The socket is --socket PATH, else $SWITCHYARD_SOCKET, else /run/switchyard/hns.s
 
 class UsageError extends Error {}
 
+/** Runs an argument parser; what it throws is the user's usage error (exit code 2). */
+function usage<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
 type Doc = Record<string, unknown> & { ID: string };
 /** Takes the global options (--socket, -o/--output, -h) out of argv, wherever they stand. */
 function splitGlobals(argv: string[]): { socket?: string; output?: string; help: boolean; words: string[] } {
@@ -91,13 +100,7 @@ async function main(argv: string[]): Promise<number> {
       case 'status':
         return await show(await client.request('GET', '/status'), json, statusText);
       case 'trace': {
-        let body;
-        try {
-          body = traceRequest(words.slice(1));
-        } catch (e) {
-          throw new UsageError((e as Error).message);
-        }
-        return await show(await client.request('POST', '/trace', body), json, traceText);
+        return await show(await client.request('POST', '/trace', usage(() => traceRequest(words.slice(1)))), json, traceText);
       }
       case 'network create':
         return await show(await networkCreate(client, rest), json, (d) => `${d.Name} ${d.ID}`);
@@ -205,16 +208,11 @@ async function endpointCreate(client: HostClient, args: string[]): Promise<Doc> 
   if (positionals.length !== 1) throw new UsageError('endpoint create: exactly one NAME');
   if (!values.network) throw new UsageError('endpoint create: --network NET is required');
   const name = positionals[0]!;
-  let policies;
-  try {
-    policies = [
-      ...(values.publish ?? []).map(parsePublish),
-      ...qosPolicy(values['max-egress'], values['max-ingress']),
-      ...(values.policy ?? []).map(parsePolicyJson),
-    ];
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  const policies = usage(() => [
+    ...(values.publish ?? []).map(parsePublish),
+    ...qosPolicy(values['max-egress'], values['max-ingress']),
+    ...(values.policy ?? []).map(parsePolicyJson),
+  ]);
   // The namespace: given (known to hostd, or adopted now), or a new one named after the endpoint.
   const nsRef = values.namespace ?? name;
   let ns: Doc;
@@ -257,12 +255,7 @@ async function endpointPolicy(client: HostClient, args: string[], json: boolean)
     return 0;
   }
   if (!docs.length) throw new UsageError(`endpoint policy ${op} NAME JSON...: give at least one policy`);
-  let policies;
-  try {
-    policies = docs.map(parsePolicyJson);
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  const policies = usage(() => docs.map(parsePolicyJson));
   const doc = await client.request<Doc>('PATCH', path, { ResourceType: 'Policy', RequestType: kinds[op!], Settings: { Policies: policies } });
   return show(doc, json, (d) => `${d.Name}: ${(d.Policies as unknown[]).length} policies`);
 }

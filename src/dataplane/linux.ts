@@ -62,15 +62,16 @@ export class LinuxDataPlane implements DataPlane {
       `link set ${v.ifName} up`,
       // "add", not "replace": in a namespace with several endpoints (a container on two networks) the
       // first one keeps the default route, as Docker keeps its primary network's gateway. Only this
-      // line (4) may fail ("File exists"); -force runs the lines after it all the same.
+      // line may fail ("File exists"); -force runs the lines after it all the same.
       `route add default via ${v.gateway} dev ${v.ifName}`,
       ...v.settings.routes.map((r) => `route replace ${routeSpec(r, v.ifName)}`),
     ];
+    const defaultRouteLine = inside.findIndex((l) => l.startsWith('route add default')) + 1;
     try {
       const inner = async () => {
         const res = await run(['ip', '-force', '-batch', '-'], { stdin: inside.join('\n') + '\n', netns: v.netnsPath, okExitCodes: [1] });
         const failedLines = [...res.stderr.matchAll(/Command failed -:(\d+)/g)].map((m) => Number(m[1]));
-        if (res.exitCode !== 0 && (failedLines.length !== 1 || failedLines[0] !== 4 || !/File exists/.test(res.stderr))) {
+        if (res.exitCode !== 0 && (failedLines.length !== 1 || failedLines[0] !== defaultRouteLine || !/File exists/.test(res.stderr))) {
           throw new SyError('SY_KERNEL', `Cannot configure "${v.ifName}" in "${v.netnsPath}": ${res.stderr.trim()}`, {
             argv: ['ip', '-force', '-batch', '-'],
             stdin: inside.join('\n'),

@@ -65,7 +65,6 @@ interface AppliedEndpoint {
   net?: NetworkRecord;
   ns?: NamespaceRecord;
   parts: EndpointParts;
-  ok: boolean;
 }
 interface Applied {
   networks: Map<string, AppliedNetwork>;
@@ -170,7 +169,7 @@ export class Reconciler {
     for (const ep of state.endpoints.values()) {
       const net = state.networks.get(ep.networkId);
       const ns = namespaceOf(ep, state);
-      applied.endpoints.set(ep.id, { rec: ep, net, ns, parts: planEndpointParts(ep, net, ns, routedVia(ep, state)), ok: !bad(ep.id) });
+      applied.endpoints.set(ep.id, { rec: ep, net, ns, parts: planEndpointParts(ep, net, ns, routedVia(ep, state)) });
     }
     for (const p of plan.namespaces) {
       applied.namespaces.set(p.id, { rec: state.namespaces.get(p.id)!, plan: JSON.stringify(p) });
@@ -209,15 +208,17 @@ export class Reconciler {
         if (at && !epIds.has(at)) routers.add(at);
       }
     }
-    const eps: { id: string; old?: AppliedEndpoint; rec?: EndpointRecord; net?: NetworkRecord; ns?: NamespaceRecord }[] = [];
+    // `oldOk`: what was applied for it took (an endpoint the kernel refused is tried again whole).
+    const eps: { id: string; old?: AppliedEndpoint; oldOk: boolean; rec?: EndpointRecord; net?: NetworkRecord; ns?: NamespaceRecord }[] = [];
     for (const id of [...epIds, ...routers]) {
       const old = a.endpoints.get(id);
+      const oldOk = !!old && !a.failedEndpoints.has(id);
       const rec = state.endpoints.get(id);
       const net = rec && state.networks.get(rec.networkId);
       const ns = rec && namespaceOf(rec, state);
       if (!old && !rec) continue;
-      if (old && rec && old.rec === rec && old.net === net && old.ns === ns && old.ok && !routers.has(id)) continue;
-      eps.push({ id, old, rec, net, ns });
+      if (old && rec && old.rec === rec && old.net === net && old.ns === ns && oldOk && !routers.has(id)) continue;
+      eps.push({ id, old, oldOk, rec, net, ns });
     }
 
     // Namespaces: new or replaced ones, and those an endpoint changed in or out of (resolv.conf).
@@ -274,18 +275,18 @@ export class Reconciler {
       const was = e.old?.parts.veth;
       const now = newEp.get(e.id)?.veth;
       // Routes, QOS and MTU change in place; a new namespace, address or MAC makes a new veth.
-      if (was && now && e.old?.ok && same({ ...was, settings: null }, { ...now, settings: null })) {
+      if (was && now && e.oldOk && same({ ...was, settings: null }, { ...now, settings: null })) {
         if (!same(was.settings, now.settings)) vethsToUpdate.push({ now, before: was.settings });
         continue;
       }
-      const changed = !e.old?.ok || !same(was, now);
+      const changed = !e.oldOk || !same(was, now);
       if (was && changed) {
         stale.push(was.name);
         if (e.old!.parts.chains.length) aclVethGoes = true;
       }
       if (now && changed) {
         // a veth that failed half-way goes first
-        if (!was && e.old && !e.old.ok) stale.push(now.name);
+        if (!was && e.old && !e.oldOk) stale.push(now.name);
         vethsToMake.push(now);
       }
     }
@@ -369,10 +370,9 @@ export class Reconciler {
       else a.networks.delete(n.id);
     }
     for (const e of eps) {
-      const ok = !!e.rec && !bad(e.id);
-      if (e.rec) a.endpoints.set(e.id, { rec: e.rec, net: e.net, ns: e.ns, parts: newEp.get(e.id)!, ok });
+      if (e.rec) a.endpoints.set(e.id, { rec: e.rec, net: e.net, ns: e.ns, parts: newEp.get(e.id)! });
       else a.endpoints.delete(e.id);
-      if (e.rec && !ok) a.failedEndpoints.add(e.id);
+      if (e.rec && bad(e.id)) a.failedEndpoints.add(e.id);
       else a.failedEndpoints.delete(e.id);
     }
     a.anyNetwork = anyNetwork;

@@ -25,8 +25,8 @@ export class RecordMap<T extends { id: string }> extends Map<string, T> {
   override set(id: string, rec: T): this {
     const before = super.get(id);
     super.set(id, deepFreeze(rec));
-    this.dirty?.add(id);
-    for (const l of this.listeners ?? []) l(before, rec);
+    this.dirty.add(id);
+    for (const l of this.listeners) l(before, rec);
     return this;
   }
 
