@@ -43,8 +43,8 @@ interface IperfJson {
 }
 
 /** Runs one TCP test from `netns` to host:port for `seconds`. */
-export async function runIperfClient(netns: string, host: string, port: number, seconds: number): Promise<IperfRun> {
-  const argv = ['iperf3', '-c', host, '-p', String(port), '-t', String(seconds), '-J'];
+export async function runIperfClient(netns: string, host: string, port: number, seconds: number, affinity = ''): Promise<IperfRun> {
+  const argv = ['iperf3', '-c', host, '-p', String(port), '-t', String(seconds), '-J', ...(affinity ? ['-A', affinity] : [])];
   const { stdout } = await exec(argv, { netns, timeoutMs: (seconds + 30) * 1000, okCodes: [1] });
   const report = JSON.parse(stdout) as IperfJson;
   if (report.error) throw new Error(`iperf3 from ${netns} to ${host}:${port}: ${report.error}`);

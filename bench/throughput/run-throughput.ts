@@ -29,7 +29,7 @@ export async function runThroughput(scenarios: Scenario[], runs: number, seconds
       const r = results.get(s.key)!;
       if (r.error || isAborted()) continue;
       try {
-        const one = await runIperfClient(s.clientNetns, s.host, s.port, seconds);
+        const one = await runIperfClient(s.clientNetns, s.host, s.port, seconds, process.env['BENCH_IPERF_AFFINITY'] ?? '');
         r.runs.push(one);
         log(`  (b) run ${run + 1}/${runs} ${s.key}: ${(one.bps / 1e9).toFixed(2)} Gbit/s`);
       } catch (e) {
