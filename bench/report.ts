@@ -23,6 +23,7 @@ export interface BenchReport {
   iterations: number;
   iperfRuns: number;
   iperfSeconds: number;
+  iperfAffinity: string;
   prefix: string;
   /** why hostd's figures are missing, when they are */
   hostdNote?: string;
@@ -202,7 +203,7 @@ export function renderReport(r: BenchReport): string {
         ['date', m.date],
         ['command', `\`${m.command}\``],
         ['commit', m.commit],
-        ['settings', `N=${r.iterations} rounds (+1 warm-up), iperf3 ${r.iperfRuns}×${r.iperfSeconds} s per scenario`],
+        ['settings', `N=${r.iterations} rounds (+1 warm-up), iperf3 ${r.iperfRuns}×${r.iperfSeconds} s per scenario${r.iperfAffinity ? `, pinned (-A ${r.iperfAffinity})` : ', unpinned'}`],
       ],
     ),
     '',
@@ -240,7 +241,7 @@ export function renderReport(r: BenchReport): string {
   parts.push('## (b) TCP throughput (iperf3, single stream)', '');
   if (r.throughput) {
     parts.push(
-      `${r.iperfRuns} runs of ${r.iperfSeconds} s per scenario, interleaved with a rotating order; the figure is the median.`,
+      `${r.iperfRuns} runs of ${r.iperfSeconds} s per scenario, interleaved with a rotating order; the figure is the median. ${r.iperfAffinity ? `Every scenario's client and server are pinned alike (iperf3 -A ${r.iperfAffinity}: client on the first CPU, server on the second), so the scheduler's placement of the two ends does not move the figures.` : 'Unpinned: the scheduler places the two ends.'}`,
       '',
       renderThroughput(r),
       '',

@@ -96,7 +96,7 @@ async function throughputSection(cfg: BenchConfig, world: HostdWorld | undefined
     }
     scenarios.push(await buildBareVeth(cfg.prefix, td), await buildBareBridge(cfg.prefix, td));
     log(`(b) throughput: ${scenarios.map((s) => s.key).join(', ')} × ${cfg.iperfRuns} runs of ${cfg.iperfSeconds} s`);
-    report.throughput = await runThroughput(scenarios, cfg.iperfRuns, cfg.iperfSeconds, td, log);
+    report.throughput = await runThroughput(scenarios, cfg.iperfRuns, cfg.iperfSeconds, cfg.iperfAffinity, td, log);
   } finally {
     report.teardownFailures.push(...(await td.run()));
   }
@@ -131,6 +131,7 @@ async function main(): Promise<void> {
     iterations: cfg.iterations,
     iperfRuns: cfg.iperfRuns,
     iperfSeconds: cfg.iperfSeconds,
+    iperfAffinity: cfg.iperfAffinity,
     prefix: cfg.prefix,
     leaks: [],
     teardownFailures: [],

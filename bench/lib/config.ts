@@ -3,6 +3,7 @@
  * Every knob has a default so that `npm run bench` alone produces the full report.
  */
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 
@@ -14,6 +15,11 @@ export interface BenchConfig {
   /** iperf3 runs per scenario in (b) */
   iperfRuns: number;
   iperfSeconds: number;
+  /**
+   * iperf3 -A: the client's CPU and the server's ("0,1" by default on 2+ CPUs, '' unpinned). Unpinned,
+   * a single stream's figure depends on whether the scheduler puts both ends on one CPU or two.
+   */
+  iperfAffinity: string;
   /** detached endpoints in (c); 0 skips (c) */
   scale: number;
   /** attached endpoints (each in its own namespace) in (c) */
@@ -38,6 +44,13 @@ function intFromEnv(name: string, fallback: number, min: number): number {
   return n;
 }
 
+function affinityFromEnv(): string {
+  const raw = process.env['BENCH_IPERF_AFFINITY'];
+  if (raw === undefined) return availableParallelism() >= 2 ? '0,1' : '';
+  if (raw !== '' && !/^\d+(,\d+)?$/.test(raw)) throw new Error(`BENCH_IPERF_AFFINITY must be "CPU" or "CPU,CPU" (iperf3 -A), or empty, got "${raw}"`);
+  return raw;
+}
+
 function sectionsFromEnv(): Set<Section> {
   const all: Section[] = ['lifecycle', 'throughput', 'scale', 'docker'];
   const raw = process.env['BENCH_ONLY'];
@@ -56,6 +69,7 @@ export function loadConfig(): BenchConfig {
     iterations: intFromEnv('BENCH_N', 30, 1),
     iperfRuns: intFromEnv('BENCH_IPERF_RUNS', 11, 1),
     iperfSeconds: intFromEnv('BENCH_IPERF_SECONDS', 5, 1),
+    iperfAffinity: affinityFromEnv(),
     scale: intFromEnv('BENCH_SCALE', 900, 0),
     scaleAttached: intFromEnv('BENCH_SCALE_ATTACHED', 100, 0),
     sections: sectionsFromEnv(),

@@ -156,7 +156,7 @@ async function throughput(cfg: ReturnType<typeof loadConfig>, hostd: HostdProces
   for (let r = 0; r < IPERF_RUNS; r++) {
     const order: ('plain' | 'acl')[] = r % 2 ? ['acl', 'plain'] : ['plain', 'acl'];
     for (const which of order) {
-      const run = await runIperfClient(outside, '198.19.0.1', which === 'plain' ? 15301 : 15302, IPERF_SECONDS);
+      const run = await runIperfClient(outside, '198.19.0.1', which === 'plain' ? 15301 : 15302, IPERF_SECONDS, cfg.iperfAffinity);
       out[which].push(run.bps);
       log(`(2) run ${r + 1}/${IPERF_RUNS} ${which}: ${(run.bps / 1e9).toFixed(2)} Gbit/s`);
     }
@@ -198,7 +198,7 @@ function render(levels: Level[], tput: Throughput | undefined, head: Record<stri
   ];
   if (tput) {
     lines.push(
-      `iperf3 single stream, ${IPERF_RUNS} runs of ${IPERF_SECONDS} s each, alternating; outside namespace → host 198.19.0.1:published port → endpoint. "acl": 99 rules that do not match (In and Out, both actions, priorities 0-98), then the allow for port ${IPERF_PORT} at priority 1000; "plain": no policy.`,
+      `iperf3 single stream, ${IPERF_RUNS} runs of ${IPERF_SECONDS} s each, alternating, client and server pinned alike (iperf3 -A: ${head['iperf3 -A']}); outside namespace → host 198.19.0.1:published port → endpoint. "acl": 99 rules that do not match (In and Out, both actions, priorities 0-98), then the allow for port ${IPERF_PORT} at priority 1000; "plain": no policy.`,
       '',
       '| Endpoint | runs (Gbit/s) | median (Gbit/s) | ratio |',
       '| --- | --- | --- | --- |',
@@ -216,7 +216,7 @@ async function main(): Promise<void> {
   const tmp = mkdtempSync(join(tmpdir(), 'sybench-policy-'));
   root.defer(`remove ${tmp}`, async () => rmSync(tmp, { recursive: true, force: true }));
   const out = (argv: string[]) => exec(argv).then((r) => r.stdout.trim(), () => '?');
-  const head = {
+  const head: Record<string, string> = {
     'kernel (`uname -r`)': await out(['uname', '-r']),
     'CPUs (`nproc`)': await out(['nproc']),
     CPU: /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? '?',
@@ -224,6 +224,7 @@ async function main(): Promise<void> {
     date: new Date().toISOString(),
     command: `${Object.entries(process.env).filter(([k]) => k.startsWith('BENCH_')).map(([k, v]) => `${k}=${v} `).join('')}node dist/bench/policy/run-policy.js`,
     commit: `${await out(['git', '-C', cfg.repoRoot, 'rev-parse', '--short', 'HEAD'])}${(await out(['git', '-C', cfg.repoRoot, 'status', '--porcelain'])) ? ' + uncommitted changes' : ''}`,
+    'iperf3 -A': cfg.iperfAffinity || 'unpinned',
   };
   let levels: Level[] = [];
   let tput: Throughput | undefined;

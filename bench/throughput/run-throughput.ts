@@ -15,7 +15,7 @@ export interface ThroughputResult {
   error?: string;
 }
 
-export async function runThroughput(scenarios: Scenario[], runs: number, seconds: number, td: Teardown, log: (s: string) => void): Promise<ThroughputResult[]> {
+export async function runThroughput(scenarios: Scenario[], runs: number, seconds: number, affinity: string, td: Teardown, log: (s: string) => void): Promise<ThroughputResult[]> {
   const results = new Map<string, ThroughputResult>(scenarios.map((s) => [s.key, { key: s.key, title: s.title, runs: [] }]));
   const servers = new Set<string>();
   for (const s of scenarios) {
@@ -29,7 +29,7 @@ export async function runThroughput(scenarios: Scenario[], runs: number, seconds
       const r = results.get(s.key)!;
       if (r.error || isAborted()) continue;
       try {
-        const one = await runIperfClient(s.clientNetns, s.host, s.port, seconds, process.env['BENCH_IPERF_AFFINITY'] ?? '');
+        const one = await runIperfClient(s.clientNetns, s.host, s.port, seconds, affinity);
         r.runs.push(one);
         log(`  (b) run ${run + 1}/${runs} ${s.key}: ${(one.bps / 1e9).toFixed(2)} Gbit/s`);
       } catch (e) {
