@@ -14,6 +14,7 @@ import type { DataPlane, LinkState, LinkStats, ListeningSocket, PeerState, RuleC
 import { currentOf, diffNft, emptyCurrent, parseNftJson, parseRuleCounters, type NftCurrent } from './nft-diff.js';
 import { probePorts } from './port-probe.js';
 import { run } from './run.js';
+import { Nft } from './nft-lib.js';
 import type { PortRequest } from '../model/ports.js';
 
 interface IpLink {
@@ -30,6 +31,9 @@ const IPT_CHAIN = 'SWITCHYARD-FORWARD';
 const IPT_COMMENT = 'switchyard';
 
 export class LinuxDataPlane implements DataPlane {
+  /** nft's way in: libnftables in this process, or nft processes where it cannot be loaded */
+  readonly nft = new Nft();
+
   async listOwnedLinks(): Promise<LinkState[]> {
     const { stdout } = await run(['ip', '-j', '-d', 'addr', 'show']);
     const links = JSON.parse(stdout || '[]') as IpLink[];
@@ -146,24 +150,24 @@ export class LinuxDataPlane implements DataPlane {
   async applyNft(desired: NftTable[]): Promise<void> {
     const current = await Promise.all(desired.map((t) => this.readNft(t)));
     const script = desired.map((t, i) => diffNft(t, current[i]!)).join('');
-    if (script) await run(['nft', '-f', '-'], { stdin: script });
+    if (script) await this.nft.apply(script);
   }
 
   async applyNftChange(before: NftTable[], after: NftTable[]): Promise<void> {
     const script = after.map((t, i) => diffNft(t, currentOf(before[i]!))).join('');
-    if (script) await run(['nft', '-f', '-'], { stdin: script });
+    if (script) await this.nft.apply(script);
   }
 
   private async readNft(desired: NftTable): Promise<NftCurrent> {
-    const res = await run(['nft', '-j', 'list', 'table', desired.family, desired.name], { okExitCodes: [1] });
-    if (res.exitCode !== 0) return emptyCurrent();
+    const res = await this.nft.command(`list table ${desired.family} ${desired.name}`);
+    if (!res.ok) return emptyCurrent();
     const types = new Map(desired.sets.map((s) => [s.name, s.keyTypes]));
     return parseNftJson(res.stdout, (n) => types.get(n));
   }
 
   async allRuleCounters(): Promise<RuleCounter[]> {
-    const res = await run(['nft', '-j', 'list', 'table', 'inet', NFT_TABLE], { okExitCodes: [1] });
-    if (res.exitCode !== 0) return [];
+    const res = await this.nft.command(`list table inet ${NFT_TABLE}`);
+    if (!res.ok) return [];
     return parseRuleCounters(res.stdout).filter((c) => /^ep-[0-9a-f]{8}$/.test(c.chain));
   }
 
@@ -176,8 +180,9 @@ export class LinuxDataPlane implements DataPlane {
   }
 
   async ruleCounters(chain: string): Promise<RuleCounter[]> {
-    const res = await run(['nft', '-j', 'list', 'chain', 'inet', NFT_TABLE, chain], { okExitCodes: [1] });
-    return res.exitCode === 0 ? parseRuleCounters(res.stdout) : [];
+    if (!/^[A-Za-z0-9_-]+$/.test(chain)) throw new Error(`bad chain name ${chain}`);
+    const res = await this.nft.command(`list chain inet ${NFT_TABLE} ${chain}`);
+    return res.ok ? parseRuleCounters(res.stdout) : [];
   }
 
   async sendProbe(p: { netnsPath?: string; protocol: 6 | 17; source?: string; dst: string; dport: number; sport?: number }): Promise<void> {
@@ -195,7 +200,7 @@ export class LinuxDataPlane implements DataPlane {
   }
 
   async deleteNft(tables: { family: string; name: string }[]): Promise<void> {
-    for (const t of tables) await run(['nft', 'delete', 'table', t.family, t.name], { okExitCodes: [1] });
+    for (const t of tables) await this.nft.command(`delete table ${t.family} ${t.name}`);
   }
 
   async setSysctls(s: Sysctl[]): Promise<void> {

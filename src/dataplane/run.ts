@@ -1,6 +1,6 @@
 /**
- * The one process boundary of Switchyard: every `ip`, `nft`, `tc`, `sysctl`, `iptables` runs through
- * `run`. Arguments are argv arrays (never a shell string), so no user string is ever interpreted by a
+ * The process boundary of Switchyard: every `ip`, `tc`, `sysctl`, `iptables` runs through `run`, and
+ * `nft` too where libnftables cannot be loaded (nft-lib.ts). Arguments are argv arrays (never a shell string), so no user string is ever interpreted by a
  * shell. Namespace-scoped work is done in the child (`ip -n NAME` or `nsenter --net=PATH`), never by switching the
  * namespace of the Node process (libuv's threads make that unsafe).
  */

@@ -44,7 +44,9 @@ export async function hostdMain(argv: string[]): Promise<void> {
     warn: (m: string) => console.error(`${new Date().toISOString()} warn ${m}`),
   };
   if (process.getuid?.() !== 0) log.warn('hostd is not running as root: kernel changes will fail');
-  const svc = new HostService({ store: new Store(values['state-dir']), dataplane: new LinuxDataPlane(), log });
+  const dataplane = new LinuxDataPlane();
+  log.info(`nftables changes go through ${dataplane.nft.via}`);
+  const svc = new HostService({ store: new Store(values['state-dir']), dataplane, log });
   const t0 = Date.now();
   await svc.start();
   log.info(`state restored: ${svc.state.networks.size} network(s), ${svc.state.endpoints.size} endpoint(s) in ${Date.now() - t0} ms`);
