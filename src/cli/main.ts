@@ -17,7 +17,8 @@ Commands:
   hostd [--state-dir DIR] [--socket PATH] [--docker [--docker-plugin-dir DIR]]
                                                   run the host network service (--docker: also Docker's nat and switchyard plugins)
   install-cni [DIR]                               install the CNI plugin as DIR/switchyard (default /opt/cni/bin)
-  network create --type nat [--subnet CIDR] [--gateway IP] [--dns-server IP]... [--dns-search DOMAIN]... [--mtu N] NAME
+  network create --type nat [--subnet CIDR] [--gateway IP] [--dns-server IP]... [--dns-search DOMAIN]... [--mtu N]
+                 [--policy JSON]... NAME
   network ls | inspect NAME... | rm NAME...
   endpoint create --network NET [--ip IP] [--mac MAC] [--namespace NAME|PATH]
                   [--publish [HOSTIP:]HOSTPORT[-END]:PORT[-END][/PROTO]]...
@@ -26,6 +27,8 @@ Commands:
                    RATE as tc writes it: 800kbit, 50mbit, 1gbit; JSON: an HCN policy document)
   endpoint ls [--network NET] | inspect NAME... | rm NAME...
   endpoint attach NAME --namespace NS | detach NAME
+  network policy ls NAME | add NAME JSON... | rm NAME JSON... | set NAME JSON...
+                  (NetworkACL rules: every endpoint of the network meets them with its own)
   endpoint policy ls NAME | add NAME JSON... | rm NAME JSON... | set NAME JSON...
                   (set replaces every policy of the Types given: HCN's Update)
   namespace create [NAME|PATH] | ls | inspect NS... | rm NS...
@@ -132,7 +135,9 @@ async function main(argv: string[]): Promise<number> {
       case 'endpoint detach':
         return await show(await client.request('POST', `/endpoints/${encodeURIComponent(needNames(rest, 'endpoint detach')[0]!)}/detach`), json, () => 'detached');
       case 'endpoint policy':
-        return await endpointPolicy(client, rest, json);
+        return await policyCommand(client, 'endpoint', rest, json);
+      case 'network policy':
+        return await policyCommand(client, 'network', rest, json);
       case 'namespace create': {
         const body = rest[0] ? { Path: rest[0] } : {};
         return await show(await client.request('POST', '/namespaces', body), json, (d) => `${d.Path} ${d.ID}`);
@@ -169,9 +174,11 @@ async function networkCreate(client: HostClient, args: string[]): Promise<Doc> {
       'dns-search': { type: 'string', multiple: true },
       'dns-domain': { type: 'string' },
       mtu: { type: 'string' },
+      policy: { type: 'string', multiple: true },
     },
   });
   if (positionals.length !== 1) throw new UsageError('network create: exactly one NAME');
+  const policies = usage(() => (values.policy ?? []).map(parsePolicyJson));
   const subnet: Record<string, unknown> = {};
   if (values.subnet) subnet.IpAddressPrefix = values.subnet;
   if (values.gateway) subnet.Routes = [{ NextHop: values.gateway, DestinationPrefix: '0.0.0.0/0' }];
@@ -186,6 +193,7 @@ async function networkCreate(client: HostClient, args: string[]): Promise<Doc> {
     ...(Object.keys(subnet).length ? { Ipams: [{ Type: 'Static', Subnets: [subnet] }] } : {}),
     ...(Object.keys(dns).length ? { Dns: dns } : {}),
     ...(values.mtu ? { MTU: Number(values.mtu) } : {}),
+    ...(policies.length ? { Policies: policies } : {}),
   };
   return client.request<Doc>('POST', '/networks', body);
 }
@@ -240,12 +248,12 @@ async function endpointCreate(client: HostClient, args: string[]): Promise<Doc> 
   }
 }
 
-/** `endpoint policy ls|add|rm|set NAME [JSON...]`: HCN modify requests on one endpoint. */
-async function endpointPolicy(client: HostClient, args: string[], json: boolean): Promise<number> {
+/** `endpoint|network policy ls|add|rm|set NAME [JSON...]`: HCN modify requests on one object. */
+async function policyCommand(client: HostClient, what: 'endpoint' | 'network', args: string[], json: boolean): Promise<number> {
   const [op, name, ...docs] = args;
   const kinds: Record<string, string> = { add: 'Add', rm: 'Remove', set: 'Update' };
-  if (!name || (op !== 'ls' && !kinds[op ?? ''])) throw new UsageError('endpoint policy ls|add|rm|set NAME [JSON...]');
-  const path = `/endpoints/${encodeURIComponent(name)}`;
+  if (!name || (op !== 'ls' && !kinds[op ?? ''])) throw new UsageError(`${what} policy ls|add|rm|set NAME [JSON...]`);
+  const path = `/${what}s/${encodeURIComponent(name)}`;
   if (op === 'ls') {
     const doc = await client.request<Doc & { Policies: { Type: string; Settings?: Record<string, unknown> }[] }>('GET', path);
     if (json) return show(doc.Policies, true, () => '');
@@ -254,7 +262,7 @@ async function endpointPolicy(client: HostClient, args: string[], json: boolean)
     if (defaults) process.stdout.write(`ACL defaults (new flows no rule decides): In ${defaults.In}, Out ${defaults.Out}\n`);
     return 0;
   }
-  if (!docs.length) throw new UsageError(`endpoint policy ${op} NAME JSON...: give at least one policy`);
+  if (!docs.length) throw new UsageError(`${what} policy ${op} NAME JSON...: give at least one policy`);
   const policies = usage(() => docs.map(parsePolicyJson));
   const doc = await client.request<Doc>('PATCH', path, { ResourceType: 'Policy', RequestType: kinds[op!], Settings: { Policies: policies } });
   return show(doc, json, (d) => `${d.Name}: ${(d.Policies as unknown[]).length} policies`);

@@ -179,8 +179,11 @@ export class FakeDataPlane implements DataPlane {
     for (const [p, c] of [...this.files].sort()) out.push(`file ${p}: ${JSON.stringify(c)}`);
     for (const [k, v] of [...this.sysctls].sort()) out.push(`sysctl ${k}=${v}`);
     out.push(`iptables-forward-accept ${this.iptablesAccept}`);
-    out.push(this.nft ? renderTable(this.nft) : 'no nft table\n');
-    out.push(this.nftBridge ? renderTable(this.nftBridge) : 'no bridge nft table\n');
+    // Chains by name: their order in a table means nothing to the kernel, and differs between a
+    // table built whole and one changed piece by piece.
+    const canonical = (t: NftTable) => renderTable({ ...t, chains: [...t.chains].sort((x, y) => x.name.localeCompare(y.name)) });
+    out.push(this.nft ? canonical(this.nft) : 'no nft table\n');
+    out.push(this.nftBridge ? canonical(this.nftBridge) : 'no bridge nft table\n');
     return out.join('\n');
   }
 }

@@ -4,7 +4,7 @@ import { bridgeName, vethName } from '../model/names.js';
 import type { DnsSettings, EndpointRecord, NamespaceRecord, NetworkRecord } from '../model/records.js';
 import type { HostState } from '../model/state.js';
 import { renderPolicies } from '../model/policies.js';
-import { aclDefault } from '../model/acl.js';
+import { aclDefault, effectiveAcls, renderAcl } from '../model/acl.js';
 import { endpointMtu } from '../plan/host-plan.js';
 
 const V2 = { Major: 2, Minor: 0 };
@@ -27,7 +27,7 @@ export function renderNetwork(n: NetworkRecord, status?: ObjectStatus) {
     ID: n.id,
     Name: n.name,
     Type: n.type,
-    Policies: n.policies,
+    Policies: [...n.policies, ...(n.acls ?? []).map((a) => ({ Type: 'NetworkACL', Settings: renderAcl(a) }))],
     MacPool: {},
     Dns: dnsDoc(n.dns),
     Ipams: [
@@ -87,8 +87,8 @@ export function renderEndpoint(e: EndpointRecord, state: HostState, status?: Obj
     ...(ns ? { NamespacePath: ns.path } : {}),
     // What a new flow no ACL decides meets, per direction (HNS blocks both once any ACL exists).
     AclDefaults: {
-      In: aclDefault(e.policies.acls),
-      Out: aclDefault(e.policies.acls),
+      In: aclDefault(effectiveAcls(e.policies.acls, net?.acls)),
+      Out: aclDefault(effectiveAcls(e.policies.acls, net?.acls)),
     },
     ...(e.policies.encapOverhead !== undefined || net?.mtu ? { Mtu: endpointMtu(e, net) } : {}),
     Health: health(status),

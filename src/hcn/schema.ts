@@ -56,7 +56,7 @@ export const HostComputeNetwork = Type.Object({
   Id: Type.Optional(Type.String({ maxLength: 64 })),
   Name: Type.String({ maxLength: 4096 }),
   Type: Type.String({ maxLength: 32 }),
-  Policies: Type.Optional(Type.Array(Policy, { maxItems: 64 })),
+  Policies: Type.Optional(Type.Array(Policy, { maxItems: 4096 })),
   MacPool: Type.Optional(MacPool),
   Dns: Type.Optional(Dns),
   Ipams: Type.Optional(Type.Array(Ipam, { maxItems: 4 })),

@@ -59,6 +59,7 @@ export function buildApi(svc: HostService): FastifyInstance {
     return { ID: doc.ID, AclDefaults: doc.AclDefaults, AclStats: 'AclStats' in doc ? doc.AclStats : [] };
   });
   app.patch<P>('/endpoints/:id', async (req) => svc.modifyEndpoint(req.params.id, req.body));
+  app.patch<P>('/networks/:id', async (req) => svc.modifyNetwork(req.params.id, req.body));
   app.delete<P>('/endpoints/:id', async (req) => {
     await svc.deleteEndpoint(req.params.id);
     return {};

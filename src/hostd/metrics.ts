@@ -6,7 +6,7 @@
  */
 import type { HostService } from './service.js';
 import { shortId, vethName } from '../model/names.js';
-import { counterRule } from '../model/acl.js';
+import { counterRule, effectiveAcls } from '../model/acl.js';
 
 function label(v: string): string {
   return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
@@ -44,7 +44,7 @@ export async function renderMetrics(svc: HostService): Promise<string> {
 
   const hits = rules.flatMap((r) => {
     const e = byShort.get(/^ep-([0-9a-f]{8})$/.exec(r.chain)?.[1] ?? '');
-    const rule = e && counterRule(e.policies.acls, r.rule);
+    const rule = e && counterRule(effectiveAcls(e.policies.acls, st.networks.get(e.networkId)?.acls), r.rule);
     return e && rule ? [{ labels: { endpoint: e.name, direction: rule.direction, rule: rule.id }, r }] : [];
   });
   metric('switchyard_acl_rule_packets_total', 'counter', 'Packets of new flows an ACL rule (or a direction\'s default, rule="default") decided.', hits.map((h) => [h.labels, h.r.packets]));

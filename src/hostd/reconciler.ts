@@ -131,7 +131,7 @@ export class Reconciler {
     const nsFailed = await this.ensureNamespaces(plan.namespaces, fail);
     const ruleset = async () => {
       try {
-        await this.dp.setSysctls(hostSysctls(plan.bridges.length > 0, state.index.aclEndpoints.size > 0));
+        await this.dp.setSysctls(hostSysctls(plan.bridges.length > 0, state.index.anyAcl()));
         if (plan.bridges.length) await this.dp.applyNft([plan.nft, plan.nftBridge]);
         else await this.dp.deleteNft([plan.nft, plan.nftBridge]);
         await this.dp.ensureIptablesForwardAccept(plan.iptablesForwardAccept);
@@ -163,7 +163,7 @@ export class Reconciler {
       failedEndpoints: new Set([...state.endpoints.keys()].filter(bad)),
       failedNamespaces: new Set(plan.namespaces.map((p) => p.id).filter(bad)),
       anyNetwork: state.networks.size > 0,
-      anyAcl: state.index.aclEndpoints.size > 0,
+      anyAcl: state.index.anyAcl(),
     };
     for (const net of state.networks.values()) applied.networks.set(net.id, { rec: net, parts: planNetworkParts(net), ok: !bad(net.id) });
     for (const ep of state.endpoints.values()) {
@@ -259,7 +259,7 @@ export class Reconciler {
     const newNet = new Map(nets.filter((n) => n.rec).map((n) => [n.id, planNetworkParts(n.rec!)]));
     const newEp = new Map(eps.filter((e) => e.rec).map((e) => [e.id, planEndpointParts(e.rec!, e.net, e.ns, routedVia(e.rec!, state))]));
     const anyNetwork = state.networks.size > 0;
-    const anyAcl = state.index.aclEndpoints.size > 0;
+    const anyAcl = state.index.anyAcl();
 
     // Which links go and which come, decided before either strand starts.
     const same = (x: unknown, y: unknown) => JSON.stringify(x) === JSON.stringify(y);

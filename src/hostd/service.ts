@@ -26,7 +26,7 @@ import { checkPoliciesFit, emptyPolicies, modifyPolicies, parsePolicies, routeOf
 import type { DnsSettings, EndpointRecord, NamespaceRecord, NetworkRecord, PortMapping } from '../model/records.js';
 import { portKey, type HostState } from '../model/state.js';
 import { trace, traceProtocol, type Decision, type TracePacket, type TraceResult } from '../model/trace.js';
-import { counterRule } from '../model/acl.js';
+import { counterRule, effectiveAcls, modifyNetworkAcls, parseNetworkAcls } from '../model/acl.js';
 import { aclChain } from '../plan/host-plan.js';
 import { Reconciler, type Logger } from './reconciler.js';
 import { Store, type Kind } from './store.js';
@@ -134,14 +134,19 @@ export class HostService {
   /** An endpoint's document with the hits of each ACL rule (one process: for a single endpoint). */
   async endpointDocWithStats(e: EndpointRecord) {
     const doc = this.endpointDoc(e);
-    if (!e.policies.acls.length) return doc;
+    if (!this.aclsOf(e).length) return doc;
     return { ...doc, AclStats: await this.aclStats(e) };
+  }
+
+  /** The ACL rules an endpoint meets: its network's and its own. */
+  private aclsOf(e: EndpointRecord) {
+    return effectiveAcls(e.policies.acls, this.state.networks.get(e.networkId)?.acls);
   }
 
   /** The counters of an endpoint's ACL rules and defaults, by Id and direction. */
   private async aclStats(e: EndpointRecord) {
     return (await this.dp.ruleCounters(aclChain(e.id))).flatMap((c) => {
-      const r = counterRule(e.policies.acls, c.rule);
+      const r = counterRule(this.aclsOf(e), c.rule);
       return r ? [{ Id: r.id, Direction: r.direction, Packets: c.packets, Bytes: c.bytes }] : [];
     });
   }
@@ -172,9 +177,9 @@ export class HostService {
     if (!SUPPORTED_NETWORK_TYPES.includes(type)) {
       throw new SyError('SY_NOT_SUPPORTED', `Network Type "${type}" is not supported yet; supported: ${SUPPORTED_NETWORK_TYPES.join(', ')}`);
     }
-    if (doc.Policies?.length) {
-      throw new SyError('SY_NOT_SUPPORTED', `Network policy "${doc.Policies[0]!.Type}" is not supported on ${type} networks`);
-    }
+    const other = (doc.Policies ?? []).find((p) => p.Type.toLowerCase() !== 'networkacl');
+    if (other) throw new SyError('SY_NOT_SUPPORTED', `Network policy "${other.Type}" is not supported on ${type} networks (supported: NetworkACL)`);
+    const acls = parseNetworkAcls(doc.Policies ?? [], 'Policies');
     if (doc.MTU !== undefined && (doc.MTU < 576 || doc.MTU > 65535)) {
       throw new SyError('SY_BAD_REQUEST', `MTU ${doc.MTU} is out of range (576-65535)`);
     }
@@ -214,6 +219,7 @@ export class HostService {
       ...(doc.MTU ? { mtu: doc.MTU } : {}),
       flags: doc.Flags ?? 0,
       policies: [],
+      ...(acls.length ? { acls } : {}),
       createdAt: new Date().toISOString(),
     };
   }
@@ -350,23 +356,33 @@ export class HostService {
   }
 
   /** HCN modify request on an endpoint: Add, Remove or Update its policies (port mappings today). */
+  /** PATCH of a network: HCN modify requests on its NetworkACL rules, applied to all its endpoints at once. */
+  modifyNetwork(ref: string, body: unknown) {
+    return this.serial(async () => {
+      const net = this.findNetwork(ref);
+      const { kind, docs } = parseModify(body, 'network');
+      const other = docs.findIndex((d) => d.Type.toLowerCase() !== 'networkacl');
+      if (other >= 0) throw new SyError('SY_NOT_SUPPORTED', `Settings.Policies[${other}]: "${docs[other]!.Type}" cannot be changed on a network; NetworkACL can`);
+      const acls = modifyNetworkAcls(net.acls ?? [], kind, parseNetworkAcls(docs, 'Settings.Policies'));
+      const { acls: _old, ...rest } = net;
+      const next: NetworkRecord = { ...rest, ...(acls.length ? { acls } : {}) };
+      await this.store.put('networks', next);
+      this.state.networks.set(next.id, next);
+      await this.applyOrRollback(next.id, async () => {
+        this.state.networks.set(net.id, net);
+        await this.store.put('networks', net).catch((e: Error) => this.log.warn(e.message));
+      });
+      this.log.info(`network ${net.name}: NetworkACL ${kind}, ${acls.length} rule(s) now`);
+      return this.networkDoc(next);
+    });
+  }
+
   modifyEndpoint(ref: string, body: unknown) {
     return this.serialKeepingCursors(async () => {
-      const req = parseDoc(ModifyRequest, body, 'modify request');
       const ep = this.findEndpoint(ref);
-      if (req.ResourceType.toLowerCase() !== 'policy') {
-        throw new SyError('SY_NOT_SUPPORTED', `ResourceType "${req.ResourceType}" cannot be modified on an endpoint; use Policy`);
-      }
-      const settings = req.Settings as { Policies?: unknown } | undefined;
-      if (!settings || !Array.isArray(settings.Policies)) throw new SyError('SY_BAD_REQUEST', 'Modify request Settings must hold Policies: [...]');
-      if (settings.Policies.length > 1024) throw new SyError('SY_BAD_REQUEST', 'Modify request: more than 1024 policies');
-      const docs = settings.Policies.map((p, i) => parseDoc(Policy, p, `Settings.Policies[${i}]`));
+      const { kind, docs } = parseModify(body, 'endpoint');
       const parsed = parsePolicies(docs, 'Settings.Policies');
       checkNoDuplicateMappings(parsed.portMappings);
-      const kind = req.RequestType.toLowerCase();
-      if (kind !== 'add' && kind !== 'remove' && kind !== 'update') {
-        throw new SyError('SY_BAD_REQUEST', `RequestType "${req.RequestType}" is not one of Add, Remove, Update`);
-      }
       // Everything is checked before anything changes: one request is one transaction.
       const policies = modifyPolicies(ep.policies, kind, parsed);
       await this.checkPolicies(policies, this.findNetwork(ep.networkId));
@@ -778,4 +794,21 @@ function decisionDoc(d: Decision) {
     ...(d.action ? { Action: d.action } : {}),
     Reason: d.reason,
   };
+}
+
+/** An HCN modify request on the policies of an endpoint or a network: its kind and policy documents. */
+function parseModify(body: unknown, what: string): { kind: 'add' | 'remove' | 'update'; docs: Policy[] } {
+  const req = parseDoc(ModifyRequest, body, 'modify request');
+  if (req.ResourceType.toLowerCase() !== 'policy') {
+    throw new SyError('SY_NOT_SUPPORTED', `ResourceType "${req.ResourceType}" cannot be modified on ${what === 'endpoint' ? 'an' : 'a'} ${what}; use Policy`);
+  }
+  const settings = req.Settings as { Policies?: unknown } | undefined;
+  if (!settings || !Array.isArray(settings.Policies)) throw new SyError('SY_BAD_REQUEST', 'Modify request Settings must hold Policies: [...]');
+  if (settings.Policies.length > 1024) throw new SyError('SY_BAD_REQUEST', 'Modify request: more than 1024 policies');
+  const docs = settings.Policies.map((p, i) => parseDoc(Policy, p, `Settings.Policies[${i}]`));
+  const kind = req.RequestType.toLowerCase();
+  if (kind !== 'add' && kind !== 'remove' && kind !== 'update') {
+    throw new SyError('SY_BAD_REQUEST', `RequestType "${req.RequestType}" is not one of Add, Remove, Update`);
+  }
+  return { kind, docs };
 }

@@ -172,6 +172,19 @@ export function orderAcls(rules: readonly AclRule[]): AclRule[] {
   return [...rules].sort((a, b) => a.priority - b.priority || ACTION_ORDER[a.action] - ACTION_ORDER[b.action]);
 }
 
+/**
+ * NetworkACL rules apply to every endpoint of their network (HCN's network policy `NetworkACL`, its
+ * Settings those of an ACL): they join each endpoint's own rules, ordered with them by Priority, and
+ * show among them with this prefix on their Id ('/' cannot be in an Id, so they never clash).
+ */
+export const NETWORK_ACL_PREFIX = 'network/';
+
+/** The rules an endpoint's traffic meets: its network's, then its own (a tie keeps that order). */
+export function effectiveAcls(own: readonly AclRule[], network: readonly AclRule[] | undefined): readonly AclRule[] {
+  if (!network?.length) return own;
+  return [...network.map((r) => ({ ...r, id: NETWORK_ACL_PREFIX + r.id })), ...own];
+}
+
 /** The effective default of a direction: what happens to a new flow no rule decides. */
 export function aclDefault(rules: readonly AclRule[]): 'Allow' | 'Block' {
   return rules.length ? 'Block' : 'Allow';
@@ -220,4 +233,32 @@ export function counterRule(acls: readonly AclRule[], rule: string): { id: strin
   if (rule === 'default out') return { id: 'default', direction: 'Out' };
   const r = acls.find((a) => a.id === rule);
   return r ? { id: r.id, direction: r.direction } : undefined;
+}
+
+/** A network document's NetworkACL policies (other Types are left to the caller), Ids unique. */
+export function parseNetworkAcls(policies: readonly { Type: string; Settings?: unknown }[], base: string): AclRule[] {
+  const out: AclRule[] = [];
+  policies.forEach((p, i) => {
+    if (p.Type.toLowerCase() !== 'networkacl') return;
+    const r = parseAcl(p.Settings, `${base}[${i}]`);
+    if (out.some((x) => x.id === r.id)) throw new SyError('SY_INVALID_POLICY', `${base}: NetworkACL Id "${r.id}" appears twice (or two rules are identical)`);
+    out.push(r);
+  });
+  return out;
+}
+
+/**
+ * An HCN modify request on a network's NetworkACL rules: Add puts them in (an Id already there is
+ * refused), Remove takes out those it names by Id, Update replaces them all.
+ */
+export function modifyNetworkAcls(cur: readonly AclRule[], kind: 'add' | 'remove' | 'update', req: readonly AclRule[]): AclRule[] {
+  if (kind === 'update') return [...req];
+  if (kind === 'add') {
+    const dup = req.find((a) => cur.some((x) => x.id === a.id));
+    if (dup) throw new SyError('SY_INVALID_POLICY', `The network already has NetworkACL "${dup.id}"; use Update or Remove it first`);
+    return [...cur, ...req];
+  }
+  const missing = req.find((a) => !cur.some((x) => x.id === a.id));
+  if (missing) throw new SyError('SY_NOT_FOUND', `The network has no NetworkACL "${missing.id}"`);
+  return cur.filter((x) => !req.some((a) => a.id === x.id));
 }

@@ -76,6 +76,7 @@ export function parsePolicies(policies: { Type: string; Settings?: unknown }[], 
     const type = POLICY_TYPES.find((t) => t.toLowerCase() === p.Type.toLowerCase());
     if (!type) {
       const later = LATER.find((t) => t.toLowerCase() === p.Type.toLowerCase());
+      if (later === 'NetworkACL') throw new SyError('SY_NOT_SUPPORTED', `${where}: NetworkACL is a network policy: give it to the network (its rules reach every endpoint)`);
       if (later) throw new SyError('SY_NOT_SUPPORTED', `${where}: policy Type "${later}" is not supported on this network yet`);
       throw new SyError('SY_INVALID_POLICY', `${where}: unknown policy Type "${p.Type}"; expected one of ${POLICY_TYPES.join(', ')}`);
     }

@@ -26,9 +26,12 @@ export interface NetworkRecord {
   flags: number;
   /** HCN network policies as given; kept and rendered back, acted on as their issues land */
   policies: { Type: string; Settings?: unknown }[];
+  /** NetworkACL policies: rules every endpoint of the network meets with its own (model/acl.ts) */
+  acls?: AclRule[];
   createdAt: string;
 }
 
+import type { AclRule } from './acl.js';
 import type { EndpointPolicies } from './policies.js';
 
 export type Protocol = 6 | 17 | 132;

@@ -77,19 +77,28 @@ export class StateIndex {
   readonly namespaceByPath = new Map<string, string>();
   /** "protocol/port" → owners of that host port (several when bound to different host addresses) */
   readonly ports = new Map<string, PortOwner[]>();
-  /** endpoints that have at least one ACL */
+  /** endpoints that have at least one ACL of their own */
   readonly aclEndpoints = new Set<string>();
+  /** networks that have NetworkACL rules */
+  readonly aclNetworks = new Set<string>();
   /** "network id/next hop address" → endpoints with a route through that next hop */
   readonly routesVia = new Map<string, Set<string>>();
+
+  /** Whether any endpoint meets ACL rules (its own or its network's). */
+  anyAcl(): boolean {
+    return this.aclEndpoints.size > 0 || this.aclNetworks.size > 0;
+  }
 
   constructor(state: Pick<HostState, 'networks' | 'endpoints' | 'namespaces'>) {
     state.networks.listen((b, a) => {
       if (b) {
         this.networkByName.delete(b.name);
+        this.aclNetworks.delete(b.id);
         this.shortIds.networks.delete(shortId(b.id));
       }
       if (a) {
         this.networkByName.set(a.name, a.id);
+        if (a.acls?.length) this.aclNetworks.add(a.id);
         this.shortIds.networks.set(shortId(a.id), a.id);
       }
     });

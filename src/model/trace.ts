@@ -5,7 +5,7 @@
  * kernel tests check its answers against real packets and the rules' counters.
  */
 import { SyError } from '../errors.js';
-import { orderAcls, type AclRule } from './acl.js';
+import { effectiveAcls, orderAcls, type AclRule } from './acl.js';
 import { cidrContains, ipToInt, isIPv4, parseCidr } from './ipv4.js';
 import type { EndpointRecord, NetworkRecord, PortMapping } from './records.js';
 import { portKey, type HostState } from './state.js';
@@ -86,8 +86,9 @@ export function evaluateAcl(
   proto: number,
   localPort: number | undefined,
   remotePort: number | undefined,
+  net?: NetworkRecord,
 ): Decision & { allowed: boolean } {
-  const acls = ep.policies.acls;
+  const acls = effectiveAcls(ep.policies.acls, net?.acls);
   if (!acls.length) return { layer: 'NoPolicy', endpoint: ep.name, direction: dir, reason: `${ep.name} has no ACL: ${dir} is allowed`, allowed: true };
   for (const r of orderAcls(acls.filter((a) => a.direction === dir))) {
     if (!matches(r, ep.ip, remote, proto, localPort, remotePort)) continue;
@@ -125,7 +126,7 @@ export function trace(state: HostState, ep: EndpointRecord, p: TracePacket, host
   const acls: Decision[] = [];
   const done = (verdict: 'Allow' | 'Block', decidedBy: Decision): TraceResult => ({ verdict, path, nat, decidedBy, acls });
   const layer = (who: EndpointRecord, dir: 'In' | 'Out', remote: string, localPort: number | undefined, remotePort: number | undefined) => {
-    const d = evaluateAcl(who, dir, remote, p.protocol, localPort, remotePort);
+    const d = evaluateAcl(who, dir, remote, p.protocol, localPort, remotePort, state.networks.get(who.networkId));
     acls.push(d);
     return d;
   };

@@ -17,7 +17,7 @@ import type { EndpointRecord, NamespaceRecord, NetworkRecord } from '../model/re
 import type { HostState } from '../model/state.js';
 import { bridgeMac, bridgeName, LINK_PREFIX, NFT_TABLE, shortId, vethName } from '../model/names.js';
 import type { NftChain, NftElement, NftSet, NftTable } from './nft-table.js';
-import { aclToNft, orderAcls } from '../model/acl.js';
+import { aclToNft, effectiveAcls, orderAcls } from '../model/acl.js';
 
 export interface BridgePlan {
   name: string;
@@ -128,7 +128,7 @@ export function planHost(state: HostState): HostPlan {
     bridges: netParts.map((n) => n.bridge),
     veths: epParts.flatMap((e) => (e.veth ? [e.veth] : [])),
     namespaces: sortById(live).map((ns) => planNamespace(ns, byNamespace.get(ns.id) ?? [], state)),
-    sysctls: [...hostSysctls(networks.length > 0, state.index.aclEndpoints.size > 0), ...netParts.flatMap((n) => n.sysctls)],
+    sysctls: [...hostSysctls(networks.length > 0, state.index.anyAcl()), ...netParts.flatMap((n) => n.sysctls)],
     nft: assembleTable(netParts, epParts),
     nftBridge: assembleBridgeTable(epParts),
     iptablesForwardAccept: networks.length > 0,
@@ -204,7 +204,7 @@ export function planEndpointParts(ep: EndpointRecord, net: NetworkRecord | undef
   const chains: NftChain[] = [];
   if (any.length) elements.set('pm_any', any);
   if (addr.length) elements.set('pm_addr', addr);
-  const acls = ep.policies.acls;
+  const acls = effectiveAcls(ep.policies.acls, net?.acls);
   if (acls.length) {
     // One chain per endpoint for both directions (nft's cost per transaction grows with the number of
     // chains on the host): it is entered at prerouting for what the endpoint sends (saddr, before
