@@ -133,6 +133,17 @@ describe('CNI plugin conformance (spec 1.0/1.1 against a real hostd)', () => {
     assert.equal((await cni.call({ command: 'DEL', containerId: 'old-1', netns: ns, conf: conf({ cniVersion: '0.4.0' }) })).exit, 0);
   });
 
+  it('speaks the newest version of a cniVersions list (spec 1.1) when the runtime passes the list on', async () => {
+    const ns = await cni.container('listed');
+    const { cniVersion: _, ...unversioned } = conf();
+    const r = await cni.call({ command: 'ADD', containerId: 'listed-1', netns: ns, conf: { ...unversioned, cniVersions: ['0.4.0', '1.0.0', '2.0.0'] } });
+    assert.equal(r.exit, 0, r.stdout);
+    assert.equal((r.json as Result).cniVersion, '1.0.0');
+    const none = await cni.call({ command: 'ADD', containerId: 'listed-2', netns: ns, conf: { ...unversioned, cniVersions: ['2.0.0'] } });
+    assert.equal(none.json!.code, 1, none.stdout);
+    assert.equal((await cni.call({ command: 'DEL', containerId: 'listed-1', netns: ns, conf: { ...unversioned, cniVersions: ['1.0.0'] } })).exit, 0);
+  });
+
   it('refuses a published port another container holds (100, SY_PORT_IN_USE) and leaves nothing behind', async () => {
     const ns = await cni.call({ command: 'ADD', containerId: 'clash', netns: await cni.container('clash'), conf: conf({ runtimeConfig: { portMappings: [{ hostPort: 8080, containerPort: 80, protocol: 'tcp' }] } }) });
     assert.equal(ns.exit, 1);
