@@ -43,4 +43,5 @@ async function main(): Promise<number> {
   }
 }
 
-process.exit(await main());
+// not a top-level await: the installed binary is compiled to bytecode, which wants a CommonJS-shaped module
+void main().then((code) => process.exit(code));

@@ -358,11 +358,22 @@ describe('CNI plugin conformance (spec 1.0/1.1 against a real hostd)', () => {
     assert.ok(!nss.some((n) => n.Path === ns), 'released with the last interface');
   });
 
-  it('the plugin does no kernel work: the installed bundle runs no command', async () => {
+  it('the plugin does no kernel work: an ADD and a DEL start no process and open no socket but hostd\'s', async () => {
     const { readFileSync } = await import('node:fs');
-    const text = readFileSync(join(cni.binDir, 'switchyard'), 'utf8');
-    assert.ok(text.startsWith('#!'), 'an executable script');
-    assert.doesNotMatch(text, /child_process|Bun\.spawn|\bexecSync\b/, 'no process is started by the plugin');
+    const ns = await cni.container('nokernel');
+    const trace = join(w.dir, 'nokernel.strace');
+    const prefix = ['strace', '-f', '-qq', '-o', trace, '-e', 'trace=execve,execveat,fork,vfork,clone,clone3,socket'];
+    for (const command of ['ADD', 'DEL']) {
+      const r = await cni.call({ command, containerId: 'nokernel', netns: ns, conf: conf(), prefix });
+      assert.equal(r.exit, 0, r.stdout);
+      const calls = readFileSync(trace, 'utf8').split('\n').filter((l) => /^\d+ +(execve|execveat|fork|vfork|clone|clone3|socket)\(/.test(l));
+      const execs = calls.filter((l) => /execve/.test(l)).map((l) => /execve\("([^"]+)"/.exec(l)?.[1]);
+      assert.deepEqual(execs.slice(1), [join(cni.binDir, 'switchyard')], `${command}: only nsenter's exec of the plugin (${execs.join(', ')})`);
+      const sockets = calls.filter((l) => /socket\(/.test(l));
+      assert.ok(sockets.length > 0 && sockets.every((l) => /socket\(AF_UNIX,/.test(l)), `${command}: unix sockets only:\n${sockets.join('\n')}`);
+      const forks = calls.filter((l) => /^\d+ +(fork|vfork|clone3?)\(/.test(l) && !/CLONE_THREAD/.test(l));
+      assert.deepEqual(forks, [], `${command}: no child process`);
+    }
   });
 
   it('ADD and DEL of the same container racing end consistent: hostd and the namespace agree', async () => {
