@@ -223,7 +223,7 @@ function render(
     '',
     'Every plugin runs as a runtime runs it (CNI_* environment, config on stdin) under `nsenter --net` in',
     'its own bench host namespace. The Switchyard path\'s ADD includes the plugin start, two requests to',
-    'hostd side by side (the network lookup; the endpoint, adopting the namespace in the same step) and',
+    'hostd side by side (the endpoint, adopting the namespace in the same step; the network lookup) and',
     'hostd\'s kernel work; its DEL, three requests (look up, remove, release check). Its warm-up ADD made',
     'the network. The bandwidth chain caps both directions (100 Mbit/s, 1 Mbit bursts); the Switchyard',
     'path "with bandwidth" asks for the same caps (hostd shapes them with tbf), the other asks for none and',
