@@ -3,7 +3,7 @@
  *  (1) start-up of the forms the plugin binary could take, measured side by side by spawning each
  *      (VERSION, which needs no hostd) — bare Node as the floor of anything on Node, Node with a
  *      user-land V8 startup snapshot (Node 20 has no compile cache), the plugin on Node (tsc output
- *      and one bundled file), and on Bun (the TypeScript source and the installed bundle);
+ *      and one bundled file), and on Bun (the TypeScript source, one bundled file, the installed executable);
  *  (2) ADD and DEL latency through the installed plugin binary (→ hostd) against Debian's reference
  *      chain bridge(host-local, ipMasq)+portmap+bandwidth invoked directly, and the same chain
  *      without bandwidth, interleaved round by round (bench/lifecycle/run-lifecycle.ts).
@@ -34,7 +34,19 @@ interface StartupForm {
   what: string;
   argv: string[];
   samples: number[];
+  /** CPU time (user + system) of all timed spawns, ms */
+  cpuMs: number;
   error?: string;
+}
+
+/**
+ * CPU time of this process's waited-for children so far, ms (cutime + cstime of /proc/self/stat, in
+ * 10 ms clock ticks: summed over the spawns of a form, exact to 10 ms in all).
+ */
+function childCpuMs(): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[13]) + Number(f[14])) * 10;
 }
 
 /** Spawns each form `n` times, interleaved (A B C …, n rounds) so machine noise falls on all alike. */
@@ -44,12 +56,16 @@ async function measureStartup(forms: StartupForm[], n: number): Promise<void> {
   for (let round = -2; round < n; round++) {
     for (const f of forms) {
       if (f.error) continue;
+      const cpu0 = childCpuMs();
       const t0 = process.hrtime.bigint();
       try {
         const r = await exec(f.argv, { stdin, env });
         const ms = Number(process.hrtime.bigint() - t0) / 1e6;
         if (f.key !== 'node-empty' && !r.stdout.includes('cniVersion')) throw new Error(`unexpected output: ${r.stdout.slice(0, 200)}`);
-        if (round >= 0) f.samples.push(ms);
+        if (round >= 0) {
+          f.samples.push(ms);
+          f.cpuMs += childCpuMs() - cpu0;
+        }
       } catch (e) {
         f.error = e instanceof Error ? e.message.split('\n')[0] : String(e);
         log(`  startup ${f.key}: ${f.error}`);
@@ -82,19 +98,31 @@ async function main(): Promise<void> {
     );
     await exec([process.execPath, '--snapshot-blob', join(tmpDir, 'snap.blob'), '--build-snapshot', join(tmpDir, 'snap-entry.js')], { env: process.env });
     forms.push(
-      { key: 'node-empty', what: '`node empty.js` (the floor of any plugin on Node)', argv: [process.execPath, join(tmpDir, 'empty.js')], samples: [] },
-      { key: 'node-snapshot', what: 'Node with a V8 startup snapshot (trivial main: the floor of this option)', argv: [process.execPath, '--snapshot-blob', join(tmpDir, 'snap.blob')], samples: [] },
-      { key: 'node-tsc', what: 'the plugin on Node, tsc output (ES modules, several files)', argv: [process.execPath, parts.nodeEntry], samples: [] },
+      { key: 'node-empty', what: '`node empty.js` (the floor of any plugin on Node)', argv: [process.execPath, join(tmpDir, 'empty.js')], samples: [], cpuMs: 0 },
+      { key: 'node-snapshot', what: 'Node with a V8 startup snapshot (trivial main: the floor of this option)', argv: [process.execPath, '--snapshot-blob', join(tmpDir, 'snap.blob')], samples: [], cpuMs: 0 },
+      { key: 'node-tsc', what: 'the plugin on Node, tsc output (ES modules, several files)', argv: [process.execPath, parts.nodeEntry], samples: [], cpuMs: 0 },
     );
     if (parts.bun) {
+      const main = join(cfg.repoRoot, 'src/cni/main.ts');
       const nodeBundle = join(tmpDir, 'switchyard-node.mjs');
-      await exec([parts.bun, 'build', join(cfg.repoRoot, 'src/cni/main.ts'), '--target=node', '--outfile', nodeBundle], { env: process.env });
+      await exec([parts.bun, 'build', main, '--target=node', '--outfile', nodeBundle], { env: process.env });
+      // one bundled file run by Bun through its #! line (no extension: Bun then reads it as JavaScript)
+      const bunBundle = join(tmpDir, 'switchyard-bun');
+      await exec([parts.bun, 'build', main, '--target=bun', '--outfile', `${bunBundle}.js`], { env: process.env });
+      writeFileSync(bunBundle, `#!${parts.bun}\n${readFileSync(`${bunBundle}.js`, 'utf8')}`, { mode: 0o755 });
       forms.push(
-        { key: 'node-bundle', what: 'the plugin on Node, bundled into one file', argv: [process.execPath, nodeBundle], samples: [] },
-        { key: 'bun-ts', what: 'the plugin on Bun, TypeScript source run directly', argv: [parts.bun, join(cfg.repoRoot, 'src/cni/main.ts')], samples: [] },
-        { key: 'bun-installed', what: `**the installed plugin** (\`switchyard install-cni\`: Bun + one bundled file)`, argv: [installed.path], samples: [] },
+        { key: 'node-bundle', what: 'the plugin on Node, bundled into one file', argv: [process.execPath, nodeBundle], samples: [], cpuMs: 0 },
+        { key: 'bun-ts', what: 'the plugin on Bun, TypeScript source run directly', argv: [parts.bun, main], samples: [], cpuMs: 0 },
+        { key: 'bun-bundle', what: 'the plugin on Bun, one bundled file with a `#!bun` line', argv: [bunBundle], samples: [], cpuMs: 0 },
       );
     }
+    forms.push({
+      key: 'installed',
+      what: `**the installed plugin** (\`switchyard install-cni\`: ${installed.runtime === 'Bun, compiled in' ? 'one executable compiled by Bun, code as bytecode' : 'Node launcher'})`,
+      argv: [installed.path],
+      samples: [],
+      cpuMs: 0,
+    });
     log(`(1) start-up: ${forms.map((f) => f.key).join(', ')} × ${startupN}`);
     await measureStartup(forms, startupN);
 
@@ -177,19 +205,25 @@ function render(
     '',
     `## (1) Start-up of the plugin binary (CNI_COMMAND=VERSION, no hostd), ${startupN} spawns each, interleaved`,
     '',
-    '| form | p50 | p90 | min |',
-    '| --- | --- | --- | --- |',
-    ...forms.map((f) => `| ${f.what} | ${f.error ? `failed: ${f.error}` : p(f.samples, 50)} | ${p(f.samples, 90)} | ${f.samples.length ? fmtMs(Math.min(...f.samples)) : '–'} |`),
+    '| form | p50 | p90 | min | CPU per start |',
+    '| --- | --- | --- | --- | --- |',
+    ...forms.map(
+      (f) =>
+        `| ${f.what} | ${f.error ? `failed: ${f.error}` : p(f.samples, 50)} | ${p(f.samples, 90)} | ${f.samples.length ? fmtMs(Math.min(...f.samples)) : '–'} | ${f.samples.length ? fmtMs(f.cpuMs / f.samples.length) : '–'} |`,
+    ),
     '',
     'Times are from spawn to exit as seen by the (Node) bench process, so they include fork/exec and',
-    'pipe handling. Node 20 has no module compile cache (that is Node ≥ 22.1); a user-land startup',
-    'snapshot does not lower Node\'s own boot, which is the floor. Bun is the choice: see the installed row.',
+    'pipe handling; CPU is user + system time of the spawned process (the kernel\'s child times, 10 ms',
+    'ticks summed over all spawns of a form). Node 20 has no module compile cache (that is Node ≥ 22.1);',
+    'a user-land startup snapshot does not lower Node\'s own boot, which is the floor. Bun is the choice;',
+    'the installed form is `bun build --compile --bytecode` (no parse at start, no .env/bunfig.toml',
+    'lookup in the runtime\'s working directory), ~110 MB because the Bun runtime is inside.',
     '',
     `## (2) ADD and DEL latency, ${n} rounds (+1 warm-up), interleaved, one TCP port mapping (host 8080+i → 80)`,
     '',
     'Every plugin runs as a runtime runs it (CNI_* environment, config on stdin) under `nsenter --net` in',
     'its own bench host namespace. The Switchyard path\'s ADD includes the plugin start, two requests to',
-    'hostd side by side (the network lookup; the endpoint, adopting the namespace in the same step) and',
+    'hostd side by side (the endpoint, adopting the namespace in the same step; the network lookup) and',
     'hostd\'s kernel work; its DEL, three requests (look up, remove, release check). Its warm-up ADD made',
     'the network. The bandwidth chain caps both directions (100 Mbit/s, 1 Mbit bursts); the Switchyard',
     'path "with bandwidth" asks for the same caps (hostd shapes them with tbf), the other asks for none and',

@@ -61,8 +61,9 @@ export class SwitchyardCniPath implements EndpointPath {
   }
 
   private async invoke(command: 'ADD' | 'DEL', it: Iteration, conf: Record<string, unknown>): Promise<string> {
+    // the bench's environment plus the CNI_* variables, as libcni gives it, and as the chain gets it
     const env: NodeJS.ProcessEnv = {
-      PATH: process.env.PATH,
+      ...process.env,
       CNI_COMMAND: command,
       CNI_CONTAINERID: it.containerNetns,
       CNI_NETNS: netnsPath(it.containerNetns),

@@ -114,11 +114,17 @@ export function commandOf(env: Record<string, string | undefined>): Command {
 /** The cniVersion of a config, or the newest when the config says nothing (used for VERSION and errors). */
 export function versionOf(stdin: string): string {
   try {
-    const v = (JSON.parse(stdin) as Json).cniVersion;
-    return typeof v === 'string' && v ? v : '1.1.0';
+    const raw = JSON.parse(stdin) as Json;
+    return (typeof raw.cniVersion === 'string' && raw.cniVersion) || newestOf(raw.cniVersions) || '1.1.0';
   } catch {
     return '1.1.0';
   }
+}
+
+/** The newest of a cniVersions list (spec 1.1) that the plugin supports, if any. */
+function newestOf(list: unknown): string | undefined {
+  if (!Array.isArray(list)) return undefined;
+  return [...SUPPORTED_VERSIONS].reverse().find((v) => list.includes(v));
 }
 
 export function parseRequest(env: Record<string, string | undefined>, stdin: string): Request {
@@ -167,8 +173,16 @@ export function parseRequest(env: Record<string, string | undefined>, stdin: str
 }
 
 function parseNetConf(raw: Json, command: Command): NetConf {
-  const cniVersion = raw.cniVersion;
-  if (typeof cniVersion !== 'string' || !cniVersion) throw bad('cniVersion is missing');
+  // Spec 1.1: a configuration may list every version it conforms to (cniVersions); a runtime that
+  // passes the list on without choosing gets the newest one both sides speak.
+  if (raw.cniVersions !== undefined && (!Array.isArray(raw.cniVersions) || !raw.cniVersions.every((v) => typeof v === 'string'))) {
+    throw bad('cniVersions is not a list of versions');
+  }
+  const cniVersion = raw.cniVersion || newestOf(raw.cniVersions);
+  if (!cniVersion && raw.cniVersions !== undefined) {
+    throw new CniError(CNI_CODES.INCOMPATIBLE_VERSION, `none of cniVersions ${JSON.stringify(raw.cniVersions)} is supported; supported: ${SUPPORTED_VERSIONS.join(', ')}`);
+  }
+  if (typeof cniVersion !== 'string' || !cniVersion) throw bad('cniVersion is missing (or not a string)');
   if (!(SUPPORTED_VERSIONS as readonly string[]).includes(cniVersion)) {
     throw new CniError(CNI_CODES.INCOMPATIBLE_VERSION, `cniVersion "${cniVersion}" is not supported; supported: ${SUPPORTED_VERSIONS.join(', ')}`);
   }

@@ -1,8 +1,8 @@
 /**
  * The `switchyard` CNI plugin binary (installed by `switchyard install-cni`): reads the CNI request
  * from the environment and stdin, forwards it to hostd, prints the result or the CNI error as JSON
- * on stdout. Exit status: 0 done, 1 error (the JSON says which). Built into one file for Bun
- * (dist/cni/switchyard.js); it also runs on Node, only slower to start.
+ * on stdout. Exit status: 0 done, 1 error (the JSON says which). Compiled by Bun into one
+ * executable (dist/cni/switchyard, see scripts/setup.sh); it also runs on Node, only slower to start.
  */
 import { commandOf, parseRequest, SUPPORTED_VERSIONS, versionOf } from './config.js';
 import { CNI_CODES, CniError } from './errors.js';
@@ -43,4 +43,5 @@ async function main(): Promise<number> {
   }
 }
 
-process.exit(await main());
+// not a top-level await: the installed binary is compiled to bytecode, which wants a CommonJS-shaped module
+void main().then((code) => process.exit(code));

@@ -205,7 +205,9 @@ export class Plugin {
       const net = await this.ensureNetwork();
       return { net, ep: (await this.createEndpoint(name, net)).ep };
     }
-    const [found, made] = await Promise.allSettled([this.find<NetworkDoc>(`/networks/${this.enc(c.name)}`), this.createEndpoint(name, undefined)]);
+    // the endpoint first: hostd answers the lookup while the endpoint's kernel work runs
+    const creating = this.createEndpoint(name, undefined);
+    const [made, found] = await Promise.allSettled([creating, this.find<NetworkDoc>(`/networks/${this.enc(c.name)}`)]);
     if (made.status === 'rejected') {
       const e = made.reason as unknown;
       if (!(e instanceof HostdError && e.syCode === 'SY_NETWORK_NOT_FOUND')) throw e;

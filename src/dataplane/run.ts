@@ -1,11 +1,15 @@
 /**
  * The process boundary of Switchyard: every `ip`, `tc`, `sysctl`, `iptables` runs through `run`, and
- * `nft` too where libnftables cannot be loaded (nft-lib.ts). Arguments are argv arrays (never a shell string), so no user string is ever interpreted by a
- * shell. Namespace-scoped work is done in the child (`ip -n NAME` or `nsenter --net=PATH`), never by switching the
- * namespace of the Node process (libuv's threads make that unsafe).
+ * `nft` too where libnftables cannot be loaded (nft-lib.ts). Arguments are argv arrays (never a shell
+ * string), so no user string is ever interpreted by a shell. Namespace-scoped work is done in the
+ * child (`ip -n NAME` or `nsenter --net=PATH`), never by switching the namespace of the Node process
+ * (libuv's threads make that unsafe). In hostd the commands are started
+ * by its command helper (spawner-client.ts) once useCommandHelper() has started it; elsewhere, or
+ * without it, by Node.
  */
 import { spawn } from 'node:child_process';
 import { SyError } from '../errors.js';
+import { Spawner, type CommandSpec, type Outcome } from './spawner-client.js';
 
 export interface RunOptions {
   /** Text fed to the command's standard input (nft -f -, ip -batch -). */
@@ -30,48 +34,68 @@ const DEFAULT_TIMEOUT_MS = 15_000;
 /** SWITCHYARD_TRACE_COMMANDS=1 logs every command with its duration on stderr. */
 const TRACE = process.env.SWITCHYARD_TRACE_COMMANDS === '1';
 
+const helper = new Spawner();
+
+/**
+ * Starts the command helper for the rest of this process's life (hostd calls it once): commands are
+ * then started by a small Bun process instead of by forking Node. False when it cannot start (no
+ * Bun) or SWITCHYARD_COMMAND_HELPER=0; commands are then started by Node, as they are after the
+ * helper dies (`onExit` hears of it).
+ */
+export function useCommandHelper(onExit?: (why: string) => void): boolean {
+  if (process.env.SWITCHYARD_COMMAND_HELPER === '0') return false;
+  return helper.start(undefined, undefined, onExit);
+}
+
+/** Stops the command helper (tests); run() goes back to starting commands itself. */
+export function stopCommandHelper(): Promise<void> {
+  return helper.stop();
+}
+
 /**
  * Runs argv (optionally inside a network namespace) and resolves with its output.
  * Rejects with SY_KERNEL carrying argv, stdin and stderr when it fails, SY_TIMEOUT when it hangs.
  */
-export function run(argv: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
+export async function run(argv: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
   const full = opts.netns ? inNamespace(argv, opts.netns) : [...argv];
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const started = TRACE ? performance.now() : 0;
-  return new Promise((resolve, reject) => {
-    const child = spawn(full[0]!, full.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], env: opts.env ?? process.env });
+  const spec: CommandSpec = { argv: full, stdin: opts.stdin ?? '', timeoutMs, ...(opts.env ? { env: opts.env } : {}) };
+  const o = helper.alive ? await helper.run(spec) : await spawnHere(spec);
+  if (TRACE) process.stderr.write(`run ${(performance.now() - started).toFixed(1)} ms: ${full.join(' ')}\n`);
+  if ('spawnError' in o) throw new SyError('SY_KERNEL', `Cannot run "${full[0]}": ${o.spawnError}`, failure(full, opts, o.spawnError, null));
+  if (o.timedOut) throw new SyError('SY_TIMEOUT', `"${full.join(' ')}" did not finish within ${timeoutMs} ms`, failure(full, opts, o.stderr, o.code));
+  const exitCode = o.code ?? -1;
+  if (exitCode !== 0 && !(opts.okExitCodes ?? []).includes(exitCode)) {
+    const detail = o.stderr.trim().split('\n').slice(0, 6).join('; ') || `exit code ${exitCode}`;
+    throw new SyError('SY_KERNEL', `"${argv.slice(0, 4).join(' ')}" failed: ${detail}`, failure(full, opts, o.stderr, o.code));
+  }
+  return { stdout: o.stdout, stderr: o.stderr, exitCode };
+}
+
+/** Starts the command from this (Node) process. */
+function spawnHere(c: CommandSpec): Promise<Outcome> {
+  return new Promise((resolve) => {
+    const child = spawn(c.argv[0]!, c.argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], env: c.env ?? process.env });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
       child.kill('SIGKILL');
-    }, timeoutMs);
+    }, c.timeoutMs);
     child.stdout.on('data', (b: Buffer) => out.push(b));
     child.stderr.on('data', (b: Buffer) => err.push(b));
     child.on('error', (e) => {
       clearTimeout(timer);
-      reject(new SyError('SY_KERNEL', `Cannot run "${full[0]}": ${e.message}`, failure(full, opts, e.message, null)));
+      resolve({ spawnError: e.message });
     });
     child.on('close', (code) => {
       clearTimeout(timer);
-      if (TRACE) process.stderr.write(`run ${(performance.now() - started).toFixed(1)} ms: ${full.join(' ')}\n`);
-      const stdout = Buffer.concat(out).toString('utf8');
-      const stderr = Buffer.concat(err).toString('utf8');
-      if (timedOut) {
-        reject(new SyError('SY_TIMEOUT', `"${full.join(' ')}" did not finish within ${timeoutMs} ms`, failure(full, opts, stderr, code)));
-        return;
-      }
-      const exitCode = code ?? -1;
-      if (exitCode !== 0 && !(opts.okExitCodes ?? []).includes(exitCode)) {
-        const detail = stderr.trim().split('\n').slice(0, 6).join('; ') || `exit code ${exitCode}`;
-        reject(new SyError('SY_KERNEL', `"${argv.slice(0, 4).join(' ')}" failed: ${detail}`, failure(full, opts, stderr, code)));
-        return;
-      }
-      resolve({ stdout, stderr, exitCode });
+      resolve({ stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), code, timedOut });
     });
     child.stdin.on('error', () => undefined); // the child may exit before reading all of stdin
-    child.stdin.end(opts.stdin ?? '');
+    child.stdin.end(c.stdin);
   });
 }
 

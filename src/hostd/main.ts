@@ -7,6 +7,7 @@ import { chmod, mkdir, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { LinuxDataPlane } from '../dataplane/linux.js';
+import { useCommandHelper } from '../dataplane/run.js';
 import { DockerFrontDoor } from '../docker/plugin-server.js';
 import { buildApi } from './api.js';
 import { HostService } from './service.js';
@@ -44,6 +45,10 @@ export async function hostdMain(argv: string[]): Promise<void> {
     warn: (m: string) => console.error(`${new Date().toISOString()} warn ${m}`),
   };
   if (process.getuid?.() !== 0) log.warn('hostd is not running as root: kernel changes will fail');
+  // commands started by a small Bun process cost a fraction of forking hostd for each (run.ts)
+  if (!useCommandHelper((why) => log.warn(`the command helper ${why}; hostd starts its commands itself from now on`))) {
+    log.info('no command helper (Bun is not installed, or SWITCHYARD_COMMAND_HELPER=0): hostd starts its commands itself');
+  }
   const dataplane = new LinuxDataPlane();
   log.info(`nftables changes go through ${dataplane.nft.via}`);
   const svc = new HostService({ store: new Store(values['state-dir']), dataplane, log });

@@ -294,12 +294,13 @@ export class HostService {
         createdAt: new Date().toISOString(),
       };
       const adopted = ns && !this.state.namespaces.has(ns.id) ? ns : undefined;
-      if (adopted) {
-        await this.store.put('namespaces', adopted);
-        this.state.namespaces.set(adopted.id, adopted);
-      }
+      const add = () => {
+        if (adopted) this.state.namespaces.set(adopted.id, adopted);
+        this.state.endpoints.set(id, rec);
+      };
       try {
-        await this.commit('endpoints', rec, () => this.state.endpoints.set(id, rec), () => this.state.endpoints.delete(id), id);
+        const beside = adopted ? { kind: 'namespaces' as const, rec: adopted } : undefined;
+        await this.commit('endpoints', rec, add, () => this.state.endpoints.delete(id), id, undefined, beside);
       } catch (e) {
         if (adopted) await this.forgetNamespace(adopted).catch((err: Error) => this.log.warn(err.message));
         throw e;
@@ -550,7 +551,10 @@ export class HostService {
 
   /**
    * Persists a new record, applies it, and undoes both if the kernel refuses: the request then fails
-   * with the kernel's error and nothing of it remains.
+   * with the kernel's error and nothing of it remains. `beside` is a new record the first refers to
+   * (the namespace an endpoint request adopts), written at the same time rather than before it: a
+   * crash between the two leaves at worst an endpoint that names no known namespace, which is
+   * planned detached and removed by its DEL. The caller forgets `beside` when this throws.
    */
   private async commit(
     kind: Kind,
@@ -559,8 +563,14 @@ export class HostService {
     drop: () => void,
     id: string,
     undoKernel?: () => Promise<void>,
+    beside?: { kind: Kind; rec: { id: string } },
   ): Promise<void> {
-    await this.store.put(kind, rec);
+    const saved = await Promise.allSettled([this.store.put(kind, rec), ...(beside ? [this.store.put(beside.kind, beside.rec)] : [])]);
+    const failed = saved.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) {
+      if (saved[0]!.status === 'fulfilled') await this.store.remove(kind, id).catch((e: Error) => this.log.warn(e.message));
+      throw failed.reason;
+    }
     add();
     await this.applyOrRollback(id, async () => {
       drop();

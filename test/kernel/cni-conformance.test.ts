@@ -133,6 +133,17 @@ describe('CNI plugin conformance (spec 1.0/1.1 against a real hostd)', () => {
     assert.equal((await cni.call({ command: 'DEL', containerId: 'old-1', netns: ns, conf: conf({ cniVersion: '0.4.0' }) })).exit, 0);
   });
 
+  it('speaks the newest version of a cniVersions list (spec 1.1) when the runtime passes the list on', async () => {
+    const ns = await cni.container('listed');
+    const { cniVersion: _, ...unversioned } = conf();
+    const r = await cni.call({ command: 'ADD', containerId: 'listed-1', netns: ns, conf: { ...unversioned, cniVersions: ['0.4.0', '1.0.0', '2.0.0'] } });
+    assert.equal(r.exit, 0, r.stdout);
+    assert.equal((r.json as Result).cniVersion, '1.0.0');
+    const none = await cni.call({ command: 'ADD', containerId: 'listed-2', netns: ns, conf: { ...unversioned, cniVersions: ['2.0.0'] } });
+    assert.equal(none.json!.code, 1, none.stdout);
+    assert.equal((await cni.call({ command: 'DEL', containerId: 'listed-1', netns: ns, conf: { ...unversioned, cniVersions: ['1.0.0'] } })).exit, 0);
+  });
+
   it('refuses a published port another container holds (100, SY_PORT_IN_USE) and leaves nothing behind', async () => {
     const ns = await cni.call({ command: 'ADD', containerId: 'clash', netns: await cni.container('clash'), conf: conf({ runtimeConfig: { portMappings: [{ hostPort: 8080, containerPort: 80, protocol: 'tcp' }] } }) });
     assert.equal(ns.exit, 1);
@@ -347,11 +358,22 @@ describe('CNI plugin conformance (spec 1.0/1.1 against a real hostd)', () => {
     assert.ok(!nss.some((n) => n.Path === ns), 'released with the last interface');
   });
 
-  it('the plugin does no kernel work: the installed bundle runs no command', async () => {
+  it('the plugin does no kernel work: an ADD and a DEL start no process and open no socket but hostd\'s', async () => {
     const { readFileSync } = await import('node:fs');
-    const text = readFileSync(join(cni.binDir, 'switchyard'), 'utf8');
-    assert.ok(text.startsWith('#!'), 'an executable script');
-    assert.doesNotMatch(text, /child_process|Bun\.spawn|\bexecSync\b/, 'no process is started by the plugin');
+    const ns = await cni.container('nokernel');
+    const trace = join(w.dir, 'nokernel.strace');
+    const prefix = ['strace', '-f', '-qq', '-o', trace, '-e', 'trace=execve,execveat,fork,vfork,clone,clone3,socket'];
+    for (const command of ['ADD', 'DEL']) {
+      const r = await cni.call({ command, containerId: 'nokernel', netns: ns, conf: conf(), prefix });
+      assert.equal(r.exit, 0, r.stdout);
+      const calls = readFileSync(trace, 'utf8').split('\n').filter((l) => /^\d+ +(execve|execveat|fork|vfork|clone|clone3|socket)\(/.test(l));
+      const execs = calls.filter((l) => /execve/.test(l)).map((l) => /execve\("([^"]+)"/.exec(l)?.[1]);
+      assert.deepEqual(execs.slice(1), [join(cni.binDir, 'switchyard')], `${command}: only nsenter's exec of the plugin (${execs.join(', ')})`);
+      const sockets = calls.filter((l) => /socket\(/.test(l));
+      assert.ok(sockets.length > 0 && sockets.every((l) => /socket\(AF_UNIX,/.test(l)), `${command}: unix sockets only:\n${sockets.join('\n')}`);
+      const forks = calls.filter((l) => /^\d+ +(fork|vfork|clone3?)\(/.test(l) && !/CLONE_THREAD/.test(l));
+      assert.deepEqual(forks, [], `${command}: no child process`);
+    }
   });
 
   it('ADD and DEL of the same container racing end consistent: hostd and the namespace agree', async () => {

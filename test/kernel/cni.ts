@@ -23,6 +23,8 @@ export interface CniCall {
   env?: Record<string, string | undefined>;
   plugin?: string;
   stdin?: string;
+  /** argv put in front of the invocation (e.g. strace watching it) */
+  prefix?: string[];
 }
 
 export interface CniAnswer {
@@ -65,7 +67,7 @@ export class CniHarness {
     }
     if (env.CNI_NETNS === '') delete env.CNI_NETNS;
     const t0 = performance.now();
-    const res = await run(['nsenter', `--net=/run/netns/${this.hostNs}`, '--', join(dir, plugin)], {
+    const res = await run([...(c.prefix ?? []), 'nsenter', `--net=/run/netns/${this.hostNs}`, '--', join(dir, plugin)], {
       stdin: c.stdin ?? JSON.stringify(c.conf),
       env,
       okExitCodes: [1, 2],

@@ -6,7 +6,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { SyError } from '../../src/errors.js';
-import { newTestHost, type TestHost } from './host-fixture.js';
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { newTestHost, snapshot, type TestHost } from './host-fixture.js';
 
 describe('endpoint requests with AdoptNamespace', () => {
   let h: TestHost;
@@ -45,6 +47,23 @@ describe('endpoint requests with AdoptNamespace', () => {
     const refused = h.svc.createEndpoint({ Name: 'q', HostComputeNetwork: 'n', HostComputeNamespace: '/run/netns/c2', AdoptNamespace: true, Policies: [{ Type: 'PortMapping', Settings: { InternalPort: 80, ExternalPort: 8080 } }] });
     assert.equal(await code(refused), 'SY_PORT_IN_USE');
     assert.deepEqual(paths(), ['/proc/42/ns/net']);
+  });
+
+  it('writes the endpoint and the adopted namespace side by side; when either write fails, neither is left', async () => {
+    for (const kind of ['namespaces', 'endpoints']) {
+      const before = snapshot(h);
+      const dir = join(h.dir, kind);
+      renameSync(dir, `${dir}.away`);
+      writeFileSync(dir, 'not a directory'); // every write under it now fails
+      try {
+        const r = h.svc.createEndpoint({ Name: `w-${kind}`, HostComputeNetwork: 'n', HostComputeNamespace: '/run/netns/c2', AdoptNamespace: true });
+        assert.equal(await code(r), 'SY_STORE', kind);
+      } finally {
+        rmSync(dir);
+        renameSync(`${dir}.away`, dir);
+      }
+      assert.deepEqual(snapshot(h), before, `${kind} unwritable: nothing of the request remains`);
+    }
   });
 
   it('removing the network forgets the namespaces adopted for its endpoints, not the others', async () => {

@@ -2,7 +2,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { parseRequest } from '../../src/cni/config.js';
+import { parseRequest, versionOf } from '../../src/cni/config.js';
 import { CniError } from '../../src/cni/errors.js';
 import { attachmentName, endpointRequest, forVersion, networkRequest, qosPolicy, rangeCandidates, resultOf, type EndpointDoc } from '../../src/cni/translate.js';
 
@@ -48,6 +48,16 @@ describe('CNI request validation', () => {
     assert.equal(codeOf(() => parseRequest(env, JSON.stringify({ ...conf, runtimeConfig: { dns: { nameservers: ['a b'] } } }))), 7);
     assert.equal(codeOf(() => parseRequest({ CNI_COMMAND: 'GC', CNI_PATH: '/x' }, JSON.stringify({ ...conf, cniVersion: '1.0.0' }))), 1);
     assert.equal(codeOf(() => parseRequest({ CNI_COMMAND: 'DEL', CNI_CONTAINERID: 'a', CNI_IFNAME: 'eth0', CNI_PATH: '/x' }, JSON.stringify(conf))), undefined, 'DEL needs no CNI_NETNS');
+  });
+
+  it('takes the newest version both sides speak from cniVersions (spec 1.1) when no cniVersion is chosen', () => {
+    const { cniVersion: _, ...unversioned } = conf;
+    assert.equal(parseRequest(env, JSON.stringify({ ...unversioned, cniVersions: ['0.4.0', '1.0.0', '9.0.0'] })).conf.cniVersion, '1.0.0');
+    assert.equal(parseRequest(env, JSON.stringify({ ...conf, cniVersion: '0.4.0', cniVersions: ['0.4.0', '1.1.0'] })).conf.cniVersion, '0.4.0', 'a chosen cniVersion wins');
+    assert.equal(versionOf(JSON.stringify({ cniVersions: ['1.0.0', '0.3.1'] })), '1.0.0');
+    assert.equal(codeOf(() => parseRequest(env, JSON.stringify({ ...unversioned, cniVersions: ['0.2.0', '9.0.0'] }))), 1);
+    assert.equal(codeOf(() => parseRequest(env, JSON.stringify({ ...unversioned, cniVersions: '1.0.0' }))), 7);
+    assert.equal(codeOf(() => parseRequest(env, JSON.stringify(unversioned))), 7);
   });
 });
 
