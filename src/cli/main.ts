@@ -17,7 +17,7 @@ Commands:
   hostd [--state-dir DIR] [--socket PATH] [--docker [--docker-plugin-dir DIR]]
                                                   run the host network service (--docker: also Docker's nat and switchyard plugins)
   install-cni [DIR]                               install the CNI plugin as DIR/switchyard (default /opt/cni/bin)
-  network create --type nat [--subnet CIDR] [--gateway IP] [--dns-server IP]... [--dns-search DOMAIN]... [--mtu N] NAME
+  network create --type nat [--subnet CIDR] [--gateway IP] [--dns-server IP]... [--dns-search DOMAIN]... [--mtu N] [--internal] NAME
   network ls | inspect NAME... | rm NAME...
   endpoint create --network NET [--ip IP] [--mac MAC] [--namespace NAME|PATH]
                   [--publish [HOSTIP:]HOSTPORT[-END]:PORT[-END][/PROTO]]...
@@ -169,6 +169,7 @@ async function networkCreate(client: HostClient, args: string[]): Promise<Doc> {
       'dns-search': { type: 'string', multiple: true },
       'dns-domain': { type: 'string' },
       mtu: { type: 'string' },
+      internal: { type: 'boolean' },
     },
   });
   if (positionals.length !== 1) throw new UsageError('network create: exactly one NAME');
@@ -186,6 +187,7 @@ async function networkCreate(client: HostClient, args: string[]): Promise<Doc> {
     ...(Object.keys(subnet).length ? { Ipams: [{ Type: 'Static', Subnets: [subnet] }] } : {}),
     ...(Object.keys(dns).length ? { Dns: dns } : {}),
     ...(values.mtu ? { MTU: Number(values.mtu) } : {}),
+    ...(values.internal ? { Internal: true } : {}),
   };
   return client.request<Doc>('POST', '/networks', body);
 }
@@ -316,7 +318,7 @@ function health(d: Doc): string {
 
 function networkRow(d: Doc): Record<string, string> {
   const sub = ((d.Ipams as { Subnets?: { IpAddressPrefix?: string; Routes?: { NextHop?: string }[] }[] }[])?.[0]?.Subnets ?? [])[0];
-  return { NAME: String(d.Name), ID: d.ID, TYPE: String(d.Type), SUBNET: sub?.IpAddressPrefix ?? '', GATEWAY: sub?.Routes?.[0]?.NextHop ?? '', HEALTH: health(d) };
+  return { NAME: String(d.Name), ID: d.ID, TYPE: `${String(d.Type)}${d.Internal ? ' internal' : ''}`, SUBNET: sub?.IpAddressPrefix ?? '', GATEWAY: sub?.Routes?.[0]?.NextHop ?? '', HEALTH: health(d) };
 }
 
 function endpointRow(d: Doc, nets: Map<string, string>): Record<string, string> {

@@ -65,7 +65,7 @@ export class FakeDataPlane implements DataPlane {
     this.hit('readPeer');
     const l = this.links.get(v.name);
     if (!l?.peer || l.peer.netnsPath !== v.netnsPath) return { exists: false, up: false, addresses: [] };
-    return { exists: true, up: true, mac: l.peer.mac, addresses: [l.peer.address], defaultGateway: l.peer.gateway };
+    return { exists: true, up: true, mac: l.peer.mac, addresses: [l.peer.address], ...(l.peer.gateway ? { defaultGateway: l.peer.gateway } : {}) };
   }
 
   async deleteLinks(names: string[]): Promise<void> {
@@ -172,7 +172,7 @@ export class FakeDataPlane implements DataPlane {
   dump(): string {
     const out: string[] = [];
     for (const l of [...this.links.values()].sort((a, b) => a.name.localeCompare(b.name))) {
-      const peer = l.peer ? ` peer=${l.peer.ifName}@${l.peer.netnsPath} ${l.peer.address} via ${l.peer.gateway} mac ${l.peer.mac}` : '';
+      const peer = l.peer ? ` peer=${l.peer.ifName}@${l.peer.netnsPath} ${l.peer.address}${l.peer.gateway ? ` via ${l.peer.gateway}` : ''} mac ${l.peer.mac}` : '';
       out.push(`link ${l.name} ${l.kind}${l.master ? ` master ${l.master}` : ''} ${l.addresses.join(',')}${peer}`.trimEnd());
     }
     for (const n of [...this.namespaces].sort()) out.push(`netns ${n}`);

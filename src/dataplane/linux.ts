@@ -63,10 +63,10 @@ export class LinuxDataPlane implements DataPlane {
       // "add", not "replace": in a namespace with several endpoints (a container on two networks) the
       // first one keeps the default route, as Docker keeps its primary network's gateway. Only this
       // line may fail ("File exists"); -force runs the lines after it all the same.
-      `route add default via ${v.gateway} dev ${v.ifName}`,
+      ...(v.gateway ? [`route add default via ${v.gateway} dev ${v.ifName}`] : []),
       ...v.settings.routes.map((r) => `route replace ${routeSpec(r, v.ifName)}`),
     ];
-    const defaultRouteLine = inside.findIndex((l) => l.startsWith('route add default')) + 1;
+    const defaultRouteLine = inside.findIndex((l) => l.startsWith('route add default')) + 1 || -1;
     try {
       const inner = async () => {
         const res = await run(['ip', '-force', '-batch', '-'], { stdin: inside.join('\n') + '\n', netns: v.netnsPath, okExitCodes: [1] });

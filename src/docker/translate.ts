@@ -103,9 +103,8 @@ export function networkRequest(driver: string, req: CreateNetworkRequest): { doc
   if (opts['com.docker.network.enable_ipv6'] === true || (req.IPv6Data ?? []).length) {
     throw new SyError('SY_NOT_SUPPORTED', 'IPv6 is not supported yet: create the network without --ipv6');
   }
-  if (opts['com.docker.network.internal'] === true) {
-    throw new SyError('SY_NOT_SUPPORTED', 'Internal networks (--internal) are not supported yet: hostd has no network without outbound access');
-  }
+  // --internal: Docker sends it as an option of its own, not among the generic ones.
+  if (opts['com.docker.network.internal'] === true) doc.Internal = true;
   const generic = opts[GENERIC];
   if (generic !== undefined && generic !== null) {
     if (typeof generic !== 'object' || Array.isArray(generic)) throw new SyError('SY_BAD_REQUEST', `${GENERIC} must be a map of options`);

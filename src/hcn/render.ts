@@ -40,6 +40,7 @@ export function renderNetwork(n: NetworkRecord, status?: ObjectStatus) {
     ...(n.mtu ? { MTU: n.mtu } : {}),
     SchemaVersion: V2,
     // Switchyard extensions
+    ...(n.internal ? { Internal: true } : {}),
     Bridge: bridgeName(n.id),
     Health: health(status),
   };

@@ -212,6 +212,7 @@ export class HostService {
       gateway,
       dns: parseDns(doc.Dns, 'network Dns') ?? { search: [], servers: [], options: [] },
       ...(doc.MTU ? { mtu: doc.MTU } : {}),
+      ...(doc.Internal ? { internal: true } : {}),
       flags: doc.Flags ?? 0,
       policies: [],
       createdAt: new Date().toISOString(),
@@ -269,6 +270,7 @@ export class HostService {
       const mac = doc.MacAddress ? parseMac(doc.MacAddress) : endpointMac(ip);
       const parsed = parsePolicies(doc.Policies ?? []);
       checkNoDuplicateMappings(parsed.portMappings);
+      checkPublishable(net, parsed.portMappings);
       const routes = (doc.Routes ?? []).map((r, i) => routeOf(r as Record<string, unknown>, `Routes[${i}]`));
       const policies = modifyPolicies(emptyPolicies(), 'add', { ...parsed, routes: [...routes, ...parsed.routes] });
       await this.checkPolicies(policies, net);
@@ -367,6 +369,7 @@ export class HostService {
       if (kind !== 'add' && kind !== 'remove' && kind !== 'update') {
         throw new SyError('SY_BAD_REQUEST', `RequestType "${req.RequestType}" is not one of Add, Remove, Update`);
       }
+      if (kind !== 'remove') checkPublishable(this.findNetwork(ep.networkId), parsed.portMappings);
       // Everything is checked before anything changes: one request is one transaction.
       const policies = modifyPolicies(ep.policies, kind, parsed);
       await this.checkPolicies(policies, this.findNetwork(ep.networkId));
@@ -744,6 +747,13 @@ function checkNoDuplicateMappings(out: PortRequest[]): void {
         throw new SyError('SY_PORT_IN_USE', `Policies[${j}] publishes host port ${out[j]!.externalPort} twice`);
       }
     }
+  }
+}
+
+/** An internal network publishes nothing: its endpoints are not to be reached from outside it. */
+function checkPublishable(net: NetworkRecord, mappings: PortRequest[]): void {
+  if (net.internal && mappings.length) {
+    throw new SyError('SY_NOT_SUPPORTED', `Network "${net.name}" is internal: its endpoints cannot publish ports (PortMapping)`);
   }
 }
 

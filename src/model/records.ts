@@ -23,6 +23,12 @@ export interface NetworkRecord {
   gateway: string;
   dns: DnsSettings;
   mtu?: number;
+  /**
+   * An internal network (Docker's `--internal`): its endpoints reach each other and the host, but
+   * nothing is forwarded between its bridge and any other interface, nothing is translated on the
+   * way out, no port is published, and its endpoints get no default route.
+   */
+  internal?: boolean;
   flags: number;
   /** HCN network policies as given; kept and rendered back, acted on as their issues land */
   policies: { Type: string; Settings?: unknown }[];

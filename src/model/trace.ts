@@ -173,6 +173,10 @@ export function trace(state: HostState, ep: EndpointRecord, p: TracePacket, host
       const other = state.endpoints.get(o.endpointId);
       const hit = other && mappingFor(other, p.protocol, p.remotePort);
       if (!other || !hit || (hit.m.hostIp && hit.m.hostIp !== dst)) continue;
+      if (net.internal && other.networkId !== ep.networkId) {
+        path.push(`${ep.name} → host ${dst}:${p.remotePort} → ${other.name} on another network`);
+        return done('Block', { layer: 'Isolation', reason: `"${net.name}" is internal: nothing is forwarded beyond its bridge` });
+      }
       nat.push(`DNAT ${dst}:${p.remotePort} → ${other.ip}:${hit.port} (port mapping of ${other.name})`);
       if (other.networkId === ep.networkId) nat.push(`masquerade to the gateway (hairpin)`);
       path.push(`${ep.name} → host ${dst}:${p.remotePort} → ${other.name}`);
@@ -197,6 +201,7 @@ export function trace(state: HostState, ep: EndpointRecord, p: TracePacket, host
     return done('Block', { layer: 'Isolation', reason: `networks "${net.name}" and "${to.name}" are isolated (only replies and published ports cross)` });
   }
   path.push(`${ep.name} → ${dst}: routed out of the host`);
+  if (net.internal) return done('Block', { layer: 'Isolation', reason: `"${net.name}" is internal: nothing is forwarded beyond its bridge` });
   const onat = ep.policies.outboundNat;
   const key = (l: string[]) => l.some((c) => cidrContains(parseCidr(c), ipToInt(dst)));
   if (onat && key(onat.exceptions)) nat.push(`none: ${dst} is an OutBoundNAT exception of ${ep.name}`);

@@ -11,7 +11,10 @@
  *    127.0.0.1, which needs route_localnet on the bridge and masquerade to the gateway);
  *  - isolation: traffic into a NAT network's bridge passes only if it comes from the same network,
  *    belongs to an established flow, or was DNATed by a port mapping; outbound traffic of a NAT
- *    subnet leaving through any non-Switchyard interface is masqueraded to the host's address.
+ *    subnet leaving through any non-Switchyard interface is masqueraded to the host's address;
+ *  - an internal network forwards nothing beyond its own bridge (checked first in forward, so not
+ *    even a published port of another network is reached through the host), translates nothing and
+ *    gives its endpoints no default route.
  */
 import type { EndpointRecord, NamespaceRecord, NetworkRecord } from '../model/records.js';
 import type { HostState } from '../model/state.js';
@@ -39,7 +42,8 @@ export interface VethPlan {
   mac: string;
   /** endpoint address with prefix */
   address: string;
-  gateway: string;
+  /** the default route's next hop (none on an internal network) */
+  gateway?: string;
   /** what can change while the veth lives (a policy change applies it in place) */
   settings: VethSettings;
 }
@@ -169,7 +173,13 @@ export function planNetworkParts(net: NetworkRecord): NetworkParts {
       ],
     },
   ];
-  if (net.type === 'NAT') {
+  if (net.internal) {
+    elements.set('fwd_from_net', [{ key: [`"${bridge.name}"`], value: `jump ${netChain(net, 'out')}` }]);
+    chains.push({
+      name: netChain(net, 'out'),
+      rules: [`oifname "${bridge.name}" return`, `counter reject with icmpx type admin-prohibited comment "internal net ${net.id}"`],
+    });
+  } else if (net.type === 'NAT') {
     elements.set('nat_subnets', [{ key: [net.subnet], comment: `net ${net.id}` }]);
     elements.set('post_into_net', [{ key: [`"${bridge.name}"`], value: `jump ${netChain(net, 'post')}` }]);
     chains.push({
@@ -291,7 +301,7 @@ function planVeth(ep: EndpointRecord, net: NetworkRecord, ns: NamespaceRecord): 
     ifName: ep.ifName,
     mac: ep.mac,
     address: `${ep.ip}/${prefixLen(net.subnet)}`,
-    gateway: net.gateway,
+    ...(net.internal ? {} : { gateway: net.gateway }),
     settings: {
       ...(mtu ? { mtu } : {}),
       routes: ep.policies.routes.map((r) => ({ dst: r.destination, ...(r.nextHop ? { via: r.nextHop } : {}), ...(r.metric ? { metric: r.metric } : {}) })),
@@ -465,6 +475,13 @@ export function nftBase(): NftTable {
       elements: [],
     },
     {
+      name: 'fwd_from_net',
+      keyTypes: ['ifname'],
+      valueType: 'verdict',
+      comment: 'forwarded traffic leaving the bridge of an internal network',
+      elements: [],
+    },
+    {
       name: 'post_into_net',
       keyTypes: ['ifname'],
       valueType: 'verdict',
@@ -513,7 +530,7 @@ export function nftBase(): NftTable {
     {
       name: 'forward',
       base: 'type filter hook forward priority filter; policy accept;',
-      rules: ['oifname vmap @fwd_into_net'],
+      rules: ['iifname vmap @fwd_from_net', 'oifname vmap @fwd_into_net'],
     },
   ];
   return { family: 'inet', name: NFT_TABLE, comment: 'managed by switchyard hostd, do not edit', sets, chains };
@@ -538,6 +555,6 @@ export function assembleTable(nets: NetworkParts[], eps: EndpointParts[]): NftTa
   return t;
 }
 
-function netChain(n: NetworkRecord, kind: 'in' | 'post'): string {
+function netChain(n: NetworkRecord, kind: 'in' | 'out' | 'post'): string {
   return `net-${shortId(n.id)}-${kind}`;
 }
