@@ -161,6 +161,41 @@ describe('Docker front door (private dockerd, nat driver, switchyard IPAM)', () 
     await engine.ok('network', 'rm', 'N5');
   });
 
+  it('--internal: endpoints reach each other, not the outside, not a published port; -p publishes nothing', async () => {
+    w.spawnIn(outside, ['socat', 'TCP-LISTEN:9001,fork,reuseaddr', 'SYSTEM:echo from-outside']);
+    await engine.ok('network', 'create', '-d', 'nat', '--internal', '--subnet', '172.27.0.0/24', 'Int');
+    assert.equal(await engine.ok('network', 'inspect', '--format', '{{.Internal}}', 'Int'), 'true');
+    assert.match((await w.cli(hostd, 'network', 'ls')).stdout, /docker-net-\S+\s+\S+\s+NAT internal\s+172\.27\.0\.0\/24/);
+    // -p on an internal network is accepted and publishes nothing, as with Docker's bridge driver
+    await engine.ok('run', '-d', '--stop-timeout', '1', '--name', 'isrv', '--net', 'Int', '-p', '8097:80', IMAGE, 'httpd', '-f', '-p', '80', '-h', '/www');
+    const byName = await engine.ok('run', '--rm', '--net', 'Int', IMAGE, 'sh', '-c', "i=0; while [ $i -lt 200 ] && ! ip -o addr show eth0 | grep -q inet; do sleep 0.01; i=$((i+1)); done; printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 isrv 80 | tail -n 1");
+    assert.equal(byName, 'hello-from-docker', 'a peer on the internal network reaches it (by name)');
+    assert.doesNotMatch(await engine.ok('exec', 'isrv', 'ip', 'route'), /default/, 'no default route');
+    assert.equal(await w.curl(outside, 'http://192.0.2.1:8097/', 1), '', 'not published to the outside');
+    assert.equal(await w.curl(host, 'http://127.0.0.1:8097/', 1), '', 'nor on the host');
+    // Even a container that makes itself a default route (NET_ADMIN) gets nothing through the host:
+    // not the outside, not a port another network publishes (web's 8080, also on this bridge's gateway).
+    const tryOut = async (net: string, cmd: string) => {
+      const gw = net === 'Int' ? '172.27.0.1' : '172.18.0.1';
+      const r = await engine.docker('run', '--rm', '--cap-add', 'NET_ADMIN', '--net', net, IMAGE, 'sh', '-c',
+        `i=0; while [ $i -lt 200 ] && ! ip -o addr show eth0 | grep -q inet; do sleep 0.01; i=$((i+1)); done; ip route add default via ${gw} 2>/dev/null; ${cmd}`);
+      return r.stdout;
+    };
+    const outsideCmd = 'nc -w 2 192.0.2.2 9001 </dev/null';
+    const published = (ip: string) => `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 ${ip} 8080 | tail -n 1`;
+    assert.equal(await tryOut('MyNatNetwork', outsideCmd), 'from-outside', 'control: a NAT network reaches the outside');
+    assert.equal(await tryOut('MyNatNetwork', published('172.18.0.1')), 'hello-from-docker', 'control: and a published port');
+    assert.equal(await tryOut('Int', outsideCmd), '', 'the internal network does not reach the outside');
+    assert.equal(await tryOut('Int', published('192.0.2.1')), '', 'nor a published port on the host address');
+    assert.equal(await tryOut('Int', published('172.27.0.1')), '', 'nor on its own gateway address');
+    // connected to a NAT network too, the container takes that network's default route and its -p
+    await engine.ok('network', 'connect', 'MyNatNetwork', 'isrv');
+    assert.match(await engine.ok('exec', 'isrv', 'ip', 'route'), /default via 172\.18\.0\.1 dev eth1/);
+    await waitFor('-p published on the NAT network', async () => (await w.curl(outside, 'http://192.0.2.1:8097/', 1)) === 'hello-from-docker');
+    await engine.ok('rm', '-f', 'isrv');
+    await engine.ok('network', 'rm', 'Int');
+  });
+
   it('refuses unknown options, features hostd lacks, and overlapping subnets with clear errors', async () => {
     const unknown = await engine.docker('network', 'create', '-d', 'nat', '-o', 'foo=bar', 'Bad1');
     assert.notEqual(unknown.code, 0);
@@ -169,8 +204,6 @@ describe('Docker front door (private dockerd, nat driver, switchyard IPAM)', () 
     assert.match(vsid.stderr, /windowsshim\.vsid is not supported.*SY_NOT_SUPPORTED/);
     const exc = await engine.docker('network', 'create', '-d', 'nat', '-o', 'com.docker.network.windowsshim.outboundnat_exceptions=10.0.0.0/33', 'Bad3');
     assert.match(exc.stderr, /outboundnat_exceptions.*SY_INVALID/);
-    const internal = await engine.docker('network', 'create', '-d', 'nat', '--internal', 'Bad4');
-    assert.match(internal.stderr, /Internal networks.*SY_NOT_SUPPORTED/);
     assert.equal((await w.cli(hostd, 'network', 'create', '--subnet', '172.30.0.0/24', 'AdminNet')).code, 0);
     const overlap = await engine.docker('network', 'create', '-d', 'nat', '--subnet', '172.30.0.0/16', 'Bad5');
     assert.match(overlap.stderr, /overlaps network "AdminNet".*SY_SUBNET_OVERLAP/);
