@@ -100,6 +100,8 @@ export interface DataPlane {
    * shadow a listening process). One entry per held port.
    */
   portsInUse(requests: PortRequest[]): Promise<ListeningSocket[]>;
+  /** Names of the links in hostd's namespace (a network's NetAdapterName must name one of them). */
+  hostLinkNames(): Promise<string[]>;
   /** IPv4 addresses configured in hostd's namespace (host-IP binding must name one of them). */
   localAddresses(): Promise<string[]>;
   /** IPv4 routes in hostd's namespace not made by Switchyard ("dst/len dev"), for overlap checks. */

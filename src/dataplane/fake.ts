@@ -19,6 +19,8 @@ export class FakeDataPlane implements DataPlane {
   iptablesAccept = false;
   listening: ListeningSocket[] = [];
   addresses = ['192.0.2.1', '127.0.0.1'];
+  /** the host's own interfaces besides lo and Switchyard's links */
+  uplinks = ['eth0'];
   routes: { dst: string; dev: string }[] = [{ dst: '192.0.2.0/24', dev: 'eth0' }];
   /** verb name → error to throw on its next call (on its next N calls with failTimes) */
   failNext = new Map<string, Error>();
@@ -158,6 +160,10 @@ export class FakeDataPlane implements DataPlane {
 
   async portsInUse(requests: PortRequest[]): Promise<ListeningSocket[]> {
     return this.listening.filter((s) => requests.some((r) => socketClashes(r, s)));
+  }
+
+  async hostLinkNames(): Promise<string[]> {
+    return ['lo', ...this.uplinks, ...this.links.keys()];
   }
 
   async localAddresses(): Promise<string[]> {

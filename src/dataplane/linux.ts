@@ -276,6 +276,11 @@ export class LinuxDataPlane implements DataPlane {
     return probePorts(requests);
   }
 
+  async hostLinkNames(): Promise<string[]> {
+    const { stdout } = await run(['ip', '-j', 'link', 'show']);
+    return (JSON.parse(stdout || '[]') as IpLink[]).map((l) => l.ifname);
+  }
+
   async localAddresses(): Promise<string[]> {
     const { stdout } = await run(['ip', '-j', '-4', 'addr', 'show']);
     const links = JSON.parse(stdout || '[]') as IpLink[];

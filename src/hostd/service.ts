@@ -22,6 +22,7 @@ import { renderEndpoint, renderNamespace, renderNetwork } from '../hcn/render.js
 import { cidrContains, cidrSize, cidrsOverlap, cidrToString, intToIp, ipToInt, isIPv4, maskOf, parseCidr, type Cidr } from '../model/ipv4.js';
 import { endpointMac, GUID_PATTERN, NAME_PATTERN, shortId } from '../model/names.js';
 import { EPHEMERAL_FIRST, mappingsClash, resolvePortMappings, type PortRequest } from '../model/ports.js';
+import { freeMacInPool, NET_ADAPTER_NAME, parseMacPool, parseNetworkPolicies } from '../model/network-settings.js';
 import { checkPoliciesFit, emptyPolicies, modifyPolicies, parsePolicies, routeOf, type EndpointPolicies } from '../model/policies.js';
 import type { DnsSettings, EndpointRecord, NamespaceRecord, NetworkRecord, PortMapping } from '../model/records.js';
 import { portKey, type HostState } from '../model/state.js';
@@ -172,9 +173,12 @@ export class HostService {
     if (!SUPPORTED_NETWORK_TYPES.includes(type)) {
       throw new SyError('SY_NOT_SUPPORTED', `Network Type "${type}" is not supported yet; supported: ${SUPPORTED_NETWORK_TYPES.join(', ')}`);
     }
-    if (doc.Policies?.length) {
-      throw new SyError('SY_NOT_SUPPORTED', `Network policy "${doc.Policies[0]!.Type}" is not supported on ${type} networks`);
+    const { stored: policies, adapter } = parseNetworkPolicies(doc.Policies ?? []);
+    if (adapter && doc.Internal) throw new SyError('SY_BAD_REQUEST', `An internal network leaves the host by no interface; it takes no ${NET_ADAPTER_NAME}`);
+    if (adapter && !(await this.dp.hostLinkNames()).includes(adapter)) {
+      throw new SyError('SY_BAD_REQUEST', `${NET_ADAPTER_NAME} "${adapter}" is not an interface of this host`);
     }
+    const macPool = parseMacPool(doc.MacPool);
     if (doc.MTU !== undefined && (doc.MTU < 576 || doc.MTU > 65535)) {
       throw new SyError('SY_BAD_REQUEST', `MTU ${doc.MTU} is out of range (576-65535)`);
     }
@@ -213,8 +217,9 @@ export class HostService {
       dns: parseDns(doc.Dns, 'network Dns') ?? { search: [], servers: [], options: [] },
       ...(doc.MTU ? { mtu: doc.MTU } : {}),
       ...(doc.Internal ? { internal: true } : {}),
+      ...(macPool ? { macPool } : {}),
       flags: doc.Flags ?? 0,
-      policies: [],
+      policies,
       createdAt: new Date().toISOString(),
     };
   }
@@ -267,7 +272,7 @@ export class HostService {
       if (ns) this.checkInterfaceFree(ns, ifName);
       if (doc.Flags) throw new SyError('SY_NOT_SUPPORTED', `Endpoint Flags ${doc.Flags} are not supported yet (remote endpoints land with Overlay networks)`);
       const ip = this.chooseAddress(net, doc.IpConfigurations);
-      const mac = doc.MacAddress ? parseMac(doc.MacAddress) : endpointMac(ip);
+      const mac = doc.MacAddress ? parseMac(doc.MacAddress) : net.macPool ? this.macFromPool(net) : endpointMac(ip);
       const parsed = parsePolicies(doc.Policies ?? []);
       checkNoDuplicateMappings(parsed.portMappings);
       checkPublishable(net, parsed.portMappings);
@@ -622,6 +627,14 @@ export class HostService {
   private checkInterfaceFree(ns: NamespaceRecord, ifName: string): void {
     const other = this.endpointsOf(this.state.index.endpointsByNamespace, ns.id).find((e) => e.ifName === ifName);
     if (other) throw new SyError('SY_IN_USE', `Namespace "${ns.path}" already has ${ifName} from endpoint "${other.name}"; give InterfaceName`);
+  }
+
+  /** The first MAC of the network's pool that none of its endpoints has. */
+  private macFromPool(net: NetworkRecord): string {
+    const used = new Set(this.endpointsOf(this.state.index.endpointsByNetwork, net.id).map((e) => e.mac));
+    const mac = freeMacInPool(net.macPool ?? [], used);
+    if (!mac) throw new SyError('SY_MAC_POOL_FULL', `No free MAC left in the MacPool of network "${net.name}"`);
+    return mac;
   }
 
   private chooseAddress(net: NetworkRecord, configs: HostComputeEndpoint['IpConfigurations']): string {

@@ -29,13 +29,16 @@ export interface NetworkRecord {
    * way out, no port is published, and its endpoints get no default route.
    */
   internal?: boolean;
+  /** the ranges its endpoints take their MACs from (HCN MacPool); absent = MACs from addresses */
+  macPool?: MacRange[];
   flags: number;
-  /** HCN network policies as given; kept and rendered back, acted on as their issues land */
+  /** HCN network policies as given (NetAdapterName: see network-settings.ts); kept and rendered back */
   policies: { Type: string; Settings?: unknown }[];
   createdAt: string;
 }
 
 import type { EndpointPolicies } from './policies.js';
+import type { MacRange } from './network-settings.js';
 
 export type Protocol = 6 | 17 | 132;
 

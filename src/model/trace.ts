@@ -7,6 +7,7 @@
 import { SyError } from '../errors.js';
 import { orderAcls, type AclRule } from './acl.js';
 import { cidrContains, ipToInt, isIPv4, parseCidr } from './ipv4.js';
+import { outboundInterface } from './network-settings.js';
 import type { EndpointRecord, NetworkRecord, PortMapping } from './records.js';
 import { portKey, type HostState } from './state.js';
 
@@ -202,6 +203,8 @@ export function trace(state: HostState, ep: EndpointRecord, p: TracePacket, host
   }
   path.push(`${ep.name} → ${dst}: routed out of the host`);
   if (net.internal) return done('Block', { layer: 'Isolation', reason: `"${net.name}" is internal: nothing is forwarded beyond its bridge` });
+  const way = outboundInterface(net);
+  if (way) path.push(`only by ${way} (the NetAdapterName of "${net.name}"): where the host's routes send it elsewhere, it is refused`);
   const onat = ep.policies.outboundNat;
   const key = (l: string[]) => l.some((c) => cidrContains(parseCidr(c), ipToInt(dst)));
   if (onat && key(onat.exceptions)) nat.push(`none: ${dst} is an OutBoundNAT exception of ${ep.name}`);

@@ -14,13 +14,15 @@
  *    subnet leaving through any non-Switchyard interface is masqueraded to the host's address;
  *  - an internal network forwards nothing beyond its own bridge (checked first in forward, so not
  *    even a published port of another network is reached through the host), translates nothing and
- *    gives its endpoints no default route.
+ *    gives its endpoints no default route; a network with a NetAdapterName leaves the host by that
+ *    interface only (the host's routes still choose the way: what they send elsewhere is refused).
  */
 import type { EndpointRecord, NamespaceRecord, NetworkRecord } from '../model/records.js';
 import type { HostState } from '../model/state.js';
 import { bridgeMac, bridgeName, LINK_PREFIX, NFT_TABLE, shortId, vethName } from '../model/names.js';
 import type { NftChain, NftElement, NftSet, NftTable } from './nft-table.js';
 import { aclToNft, orderAcls } from '../model/acl.js';
+import { ANY_BRIDGE, outboundInterface } from '../model/network-settings.js';
 
 export interface BridgePlan {
   name: string;
@@ -173,13 +175,24 @@ export function planNetworkParts(net: NetworkRecord): NetworkParts {
       ],
     },
   ];
-  if (net.internal) {
+  const way = outboundInterface(net);
+  if (net.internal || way) {
     elements.set('fwd_from_net', [{ key: [`"${bridge.name}"`], value: `jump ${netChain(net, 'out')}` }]);
+    const reject = 'counter reject with icmpx type admin-prohibited';
     chains.push({
       name: netChain(net, 'out'),
-      rules: [`oifname "${bridge.name}" return`, `counter reject with icmpx type admin-prohibited comment "internal net ${net.id}"`],
+      rules: net.internal
+        ? [`oifname "${bridge.name}" return`, `${reject} comment "internal net ${net.id}"`]
+        : [
+            // other networks decide in their own chains; replies go back the way their flow came in
+            `oifname "${ANY_BRIDGE}" return`,
+            `oifname "${way}" return`,
+            'ct direction reply return',
+            `${reject} comment "net ${net.id} leaves by ${way} only"`,
+          ],
     });
-  } else if (net.type === 'NAT') {
+  }
+  if (net.type === 'NAT' && !net.internal) {
     elements.set('nat_subnets', [{ key: [net.subnet], comment: `net ${net.id}` }]);
     elements.set('post_into_net', [{ key: [`"${bridge.name}"`], value: `jump ${netChain(net, 'post')}` }]);
     chains.push({
@@ -478,7 +491,7 @@ export function nftBase(): NftTable {
       name: 'fwd_from_net',
       keyTypes: ['ifname'],
       valueType: 'verdict',
-      comment: 'forwarded traffic leaving the bridge of an internal network',
+      comment: 'forwarded traffic leaving a network bridge whose way out is limited',
       elements: [],
     },
     {

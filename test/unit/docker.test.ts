@@ -51,9 +51,12 @@ describe('Docker translation', () => {
     const { extras } = networkRequest('nat', generic({ 'com.docker.network.windowsshim.outboundnat_exceptions': '10.0.0.0/8,192.0.2.7' }));
     assert.deepEqual(extras.endpointPolicies, [{ Type: 'OutBoundNAT', Settings: { Exceptions: ['10.0.0.0/8', '192.0.2.7'] } }]);
     throwsCode(() => networkDoc('nat', generic({ 'com.docker.network.windowsshim.outboundnat_exceptions': '10.0.0.1/8' })), 'SY_INVALID_POLICY', /host bits/);
-    for (const k of ['vsid', 'vlanid', 'interface', 'macpool']) {
-      throwsCode(() => networkDoc('nat', generic({ [`com.docker.network.windowsshim.${k}`]: '1' })), 'SY_NOT_SUPPORTED', new RegExp(k));
-    }
+    throwsCode(() => networkDoc('nat', generic({ 'com.docker.network.windowsshim.vsid': '4096' })), 'SY_NOT_SUPPORTED', /vsid.*overlay network \(driver sdnoverlay/);
+    throwsCode(() => networkDoc('nat', generic({ 'com.docker.network.windowsshim.vlanid': '7' })), 'SY_NOT_SUPPORTED', /vlanid.*l2bridge or transparent/);
+    const shim = networkDoc('nat', generic({ 'com.docker.network.windowsshim.interface': 'eth1', 'com.docker.network.windowsshim.macpool': '00-15-5D-52-C0-00,00-15-5D-52-CF-FF' }));
+    assert.deepEqual(shim.Policies, [{ Type: 'NetAdapterName', Settings: { NetworkAdapterName: 'eth1' } }]);
+    assert.deepEqual(shim.MacPool, { Ranges: [{ StartMacAddress: '00-15-5D-52-C0-00', EndMacAddress: '00-15-5D-52-CF-FF' }] });
+    throwsCode(() => networkDoc('nat', generic({ 'com.docker.network.windowsshim.macpool': '00-15-5D-52-C0-00' })), 'SY_BAD_REQUEST', /START,END pairs/);
     throwsCode(() => networkDoc('nat', generic({ 'com.docker.network.windowsshim.enable_outboundnat': 'false' })), 'SY_NOT_SUPPORTED');
     throwsCode(() => networkDoc('nat', generic({ 'switchyard.mtu': '1400; rm -rf /' })), 'SY_BAD_REQUEST');
     assert.equal(networkDoc('nat', { NetworkID: NET, Options: { 'com.docker.network.internal': true }, IPv4Data: v4 }).Internal, true);
