@@ -196,12 +196,32 @@ describe('Docker front door (private dockerd, nat driver, switchyard IPAM)', () 
     await engine.ok('network', 'rm', 'Int');
   });
 
+  it('windowsshim.interface: traffic leaves by that interface only; windowsshim.macpool: MACs from the pool', async () => {
+    w.spawnIn(outside, ['socat', 'TCP-LISTEN:9002,fork,reuseaddr', 'SYSTEM:echo $SOCAT_PEERADDR']);
+    const shim = 'com.docker.network.windowsshim.';
+    await engine.ok('network', 'create', '-d', 'nat', '--subnet', '172.28.0.0/24', '-o', `${shim}interface=eth0`, '-o', `${shim}macpool=00-15-5D-52-C0-10,00-15-5D-52-C0-1F`, 'ViaEth0');
+    await engine.ok('network', 'create', '-d', 'nat', '--subnet', '172.29.0.0/24', '-o', `${shim}interface=lo`, 'ViaLo');
+    // The gateway answers (the network is up), then the outside server is asked who is calling.
+    const probe = async (net: string, gw: string) => (await engine.docker('run', '--rm', '--net', net, IMAGE,
+      ...withNetwork(`ip -o link show eth0 | grep -o 'ether [0-9a-f:]*'; ping -c 1 -W 2 ${gw} >/dev/null && echo gateway-ok; nc -w 2 192.0.2.2 9002 </dev/null`))).stdout;
+    assert.deepEqual((await probe('ViaEth0', '172.28.0.1')).split('\n'), ['ether 00:15:5d:52:c0:10', 'gateway-ok', '192.0.2.1'], 'out by eth0, masqueraded; the first MAC of the pool');
+    assert.deepEqual((await probe('ViaLo', '172.29.0.1')).split('\n').slice(1), ['gateway-ok'], 'the host routes it to eth0, which is not the way out of ViaLo');
+    const net = await hostd.client.request<{ Policies: unknown[]; MacPool: unknown }>('GET', `/networks/${(await engine.ok('network', 'inspect', '--format', '{{.Id}}', 'ViaEth0')).slice(0, 32).replace(/^(.{8})(.{4})(.{4})(.{4})(.{12})$/, '$1-$2-$3-$4-$5')}`);
+    assert.deepEqual(net!.Policies, [{ Type: 'NetAdapterName', Settings: { NetworkAdapterName: 'eth0' } }]);
+    assert.deepEqual(net!.MacPool, { Ranges: [{ StartMacAddress: '00-15-5D-52-C0-10', EndMacAddress: '00-15-5D-52-C0-1F' }] });
+    await engine.ok('network', 'rm', 'ViaEth0', 'ViaLo');
+  });
+
   it('refuses unknown options, features hostd lacks, and overlapping subnets with clear errors', async () => {
     const unknown = await engine.docker('network', 'create', '-d', 'nat', '-o', 'foo=bar', 'Bad1');
     assert.notEqual(unknown.code, 0);
     assert.match(unknown.stderr, /Unknown network option "foo".*SY_BAD_REQUEST/);
     const vsid = await engine.docker('network', 'create', '-d', 'nat', '-o', 'com.docker.network.windowsshim.vsid=4096', 'Bad2');
     assert.match(vsid.stderr, /windowsshim\.vsid is not supported.*SY_NOT_SUPPORTED/);
+    const vlan = await engine.docker('network', 'create', '-d', 'nat', '-o', 'com.docker.network.windowsshim.vlanid=7', 'Bad2');
+    assert.match(vlan.stderr, /windowsshim\.vlanid is not supported: .*l2bridge or transparent.*SY_NOT_SUPPORTED/);
+    const nic = await engine.docker('network', 'create', '-d', 'nat', '-o', 'com.docker.network.windowsshim.interface=nosuch0', 'Bad2');
+    assert.match(nic.stderr, /NetAdapterName "nosuch0" is not an interface of this host.*SY_BAD_REQUEST/);
     const exc = await engine.docker('network', 'create', '-d', 'nat', '-o', 'com.docker.network.windowsshim.outboundnat_exceptions=10.0.0.0/33', 'Bad3');
     assert.match(exc.stderr, /outboundnat_exceptions.*SY_INVALID/);
     assert.equal((await w.cli(hostd, 'network', 'create', '--subnet', '172.30.0.0/24', 'AdminNet')).code, 0);
