@@ -79,6 +79,11 @@ export class FakeDataPlane implements DataPlane {
     }
   }
 
+  async retireLinks(names: string[]): Promise<void> {
+    this.hit('retireLinks');
+    await this.deleteLinks(names);
+  }
+
   async applyNft(desired: NftTable[]): Promise<void> {
     this.hit('applyNft');
     for (const t of desired) {
@@ -98,6 +103,10 @@ export class FakeDataPlane implements DataPlane {
       if (t.family === 'inet') this.nft = t;
       else this.nftBridge = t;
     }
+  }
+
+  async applyNftChangeLater(before: NftTable[], after: NftTable[]): Promise<void> {
+    await this.applyNftChange(before, after);
   }
 
   async allRuleCounters(): Promise<RuleCounter[]> {
