@@ -6,7 +6,8 @@
  *   CreateEndpoint → create endpoint (Docker's address, the user's MAC)
  *   Join           → -p mappings (on the container's first network), adopt Docker's sandbox
  *                    namespace, attach the endpoint into it as eth0, eth1, ...
- *   Leave          → detach (and forget the sandbox namespace once nothing is attached)
+ *   Leave          → detach (and forget the sandbox namespace once nothing is attached); the -p
+ *                    mappings move to the next network of the sandbox, if any
  *   DeleteEndpoint → delete endpoint
  *
  * hostd itself places the endpoint's interface in the sandbox (address, MAC, default route), as for
@@ -299,11 +300,16 @@ export function networkDriver(driver: string, svc: HostService, serial: Serial, 
           .sort((a, b) => ifIndex(a.ifName) - ifIndex(b.ifName));
         const heir = !isInternal(id) && others[0] && ifIndex(ep.ifName) < ifIndex(others[0].ifName) ? others[0] : undefined;
         await ignoreNotFound(() => svc.detachEndpoint(id));
-        if (ep.portMappings.length) {
-          const mine = ep.portMappings.map((m) => renderPortMappingPolicy(m));
-          await ignoreNotFound(() => svc.modifyEndpoint(id, { ResourceType: 'Policy', RequestType: 'Remove', Settings: { Policies: mine } }));
+        if (heir) {
+          // The heir takes the mappings with the same host ports: they are let go here first. Without
+          // an heir they go with the endpoint at DeleteEndpoint, which Docker sends right after Leave
+          // (one nft commit fewer, 10-25 ms here, on the way out of every container with -p).
+          if (ep.portMappings.length) {
+            const mine = ep.portMappings.map((m) => renderPortMappingPolicy(m));
+            await ignoreNotFound(() => svc.modifyEndpoint(id, { ResourceType: 'Policy', RequestType: 'Remove', Settings: { Policies: mine } }));
+          }
+          await promote(heir.id, ep);
         }
-        if (heir) await promote(heir.id, ep);
         await dropIdleNamespace(ep.namespaceId);
         return {};
       }),
