@@ -12,9 +12,12 @@
  *   - the nat figures again with 1,000 ports already published on the host.
  * The networking overhead of a driver is its time above --net none. hostd's handler times (its
  * SWITCHYARD_DOCKER_TRACE log) are collected for the nat runs. Writes bench/DOCKER-RESULTS.md.
- * Settings: BENCH_DOCKER_N (rounds, default 15). Run: node dist/bench/docker/run-docker.js
+ * Settings: BENCH_DOCKER_N (rounds, default 15); BENCH_DOCKER_TIMELINE=1 runs dockerd with debug logs
+ * and splits each `run --rm` into phases from their timestamps (where the time goes, per network).
+ * Run: node dist/bench/docker/run-docker.js
  */
 import { writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { World, waitFor } from '../../test/kernel/world.js';
 import { DockerEngine, IMAGE } from '../../test/kernel/docker-world.js';
@@ -22,6 +25,44 @@ import { fmtMs, median, percentile } from '../lib/stats.js';
 import { NullDrivers } from './null-driver.js';
 
 const N = Number(process.env.BENCH_DOCKER_N ?? 15);
+/** the machine's 1-minute load average when the run began, for the report */
+const loadAtStart = loadavg()[0]!;
+const TIMELINE = process.env.BENCH_DOCKER_TIMELINE === '1';
+
+/** A `docker run --rm`'s phases, from dockerd's debug log (ms). */
+interface Phases {
+  /** client start → the start call reaches dockerd (create, attach) */
+  toStart: number[];
+  /** the start call → the container's task started (sandbox, Join, SetKey, runc) */
+  startToTask: number[];
+  /** Docker's SetKey in the prestart hook: the sandbox's namespace, embedded DNS, interfaces moved in */
+  setKey: number[];
+  /** the task exited → the container is deleted (Leave, DeleteEndpoint, the sandbox's removal) */
+  exitToDelete: number[];
+}
+
+function phasesOf(log: string, runs: { net: string; a: number; b: number }[]): Record<string, Phases> {
+  const lines = log.split('\n').flatMap((l) => {
+    const m = /time="([^"]+)"/.exec(l);
+    return m ? [{ t: Date.parse(m[1]!), l }] : [];
+  });
+  const out: Record<string, Phases> = {};
+  for (const r of runs) {
+    const ev = lines.filter((x) => x.t >= r.a && x.t <= r.b);
+    const at = (re: RegExp) => ev.find((x) => re.test(x.l))?.t;
+    const start = at(/Calling POST \/v[\d.]+\/containers\/\w+\/start/);
+    const task = at(/topic=\/tasks\/start type/);
+    const exit = at(/topic=\/tasks\/exit type/);
+    const del = at(/topic=\/containers\/delete/);
+    const sk = ev.map((x) => /set key processing took ([\d.]+)(ms|s)\b/.exec(x.l)).find(Boolean);
+    const p = (out[r.net] ??= { toStart: [], startToTask: [], setKey: [], exitToDelete: [] });
+    if (start) p.toStart.push(start - r.a);
+    if (start && task) p.startToTask.push(task - start);
+    if (sk) p.setKey.push(Number(sk[1]) * (sk[2] === 's' ? 1000 : 1));
+    if (exit && del) p.exitToDelete.push(del - exit);
+  }
+  return out;
+}
 
 function log(s: string): void {
   process.stderr.write(`[bench-docker ${new Date().toISOString().slice(11, 19)}] ${s}\n`);
@@ -48,6 +89,7 @@ async function main(): Promise<void> {
   const calls: Record<'rm' | 'p', Series> = { rm: {}, p: {} };
   const attachAfterMount: number[] = [];
   const eth0: Record<string, string[]> = {};
+  const runs: { net: string; a: number; b: number }[] = [];
   try {
     const { host, outside } = await w.hostAndOutside();
     engine = new DockerEngine(w, host);
@@ -56,7 +98,7 @@ async function main(): Promise<void> {
     await nulls.start();
     process.env.SWITCHYARD_DOCKER_TRACE = '1';
     const hostd = await w.startHostd(host, { args: ['--docker', '--docker-plugin-dir', engine.pluginDir], mountNsPid: engine.mountNsPid, resyncSeconds: 30 });
-    await engine.start();
+    await engine.start({ debug: TIMELINE });
     await engine.importImage();
     const e = engine;
     await e.ok('network', 'create', '-d', 'nat', '--subnet', '172.18.0.0/24', 'natnet');
@@ -79,7 +121,9 @@ async function main(): Promise<void> {
     const check = 'ip -o -4 addr show eth0 2>/dev/null | grep -q inet && echo ready || echo early';
     const runRm = async (net: string, into?: Series) => {
       let out = '';
+      const a = Date.now();
       const ms = await timed(async () => (out = await traced(into, () => e.ok('run', '--rm', '--net', net, IMAGE, 'sh', '-c', check))));
+      runs.push({ net, a, b: Date.now() });
       (eth0[net] ??= []).push(out);
       return ms;
     };
@@ -112,7 +156,9 @@ async function main(): Promise<void> {
     await round(' (warm-up)', false);
     for (const k of Object.keys(eth0)) eth0[k] = [];
     attachAfterMount.length = 0;
+    runs.length = 0;
     for (let i = 0; i < N; i++) await round('', true);
+    const roundRuns = runs.slice();
 
     log('publishing 1,000 ports on the host through the host API, then the nat rounds again');
     const policies = Array.from({ length: 1000 }, (_, i) => ({ Type: 'PortMapping', Settings: { Protocol: 6, InternalPort: 80, ExternalPort: 30000 + i } }));
@@ -124,7 +170,8 @@ async function main(): Promise<void> {
       add(s, 'run -p to first request natnet (1,000 ports)', await toFirstRequest('natnet'));
     }
     await e.ok('rm', '-f', 'conn-natnet', 'conn-brnet');
-    report(s, calls, attachAfterMount, eth0);
+    const timeline = TIMELINE ? phasesOf(e.log(), roundRuns) : undefined;
+    report(s, calls, attachAfterMount, eth0, timeline);
     if (process.env.BENCH_DOCKER_TRACE) process.stderr.write(hostd.log());
   } finally {
     await engine?.cleanup();
@@ -133,7 +180,7 @@ async function main(): Promise<void> {
   }
 }
 
-function report(s: Series, calls: Record<'rm' | 'p', Series>, attachAfterMount: number[], eth0: Record<string, string[]>): void {
+function report(s: Series, calls: Record<'rm' | 'p', Series>, attachAfterMount: number[], eth0: Record<string, string[]>, timeline?: Record<string, Phases>): void {
   const m = (k: string) => median(s[k] ?? []);
   const none = m('run --rm none');
   const rows = Object.keys(s)
@@ -162,6 +209,7 @@ function report(s: Series, calls: Record<'rm' | 'p', Series>, attachAfterMount: 
 
 \`node dist/bench/docker/run-docker.js\` (BENCH_DOCKER_N=${N}), ${new Date().toISOString()}, ${N} interleaved rounds after one warm-up;
 private Debian dockerd 20.10 and hostd --docker in test namespaces, busybox image. Milliseconds, median and p90.
+Load average (1 min) on this ${cpus().length}-CPU machine: ${loadAtStart.toFixed(1)} at the start, ${loadavg()[0]!.toFixed(1)} at the end.
 \`run --rm\` runs \`sh -c 'ip ... eth0 | grep -q inet && echo ready || echo early'\` everywhere.
 
 | what | median ms | p90 ms | overhead over --net none |
@@ -181,7 +229,18 @@ Networking overhead (median above \`--net none\`):
   and vs brnet +${fmtMs(udP)} ms (${x(natP, udP)})
 - with 1,000 ports already published: nat \`-p\` +${fmtMs(natP1k)} ms (${x(natP1k, natP)} the empty-host figure; target ≤ 1.1×)
 
-Notes:
+${timeline ? `Where the time of \`run --rm\` goes (dockerd's debug log, median ms per phase; BENCH_DOCKER_TIMELINE=1):
+
+| network | client → start call | start call → task started | of which SetKey | task exited → container deleted |
+|---|---|---|---|---|
+${Object.entries(timeline).map(([net, p]) => `| ${net} | ${fmtMs(median(p.toStart))} | ${fmtMs(median(p.startToTask))} | ${fmtMs(median(p.setKey))} | ${fmtMs(median(p.exitToDelete))} |`).join('\n')}
+
+SetKey is Docker's prestart hook: it mounts the sandbox's namespace, sets up the embedded DNS of a
+user-defined or remote-driver network (its resolver and the iptables rules for it inside the container)
+and moves in the interfaces a driver handed over; hostd places its own interface in parallel with it.
+The teardown holds Leave and DeleteEndpoint.
+
+` : ''}Notes:
 - The default bridge network has no embedded DNS; every user-defined or remote-driver network has, and
   Docker sets it up in the container's start: brnet and the null drivers are the like-for-like comparisons.
 - \`-p\` to first request: the mapping is in place when \`docker run -d\` returns (hostd makes it at Join and
