@@ -1,7 +1,7 @@
 /**
  * Network-level settings: NetAdapterName (the one way out of a NAT network), MacPool (where endpoint
- * MACs come from) and the Internal flag, parsed, checked against the host, and refused clearly when
- * wrong, without a trace in the store or the (fake) kernel.
+ * MACs come from) and the Internal flag (no port mappings there), parsed, checked against the host,
+ * and refused clearly when wrong, without a trace in the store or the (fake) kernel.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -61,6 +61,12 @@ describe('network settings', () => {
       before = snapshot(h);
       await assert.rejects(h.svc.createNetwork(net({ Name: 'x', Ipams: [], Policies: adapter('eth7') })), code('SY_BAD_REQUEST', /"eth7" is not an interface of this host/));
       await assert.rejects(h.svc.createNetwork(net({ Name: 'y', Ipams: [], Internal: true, Policies: adapter('eth0') })), code('SY_BAD_REQUEST', /internal network/));
+      assert.deepEqual(snapshot(h), before);
+      const inner = await h.svc.createNetwork(net({ Name: 'inner', Ipams: [{ Subnets: [{ IpAddressPrefix: '172.31.0.0/24' }] }], Internal: true }));
+      assert.equal(inner.Internal, true);
+      before = snapshot(h);
+      const pm = { Type: 'PortMapping', Settings: { Protocol: 6, InternalPort: 80, ExternalPort: 8080 } };
+      await assert.rejects(h.svc.createEndpoint({ Name: 'p', HostComputeNetwork: 'inner', Policies: [pm] }), code('SY_NOT_SUPPORTED', /"inner" is internal/));
       assert.deepEqual(snapshot(h), before);
     } finally {
       h.cleanup();
