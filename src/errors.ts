@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'SY_INVALID_ADDRESS'
   | 'SY_ADDRESS_IN_USE'
   | 'SY_SUBNET_FULL'
+  | 'SY_MAC_POOL_FULL'
   | 'SY_PORT_IN_USE'
   | 'SY_PORTS_EXHAUSTED'
   | 'SY_INVALID_POLICY'
@@ -59,6 +60,7 @@ const clientErrors: Partial<Record<ErrorCode, number>> = {
   SY_SUBNET_OVERLAP: 409,
   SY_ADDRESS_IN_USE: 409,
   SY_SUBNET_FULL: 409,
+  SY_MAC_POOL_FULL: 409,
   SY_PORT_IN_USE: 409,
   SY_PORTS_EXHAUSTED: 409,
   SY_DUPLICATE_NAME: 409,

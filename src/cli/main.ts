@@ -18,7 +18,7 @@ Commands:
                                                   run the host network service (--docker: also Docker's nat and switchyard plugins)
   install-cni [DIR]                               install the CNI plugin as DIR/switchyard (default /opt/cni/bin)
   network create --type nat [--subnet CIDR] [--gateway IP] [--dns-server IP]... [--dns-search DOMAIN]... [--mtu N]
-                 [--policy JSON]... NAME
+                 [--internal] [--policy JSON]... NAME
   network ls | inspect NAME... | rm NAME...
   endpoint create --network NET [--ip IP] [--mac MAC] [--namespace NAME|PATH]
                   [--publish [HOSTIP:]HOSTPORT[-END]:PORT[-END][/PROTO]]...
@@ -175,6 +175,7 @@ async function networkCreate(client: HostClient, args: string[]): Promise<Doc> {
       'dns-domain': { type: 'string' },
       mtu: { type: 'string' },
       policy: { type: 'string', multiple: true },
+      internal: { type: 'boolean' },
     },
   });
   if (positionals.length !== 1) throw new UsageError('network create: exactly one NAME');
@@ -194,6 +195,7 @@ async function networkCreate(client: HostClient, args: string[]): Promise<Doc> {
     ...(Object.keys(dns).length ? { Dns: dns } : {}),
     ...(values.mtu ? { MTU: Number(values.mtu) } : {}),
     ...(policies.length ? { Policies: policies } : {}),
+    ...(values.internal ? { Internal: true } : {}),
   };
   return client.request<Doc>('POST', '/networks', body);
 }
@@ -324,7 +326,7 @@ function health(d: Doc): string {
 
 function networkRow(d: Doc): Record<string, string> {
   const sub = ((d.Ipams as { Subnets?: { IpAddressPrefix?: string; Routes?: { NextHop?: string }[] }[] }[])?.[0]?.Subnets ?? [])[0];
-  return { NAME: String(d.Name), ID: d.ID, TYPE: String(d.Type), SUBNET: sub?.IpAddressPrefix ?? '', GATEWAY: sub?.Routes?.[0]?.NextHop ?? '', HEALTH: health(d) };
+  return { NAME: String(d.Name), ID: d.ID, TYPE: `${String(d.Type)}${d.Internal ? ' internal' : ''}`, SUBNET: sub?.IpAddressPrefix ?? '', GATEWAY: sub?.Routes?.[0]?.NextHop ?? '', HEALTH: health(d) };
 }
 
 function endpointRow(d: Doc, nets: Map<string, string>): Record<string, string> {

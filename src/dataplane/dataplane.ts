@@ -62,8 +62,16 @@ export interface DataPlane {
   updateVeth(v: VethPlan, before: VethSettings): Promise<void>;
   /** Reads the namespace side of a veth (for resync after a restart). */
   readPeer(v: VethPlan): Promise<PeerState>;
-  /** Deletes links by name in one batch; names that do not exist are ignored. */
+  /**
+   * Deletes links by name in one batch; names that do not exist are ignored. Never overtakes a
+   * retirement: what retireLinks deletes in the background is gone first.
+   */
   deleteLinks(names: string[]): Promise<void>;
+  /**
+   * Takes veths out of service at once (down, and renamed so that their names are free again) and
+   * deletes them in the background; names that do not exist are ignored.
+   */
+  retireLinks(names: string[]): Promise<void>;
   /**
    * Makes the tables match `desired` in one nft transaction: reads the kernel's tables first and
    * repairs any drift (the full pass).
@@ -74,6 +82,12 @@ export interface DataPlane {
    * pass): `before[i]` is that part of table i as applied, `after[i]` as wanted (see patchTable).
    */
   applyNftChange(before: NftTable[], after: NftTable[]): Promise<void>;
+  /**
+   * Like applyNftChange, for removals that may wait because what they remove can no longer match a
+   * packet (the elements of a retired veth): applied with the next nft change, or on their own soon
+   * after. Every later nft call applies them before its own change.
+   */
+  applyNftChangeLater(before: NftTable[], after: NftTable[]): Promise<void>;
   /** Every ACL counter of the table (one read, for /metrics). */
   allRuleCounters(): Promise<RuleCounter[]>;
   /** Traffic counters of Switchyard's links (host side), for /metrics. */
@@ -100,6 +114,8 @@ export interface DataPlane {
    * shadow a listening process). One entry per held port.
    */
   portsInUse(requests: PortRequest[]): Promise<ListeningSocket[]>;
+  /** Names of the links in hostd's namespace (a network's NetAdapterName must name one of them). */
+  hostLinkNames(): Promise<string[]>;
   /** IPv4 addresses configured in hostd's namespace (host-IP binding must name one of them). */
   localAddresses(): Promise<string[]>;
   /** IPv4 routes in hostd's namespace not made by Switchyard ("dst/len dev"), for overlap checks. */

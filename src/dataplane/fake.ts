@@ -19,6 +19,8 @@ export class FakeDataPlane implements DataPlane {
   iptablesAccept = false;
   listening: ListeningSocket[] = [];
   addresses = ['192.0.2.1', '127.0.0.1'];
+  /** the host's own interfaces besides lo and Switchyard's links */
+  uplinks = ['eth0'];
   routes: { dst: string; dev: string }[] = [{ dst: '192.0.2.0/24', dev: 'eth0' }];
   /** verb name → error to throw on its next call (on its next N calls with failTimes) */
   failNext = new Map<string, Error>();
@@ -65,7 +67,7 @@ export class FakeDataPlane implements DataPlane {
     this.hit('readPeer');
     const l = this.links.get(v.name);
     if (!l?.peer || l.peer.netnsPath !== v.netnsPath) return { exists: false, up: false, addresses: [] };
-    return { exists: true, up: true, mac: l.peer.mac, addresses: [l.peer.address], defaultGateway: l.peer.gateway };
+    return { exists: true, up: true, mac: l.peer.mac, addresses: [l.peer.address], ...(l.peer.gateway ? { defaultGateway: l.peer.gateway } : {}) };
   }
 
   async deleteLinks(names: string[]): Promise<void> {
@@ -75,6 +77,11 @@ export class FakeDataPlane implements DataPlane {
       // the kernel drops a link's /proc/sys/net/ipv4/conf/<link>/ with the link
       for (const k of [...this.sysctls.keys()]) if (k.startsWith(`net/ipv4/conf/${n}/`)) this.sysctls.delete(k);
     }
+  }
+
+  async retireLinks(names: string[]): Promise<void> {
+    this.hit('retireLinks');
+    await this.deleteLinks(names);
   }
 
   async applyNft(desired: NftTable[]): Promise<void> {
@@ -96,6 +103,10 @@ export class FakeDataPlane implements DataPlane {
       if (t.family === 'inet') this.nft = t;
       else this.nftBridge = t;
     }
+  }
+
+  async applyNftChangeLater(before: NftTable[], after: NftTable[]): Promise<void> {
+    await this.applyNftChange(before, after);
   }
 
   async allRuleCounters(): Promise<RuleCounter[]> {
@@ -160,6 +171,10 @@ export class FakeDataPlane implements DataPlane {
     return this.listening.filter((s) => requests.some((r) => socketClashes(r, s)));
   }
 
+  async hostLinkNames(): Promise<string[]> {
+    return ['lo', ...this.uplinks, ...this.links.keys()];
+  }
+
   async localAddresses(): Promise<string[]> {
     return this.addresses;
   }
@@ -172,7 +187,7 @@ export class FakeDataPlane implements DataPlane {
   dump(): string {
     const out: string[] = [];
     for (const l of [...this.links.values()].sort((a, b) => a.name.localeCompare(b.name))) {
-      const peer = l.peer ? ` peer=${l.peer.ifName}@${l.peer.netnsPath} ${l.peer.address} via ${l.peer.gateway} mac ${l.peer.mac}` : '';
+      const peer = l.peer ? ` peer=${l.peer.ifName}@${l.peer.netnsPath} ${l.peer.address}${l.peer.gateway ? ` via ${l.peer.gateway}` : ''} mac ${l.peer.mac}` : '';
       out.push(`link ${l.name} ${l.kind}${l.master ? ` master ${l.master}` : ''} ${l.addresses.join(',')}${peer}`.trimEnd());
     }
     for (const n of [...this.namespaces].sort()) out.push(`netns ${n}`);

@@ -7,7 +7,8 @@
 import { mkdir, readFile, rm, rmdir, writeFile, access } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { SyError } from '../errors.js';
-import { BRIDGE_PREFIX, isOwnedLink, LINK_PREFIX, NFT_TABLE } from '../model/names.js';
+import { randomBytes } from 'node:crypto';
+import { BRIDGE_PREFIX, isOwnedLink, LINK_PREFIX, NFT_TABLE, RETIRED_PREFIX, VETH_PREFIX } from '../model/names.js';
 import { RESOLV_CONF_MARK, type BridgePlan, type NamespacePlan, type Sysctl, type VethPlan, type VethSettings } from '../plan/host-plan.js';
 import type { NftTable } from '../plan/nft-table.js';
 import type { DataPlane, LinkState, LinkStats, ListeningSocket, PeerState, RuleCounter } from './dataplane.js';
@@ -28,6 +29,8 @@ interface IpLink {
 }
 
 const IPT_CHAIN = 'SWITCHYARD-FORWARD';
+/** how long removals that may wait wait for a change to join (see applyNftChangeLater) */
+const LATER_NFT_MS = 100;
 const IPT_COMMENT = 'switchyard';
 
 export class LinuxDataPlane implements DataPlane {
@@ -51,6 +54,18 @@ export class LinuxDataPlane implements DataPlane {
   }
 
   async createVeth(v: VethPlan): Promise<void> {
+    try {
+      await this.createVethOnce(v);
+    } catch (err) {
+      // The inside of a retired veth may still hold the name in the namespace (a detach and an
+      // attach of the same sandbox in a row): once the retired veths are gone, try again.
+      if (!(err instanceof SyError && /File exists/.test(err.message + (err.command?.stderr ?? '')))) throw err;
+      await this.retired;
+      await this.createVethOnce(v);
+    }
+  }
+
+  private async createVethOnce(v: VethPlan): Promise<void> {
     const mtu = v.settings.mtu ? ` mtu ${v.settings.mtu}` : '';
     const host = [
       `link add ${v.name}${mtu} type veth peer name ${v.ifName} address ${v.mac}${mtu} netns ${v.netnsPath}`,
@@ -67,10 +82,10 @@ export class LinuxDataPlane implements DataPlane {
       // "add", not "replace": in a namespace with several endpoints (a container on two networks) the
       // first one keeps the default route, as Docker keeps its primary network's gateway. Only this
       // line may fail ("File exists"); -force runs the lines after it all the same.
-      `route add default via ${v.gateway} dev ${v.ifName}`,
+      ...(v.gateway ? [`route add default via ${v.gateway} dev ${v.ifName}`] : []),
       ...v.settings.routes.map((r) => `route replace ${routeSpec(r, v.ifName)}`),
     ];
-    const defaultRouteLine = inside.findIndex((l) => l.startsWith('route add default')) + 1;
+    const defaultRouteLine = inside.findIndex((l) => l.startsWith('route add default')) + 1 || -1;
     try {
       const inner = async () => {
         const res = await run(['ip', '-force', '-batch', '-'], { stdin: inside.join('\n') + '\n', netns: v.netnsPath, okExitCodes: [1] });
@@ -141,13 +156,40 @@ export class LinuxDataPlane implements DataPlane {
 
   async deleteLinks(names: string[]): Promise<void> {
     if (!names.length) return;
+    await this.retired;
+    await this.deleteNow(names);
+  }
+
+  private async deleteNow(names: string[]): Promise<void> {
     for (const n of names) if (!n.startsWith(LINK_PREFIX)) throw new Error(`refusing to delete unmarked link "${n}"`);
     // One process for the whole batch (deletions cost 10-25 ms each here); -force goes on past a
     // link that is already gone.
     await run(['ip', '-force', '-batch', '-'], { stdin: names.map((n) => `link del ${n}`).join('\n') + '\n', okExitCodes: [1] });
   }
 
+  /** Deletions of retired veths, one after another; never rejects. */
+  private retired: Promise<void> = Promise.resolve();
+
+  /**
+   * A veth pair's deletion costs 10-40 ms here (the kernel waits for RCU grace periods), where setting
+   * it down and renaming it costs about 1: a detach (Docker's Leave) answers after that and the pair is
+   * deleted in the background. The inside keeps its name until then: a createVeth that meets it waits
+   * for the deletions. A crash in between leaves sy-gc links, which the next full pass removes (they
+   * carry Switchyard's mark and no record wants them); the kernel removes them too with the namespace.
+   */
+  async retireLinks(names: string[]): Promise<void> {
+    if (!names.length) return;
+    for (const n of names) if (!n.startsWith(VETH_PREFIX)) throw new Error(`refusing to retire "${n}": not a veth of Switchyard's`);
+    const moved = names.map((n) => ({ n, gc: RETIRED_PREFIX + randomBytes(4).toString('hex') }));
+    const res = await run(['ip', '-force', '-batch', '-'], { stdin: moved.map(({ n, gc }) => `link set ${n} down\nlink set ${n} name ${gc}\n`).join(''), okExitCodes: [1] });
+    // Whatever could not be renamed (gone already, or the rare name clash) is deleted now.
+    if (res.exitCode !== 0) await this.deleteNow(names);
+    const gcNames = moved.map((m) => m.gc);
+    this.retired = this.retired.then(() => this.deleteNow(gcNames).catch(() => undefined));
+  }
+
   async applyNft(desired: NftTable[]): Promise<void> {
+    await this.flushLaterNft();
     const current = await Promise.all(desired.map((t) => this.readNft(t)));
     const script = desired.map((t, i) => diffNft(t, current[i]!)).join('');
     if (script) await this.nft.apply(script);
@@ -155,7 +197,48 @@ export class LinuxDataPlane implements DataPlane {
 
   async applyNftChange(before: NftTable[], after: NftTable[]): Promise<void> {
     const script = after.map((t, i) => diffNft(t, currentOf(before[i]!))).join('');
-    if (script) await this.nft.apply(script);
+    if (!script) return;
+    await this.laterNftRun;
+    // What waits goes in this transaction: one commit instead of two (a deletion costs 10-25 ms here).
+    const waiting = this.laterNft;
+    this.laterNft = '';
+    await this.nft.apply(waiting + script);
+  }
+
+  /** nft removals that wait (applyNftChangeLater), as script, and the run of the last flush. */
+  private laterNft = '';
+  private laterNftRun: Promise<void> = Promise.resolve();
+  private laterNftTimer: NodeJS.Timeout | undefined;
+
+  /**
+   * Deleting set elements costs a commit of 10-25 ms here: a detach (Docker's Leave) does not wait for
+   * the removal of its retired veth's elements, which match no packet once the veth is renamed. They
+   * join the next nft change, or go on their own after LATER_NFT_MS. A failure is left to the next full
+   * pass, which reads the kernel and removes whatever is stale.
+   */
+  async applyNftChangeLater(before: NftTable[], after: NftTable[]): Promise<void> {
+    const script = after.map((t, i) => diffNft(t, currentOf(before[i]!))).join('');
+    if (!script) return;
+    this.laterNft += script;
+    this.laterNftTimer ??= setTimeout(() => void this.flushLaterNft(), LATER_NFT_MS);
+    this.laterNftTimer.unref();
+  }
+
+  /** Runs the waiting removals now (if any) and resolves once no flush is in flight. */
+  private flushLaterNft(): Promise<void> {
+    clearTimeout(this.laterNftTimer);
+    this.laterNftTimer = undefined;
+    const script = this.laterNft;
+    this.laterNft = '';
+    if (script) {
+      this.laterNftRun = this.laterNftRun.then(() =>
+        this.nft.apply(script).then(
+          () => undefined,
+          () => undefined,
+        ),
+      );
+    }
+    return this.laterNftRun;
   }
 
   private async readNft(desired: NftTable): Promise<NftCurrent> {
@@ -200,6 +283,7 @@ export class LinuxDataPlane implements DataPlane {
   }
 
   async deleteNft(tables: { family: string; name: string }[]): Promise<void> {
+    await this.flushLaterNft();
     for (const t of tables) await this.nft.command(`delete table ${t.family} ${t.name}`);
   }
 
@@ -279,6 +363,11 @@ export class LinuxDataPlane implements DataPlane {
 
   portsInUse(requests: PortRequest[]): Promise<ListeningSocket[]> {
     return probePorts(requests);
+  }
+
+  async hostLinkNames(): Promise<string[]> {
+    const { stdout } = await run(['ip', '-j', 'link', 'show']);
+    return (JSON.parse(stdout || '[]') as IpLink[]).map((l) => l.ifname);
   }
 
   async localAddresses(): Promise<string[]> {

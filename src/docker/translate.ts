@@ -5,8 +5,9 @@
  * again after a restart of hostd or of dockerd without keeping a table of its own.
  *
  * Network options (`docker network create -o KEY=VALUE`): Switchyard's own `switchyard.*` keys and the
- * Windows `com.docker.network.windowsshim.*` keys where they mean something on Linux. Keys whose
- * feature hostd does not have yet are refused with SY_NOT_SUPPORTED, unknown keys with SY_BAD_REQUEST:
+ * Windows `com.docker.network.windowsshim.*` keys where they mean something on Linux (`interface`
+ * becomes the NetAdapterName policy, `macpool` the MacPool; hostd checks both). Keys that do not
+ * apply to the network's mode are refused with SY_NOT_SUPPORTED, unknown keys with SY_BAD_REQUEST:
  * an option is never silently ignored.
  */
 import { SyError } from '../errors.js';
@@ -77,10 +78,20 @@ const RULES: Record<string, OptionRule> = {
       x.endpointPolicies.push(policy);
     },
   },
-  [`${SHIM}vsid`]: { notSupported: 'a VSID needs overlay networks (the sdnoverlay driver), which are not in hostd yet' },
-  [`${SHIM}vlanid`]: { notSupported: 'VLAN isolation needs l2bridge/transparent networks, which are not in hostd yet' },
-  [`${SHIM}interface`]: { notSupported: 'NAT networks do not bind to a host interface (outbound traffic leaves by the host routes); transparent/l2bridge networks are not in hostd yet' },
-  [`${SHIM}macpool`]: { notSupported: 'MAC pools are not in hostd yet (endpoint MACs are derived from their addresses, or given with --mac-address)' },
+  [`${SHIM}vsid`]: { notSupported: 'a VSID is the virtual subnet of an overlay network (driver sdnoverlay, not in hostd yet); a nat network has none' },
+  [`${SHIM}vlanid`]: { notSupported: 'a VLAN tags what an l2bridge or transparent network puts on the wire (drivers not in hostd yet); a nat network\'s traffic leaves as the host\'s, untagged' },
+  // As Windows binds the network to that adapter: here the one interface its traffic may leave by.
+  [`${SHIM}interface`]: { apply: (v, d) => (d.Policies = [...(d.Policies ?? []), { Type: 'NetAdapterName', Settings: { NetworkAdapterName: v } }]) },
+  // Docker's Windows driver: "start,end[,start,end...]", each a MAC range its endpoints take MACs from.
+  [`${SHIM}macpool`]: {
+    apply: (v, d) => {
+      const macs = list(v);
+      if (!macs.length || macs.length % 2) throw new SyError('SY_BAD_REQUEST', `Option ${SHIM}macpool takes START,END pairs of MACs, not "${v}"`);
+      const ranges = [];
+      for (let i = 0; i < macs.length; i += 2) ranges.push({ StartMacAddress: macs[i]!, EndMacAddress: macs[i + 1]! });
+      d.MacPool = { Ranges: ranges };
+    },
+  },
 };
 
 function intOption(key: string, v: string): number {
@@ -103,9 +114,8 @@ export function networkRequest(driver: string, req: CreateNetworkRequest): { doc
   if (opts['com.docker.network.enable_ipv6'] === true || (req.IPv6Data ?? []).length) {
     throw new SyError('SY_NOT_SUPPORTED', 'IPv6 is not supported yet: create the network without --ipv6');
   }
-  if (opts['com.docker.network.internal'] === true) {
-    throw new SyError('SY_NOT_SUPPORTED', 'Internal networks (--internal) are not supported yet: hostd has no network without outbound access');
-  }
+  // --internal: Docker sends it as an option of its own, not among the generic ones.
+  if (opts['com.docker.network.internal'] === true) doc.Internal = true;
   const generic = opts[GENERIC];
   if (generic !== undefined && generic !== null) {
     if (typeof generic !== 'object' || Array.isArray(generic)) throw new SyError('SY_BAD_REQUEST', `${GENERIC} must be a map of options`);

@@ -22,13 +22,18 @@ function health(status: ObjectStatus | undefined) {
   return status?.state === 'error' ? { Status: 'Error', Reason: status.reason ?? '' } : { Status: status ? 'Ready' : 'Pending' };
 }
 
+/** A MAC as HNS writes it: 02-AA-BB-CC-DD-EE. */
+function hcnMac(mac: string): string {
+  return mac.toUpperCase().replace(/:/g, '-');
+}
+
 export function renderNetwork(n: NetworkRecord, status?: ObjectStatus) {
   return {
     ID: n.id,
     Name: n.name,
     Type: n.type,
     Policies: [...n.policies, ...(n.acls ?? []).map((a) => ({ Type: 'NetworkACL', Settings: renderAcl(a) }))],
-    MacPool: {},
+    MacPool: n.macPool ? { Ranges: n.macPool.map((r) => ({ StartMacAddress: hcnMac(r.start), EndMacAddress: hcnMac(r.end) })) } : {},
     Dns: dnsDoc(n.dns),
     Ipams: [
       {
@@ -40,6 +45,7 @@ export function renderNetwork(n: NetworkRecord, status?: ObjectStatus) {
     ...(n.mtu ? { MTU: n.mtu } : {}),
     SchemaVersion: V2,
     // Switchyard extensions
+    ...(n.internal ? { Internal: true } : {}),
     Bridge: bridgeName(n.id),
     Health: health(status),
   };
@@ -77,7 +83,7 @@ export function renderEndpoint(e: EndpointRecord, state: HostState, status?: Obj
           ...e.policies.routes.map((r) => ({ ...(r.nextHop ? { NextHop: r.nextHop } : {}), DestinationPrefix: r.destination, ...(r.metric ? { Metric: r.metric } : {}) })),
         ]
       : [],
-    MacAddress: e.mac.toUpperCase().replace(/:/g, '-'),
+    MacAddress: hcnMac(e.mac),
     Flags: 0,
     SchemaVersion: V2,
     // HCN v1's endpoint state, and Switchyard extensions

@@ -62,6 +62,11 @@ export const HostComputeNetwork = Type.Object({
   Ipams: Type.Optional(Type.Array(Ipam, { maxItems: 4 })),
   Flags: Type.Optional(Type.Integer({ minimum: 0 })),
   MTU: Type.Optional(Type.Integer()),
+  /**
+   * Switchyard extension: an internal network (Docker's `--internal`; HNS has no such flag on a NAT
+   * network): no outbound NAT, no forwarding beyond its bridge, no published ports.
+   */
+  Internal: Type.Optional(Type.Boolean()),
   SchemaVersion: Type.Optional(SchemaVersion),
 });
 export type HostComputeNetwork = Static<typeof HostComputeNetwork>;

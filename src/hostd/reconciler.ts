@@ -21,6 +21,7 @@ import {
   assembleTable,
   hostSysctls,
   namespaceOf,
+  nftBridgeBase,
   planEndpointParts,
   planHost,
   planNamespace,
@@ -268,6 +269,9 @@ export class Reconciler {
       const now = newNet.get(n.id);
       if (n.old && (!now || !same(n.old.parts.bridge, now.bridge))) stale.push(n.old.parts.bridge.name);
     }
+    /** veths of endpoints that stay but leave their namespace (a detach): taken out at once, deleted later */
+    const retired: string[] = [];
+    const retiredIds = new Set<string>();
     const vethsToMake: VethPlan[] = [];
     const vethsToUpdate: { now: VethPlan; before: VethSettings }[] = [];
     let aclVethGoes = false;
@@ -281,7 +285,10 @@ export class Reconciler {
       }
       const changed = !e.oldOk || !same(was, now);
       if (was && changed) {
-        stale.push(was.name);
+        if (e.rec && !now && e.oldOk) {
+          retired.push(was.name);
+          retiredIds.add(e.id);
+        } else stale.push(was.name);
         if (e.old!.parts.chains.length) aclVethGoes = true;
       }
       if (now && changed) {
@@ -294,6 +301,7 @@ export class Reconciler {
     const links = () =>
       this.guard('links', fail, async () => {
         if (stale.length) await this.dp.deleteLinks([...new Set(stale)]);
+        if (retired.length) await this.dp.retireLinks(retired);
         const broken = new Set<string>();
         for (const n of nets) {
           const now = newNet.get(n.id);
@@ -334,8 +342,13 @@ export class Reconciler {
             eps.flatMap((e) => (e.old ? [e.old.parts] : [])),
           );
           const after = assembleTable([...newNet.values()], [...newEp.values()]);
-          const beforeBridge = assembleBridgeTable(eps.flatMap((e) => (e.old ? [e.old.parts] : [])));
+          // The elements of a retired veth match nothing once it is renamed: their removal may wait.
+          const beforeBridge = assembleBridgeTable(eps.flatMap((e) => (e.old && !retiredIds.has(e.id) ? [e.old.parts] : [])));
           const afterBridge = assembleBridgeTable([...newEp.values()]);
+          if (retiredIds.size) {
+            const gone = assembleBridgeTable(eps.flatMap((e) => (retiredIds.has(e.id) ? [e.old!.parts] : [])));
+            await this.dp.applyNftChangeLater([gone], [nftBridgeBase()]);
+          }
           try {
             await this.dp.applyNftChange([before, beforeBridge], [after, afterBridge]);
           } catch (err) {

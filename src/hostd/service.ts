@@ -22,6 +22,7 @@ import { renderEndpoint, renderNamespace, renderNetwork } from '../hcn/render.js
 import { cidrContains, cidrSize, cidrsOverlap, cidrToString, intToIp, ipToInt, isIPv4, maskOf, parseCidr, type Cidr } from '../model/ipv4.js';
 import { endpointMac, GUID_PATTERN, NAME_PATTERN, shortId } from '../model/names.js';
 import { EPHEMERAL_FIRST, mappingsClash, resolvePortMappings, type PortRequest } from '../model/ports.js';
+import { freeMacInPool, NET_ADAPTER_NAME, parseMacPool, parseNetworkPolicies } from '../model/network-settings.js';
 import { checkPoliciesFit, emptyPolicies, modifyPolicies, parsePolicies, routeOf, type EndpointPolicies } from '../model/policies.js';
 import type { DnsSettings, EndpointRecord, NamespaceRecord, NetworkRecord, PortMapping } from '../model/records.js';
 import { portKey, type HostState } from '../model/state.js';
@@ -177,9 +178,13 @@ export class HostService {
     if (!SUPPORTED_NETWORK_TYPES.includes(type)) {
       throw new SyError('SY_NOT_SUPPORTED', `Network Type "${type}" is not supported yet; supported: ${SUPPORTED_NETWORK_TYPES.join(', ')}`);
     }
-    const other = (doc.Policies ?? []).find((p) => p.Type.toLowerCase() !== 'networkacl');
-    if (other) throw new SyError('SY_NOT_SUPPORTED', `Network policy "${other.Type}" is not supported on ${type} networks (supported: NetworkACL)`);
     const acls = parseNetworkAcls(doc.Policies ?? [], 'Policies');
+    const { stored: policies, adapter } = parseNetworkPolicies(doc.Policies ?? []);
+    if (adapter && doc.Internal) throw new SyError('SY_BAD_REQUEST', `An internal network leaves the host by no interface; it takes no ${NET_ADAPTER_NAME}`);
+    if (adapter && !(await this.dp.hostLinkNames()).includes(adapter)) {
+      throw new SyError('SY_BAD_REQUEST', `${NET_ADAPTER_NAME} "${adapter}" is not an interface of this host`);
+    }
+    const macPool = parseMacPool(doc.MacPool);
     if (doc.MTU !== undefined && (doc.MTU < 576 || doc.MTU > 65535)) {
       throw new SyError('SY_BAD_REQUEST', `MTU ${doc.MTU} is out of range (576-65535)`);
     }
@@ -217,8 +222,10 @@ export class HostService {
       gateway,
       dns: parseDns(doc.Dns, 'network Dns') ?? { search: [], servers: [], options: [] },
       ...(doc.MTU ? { mtu: doc.MTU } : {}),
+      ...(doc.Internal ? { internal: true } : {}),
+      ...(macPool ? { macPool } : {}),
       flags: doc.Flags ?? 0,
-      policies: [],
+      policies,
       ...(acls.length ? { acls } : {}),
       createdAt: new Date().toISOString(),
     };
@@ -272,9 +279,10 @@ export class HostService {
       if (ns) this.checkInterfaceFree(ns, ifName);
       if (doc.Flags) throw new SyError('SY_NOT_SUPPORTED', `Endpoint Flags ${doc.Flags} are not supported yet (remote endpoints land with Overlay networks)`);
       const ip = this.chooseAddress(net, doc.IpConfigurations);
-      const mac = doc.MacAddress ? parseMac(doc.MacAddress) : endpointMac(ip);
+      const mac = doc.MacAddress ? parseMac(doc.MacAddress) : net.macPool ? this.macFromPool(net) : endpointMac(ip);
       const parsed = parsePolicies(doc.Policies ?? []);
       checkNoDuplicateMappings(parsed.portMappings);
+      checkPublishable(net, parsed.portMappings);
       const routes = (doc.Routes ?? []).map((r, i) => routeOf(r as Record<string, unknown>, `Routes[${i}]`));
       const policies = modifyPolicies(emptyPolicies(), 'add', { ...parsed, routes: [...routes, ...parsed.routes] });
       await this.checkPolicies(policies, net);
@@ -384,6 +392,7 @@ export class HostService {
       const { kind, docs } = parseModify(body, 'endpoint');
       const parsed = parsePolicies(docs, 'Settings.Policies');
       checkNoDuplicateMappings(parsed.portMappings);
+      if (kind !== 'remove') checkPublishable(this.findNetwork(ep.networkId), parsed.portMappings);
       // Everything is checked before anything changes: one request is one transaction.
       const policies = modifyPolicies(ep.policies, kind, parsed);
       await this.checkPolicies(policies, this.findNetwork(ep.networkId));
@@ -647,6 +656,14 @@ export class HostService {
     if (other) throw new SyError('SY_IN_USE', `Namespace "${ns.path}" already has ${ifName} from endpoint "${other.name}"; give InterfaceName`);
   }
 
+  /** The first MAC of the network's pool that none of its endpoints has. */
+  private macFromPool(net: NetworkRecord): string {
+    const used = new Set(this.endpointsOf(this.state.index.endpointsByNetwork, net.id).map((e) => e.mac));
+    const mac = freeMacInPool(net.macPool ?? [], used);
+    if (!mac) throw new SyError('SY_MAC_POOL_FULL', `No free MAC left in the MacPool of network "${net.name}"`);
+    return mac;
+  }
+
   private chooseAddress(net: NetworkRecord, configs: HostComputeEndpoint['IpConfigurations']): string {
     const cidr = parseCidr(net.subnet);
     const used = this.state.index.addresses.get(net.id) ?? new Map<string, string>();
@@ -770,6 +787,13 @@ function checkNoDuplicateMappings(out: PortRequest[]): void {
         throw new SyError('SY_PORT_IN_USE', `Policies[${j}] publishes host port ${out[j]!.externalPort} twice`);
       }
     }
+  }
+}
+
+/** An internal network publishes nothing: its endpoints are not to be reached from outside it. */
+function checkPublishable(net: NetworkRecord, mappings: PortRequest[]): void {
+  if (net.internal && mappings.length) {
+    throw new SyError('SY_NOT_SUPPORTED', `Network "${net.name}" is internal: its endpoints cannot publish ports (PortMapping)`);
   }
 }
 

@@ -7,6 +7,8 @@
 export const LINK_PREFIX = 'sy-';
 export const BRIDGE_PREFIX = 'sy-br-';
 export const VETH_PREFIX = 'sy-ep-';
+/** a veth taken out of service, waiting for its deletion (see LinuxDataPlane.retireLinks) */
+export const RETIRED_PREFIX = 'sy-gc-';
 export const NFT_TABLE = 'switchyard';
 
 /** The 8 hex digits of an id that name its kernel objects; hostd keeps them unique per kind. */
@@ -23,7 +25,7 @@ export function vethName(endpointId: string): string {
 }
 
 export function isOwnedLink(name: string): boolean {
-  return name.startsWith(BRIDGE_PREFIX) || name.startsWith(VETH_PREFIX);
+  return name.startsWith(BRIDGE_PREFIX) || name.startsWith(VETH_PREFIX) || name.startsWith(RETIRED_PREFIX);
 }
 
 /** A MAC for a bridge, stable for the network (locally administered, unicast). */

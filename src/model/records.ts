@@ -23,8 +23,16 @@ export interface NetworkRecord {
   gateway: string;
   dns: DnsSettings;
   mtu?: number;
+  /**
+   * An internal network (Docker's `--internal`): its endpoints reach each other and the host, but
+   * nothing is forwarded between its bridge and any other interface, nothing is translated on the
+   * way out, no port is published, and its endpoints get no default route.
+   */
+  internal?: boolean;
+  /** the ranges its endpoints take their MACs from (HCN MacPool); absent = MACs from addresses */
+  macPool?: MacRange[];
   flags: number;
-  /** HCN network policies as given; kept and rendered back, acted on as their issues land */
+  /** HCN network policies as given (NetAdapterName: see network-settings.ts); kept and rendered back */
   policies: { Type: string; Settings?: unknown }[];
   /** NetworkACL policies: rules every endpoint of the network meets with its own (model/acl.ts) */
   acls?: AclRule[];
@@ -33,6 +41,7 @@ export interface NetworkRecord {
 
 import type { AclRule } from './acl.js';
 import type { EndpointPolicies } from './policies.js';
+import type { MacRange } from './network-settings.js';
 
 export type Protocol = 6 | 17 | 132;
 

@@ -7,6 +7,7 @@
 import { SyError } from '../errors.js';
 import { effectiveAcls, orderAcls, type AclRule } from './acl.js';
 import { cidrContains, ipToInt, isIPv4, parseCidr } from './ipv4.js';
+import { outboundInterface } from './network-settings.js';
 import type { EndpointRecord, NetworkRecord, PortMapping } from './records.js';
 import { portKey, type HostState } from './state.js';
 
@@ -174,6 +175,10 @@ export function trace(state: HostState, ep: EndpointRecord, p: TracePacket, host
       const other = state.endpoints.get(o.endpointId);
       const hit = other && mappingFor(other, p.protocol, p.remotePort);
       if (!other || !hit || (hit.m.hostIp && hit.m.hostIp !== dst)) continue;
+      if (net.internal && other.networkId !== ep.networkId) {
+        path.push(`${ep.name} → host ${dst}:${p.remotePort} → ${other.name} on another network`);
+        return done('Block', { layer: 'Isolation', reason: `"${net.name}" is internal: nothing is forwarded beyond its bridge` });
+      }
       nat.push(`DNAT ${dst}:${p.remotePort} → ${other.ip}:${hit.port} (port mapping of ${other.name})`);
       if (other.networkId === ep.networkId) nat.push(`masquerade to the gateway (hairpin)`);
       path.push(`${ep.name} → host ${dst}:${p.remotePort} → ${other.name}`);
@@ -198,6 +203,9 @@ export function trace(state: HostState, ep: EndpointRecord, p: TracePacket, host
     return done('Block', { layer: 'Isolation', reason: `networks "${net.name}" and "${to.name}" are isolated (only replies and published ports cross)` });
   }
   path.push(`${ep.name} → ${dst}: routed out of the host`);
+  if (net.internal) return done('Block', { layer: 'Isolation', reason: `"${net.name}" is internal: nothing is forwarded beyond its bridge` });
+  const way = outboundInterface(net);
+  if (way) path.push(`only by ${way} (the NetAdapterName of "${net.name}"): where the host's routes send it elsewhere, it is refused`);
   const onat = ep.policies.outboundNat;
   const key = (l: string[]) => l.some((c) => cidrContains(parseCidr(c), ipToInt(dst)));
   if (onat && key(onat.exceptions)) nat.push(`none: ${dst} is an OutBoundNAT exception of ${ep.name}`);

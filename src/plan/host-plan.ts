@@ -11,13 +11,18 @@
  *    127.0.0.1, which needs route_localnet on the bridge and masquerade to the gateway);
  *  - isolation: traffic into a NAT network's bridge passes only if it comes from the same network,
  *    belongs to an established flow, or was DNATed by a port mapping; outbound traffic of a NAT
- *    subnet leaving through any non-Switchyard interface is masqueraded to the host's address.
+ *    subnet leaving through any non-Switchyard interface is masqueraded to the host's address;
+ *  - an internal network forwards nothing beyond its own bridge (checked first in forward, so not
+ *    even a published port of another network is reached through the host), translates nothing and
+ *    gives its endpoints no default route; a network with a NetAdapterName leaves the host by that
+ *    interface only (the host's routes still choose the way: what they send elsewhere is refused).
  */
 import type { EndpointRecord, NamespaceRecord, NetworkRecord } from '../model/records.js';
 import type { HostState } from '../model/state.js';
 import { bridgeMac, bridgeName, LINK_PREFIX, NFT_TABLE, shortId, vethName } from '../model/names.js';
 import type { NftChain, NftElement, NftSet, NftTable } from './nft-table.js';
 import { aclToNft, effectiveAcls, orderAcls } from '../model/acl.js';
+import { ANY_BRIDGE, outboundInterface } from '../model/network-settings.js';
 
 export interface BridgePlan {
   name: string;
@@ -39,7 +44,8 @@ export interface VethPlan {
   mac: string;
   /** endpoint address with prefix */
   address: string;
-  gateway: string;
+  /** the default route's next hop (none on an internal network) */
+  gateway?: string;
   /** what can change while the veth lives (a policy change applies it in place) */
   settings: VethSettings;
 }
@@ -169,7 +175,24 @@ export function planNetworkParts(net: NetworkRecord): NetworkParts {
       ],
     },
   ];
-  if (net.type === 'NAT') {
+  const way = outboundInterface(net);
+  if (net.internal || way) {
+    elements.set('fwd_from_net', [{ key: [`"${bridge.name}"`], value: `jump ${netChain(net, 'out')}` }]);
+    const reject = 'counter reject with icmpx type admin-prohibited';
+    chains.push({
+      name: netChain(net, 'out'),
+      rules: net.internal
+        ? [`oifname "${bridge.name}" return`, `${reject} comment "internal net ${net.id}"`]
+        : [
+            // other networks decide in their own chains; replies go back the way their flow came in
+            `oifname "${ANY_BRIDGE}" return`,
+            `oifname "${way}" return`,
+            'ct direction reply return',
+            `${reject} comment "net ${net.id} leaves by ${way} only"`,
+          ],
+    });
+  }
+  if (net.type === 'NAT' && !net.internal) {
     elements.set('nat_subnets', [{ key: [net.subnet], comment: `net ${net.id}` }]);
     elements.set('post_into_net', [{ key: [`"${bridge.name}"`], value: `jump ${netChain(net, 'post')}` }]);
     chains.push({
@@ -291,7 +314,7 @@ function planVeth(ep: EndpointRecord, net: NetworkRecord, ns: NamespaceRecord): 
     ifName: ep.ifName,
     mac: ep.mac,
     address: `${ep.ip}/${prefixLen(net.subnet)}`,
-    gateway: net.gateway,
+    ...(net.internal ? {} : { gateway: net.gateway }),
     settings: {
       ...(mtu ? { mtu } : {}),
       routes: ep.policies.routes.map((r) => ({ dst: r.destination, ...(r.nextHop ? { via: r.nextHop } : {}), ...(r.metric ? { metric: r.metric } : {}) })),
@@ -465,6 +488,13 @@ export function nftBase(): NftTable {
       elements: [],
     },
     {
+      name: 'fwd_from_net',
+      keyTypes: ['ifname'],
+      valueType: 'verdict',
+      comment: 'forwarded traffic leaving a network bridge whose way out is limited',
+      elements: [],
+    },
+    {
       name: 'post_into_net',
       keyTypes: ['ifname'],
       valueType: 'verdict',
@@ -513,7 +543,7 @@ export function nftBase(): NftTable {
     {
       name: 'forward',
       base: 'type filter hook forward priority filter; policy accept;',
-      rules: ['oifname vmap @fwd_into_net'],
+      rules: ['iifname vmap @fwd_from_net', 'oifname vmap @fwd_into_net'],
     },
   ];
   return { family: 'inet', name: NFT_TABLE, comment: 'managed by switchyard hostd, do not edit', sets, chains };
@@ -538,6 +568,6 @@ export function assembleTable(nets: NetworkParts[], eps: EndpointParts[]): NftTa
   return t;
 }
 
-function netChain(n: NetworkRecord, kind: 'in' | 'post'): string {
+function netChain(n: NetworkRecord, kind: 'in' | 'out' | 'post'): string {
   return `net-${shortId(n.id)}-${kind}`;
 }

@@ -65,11 +65,14 @@ export class DockerEngine {
     await run(['nsenter', `--mount=${mnt}`, '--', 'mount', '--bind', this.pluginDir, '/run/docker/plugins']);
   }
 
-  /** Starts dockerd (default settings: its own iptables rules, FORWARD policy DROP) and waits for it. */
-  async start(opts: { liveRestore?: boolean } = {}): Promise<void> {
+  /**
+   * Starts dockerd (default settings: its own iptables rules, FORWARD policy DROP) and waits for it.
+   * `debug` logs every API call and plugin request with its time (for the benchmark's timeline).
+   */
+  async start(opts: { liveRestore?: boolean; debug?: boolean } = {}): Promise<void> {
     this.forgetZombieContainerd();
     const config = join(this.dir, 'daemon.json');
-    writeFileSync(config, JSON.stringify({ 'cgroup-parent': this.cgroupParent, 'live-restore': opts.liveRestore ?? false, 'shutdown-timeout': 1 }));
+    writeFileSync(config, JSON.stringify({ 'cgroup-parent': this.cgroupParent, 'live-restore': opts.liveRestore ?? false, 'shutdown-timeout': 1, ...(opts.debug ? { debug: true } : {}) }));
     this.dockerd = spawn(
       'nsenter',
       [`--mount=/proc/${this.mountNsPid}/ns/mnt`, `--net=/run/netns/${this.hostNs}`, '--', DOCKERD, '--config-file', config,

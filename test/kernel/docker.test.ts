@@ -129,7 +129,8 @@ describe('Docker front door (private dockerd, nat driver, switchyard IPAM)', () 
     assert.equal((await epOf('web')).length, 2);
     await engine.ok('network', 'disconnect', 'N2', 'web');
     assert.equal((await epOf('web')).length, 1);
-    assert.notEqual((await engine.docker('exec', 'web', 'ip', 'link', 'show', 'eth1')).code, 0, 'eth1 is gone');
+    // (the interface is down at once and deleted in the background: see LinuxDataPlane.retireLinks)
+    await waitFor('eth1 to be gone', async () => (await engine.docker('exec', 'web', 'ip', 'link', 'show', 'eth1')).code !== 0);
     assert.match(await engine.ok('exec', 'web', 'ip', 'route', 'show', 'default'), /via 172\.18\.0\.1 dev eth0/);
     assert.equal(await w.curl(outside, 'http://192.0.2.1:8080/'), 'hello-from-docker');
     // the first network goes: the default route and the -p mappings move to the second, as in Docker
@@ -161,16 +162,69 @@ describe('Docker front door (private dockerd, nat driver, switchyard IPAM)', () 
     await engine.ok('network', 'rm', 'N5');
   });
 
+  it('--internal: endpoints reach each other, not the outside, not a published port; -p publishes nothing', async () => {
+    w.spawnIn(outside, ['socat', 'TCP-LISTEN:9001,fork,reuseaddr', 'SYSTEM:echo from-outside']);
+    await engine.ok('network', 'create', '-d', 'nat', '--internal', '--subnet', '172.27.0.0/24', 'Int');
+    assert.equal(await engine.ok('network', 'inspect', '--format', '{{.Internal}}', 'Int'), 'true');
+    assert.match((await w.cli(hostd, 'network', 'ls')).stdout, /docker-net-\S+\s+\S+\s+NAT internal\s+172\.27\.0\.0\/24/);
+    // -p on an internal network is accepted and publishes nothing, as with Docker's bridge driver
+    await engine.ok('run', '-d', '--stop-timeout', '1', '--name', 'isrv', '--net', 'Int', '-p', '8097:80', IMAGE, 'httpd', '-f', '-p', '80', '-h', '/www');
+    const byName = await engine.ok('run', '--rm', '--net', 'Int', IMAGE, 'sh', '-c', "i=0; while [ $i -lt 200 ] && ! ip -o addr show eth0 | grep -q inet; do sleep 0.01; i=$((i+1)); done; printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 isrv 80 | tail -n 1");
+    assert.equal(byName, 'hello-from-docker', 'a peer on the internal network reaches it (by name)');
+    assert.doesNotMatch(await engine.ok('exec', 'isrv', 'ip', 'route'), /default/, 'no default route');
+    assert.equal(await w.curl(outside, 'http://192.0.2.1:8097/', 1), '', 'not published to the outside');
+    assert.equal(await w.curl(host, 'http://127.0.0.1:8097/', 1), '', 'nor on the host');
+    // Even a container that makes itself a default route (NET_ADMIN) gets nothing through the host:
+    // not the outside, not a port another network publishes (web's 8080, also on this bridge's gateway).
+    const tryOut = async (net: string, cmd: string) => {
+      const gw = net === 'Int' ? '172.27.0.1' : '172.18.0.1';
+      const r = await engine.docker('run', '--rm', '--cap-add', 'NET_ADMIN', '--net', net, IMAGE, 'sh', '-c',
+        `i=0; while [ $i -lt 200 ] && ! ip -o addr show eth0 | grep -q inet; do sleep 0.01; i=$((i+1)); done; ip route add default via ${gw} 2>/dev/null; ${cmd}`);
+      return r.stdout;
+    };
+    const outsideCmd = 'nc -w 2 192.0.2.2 9001 </dev/null';
+    const published = (ip: string) => `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 ${ip} 8080 | tail -n 1`;
+    assert.equal(await tryOut('MyNatNetwork', outsideCmd), 'from-outside', 'control: a NAT network reaches the outside');
+    assert.equal(await tryOut('MyNatNetwork', published('172.18.0.1')), 'hello-from-docker', 'control: and a published port');
+    assert.equal(await tryOut('Int', outsideCmd), '', 'the internal network does not reach the outside');
+    assert.equal(await tryOut('Int', published('192.0.2.1')), '', 'nor a published port on the host address');
+    assert.equal(await tryOut('Int', published('172.27.0.1')), '', 'nor on its own gateway address');
+    // connected to a NAT network too, the container takes that network's default route and its -p
+    await engine.ok('network', 'connect', 'MyNatNetwork', 'isrv');
+    assert.match(await engine.ok('exec', 'isrv', 'ip', 'route'), /default via 172\.18\.0\.1 dev eth1/);
+    await waitFor('-p published on the NAT network', async () => (await w.curl(outside, 'http://192.0.2.1:8097/', 1)) === 'hello-from-docker');
+    await engine.ok('rm', '-f', 'isrv');
+    await engine.ok('network', 'rm', 'Int');
+  });
+
+  it('windowsshim.interface: traffic leaves by that interface only; windowsshim.macpool: MACs from the pool', async () => {
+    w.spawnIn(outside, ['socat', 'TCP-LISTEN:9002,fork,reuseaddr', 'SYSTEM:echo $SOCAT_PEERADDR']);
+    const shim = 'com.docker.network.windowsshim.';
+    await engine.ok('network', 'create', '-d', 'nat', '--subnet', '172.28.0.0/24', '-o', `${shim}interface=eth0`, '-o', `${shim}macpool=00-15-5D-52-C0-10,00-15-5D-52-C0-1F`, 'ViaEth0');
+    await engine.ok('network', 'create', '-d', 'nat', '--subnet', '172.29.0.0/24', '-o', `${shim}interface=lo`, 'ViaLo');
+    // The gateway answers (the network is up), then the outside server is asked who is calling.
+    const probe = async (net: string, gw: string) => (await engine.docker('run', '--rm', '--net', net, IMAGE,
+      ...withNetwork(`ip -o link show eth0 | grep -o 'ether [0-9a-f:]*'; ping -c 1 -W 2 ${gw} >/dev/null && echo gateway-ok; nc -w 2 192.0.2.2 9002 </dev/null`))).stdout;
+    assert.deepEqual((await probe('ViaEth0', '172.28.0.1')).split('\n'), ['ether 00:15:5d:52:c0:10', 'gateway-ok', '192.0.2.1'], 'out by eth0, masqueraded; the first MAC of the pool');
+    assert.deepEqual((await probe('ViaLo', '172.29.0.1')).split('\n').slice(1), ['gateway-ok'], 'the host routes it to eth0, which is not the way out of ViaLo');
+    const net = await hostd.client.request<{ Policies: unknown[]; MacPool: unknown }>('GET', `/networks/${(await engine.ok('network', 'inspect', '--format', '{{.Id}}', 'ViaEth0')).slice(0, 32).replace(/^(.{8})(.{4})(.{4})(.{4})(.{12})$/, '$1-$2-$3-$4-$5')}`);
+    assert.deepEqual(net!.Policies, [{ Type: 'NetAdapterName', Settings: { NetworkAdapterName: 'eth0' } }]);
+    assert.deepEqual(net!.MacPool, { Ranges: [{ StartMacAddress: '00-15-5D-52-C0-10', EndMacAddress: '00-15-5D-52-C0-1F' }] });
+    await engine.ok('network', 'rm', 'ViaEth0', 'ViaLo');
+  });
+
   it('refuses unknown options, features hostd lacks, and overlapping subnets with clear errors', async () => {
     const unknown = await engine.docker('network', 'create', '-d', 'nat', '-o', 'foo=bar', 'Bad1');
     assert.notEqual(unknown.code, 0);
     assert.match(unknown.stderr, /Unknown network option "foo".*SY_BAD_REQUEST/);
     const vsid = await engine.docker('network', 'create', '-d', 'nat', '-o', 'com.docker.network.windowsshim.vsid=4096', 'Bad2');
     assert.match(vsid.stderr, /windowsshim\.vsid is not supported.*SY_NOT_SUPPORTED/);
+    const vlan = await engine.docker('network', 'create', '-d', 'nat', '-o', 'com.docker.network.windowsshim.vlanid=7', 'Bad2');
+    assert.match(vlan.stderr, /windowsshim\.vlanid is not supported: .*l2bridge or transparent.*SY_NOT_SUPPORTED/);
+    const nic = await engine.docker('network', 'create', '-d', 'nat', '-o', 'com.docker.network.windowsshim.interface=nosuch0', 'Bad2');
+    assert.match(nic.stderr, /NetAdapterName "nosuch0" is not an interface of this host.*SY_BAD_REQUEST/);
     const exc = await engine.docker('network', 'create', '-d', 'nat', '-o', 'com.docker.network.windowsshim.outboundnat_exceptions=10.0.0.0/33', 'Bad3');
     assert.match(exc.stderr, /outboundnat_exceptions.*SY_INVALID/);
-    const internal = await engine.docker('network', 'create', '-d', 'nat', '--internal', 'Bad4');
-    assert.match(internal.stderr, /Internal networks.*SY_NOT_SUPPORTED/);
     assert.equal((await w.cli(hostd, 'network', 'create', '--subnet', '172.30.0.0/24', 'AdminNet')).code, 0);
     const overlap = await engine.docker('network', 'create', '-d', 'nat', '--subnet', '172.30.0.0/16', 'Bad5');
     assert.match(overlap.stderr, /overlaps network "AdminNet".*SY_SUBNET_OVERLAP/);

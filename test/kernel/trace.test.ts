@@ -26,6 +26,7 @@ describe('trace agrees with the kernel', () => {
     hostd = await w.startHostd(host);
     assert.equal((await w.cli(hostd, 'network', 'create', '--subnet', '172.25.0.0/24', 'tr')).code, 0);
     assert.equal((await w.cli(hostd, 'network', 'create', '--subnet', '172.26.0.0/24', 'tr2')).code, 0);
+    assert.equal((await w.cli(hostd, 'network', 'create', '--internal', '--subnet', '172.27.0.0/24', 'iso')).code, 0);
     const create = async (name: string, net: string, ...args: string[]) => {
       const r = await w.cli(hostd, '-o', 'json', 'endpoint', 'create', '--network', net, ...args, ns(name));
       assert.equal(r.code, 0, r.stderr);
@@ -35,6 +36,7 @@ describe('trace agrees with the kernel', () => {
     await create('web', 'tr', '--publish', '8080:80');
     await create('other', 'tr', '--policy', JSON.stringify(acl('only-9000', { Direction: 'Out', RemotePorts: '9000', Priority: 10 })));
     await create('far', 'tr2');
+    await create('inner', 'iso');
     const policies = [
       acl('peer-in', { LocalPorts: '80', RemoteAddresses: ip.get('peer'), Priority: 100 }),
       acl('lan-block', { Action: 'Block', Protocols: '256', RemoteAddresses: '192.0.2.2', Priority: 150 }),
@@ -61,6 +63,7 @@ describe('trace agrees with the kernel', () => {
     ['peer → host:8080 (hairpin) meets web\'s ACLs', { Endpoint: 'peer', Direction: 'Out', RemoteAddress: '192.0.2.1', RemotePort: 8080 }, 'Allow', 'web/In/peer-in', 'peer', () => 'http://192.0.2.1:8080/', 'web'],
     ['far (other network) → host:8080 meets web\'s default', { Endpoint: 'far', Direction: 'Out', RemoteAddress: '192.0.2.1', RemotePort: 8080 }, 'Block', 'web/In/default', 'far', () => 'http://192.0.2.1:8080/', ''],
     ['far → web directly: isolation', { Endpoint: 'far', Direction: 'Out', RemoteAddress: '@web', RemotePort: 80 }, 'Block', 'Isolation', 'far', () => `http://${ip.get('web')}/`, ''],
+    ['inner (internal network) → its gateway:8080, which web publishes: nothing leaves its bridge', { Endpoint: 'inner', Direction: 'Out', RemoteAddress: '172.27.0.1', RemotePort: 8080 }, 'Block', 'Isolation', 'inner', () => 'http://172.27.0.1:8080/', ''],
   ];
 
   for (const [what, req, verdict, decided, from, url, body] of cases) {
@@ -96,7 +99,7 @@ describe('trace agrees with the kernel', () => {
     assert.ok(value(new RegExp(`^switchyard_acl_rule_packets_total\\{endpoint="${ns('web')}",direction="In",rule="peer-in"\\} (\\d+)$`, 'm')) > 0, text);
     assert.ok(value(new RegExp(`^switchyard_acl_rule_packets_total\\{endpoint="${ns('web')}",direction="Out",rule="default"\\} (\\d+)$`, 'm')) > 0, text);
     assert.ok(value(new RegExp(`^switchyard_endpoint_sent_bytes_total\\{endpoint="${ns('web')}",network="tr"\\} (\\d+)$`, 'm')) > 0, text);
-    assert.match(text, /^switchyard_endpoints 4$/m);
+    assert.match(text, /^switchyard_endpoints 5$/m);
     assert.match(text, /^# TYPE switchyard_acl_rule_bytes_total counter$/m);
   });
 

@@ -51,12 +51,15 @@ describe('Docker translation', () => {
     const { extras } = networkRequest('nat', generic({ 'com.docker.network.windowsshim.outboundnat_exceptions': '10.0.0.0/8,192.0.2.7' }));
     assert.deepEqual(extras.endpointPolicies, [{ Type: 'OutBoundNAT', Settings: { Exceptions: ['10.0.0.0/8', '192.0.2.7'] } }]);
     throwsCode(() => networkDoc('nat', generic({ 'com.docker.network.windowsshim.outboundnat_exceptions': '10.0.0.1/8' })), 'SY_INVALID_POLICY', /host bits/);
-    for (const k of ['vsid', 'vlanid', 'interface', 'macpool']) {
-      throwsCode(() => networkDoc('nat', generic({ [`com.docker.network.windowsshim.${k}`]: '1' })), 'SY_NOT_SUPPORTED', new RegExp(k));
-    }
+    throwsCode(() => networkDoc('nat', generic({ 'com.docker.network.windowsshim.vsid': '4096' })), 'SY_NOT_SUPPORTED', /vsid.*overlay network \(driver sdnoverlay/);
+    throwsCode(() => networkDoc('nat', generic({ 'com.docker.network.windowsshim.vlanid': '7' })), 'SY_NOT_SUPPORTED', /vlanid.*l2bridge or transparent/);
+    const shim = networkDoc('nat', generic({ 'com.docker.network.windowsshim.interface': 'eth1', 'com.docker.network.windowsshim.macpool': '00-15-5D-52-C0-00,00-15-5D-52-CF-FF' }));
+    assert.deepEqual(shim.Policies, [{ Type: 'NetAdapterName', Settings: { NetworkAdapterName: 'eth1' } }]);
+    assert.deepEqual(shim.MacPool, { Ranges: [{ StartMacAddress: '00-15-5D-52-C0-00', EndMacAddress: '00-15-5D-52-CF-FF' }] });
+    throwsCode(() => networkDoc('nat', generic({ 'com.docker.network.windowsshim.macpool': '00-15-5D-52-C0-00' })), 'SY_BAD_REQUEST', /START,END pairs/);
     throwsCode(() => networkDoc('nat', generic({ 'com.docker.network.windowsshim.enable_outboundnat': 'false' })), 'SY_NOT_SUPPORTED');
     throwsCode(() => networkDoc('nat', generic({ 'switchyard.mtu': '1400; rm -rf /' })), 'SY_BAD_REQUEST');
-    throwsCode(() => networkDoc('nat', { NetworkID: NET, Options: { 'com.docker.network.internal': true }, IPv4Data: v4 }), 'SY_NOT_SUPPORTED', /Internal/);
+    assert.equal(networkDoc('nat', { NetworkID: NET, Options: { 'com.docker.network.internal': true }, IPv4Data: v4 }).Internal, true);
     throwsCode(() => networkDoc('nat', { NetworkID: NET, Options: { 'com.docker.network.enable_ipv6': true }, IPv4Data: v4 }), 'SY_NOT_SUPPORTED', /IPv6/);
     throwsCode(() => networkDoc('transparent', generic({})), 'SY_NOT_SUPPORTED');
   });
@@ -173,6 +176,34 @@ describe('Docker NetworkDriver handlers over the fake data plane', () => {
       assert.equal(h.svc.state.endpoints.size, 0);
     } finally {
       rmSync(dir, { recursive: true, force: true });
+      h.cleanup();
+    }
+  });
+
+  it('--internal: no default route and -p publishes nothing there; the first other network takes both', async () => {
+    const { h, call } = await setup();
+    const NET2 = 'd'.repeat(8) + '4'.repeat(56);
+    try {
+      await call('CreateNetwork', { NetworkID: NET, Options: { 'com.docker.network.internal': true }, IPv4Data: v4 });
+      await call('CreateNetwork', { NetworkID: NET2, Options: {}, IPv4Data: [{ AddressSpace: 'LocalDefault', Pool: '10.98.0.0/24', Gateway: '10.98.0.1/24' }] });
+      assert.equal(h.svc.networkDoc(h.svc.findNetwork(guidOf(NET))).Internal, true);
+      await call('CreateEndpoint', { NetworkID: NET, EndpointID: EP, Interface: { Address: '10.99.0.2/24' }, Options: portmap });
+      await call('Join', { NetworkID: NET, EndpointID: EP, SandboxKey: SANDBOX, Options: portmap });
+      assert.equal(h.svc.findEndpoint(guidOf(EP)).portMappings.length, 0, 'as with Docker\'s bridge: nothing published on an internal network');
+      await call('CreateEndpoint', { NetworkID: NET2, EndpointID: EP2, Interface: { Address: '10.98.0.2/24' }, Options: portmap });
+      await call('Join', { NetworkID: NET2, EndpointID: EP2, SandboxKey: SANDBOX, Options: portmap });
+      assert.deepEqual(h.svc.findEndpoint(guidOf(EP2)).portMappings.map((m) => m.externalPort), [8080], 'the mappings go to the first network that is not internal');
+      const veths = h.fake.dump().split('\n').filter((l) => l.includes('peer='));
+      assert.match(veths.find((l) => l.includes('10.99.0.2'))!, /10\.99\.0\.2\/24 mac/, 'no default route on the internal network');
+      assert.match(veths.find((l) => l.includes('10.98.0.2'))!, /via 10\.98\.0\.1/);
+      // the host API refuses what Docker's -p would have asked for
+      await assert.rejects(h.svc.modifyEndpoint(guidOf(EP), { ResourceType: 'Policy', RequestType: 'Add', Settings: { Policies: [{ Type: 'PortMapping', Settings: { Protocol: 6, InternalPort: 80, ExternalPort: 8081 } }] } }), /is internal: its endpoints cannot publish ports/);
+      for (const [n, e] of [[NET, EP], [NET2, EP2]]) {
+        await call('Leave', { NetworkID: n, EndpointID: e });
+        await call('DeleteEndpoint', { NetworkID: n, EndpointID: e });
+      }
+      assert.equal(h.svc.state.endpoints.size, 0);
+    } finally {
       h.cleanup();
     }
   });

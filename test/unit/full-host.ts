@@ -1,7 +1,9 @@
 /**
  * The "full host" scenario shared by the planner's goldens and the kernel round-trip test: two NAT
  * networks, two namespaces hostd creates, an endpoint publishing every kind of port mapping, and an
- * endpoint with every other policy (ACLs of each action, QOS both ways, OutBoundNAT, routes).
+ * endpoint with every other policy (ACLs of each action, QOS both ways, OutBoundNAT, routes) on a
+ * network with a NetAdapterName and a MacPool; and an internal network whose endpoint shares the
+ * second namespace (eth1).
  */
 import type { TestHost } from './host-fixture.js';
 
@@ -11,6 +13,8 @@ export const NS_WEB = 'c3c3c3c3-0000-4000-8000-000000000003';
 export const NS_CLI = 'd4d4d4d4-0000-4000-8000-000000000004';
 export const EP_WEB = 'e5e5e5e5-0000-4000-8000-000000000005';
 export const EP_CLI = 'f6f6f6f6-0000-4000-8000-000000000006';
+export const NET_INT = 'b9b9b9b9-0000-4000-8000-000000000007';
+export const EP_DB = 'f7f7f7f7-0000-4000-8000-000000000008';
 
 const portMapping = (Settings: Record<string, unknown>) => ({ Type: 'PortMapping', Settings });
 
@@ -27,7 +31,11 @@ export async function buildFullHost(h: TestHost): Promise<void> {
     Name: 'SecondNat',
     Type: 'NAT',
     Ipams: [{ Subnets: [{ IpAddressPrefix: '172.19.0.0/24' }] }],
+    // leaves the host by eth0 only; its endpoints take their MACs from the pool
+    Policies: [{ Type: 'NetAdapterName', Settings: { NetworkAdapterName: 'eth0' } }],
+    MacPool: { Ranges: [{ StartMacAddress: '00-15-5D-52-C0-00', EndMacAddress: '00-15-5D-52-CF-FF' }] },
   });
+  await h.svc.createNetwork({ ID: NET_INT, Name: 'Isolated', Type: 'NAT', Internal: true, Ipams: [{ Subnets: [{ IpAddressPrefix: '172.20.0.0/24' }] }] });
   await h.svc.createNamespace({ ID: NS_WEB, Path: '/run/netns/web' });
   await h.svc.createNamespace({ ID: NS_CLI, Path: '/run/netns/cli' });
   await h.svc.createEndpoint({
@@ -60,4 +68,5 @@ export async function buildFullHost(h: TestHost): Promise<void> {
       { Type: 'SDNRoute', Settings: { DestinationPrefix: '10.60.0.0/16', NextHop: '172.19.0.10' } },
     ],
   });
+  await h.svc.createEndpoint({ ID: EP_DB, Name: 'db', HostComputeNetwork: NET_INT, HostComputeNamespace: NS_CLI, InterfaceName: 'eth1' });
 }

@@ -1,6 +1,6 @@
 /**
- * The plan of a whole host, kept in golden files: two NAT networks, two namespaces hostd creates, and
- * an endpoint publishing every kind of port mapping. Then everything is removed through the service,
+ * The plan of a whole host, kept in golden files: two NAT networks and an internal one, two namespaces
+ * hostd creates, and an endpoint publishing every kind of port mapping. Then everything is removed through the service,
  * and the data plane must be back to the "all removed" golden: teardown is the exact inverse of setup.
  */
 import assert from 'node:assert/strict';
@@ -9,7 +9,7 @@ import { planHost } from '../../src/plan/host-plan.js';
 import { renderTable } from '../../src/plan/nft-table.js';
 import { expectGolden } from './golden.js';
 import { newTestHost, storeFiles, type TestHost } from './host-fixture.js';
-import { buildFullHost, EP_CLI, NET_TWO, NS_CLI } from './full-host.js';
+import { buildFullHost, EP_CLI, EP_DB, NET_INT, NET_TWO, NS_CLI } from './full-host.js';
 
 let h: TestHost;
 
@@ -41,10 +41,12 @@ test('the ephemeral host port is chosen from the ephemeral range', () => {
 test('removing every endpoint, namespace and network leaves nothing behind', async () => {
   await h.svc.deleteEndpoint('web');
   await h.svc.deleteEndpoint(EP_CLI);
+  await h.svc.deleteEndpoint(EP_DB);
   await h.svc.deleteNamespace('/run/netns/web');
   await h.svc.deleteNamespace(NS_CLI);
   await h.svc.deleteNetwork('MyNatNetwork');
   await h.svc.deleteNetwork(NET_TWO);
+  await h.svc.deleteNetwork(NET_INT);
   assert.deepEqual(h.warnings, []);
   expectGolden('fake-dataplane-empty.txt', h.fake.dump());
   assert.equal(h.fake.links.size, 0);

@@ -44,3 +44,31 @@ test('a bridge the kernel refuses does not keep the other networks\' port mappin
     first.cleanup();
   }
 });
+
+test('a detach retires the veth (its bridge elements go too); a retired veth left by a crash goes at the next full pass', async () => {
+  const h = await newTestHost();
+  try {
+    h.fake.namespaces.add('/run/netns/a');
+    await h.svc.createNetwork({ Name: 'n', Type: 'NAT', Ipams: [{ Subnets: [{ IpAddressPrefix: '172.18.0.0/24' }] }] });
+    await h.svc.createNamespace({ Path: '/run/netns/a' });
+    const ep = await h.svc.createEndpoint({ Name: 'e', HostComputeNetwork: 'n', HostComputeNamespace: '/run/netns/a' });
+    const veth = `sy-ep-${ep.ID.slice(0, 8)}`;
+    assert.ok(h.fake.links.has(veth));
+    const retired: string[][] = [];
+    const retire = h.fake.retireLinks.bind(h.fake);
+    h.fake.retireLinks = async (names) => {
+      retired.push(names);
+      await retire(names);
+    };
+    await h.svc.detachEndpoint('e');
+    assert.deepEqual(retired, [[veth]], 'retired, not deleted on the way');
+    assert.ok(!h.fake.links.has(veth));
+    assert.ok(!JSON.stringify(h.fake.nftBridge).includes(veth), 'its bridge elements are gone');
+    // what a crash between the rename and the deletion leaves
+    h.fake.links.set('sy-gc-0badc0de', { name: 'sy-gc-0badc0de', kind: 'veth', up: false, addresses: [] });
+    await h.svc.resync();
+    assert.ok(!h.fake.links.has('sy-gc-0badc0de'));
+  } finally {
+    h.cleanup();
+  }
+});
