@@ -71,15 +71,26 @@ export class HostdProcess {
     return stopProcess(this.child, graceMs);
   }
 
-  /** VmRSS and VmHWM of hostd in MiB, from /proc/<pid>/status. */
-  memory(): { rssMiB: number; hwmMiB: number } {
-    const status = readFileSync(`/proc/${this.pid}/status`, 'utf8');
-    const kib = (field: string): number => {
-      const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
-      if (!m) throw new Error(`No ${field} in /proc/${this.pid}/status`);
+  /**
+   * VmRSS and VmHWM in MiB, from /proc/<pid>/status, of hostd and its command helper (the long-lived
+   * Bun child that starts its commands: part of what hostd costs the host), and the helper's share.
+   */
+  memory(): { rssMiB: number; hwmMiB: number; helperRssMiB: number } {
+    const kib = (pid: number, field: string): number => {
+      const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      if (!m) throw new Error(`No ${field} in /proc/${pid}/status`);
       return Number(m[1]);
     };
-    return { rssMiB: kib('VmRSS') / 1024, hwmMiB: kib('VmHWM') / 1024 };
+    const children = readFileSync(`/proc/${this.pid}/task/${this.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+    const helpers = children.filter((c) => {
+      try {
+        return readFileSync(`/proc/${c}/cmdline`, 'utf8').includes('spawner.js');
+      } catch {
+        return false; // a command that ended meanwhile
+      }
+    });
+    const helperKiB = helpers.reduce((sum, c) => sum + kib(c, 'VmRSS'), 0);
+    return { rssMiB: (kib(this.pid, 'VmRSS') + helperKiB) / 1024, hwmMiB: (kib(this.pid, 'VmHWM') + helperKiB) / 1024, helperRssMiB: helperKiB / 1024 };
   }
 
   /** The program the pid runs (should be node: nsenter execs in place). */
