@@ -6,6 +6,7 @@ import type { HostState } from '../model/state.js';
 import { renderPolicies } from '../model/policies.js';
 import { aclDefault } from '../model/acl.js';
 import { endpointMtu } from '../plan/host-plan.js';
+import { hostAccessDoc, renderHostAccess } from '../model/host-access.js';
 
 const V2 = { Major: 2, Minor: 0 };
 
@@ -27,7 +28,7 @@ export function renderNetwork(n: NetworkRecord, status?: ObjectStatus) {
     ID: n.id,
     Name: n.name,
     Type: n.type,
-    Policies: n.policies,
+    Policies: [...n.policies, ...(n.hostAccess ?? []).map(renderHostAccess)],
     MacPool: {},
     Dns: dnsDoc(n.dns),
     Ipams: [
@@ -41,6 +42,7 @@ export function renderNetwork(n: NetworkRecord, status?: ObjectStatus) {
     SchemaVersion: V2,
     // Switchyard extensions
     Bridge: bridgeName(n.id),
+    HostAccess: hostAccessDoc(n),
     Health: health(status),
   };
 }

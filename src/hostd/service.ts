@@ -22,6 +22,7 @@ import { renderEndpoint, renderNamespace, renderNetwork } from '../hcn/render.js
 import { cidrContains, cidrSize, cidrsOverlap, cidrToString, intToIp, ipToInt, isIPv4, maskOf, parseCidr, type Cidr } from '../model/ipv4.js';
 import { endpointMac, GUID_PATTERN, NAME_PATTERN, shortId } from '../model/names.js';
 import { EPHEMERAL_FIRST, mappingsClash, resolvePortMappings, type PortRequest } from '../model/ports.js';
+import { parseNetworkPolicies } from '../model/host-access.js';
 import { checkPoliciesFit, emptyPolicies, modifyPolicies, parsePolicies, routeOf, type EndpointPolicies } from '../model/policies.js';
 import type { DnsSettings, EndpointRecord, NamespaceRecord, NetworkRecord, PortMapping } from '../model/records.js';
 import { portKey, type HostState } from '../model/state.js';
@@ -172,9 +173,7 @@ export class HostService {
     if (!SUPPORTED_NETWORK_TYPES.includes(type)) {
       throw new SyError('SY_NOT_SUPPORTED', `Network Type "${type}" is not supported yet; supported: ${SUPPORTED_NETWORK_TYPES.join(', ')}`);
     }
-    if (doc.Policies?.length) {
-      throw new SyError('SY_NOT_SUPPORTED', `Network policy "${doc.Policies[0]!.Type}" is not supported on ${type} networks`);
-    }
+    const hostAccess = parseNetworkPolicies(doc.Policies ?? [], type);
     if (doc.MTU !== undefined && (doc.MTU < 576 || doc.MTU > 65535)) {
       throw new SyError('SY_BAD_REQUEST', `MTU ${doc.MTU} is out of range (576-65535)`);
     }
@@ -214,6 +213,7 @@ export class HostService {
       ...(doc.MTU ? { mtu: doc.MTU } : {}),
       flags: doc.Flags ?? 0,
       policies: [],
+      ...(hostAccess.length ? { hostAccess } : {}),
       createdAt: new Date().toISOString(),
     };
   }

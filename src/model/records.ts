@@ -26,10 +26,13 @@ export interface NetworkRecord {
   flags: number;
   /** HCN network policies as given; kept and rendered back, acted on as their issues land */
   policies: { Type: string; Settings?: unknown }[];
+  /** HostAccess policies (Switchyard's): ports the endpoints may open on the host; absent = none */
+  hostAccess?: HostAccessRule[];
   createdAt: string;
 }
 
 import type { EndpointPolicies } from './policies.js';
+import type { HostAccessRule } from './host-access.js';
 
 export type Protocol = 6 | 17 | 132;
 

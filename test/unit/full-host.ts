@@ -1,6 +1,6 @@
 /**
  * The "full host" scenario shared by the planner's goldens and the kernel round-trip test: two NAT
- * networks, two namespaces hostd creates, an endpoint publishing every kind of port mapping, and an
+ * networks (the second with HostAccess policies and its gateway as DNS server), two namespaces hostd creates, an endpoint publishing every kind of port mapping, and an
  * endpoint with every other policy (ACLs of each action, QOS both ways, OutBoundNAT, routes).
  */
 import type { TestHost } from './host-fixture.js';
@@ -27,6 +27,12 @@ export async function buildFullHost(h: TestHost): Promise<void> {
     Name: 'SecondNat',
     Type: 'NAT',
     Ipams: [{ Subnets: [{ IpAddressPrefix: '172.19.0.0/24' }] }],
+    // its gateway is its DNS server (DNS to it is open); two HostAccess policies whose ranges overlap
+    Dns: { ServerList: ['172.19.0.1'] },
+    Policies: [
+      { Type: 'HostAccess', Settings: { Ports: '8080-8090,53', Protocols: '6,17' } },
+      { Type: 'HostAccess', Settings: { Ports: '8085-8095', Protocols: 'tcp' } },
+    ],
   });
   await h.svc.createNamespace({ ID: NS_WEB, Path: '/run/netns/web' });
   await h.svc.createNamespace({ ID: NS_CLI, Path: '/run/netns/cli' });
