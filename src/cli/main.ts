@@ -10,6 +10,7 @@ import { parsePublish } from './publish.js';
 import { parsePolicyJson, policyRow, qosPolicy } from './policy.js';
 import { traceRequest, traceText } from './trace.js';
 import { formatTable } from './table.js';
+import { hostAccessPolicies } from '../model/host-access.js';
 
 const USAGE = `Usage: switchyard [--socket PATH] [-o table|json] COMMAND
 
@@ -17,7 +18,10 @@ Commands:
   hostd [--state-dir DIR] [--socket PATH] [--docker [--docker-plugin-dir DIR]]
                                                   run the host network service (--docker: also Docker's nat and switchyard plugins)
   install-cni [DIR]                               install the CNI plugin as DIR/switchyard (default /opt/cni/bin)
-  network create --type nat [--subnet CIDR] [--gateway IP] [--dns-server IP]... [--dns-search DOMAIN]... [--mtu N] NAME
+  network create --type nat [--subnet CIDR] [--gateway IP] [--dns-server IP]... [--dns-search DOMAIN]... [--mtu N]
+                  [--host-access PORT[-END][/tcp|udp|sctp],...]... NAME
+                  (endpoints open nothing new on the host but the ports --host-access names;
+                   DNS to the gateway is open when --dns-server is the gateway)
   network ls | inspect NAME... | rm NAME...
   endpoint create --network NET [--ip IP] [--mac MAC] [--namespace NAME|PATH]
                   [--publish [HOSTIP:]HOSTPORT[-END]:PORT[-END][/PROTO]]...
@@ -169,9 +173,11 @@ async function networkCreate(client: HostClient, args: string[]): Promise<Doc> {
       'dns-search': { type: 'string', multiple: true },
       'dns-domain': { type: 'string' },
       mtu: { type: 'string' },
+      'host-access': { type: 'string', multiple: true },
     },
   });
   if (positionals.length !== 1) throw new UsageError('network create: exactly one NAME');
+  const hostAccess = values['host-access'] ? usage(() => hostAccessPolicies(values['host-access']!.join(','), '--host-access')) : [];
   const subnet: Record<string, unknown> = {};
   if (values.subnet) subnet.IpAddressPrefix = values.subnet;
   if (values.gateway) subnet.Routes = [{ NextHop: values.gateway, DestinationPrefix: '0.0.0.0/0' }];
@@ -186,6 +192,7 @@ async function networkCreate(client: HostClient, args: string[]): Promise<Doc> {
     ...(Object.keys(subnet).length ? { Ipams: [{ Type: 'Static', Subnets: [subnet] }] } : {}),
     ...(Object.keys(dns).length ? { Dns: dns } : {}),
     ...(values.mtu ? { MTU: Number(values.mtu) } : {}),
+    ...(hostAccess.length ? { Policies: hostAccess } : {}),
   };
   return client.request<Doc>('POST', '/networks', body);
 }
