@@ -43,6 +43,7 @@ export interface TraceResult {
 }
 
 const PROTO: Record<string, number> = { tcp: 6, udp: 17, icmp: 1, sctp: 132 };
+const PROTO_NAMES: Record<number, string> = { 6: 'tcp', 17: 'udp', 132: 'sctp' };
 
 /** The protocol of a trace request: a number or tcp/udp/icmp/sctp. */
 export function traceProtocol(p: unknown): number {
@@ -192,7 +193,10 @@ export function trace(state: HostState, ep: EndpointRecord, p: TracePacket, host
   if (isHost) {
     path.push(`${ep.name} → the host (${dst})`);
     const why = hostAccessAllows(net, dst, p.protocol, p.remotePort);
-    if (!why) return done('Block', { layer: 'HostAccess', reason: `"${net.name}" opens no ${p.protocol === 1 ? 'ICMP echo' : `${p.protocol}/${p.remotePort ?? '?'}`} to the host at ${dst} (new flows to the host need a HostAccess policy)` });
+    if (!why) {
+      const what = p.protocol === 1 ? 'ICMP echo' : `${PROTO_NAMES[p.protocol] ?? p.protocol}/${p.remotePort ?? 'any port'}`;
+      return done('Block', { layer: 'HostAccess', reason: `"${net.name}" opens no ${what} to the host at ${dst} (new flows to the host need a HostAccess policy)` });
+    }
     return done('Allow', own.layer === 'NoPolicy' ? { layer: 'HostAccess', reason: why } : own);
   }
   const to = networkOf(state, dst);
