@@ -61,7 +61,7 @@ another endpoint, one from outside through a published port. hostd resyncs every
 - Leaks: **${r.leaks.length}** (links, namespaces, nft chains and set elements of both tables, qdiscs,
   hostd's objects and store files compared before and after); the same names, every fixed host port and the
   last freed address were ${r.finalCreate.ok ? 'free for a final create' : `NOT free: ${r.finalCreate.error}`}.
-- hostd RSS: ${mb(r.rss.startKb)} MB at the start, ${mb(r.rss.warmKb)} MB after the warm-up (${r.rss.warmupSeconds} s),
+- hostd RSS: ${mb(r.rss.startKb)} MB at the start, ${mb(r.rss.warmKb)} MB in the warm-up (highest in the first ${r.rss.warmupSeconds} s),
   **${mb(r.rss.endKb)} MB at the end** (max ${mb(r.rss.maxKb)} MB; bound: warm-up + 30 MB). Open files ${r.fds.before} → ${r.fds.after}.
 ${r.streams.map((s) => `- Stream ${s.name}: ${s.ok ? 'unbroken' : `BROKE (${s.error})`}, ${(s.bytes / 1e6).toFixed(0)} MB in ${s.seconds.toFixed(0)} s, ${s.stalledSeconds} one-second intervals without data.`).join('\n')}
 ${r.errors.length ? `\nFirst errors:\n${r.errors.map((e) => `- ${e}`).join('\n')}\n` : ''}${r.leaks.length ? `\nLeaks:\n${r.leaks.map((e) => `- ${e}`).join('\n')}\n` : ''}
