@@ -79,9 +79,15 @@ describe('host access from endpoints', () => {
     }
     w.spawnIn(ns('c1'), ['socat', 'TCP-LISTEN:80,fork,reuseaddr', 'SYSTEM:echo c1']);
     w.spawnIn(ns('c1'), ['socat', 'UDP-RECVFROM:5000,fork', 'SYSTEM:echo c1-udp']);
+    let seen = '';
     await waitFor('the host\'s services from outside', async () => {
-      for (const addr of ['192.0.2.1', '172.33.0.1', '172.34.0.1']) if (JSON.stringify(await services(outside, addr)) !== JSON.stringify(all)) return false;
+      for (const addr of ['192.0.2.1', '172.33.0.1', '172.34.0.1']) {
+        seen = `${addr}: ${JSON.stringify(await services(outside, addr, all))}`;
+        if (!seen.endsWith(JSON.stringify(all))) return false;
+      }
       return true;
+    }, 30_000).catch((e: Error) => {
+      throw new Error(`${e.message} (last: ${seen})`);
     });
     await waitFor('the endpoint\'s services from the host', async () => (await tcp(host, ip.get('c1')!, 80)) === 'c1' && (await udp(host, ip.get('c1')!, 5000)) === 'c1-udp');
   });
