@@ -33,7 +33,7 @@ describe('isolation between NAT networks', () => {
     (await w.exec(from, ['socat', '-T1', '-', `UDP:${addr}:${port}`], { stdin: 'ping\n', okExitCodes: [1] })).stdout.trim();
   const ping = async (from: string, addr: string) => (await w.exec(from, ['busybox', 'ping', '-c', '1', '-W', '1', addr], { okExitCodes: [1] })).exitCode === 0;
   /** A control: `probe` gives `want` (a few tries: a loaded machine can miss socat's 1 s). */
-  const answers = (what: string, probe: () => Promise<string | boolean>, want: string | boolean) => waitFor(what, async () => (await probe()) === want);
+  const answers = (what: string, probe: () => Promise<string | boolean>, want: string | boolean) => waitFor(what, async () => (await probe()) === want, 20_000);
   /** The packets a drop rule of Switchyard's tables counted, by the start of its comment. */
   const dropped = async (family: string, chain: string, comment: string) => {
     const text = (await w.exec(host, ['nft', 'list', 'chain', family, 'switchyard', chain], { okExitCodes: [1] })).stdout;
@@ -76,7 +76,7 @@ describe('isolation between NAT networks', () => {
     rec.out = new UdpRecorder(w, outside, '0.0.0.0', 9998);
     await waitFor('the services', async () =>
       (await tcp(ns('b2'), ip('b1'), 80)) === 'b1' && (await tcp(ns('a1'), ip('a2'), 80)) === 'a2' && (await tcp(host, '127.0.0.1', 7777)) === 'host' &&
-      (await tcp(host, '127.0.0.1', 7779)) === 'host-lo' && (await udpEcho(ns('b2'), ip('b1'), 53)) === 'pong');
+      (await tcp(host, '127.0.0.1', 7779)) === 'host-lo' && (await udpEcho(ns('b2'), ip('b1'), 53)) === 'pong', 30_000);
   });
   after(async () => {
     await w.cleanup();
