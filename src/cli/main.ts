@@ -10,6 +10,7 @@ import { parsePublish } from './publish.js';
 import { parsePolicyJson, policyRow, qosPolicy } from './policy.js';
 import { traceRequest, traceText } from './trace.js';
 import { formatTable } from './table.js';
+import { hostAccessPolicies } from '../model/host-access.js';
 
 const USAGE = `Usage: switchyard [--socket PATH] [-o table|json] COMMAND
 
@@ -18,7 +19,9 @@ Commands:
                                                   run the host network service (--docker: also Docker's nat and switchyard plugins)
   install-cni [DIR]                               install the CNI plugin as DIR/switchyard (default /opt/cni/bin)
   network create --type nat [--subnet CIDR] [--gateway IP] [--dns-server IP]... [--dns-search DOMAIN]... [--mtu N]
-                 [--internal] [--policy JSON]... NAME
+                 [--internal] [--host-access PORT[-END][/tcp|udp|sctp],...]... [--policy JSON]... NAME
+                  (endpoints open nothing new on the host but the ports --host-access names;
+                   DNS to the gateway is open when --dns-server is the gateway)
   network ls | inspect NAME... | rm NAME...
   endpoint create --network NET [--ip IP] [--mac MAC] [--namespace NAME|PATH]
                   [--publish [HOSTIP:]HOSTPORT[-END]:PORT[-END][/PROTO]]...
@@ -176,10 +179,12 @@ async function networkCreate(client: HostClient, args: string[]): Promise<Doc> {
       mtu: { type: 'string' },
       policy: { type: 'string', multiple: true },
       internal: { type: 'boolean' },
+      'host-access': { type: 'string', multiple: true },
     },
   });
   if (positionals.length !== 1) throw new UsageError('network create: exactly one NAME');
-  const policies = usage(() => (values.policy ?? []).map(parsePolicyJson));
+  const hostAccess = values['host-access'] ? usage(() => hostAccessPolicies(values['host-access']!.join(','), '--host-access')) : [];
+  const policies = [...hostAccess, ...usage(() => (values.policy ?? []).map(parsePolicyJson))];
   const subnet: Record<string, unknown> = {};
   if (values.subnet) subnet.IpAddressPrefix = values.subnet;
   if (values.gateway) subnet.Routes = [{ NextHop: values.gateway, DestinationPrefix: '0.0.0.0/0' }];

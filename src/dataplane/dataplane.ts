@@ -15,6 +15,8 @@ export interface LinkState {
   up: boolean;
   mac?: string;
   addresses: string[];
+  /** the root qdisc's kind ("tbf" where a QOS cap is set) */
+  qdisc?: string;
 }
 
 /** What the container side of a veth looks like, read from inside its namespace. */
@@ -24,6 +26,10 @@ export interface PeerState {
   mac?: string;
   addresses: string[];
   defaultGateway?: string;
+  /** the root qdisc's kind ("tbf" where a QOS cap is set) */
+  qdisc?: string;
+  /** the routes through the interface (dst as a prefix, via when there is a next hop) */
+  routes?: { dst: string; via?: string }[];
 }
 
 export interface ListeningSocket {

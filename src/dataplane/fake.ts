@@ -41,7 +41,7 @@ export class FakeDataPlane implements DataPlane {
 
   async listOwnedLinks(): Promise<LinkState[]> {
     this.hit('listOwnedLinks');
-    return [...this.links.values()].map(({ peer: _peer, ...l }) => ({ ...l, addresses: [...l.addresses] }));
+    return [...this.links.values()].map(({ peer, ...l }) => ({ ...l, addresses: [...l.addresses], ...(peer ? { qdisc: peer.settings.ingressBytes ? 'tbf' : 'noqueue' } : {}) }));
   }
 
   async ensureBridge(b: BridgePlan): Promise<void> {
@@ -67,7 +67,9 @@ export class FakeDataPlane implements DataPlane {
     this.hit('readPeer');
     const l = this.links.get(v.name);
     if (!l?.peer || l.peer.netnsPath !== v.netnsPath) return { exists: false, up: false, addresses: [] };
-    return { exists: true, up: true, mac: l.peer.mac, addresses: [l.peer.address], ...(l.peer.gateway ? { defaultGateway: l.peer.gateway } : {}) };
+    const s = l.peer.settings;
+    const routes = [...(l.peer.gateway ? [{ dst: 'default', via: l.peer.gateway }] : []), ...s.routes.map((r) => ({ dst: r.dst, ...(r.via ? { via: r.via } : {}) }))];
+    return { exists: true, up: true, mac: l.peer.mac, addresses: [l.peer.address], ...(l.peer.gateway ? { defaultGateway: l.peer.gateway } : {}), qdisc: s.egressBytes ? 'tbf' : 'noqueue', routes };
   }
 
   async deleteLinks(names: string[]): Promise<void> {

@@ -25,6 +25,7 @@ interface IpLink {
   operstate?: string;
   address?: string;
   linkinfo?: { info_kind?: string };
+  qdisc?: string;
   addr_info?: { family: string; local: string; prefixlen: number }[];
 }
 
@@ -147,11 +148,15 @@ export class LinuxDataPlane implements DataPlane {
   async readPeer(v: VethPlan): Promise<PeerState> {
     // One process per endpoint (this runs for every endpoint when hostd restarts): the address and
     // state of the interface decide; the default route is re-set whenever the veth is recreated.
-    const { stdout } = await run(['ip', '-j', 'addr', 'show'], { netns: v.netnsPath });
-    const link = (JSON.parse(stdout || '[]') as IpLink[]).find((l) => l.ifname === v.ifName);
+    // Its routes come in the same process (-batch prints one JSON document per line; the route
+    // line fails when the interface is gone).
+    const { stdout } = await run(['ip', '-j', '-force', '-batch', '-'], { stdin: `addr show\nroute show dev ${v.ifName}\n`, netns: v.netnsPath, okExitCodes: [1] });
+    const [addrs, routes] = stdout.split('\n').filter((l) => l.startsWith('['));
+    const link = (JSON.parse(addrs || '[]') as IpLink[]).find((l) => l.ifname === v.ifName);
     if (!link) return { exists: false, up: false, addresses: [] };
     const st = toLinkState(link);
-    return { exists: true, up: st.up, ...(st.mac ? { mac: st.mac } : {}), addresses: st.addresses };
+    const rs = (JSON.parse(routes || '[]') as { dst: string; gateway?: string }[]).map((r) => ({ dst: r.dst.includes('/') || r.dst === 'default' ? r.dst : `${r.dst}/32`, ...(r.gateway ? { via: r.gateway } : {}) }));
+    return { exists: true, up: st.up, ...(st.mac ? { mac: st.mac } : {}), addresses: st.addresses, ...(st.qdisc ? { qdisc: st.qdisc } : {}), routes: rs };
   }
 
   async deleteLinks(names: string[]): Promise<void> {
@@ -393,6 +398,7 @@ function toLinkState(l: IpLink): LinkState {
     up: (l.flags ?? []).includes('UP'),
     ...(l.address ? { mac: l.address } : {}),
     addresses: (l.addr_info ?? []).filter((a) => a.family === 'inet').map((a) => `${a.local}/${a.prefixlen}`),
+    ...(l.qdisc ? { qdisc: l.qdisc } : {}),
   };
 }
 

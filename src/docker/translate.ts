@@ -16,6 +16,7 @@ import type { CreateEndpointRequest, CreateNetworkRequest, PortBinding } from '.
 import { EndpointOptions } from './messages.js';
 import { parseDoc } from '../hcn/schema.js';
 import { parsePolicies } from '../model/policies.js';
+import { hostAccessPolicies } from '../model/host-access.js';
 
 const SHIM = 'com.docker.network.windowsshim.';
 const GENERIC = 'com.docker.network.generic';
@@ -58,6 +59,7 @@ const RULES: Record<string, OptionRule> = {
   'switchyard.dns-servers': { apply: (v, d) => (dns(d).ServerList = list(v)) },
   'switchyard.dns-search': { apply: (v, d) => (dns(d).Search = list(v)) },
   'switchyard.dns-domain': { apply: (v, d) => (dns(d).Domain = v) },
+  'switchyard.host-access': { apply: (v, d) => (d.Policies ??= []).push(...hostAccessPolicies(v, 'Option switchyard.host-access')) },
   'com.docker.network.driver.mtu': { apply: (v, d) => (d.MTU = intOption('com.docker.network.driver.mtu', v)) },
   [`${SHIM}networkname`]: { apply: (v, d) => (d.Name = v) },
   [`${SHIM}dnsservers`]: { apply: (v, d) => (dns(d).ServerList = list(v)) },

@@ -6,6 +6,7 @@ import type { HostState } from '../model/state.js';
 import { renderPolicies } from '../model/policies.js';
 import { aclDefault, effectiveAcls, renderAcl } from '../model/acl.js';
 import { endpointMtu } from '../plan/host-plan.js';
+import { hostAccessDoc, renderHostAccess } from '../model/host-access.js';
 
 const V2 = { Major: 2, Minor: 0 };
 
@@ -32,7 +33,7 @@ export function renderNetwork(n: NetworkRecord, status?: ObjectStatus) {
     ID: n.id,
     Name: n.name,
     Type: n.type,
-    Policies: [...n.policies, ...(n.acls ?? []).map((a) => ({ Type: 'NetworkACL', Settings: renderAcl(a) }))],
+    Policies: [...n.policies, ...(n.acls ?? []).map((a) => ({ Type: 'NetworkACL', Settings: renderAcl(a) })), ...(n.hostAccess ?? []).map(renderHostAccess)],
     MacPool: n.macPool ? { Ranges: n.macPool.map((r) => ({ StartMacAddress: hcnMac(r.start), EndMacAddress: hcnMac(r.end) })) } : {},
     Dns: dnsDoc(n.dns),
     Ipams: [
@@ -47,6 +48,7 @@ export function renderNetwork(n: NetworkRecord, status?: ObjectStatus) {
     // Switchyard extensions
     ...(n.internal ? { Internal: true } : {}),
     Bridge: bridgeName(n.id),
+    HostAccess: hostAccessDoc(n),
     Health: health(status),
   };
 }

@@ -452,11 +452,28 @@ export class Reconciler {
         // At start, a veth kept from before gets its routes, MTU and QOS set again (all idempotent):
         // hostd cannot know what happened to them while it was down.
         await this.dp.updateVeth(v, { routes: [] });
+      } else if (!checkPeers && (await this.settingsDrifted(v, existing))) {
+        this.log.warn(`${v.name}: routes or QOS changed behind hostd's back; setting them again`);
+        await this.dp.updateVeth(v, { routes: [] });
       }
       this.status.set(v.endpointId, { state: 'ok' });
     } catch (err) {
       fail(v.endpointId, err);
     }
+  }
+
+  /**
+   * The periodic resync's check of an intact veth's settings: the host side's QOS qdisc is in the
+   * link list already read; the namespace side (its routes and QOS qdisc) costs one process, and is
+   * read only for endpoints that have such settings.
+   */
+  private async settingsDrifted(v: VethPlan, hostSide: LinkState): Promise<boolean> {
+    const s = v.settings;
+    if (s.ingressBytes && hostSide.qdisc !== 'tbf') return true;
+    if (!s.routes.length && !s.egressBytes) return false;
+    const peer = await this.dp.readPeer(v);
+    if (s.egressBytes && peer.qdisc !== 'tbf') return true;
+    return s.routes.some((r) => !peer.routes?.some((p) => p.dst === r.dst && p.via === r.via));
   }
 
   /** A veth left from before is kept only if it is as planned (both ends, with `checkPeers`). */

@@ -23,6 +23,7 @@ import { cidrContains, cidrSize, cidrsOverlap, cidrToString, intToIp, ipToInt, i
 import { endpointMac, GUID_PATTERN, NAME_PATTERN, shortId } from '../model/names.js';
 import { EPHEMERAL_FIRST, mappingsClash, resolvePortMappings, type PortRequest } from '../model/ports.js';
 import { freeMacInPool, NET_ADAPTER_NAME, parseMacPool, parseNetworkPolicies } from '../model/network-settings.js';
+import { parseHostAccessPolicies } from '../model/host-access.js';
 import { checkPoliciesFit, emptyPolicies, modifyPolicies, parsePolicies, routeOf, type EndpointPolicies } from '../model/policies.js';
 import type { DnsSettings, EndpointRecord, NamespaceRecord, NetworkRecord, PortMapping } from '../model/records.js';
 import { portKey, type HostState } from '../model/state.js';
@@ -185,6 +186,7 @@ export class HostService {
       throw new SyError('SY_BAD_REQUEST', `${NET_ADAPTER_NAME} "${adapter}" is not an interface of this host`);
     }
     const macPool = parseMacPool(doc.MacPool);
+    const hostAccess = parseHostAccessPolicies(doc.Policies ?? []);
     if (doc.MTU !== undefined && (doc.MTU < 576 || doc.MTU > 65535)) {
       throw new SyError('SY_BAD_REQUEST', `MTU ${doc.MTU} is out of range (576-65535)`);
     }
@@ -227,6 +229,7 @@ export class HostService {
       flags: doc.Flags ?? 0,
       policies,
       ...(acls.length ? { acls } : {}),
+      ...(hostAccess.length ? { hostAccess } : {}),
       createdAt: new Date().toISOString(),
     };
   }

@@ -98,7 +98,8 @@ function listOf(v: unknown, field: string): string[] {
   return items;
 }
 
-function parseProtocols(v: unknown, field: string): number[] {
+/** HCN's comma-separated protocol list (numbers or names; 256 = any, returned as []). */
+export function parseProtocols(v: unknown, field: string): number[] {
   const out = new Set<number>();
   for (const item of listOf(v, field)) {
     const byName = Object.entries(PROTO_NAMES).find(([, n]) => n === item.toLowerCase() || (n === 'ipv6-icmp' && item.toLowerCase() === 'icmpv6'));
@@ -155,7 +156,8 @@ function portSpan(p: string): [number, number] {
   return [lo!, hi ?? lo!];
 }
 
-function parsePorts(v: unknown, field: string): string[] {
+/** HCN's comma-separated ports and ranges ("80,8000-8080"), normalised, without overlaps. */
+export function parsePorts(v: unknown, field: string): string[] {
   const out: string[] = [];
   for (const item of listOf(v, field)) {
     const m = /^(\d{1,5})(?:-(\d{1,5}))?$/.exec(item);

@@ -26,9 +26,10 @@ const IFNAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/;
 export function parseNetworkPolicies(policies: { Type: string; Settings?: unknown }[]): { stored: NetworkRecord['policies']; adapter?: string } {
   let adapter: string | undefined;
   for (const [i, p] of policies.entries()) {
-    if (p.Type.toLowerCase() === 'networkacl') continue; // rules, not stored as given: model/acl.ts
+    // read by their own parsers, kept as records of their own: model/acl.ts, model/host-access.ts
+    if (['networkacl', 'hostaccess'].includes(p.Type.toLowerCase())) continue;
     if (p.Type.toLowerCase() !== NET_ADAPTER_NAME.toLowerCase()) {
-      throw new SyError('SY_NOT_SUPPORTED', `Network policy "${p.Type}" is not supported on NAT networks; supported: ${NET_ADAPTER_NAME}, NetworkACL`);
+      throw new SyError('SY_NOT_SUPPORTED', `Network policy "${p.Type}" is not supported on NAT networks; supported: ${NET_ADAPTER_NAME}, NetworkACL, HostAccess`);
     }
     if (adapter !== undefined) throw new SyError('SY_BAD_REQUEST', `Policies[${i}]: a network has one ${NET_ADAPTER_NAME}`);
     const name = (p.Settings as { NetworkAdapterName?: unknown } | undefined)?.NetworkAdapterName;

@@ -36,12 +36,15 @@ export interface NetworkRecord {
   policies: { Type: string; Settings?: unknown }[];
   /** NetworkACL policies: rules every endpoint of the network meets with its own (model/acl.ts) */
   acls?: AclRule[];
+  /** HostAccess policies (Switchyard's): ports the endpoints may open on the host; absent = none */
+  hostAccess?: HostAccessRule[];
   createdAt: string;
 }
 
 import type { AclRule } from './acl.js';
 import type { EndpointPolicies } from './policies.js';
 import type { MacRange } from './network-settings.js';
+import type { HostAccessRule } from './host-access.js';
 
 export type Protocol = 6 | 17 | 132;
 

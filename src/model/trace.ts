@@ -1,6 +1,6 @@
 /**
  * `trace`: what happens to one packet of a new flow at an endpoint, and why — the path it takes, the
- * NAT it meets, and which ACL rule (by Id and Priority), isolation rule or default decides. Pure: it
+ * NAT it meets, and which ACL rule (by Id and Priority), isolation rule, host access or default decides. Pure: it
  * reads the records and follows the same rules the planner gives the kernel (host-plan.ts), so the
  * kernel tests check its answers against real packets and the rules' counters.
  */
@@ -10,6 +10,7 @@ import { cidrContains, ipToInt, isIPv4, parseCidr } from './ipv4.js';
 import { outboundInterface } from './network-settings.js';
 import type { EndpointRecord, NetworkRecord, PortMapping } from './records.js';
 import { portKey, type HostState } from './state.js';
+import { hostAccessAllows } from './host-access.js';
 
 export interface TracePacket {
   direction: 'In' | 'Out';
@@ -24,7 +25,7 @@ export interface TracePacket {
 }
 
 export interface Decision {
-  layer: 'ACL' | 'Default' | 'Isolation' | 'NoPolicy' | 'PortMapping';
+  layer: 'ACL' | 'Default' | 'Isolation' | 'NoPolicy' | 'PortMapping' | 'HostAccess';
   endpoint?: string;
   direction?: 'In' | 'Out';
   id?: string;
@@ -43,6 +44,7 @@ export interface TraceResult {
 }
 
 const PROTO: Record<string, number> = { tcp: 6, udp: 17, icmp: 1, sctp: 132 };
+const PROTO_NAMES: Record<number, string> = { 6: 'tcp', 17: 'udp', 132: 'sctp' };
 
 /** The protocol of a trace request: a number or tcp/udp/icmp/sctp. */
 export function traceProtocol(p: unknown): number {
@@ -144,9 +146,9 @@ export function trace(state: HostState, ep: EndpointRecord, p: TracePacket, host
       path.push(`${p.remoteAddress} → host:${p.hostPort}, mapped to ${ep.name}`);
     }
     const from = networkOf(state, p.remoteAddress);
-    if (from && from.id !== net.id && p.hostPort === undefined) {
+    if (from && from.id !== net.id) {
       path.push(`${p.remoteAddress} is on network "${from.name}", ${ep.name} on "${net.name}"`);
-      return done('Block', { layer: 'Isolation', reason: `networks "${from.name}" and "${net.name}" are isolated (only replies and published ports cross)` });
+      return done('Block', { layer: 'Isolation', reason: `networks "${from.name}" and "${net.name}" are isolated (not even published ports cross)` });
     }
     const fromHost = hostAddresses.includes(p.remoteAddress) || [...state.networks.values()].some((n) => n.gateway === p.remoteAddress);
     if (!from && !fromHost && p.hostPort === undefined) {
@@ -160,6 +162,10 @@ export function trace(state: HostState, ep: EndpointRecord, p: TracePacket, host
     return done(d.allowed ? 'Allow' : 'Block', d);
   }
 
+  if (cidrContains(parseCidr('127.0.0.0/8'), ipToInt(p.remoteAddress))) {
+    path.push(`${ep.name} → ${p.remoteAddress}: a loopback address, dropped as it enters the host`);
+    return done('Block', { layer: 'Isolation', reason: 'loopback addresses are never reachable from a network' });
+  }
   // Out: the endpoint's own ACLs first (at prerouting, before any DNAT).
   const own = layer(ep, 'Out', p.remoteAddress, p.localPort, p.remotePort);
   if (!own.allowed) {
@@ -180,15 +186,24 @@ export function trace(state: HostState, ep: EndpointRecord, p: TracePacket, host
         return done('Block', { layer: 'Isolation', reason: `"${net.name}" is internal: nothing is forwarded beyond its bridge` });
       }
       nat.push(`DNAT ${dst}:${p.remotePort} → ${other.ip}:${hit.port} (port mapping of ${other.name})`);
-      if (other.networkId === ep.networkId) nat.push(`masquerade to the gateway (hairpin)`);
       path.push(`${ep.name} → host ${dst}:${p.remotePort} → ${other.name}`);
+      if (other.networkId !== ep.networkId) {
+        const to = state.networks.get(other.networkId)!;
+        return done('Block', { layer: 'Isolation', reason: `networks "${net.name}" and "${to.name}" are isolated (not even published ports cross)` });
+      }
+      nat.push(`masquerade to the gateway (hairpin)`);
       const d = layer(other, 'In', ep.ip, hit.port, p.localPort);
       return done(d.allowed ? 'Allow' : 'Block', d.layer === 'NoPolicy' ? own : d);
     }
   }
   if (isHost) {
     path.push(`${ep.name} → the host (${dst})`);
-    return done('Allow', own);
+    const why = hostAccessAllows(net, dst, p.protocol, p.remotePort);
+    if (!why) {
+      const what = p.protocol === 1 ? 'ICMP echo' : `${PROTO_NAMES[p.protocol] ?? p.protocol}/${p.remotePort ?? 'any port'}`;
+      return done('Block', { layer: 'HostAccess', reason: `"${net.name}" opens no ${what} to the host at ${dst} (new flows to the host need a HostAccess policy)` });
+    }
+    return done('Allow', own.layer === 'NoPolicy' ? { layer: 'HostAccess', reason: why } : own);
   }
   const to = networkOf(state, dst);
   if (to && to.id === net.id) {

@@ -10,8 +10,13 @@
  *    prerouting (other machines, other endpoints: hairpin) and from output (the host itself, also
  *    127.0.0.1, which needs route_localnet on the bridge and masquerade to the gateway);
  *  - isolation: traffic into a NAT network's bridge passes only if it comes from the same network,
- *    belongs to an established flow, or was DNATed by a port mapping; outbound traffic of a NAT
+ *    or from outside the networks (the host, other machines) as part of an established flow or
+ *    DNATed by a port mapping; another network's bridge never comes in. Outbound traffic of a NAT
  *    subnet leaving through any non-Switchyard interface is masqueraded to the host's address;
+ *  - host access: new flows from endpoints to the host itself are dropped but for ICMP echo to the
+ *    gateway, ICMP errors, DNS to a gateway that is the network's DNS server and the ports of the
+ *    network's HostAccess policies (model/host-access.ts); loopback addresses never come in from a
+ *    network bridge.
  *  - an internal network forwards nothing beyond its own bridge (checked first in forward, so not
  *    even a published port of another network is reached through the host), translates nothing and
  *    gives its endpoints no default route; a network with a NetAdapterName leaves the host by that
@@ -19,7 +24,8 @@
  */
 import type { EndpointRecord, NamespaceRecord, NetworkRecord } from '../model/records.js';
 import type { HostState } from '../model/state.js';
-import { bridgeMac, bridgeName, LINK_PREFIX, NFT_TABLE, shortId, vethName } from '../model/names.js';
+import { BRIDGE_PREFIX, bridgeMac, bridgeName, LINK_PREFIX, NFT_TABLE, shortId, vethName } from '../model/names.js';
+import { dnsOnGateway, hostAccessRanges } from '../model/host-access.js';
 import type { NftChain, NftElement, NftSet, NftTable } from './nft-table.js';
 import { aclToNft, effectiveAcls, orderAcls } from '../model/acl.js';
 import { ANY_BRIDGE, outboundInterface } from '../model/network-settings.js';
@@ -161,14 +167,24 @@ export function hostSysctls(anyNetwork: boolean, anyAcl: boolean): Sysctl[] {
 
 export function planNetworkParts(net: NetworkRecord): NetworkParts {
   const bridge = planBridge(net);
+  const br = `"${bridge.name}"`;
+  const comment = `net ${net.id}`;
   const elements = new Map<string, NftElement[]>([
-    ['fwd_into_net', [{ key: [`"${bridge.name}"`], value: `jump ${netChain(net, 'in')}` }]],
+    ['fwd_into_net', [{ key: [br], value: `jump ${netChain(net, 'in')}` }]],
+    ['net_gateway', [{ key: [br, net.gateway], comment }]],
   ]);
+  if (dnsOnGateway(net)) elements.set('gateway_dns', [{ key: [br, net.gateway], comment }]);
+  const open = hostAccessRanges(net.hostAccess ?? []);
+  if (open.length) elements.set('host_access', open.map((o) => ({ key: [br, o.protocol, o.ports], comment })));
   const chains: NftChain[] = [
     {
+      // Another network's bridge never comes in, not even through a port mapping's DNAT (an
+      // endpoint of another network at a published port of this one): only the host, the outside
+      // and this network's own endpoints (hairpin) reach published ports.
       name: netChain(net, 'in'),
       rules: [
-        `iifname "${bridge.name}" accept`,
+        `iifname ${br} accept`,
+        `iifname "${BRIDGE_PREFIX}*" counter drop comment "isolation of net ${net.id} from other networks"`,
         'ct state established,related accept',
         'ct status dnat accept',
         `counter drop comment "isolation of net ${net.id}"`,
@@ -501,6 +517,25 @@ export function nftBase(): NftTable {
       comment: 'source NAT for traffic entering a network bridge',
       elements: [],
     },
+    {
+      name: 'net_gateway',
+      keyTypes: ['ifname', 'ipv4_addr'],
+      comment: 'network bridges and their gateways: ICMP echo from endpoints',
+      elements: [],
+    },
+    {
+      name: 'gateway_dns',
+      keyTypes: ['ifname', 'ipv4_addr'],
+      comment: 'network bridges whose gateway is their DNS server: DNS from endpoints',
+      elements: [],
+    },
+    {
+      name: 'host_access',
+      keyTypes: ['ifname', 'inet_proto', 'inet_service'],
+      flags: ['interval'],
+      comment: 'HostAccess policies: ports endpoints may open on the host',
+      elements: [],
+    },
   ];
   const chains: NftChain[] = [
     {
@@ -544,6 +579,29 @@ export function nftBase(): NftTable {
       name: 'forward',
       base: 'type filter hook forward priority filter; policy accept;',
       rules: ['iifname vmap @fwd_from_net', 'oifname vmap @fwd_into_net'],
+    },
+    {
+      // Before conntrack and NAT: with route_localnet on (for the host's 127.0.0.1 to published
+      // ports) a bridge would otherwise take packets an endpoint addresses to 127.0.0.1 at the
+      // gateway's MAC, and hand them to the host's loopback services or to port mappings.
+      name: 'from-net',
+      base: 'type filter hook prerouting priority raw; policy accept;',
+      rules: [`iifname "${BRIDGE_PREFIX}*" ip daddr 127.0.0.0/8 counter drop comment "loopback address from a network"`],
+    },
+    {
+      // New flows from endpoints to the host itself (the gateway, every host address): only what
+      // is always allowed and what the network's HostAccess policies open.
+      name: 'host-in',
+      base: 'type filter hook input priority filter; policy accept;',
+      rules: [
+        `iifname != "${BRIDGE_PREFIX}*" accept`,
+        'ct state established,related accept',
+        'icmp type { destination-unreachable, time-exceeded, parameter-problem } accept',
+        'icmp type echo-request iifname . ip daddr @net_gateway accept',
+        'meta l4proto { tcp, udp } th dport 53 iifname . ip daddr @gateway_dns accept',
+        'iifname . meta l4proto . th dport @host_access accept',
+        'counter drop comment "host access"',
+      ],
     },
   ];
   return { family: 'inet', name: NFT_TABLE, comment: 'managed by switchyard hostd, do not edit', sets, chains };

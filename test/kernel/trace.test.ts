@@ -61,7 +61,7 @@ describe('trace agrees with the kernel', () => {
     ['web → outside:9000', { Endpoint: 'web', Direction: 'Out', RemoteAddress: '192.0.2.2', RemotePort: 9000 }, 'Allow', 'web/Out/web-out', 'web', () => 'http://192.0.2.2:9000/', 'outside'],
     ['web → outside:9001: web\'s default', { Endpoint: 'web', Direction: 'Out', RemoteAddress: '192.0.2.2', RemotePort: 9001 }, 'Block', 'web/Out/default', 'web', () => 'http://192.0.2.2:9001/', ''],
     ['peer → host:8080 (hairpin) meets web\'s ACLs', { Endpoint: 'peer', Direction: 'Out', RemoteAddress: '192.0.2.1', RemotePort: 8080 }, 'Allow', 'web/In/peer-in', 'peer', () => 'http://192.0.2.1:8080/', 'web'],
-    ['far (other network) → host:8080 meets web\'s default', { Endpoint: 'far', Direction: 'Out', RemoteAddress: '192.0.2.1', RemotePort: 8080 }, 'Block', 'web/In/default', 'far', () => 'http://192.0.2.1:8080/', ''],
+    ['far (other network) → host:8080: isolation, not even published ports cross', { Endpoint: 'far', Direction: 'Out', RemoteAddress: '192.0.2.1', RemotePort: 8080 }, 'Block', 'Isolation', 'far', () => 'http://192.0.2.1:8080/', ''],
     ['far → web directly: isolation', { Endpoint: 'far', Direction: 'Out', RemoteAddress: '@web', RemotePort: 80 }, 'Block', 'Isolation', 'far', () => `http://${ip.get('web')}/`, ''],
     ['inner (internal network) → its gateway:8080, which web publishes: nothing leaves its bridge', { Endpoint: 'inner', Direction: 'Out', RemoteAddress: '172.27.0.1', RemotePort: 8080 }, 'Block', 'Isolation', 'inner', () => 'http://172.27.0.1:8080/', ''],
   ];

@@ -1,9 +1,9 @@
 /**
  * The "full host" scenario shared by the planner's goldens and the kernel round-trip test: two NAT
- * networks, two namespaces hostd creates, an endpoint publishing every kind of port mapping, and an
- * endpoint with every other policy (ACLs of each action, QOS both ways, OutBoundNAT, routes) on a
- * network with a NetAdapterName and a MacPool; and an internal network whose endpoint shares the
- * second namespace (eth1).
+ * networks (the second with HostAccess policies and its gateway as DNS server, a NetAdapterName and a
+ * MacPool), two namespaces hostd creates, an endpoint publishing every kind of port mapping, and an
+ * endpoint with every other policy (ACLs of each action, QOS both ways, OutBoundNAT, routes); and an
+ * internal network whose endpoint shares the second namespace (eth1).
  */
 import type { TestHost } from './host-fixture.js';
 
@@ -31,8 +31,14 @@ export async function buildFullHost(h: TestHost): Promise<void> {
     Name: 'SecondNat',
     Type: 'NAT',
     Ipams: [{ Subnets: [{ IpAddressPrefix: '172.19.0.0/24' }] }],
-    // leaves the host by eth0 only; its endpoints take their MACs from the pool
-    Policies: [{ Type: 'NetAdapterName', Settings: { NetworkAdapterName: 'eth0' } }],
+    // leaves the host by eth0 only; its endpoints take their MACs from the pool; its gateway is its DNS
+    // server (DNS to it is open); two HostAccess policies whose ranges overlap
+    Dns: { ServerList: ['172.19.0.1'] },
+    Policies: [
+      { Type: 'NetAdapterName', Settings: { NetworkAdapterName: 'eth0' } },
+      { Type: 'HostAccess', Settings: { Ports: '8080-8090,53', Protocols: '6,17' } },
+      { Type: 'HostAccess', Settings: { Ports: '8085-8095', Protocols: 'tcp' } },
+    ],
     MacPool: { Ranges: [{ StartMacAddress: '00-15-5D-52-C0-00', EndMacAddress: '00-15-5D-52-CF-FF' }] },
   });
   await h.svc.createNetwork({ ID: NET_INT, Name: 'Isolated', Type: 'NAT', Internal: true, Ipams: [{ Subnets: [{ IpAddressPrefix: '172.20.0.0/24' }] }] });
