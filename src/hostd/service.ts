@@ -23,7 +23,7 @@ import { cidrContains, cidrSize, cidrsOverlap, cidrToString, intToIp, ipToInt, i
 import { endpointMac, GUID_PATTERN, NAME_PATTERN, shortId } from '../model/names.js';
 import { EPHEMERAL_FIRST, mappingsClash, resolvePortMappings, type PortRequest } from '../model/ports.js';
 import { freeMacInPool, NET_ADAPTER_NAME, parseMacPool, parseNetworkPolicies } from '../model/network-settings.js';
-import { parseHostAccessPolicies } from '../model/host-access.js';
+import { modifyHostAccess, parseHostAccessPolicies } from '../model/host-access.js';
 import { checkPoliciesFit, emptyPolicies, modifyPolicies, parsePolicies, routeOf, type EndpointPolicies } from '../model/policies.js';
 import type { DnsSettings, EndpointRecord, NamespaceRecord, NetworkRecord, PortMapping } from '../model/records.js';
 import { portKey, type HostState } from '../model/state.js';
@@ -368,23 +368,30 @@ export class HostService {
   }
 
   /** HCN modify request on an endpoint: Add, Remove or Update its policies (port mappings today). */
-  /** PATCH of a network: HCN modify requests on its NetworkACL rules, applied to all its endpoints at once. */
+  /**
+   * PATCH of a network: HCN modify requests on its NetworkACL rules and HostAccess policies, applied
+   * to all its endpoints at once (Update replaces the policies of each Type the request holds).
+   */
   modifyNetwork(ref: string, body: unknown) {
     return this.serial(async () => {
       const net = this.findNetwork(ref);
       const { kind, docs } = parseModify(body, 'network');
-      const other = docs.findIndex((d) => d.Type.toLowerCase() !== 'networkacl');
-      if (other >= 0) throw new SyError('SY_NOT_SUPPORTED', `Settings.Policies[${other}]: "${docs[other]!.Type}" cannot be changed on a network; NetworkACL can`);
-      const acls = modifyNetworkAcls(net.acls ?? [], kind, parseNetworkAcls(docs, 'Settings.Policies'));
-      const { acls: _old, ...rest } = net;
-      const next: NetworkRecord = { ...rest, ...(acls.length ? { acls } : {}) };
+      const other = docs.findIndex((d) => !['networkacl', 'hostaccess'].includes(d.Type.toLowerCase()));
+      if (other >= 0) throw new SyError('SY_NOT_SUPPORTED', `Settings.Policies[${other}]: "${docs[other]!.Type}" cannot be changed on a network; NetworkACL and HostAccess can`);
+      const has = (t: string) => docs.some((d) => d.Type.toLowerCase() === t);
+      const reqAcls = parseNetworkAcls(docs, 'Settings.Policies');
+      const acls = has('networkacl') || kind !== 'update' ? modifyNetworkAcls(net.acls ?? [], kind, reqAcls) : (net.acls ?? []);
+      const reqAccess = parseHostAccessPolicies(docs);
+      const access = has('hostaccess') || kind !== 'update' ? modifyHostAccess(net.hostAccess ?? [], kind, reqAccess) : (net.hostAccess ?? []);
+      const { acls: _a, hostAccess: _h, ...rest } = net;
+      const next: NetworkRecord = { ...rest, ...(acls.length ? { acls } : {}), ...(access.length ? { hostAccess: access } : {}) };
       await this.store.put('networks', next);
       this.state.networks.set(next.id, next);
       await this.applyOrRollback(next.id, async () => {
         this.state.networks.set(net.id, net);
         await this.store.put('networks', net).catch((e: Error) => this.log.warn(e.message));
       });
-      this.log.info(`network ${net.name}: NetworkACL ${kind}, ${acls.length} rule(s) now`);
+      this.log.info(`network ${net.name}: policies ${kind}: ${acls.length} NetworkACL rule(s), ${access.length} HostAccess policies now`);
       return this.networkDoc(next);
     });
   }

@@ -50,6 +50,19 @@ export function parseHostAccessPolicies(policies: readonly { Type: string; Setti
 }
 
 /**
+ * An HCN modify request on a network's HostAccess policies: Add puts them in, Remove takes out the
+ * ones it names exactly (same Ports and Protocols), Update replaces them all.
+ */
+export function modifyHostAccess(cur: readonly HostAccessRule[], kind: 'add' | 'remove' | 'update', req: readonly HostAccessRule[]): HostAccessRule[] {
+  if (kind === 'update') return [...req];
+  const same = (a: HostAccessRule, b: HostAccessRule) => a.ports.join() === b.ports.join() && a.protocols.join() === b.protocols.join();
+  if (kind === 'add') return [...cur, ...req.filter((r) => !cur.some((c) => same(c, r)))];
+  const missing = req.find((r) => !cur.some((c) => same(c, r)));
+  if (missing) throw new SyError('SY_NOT_FOUND', `The network has no HostAccess policy for ports ${missing.ports.join(',')} (protocols ${missing.protocols.join(',')})`);
+  return cur.filter((c) => !req.some((r) => same(c, r)));
+}
+
+/**
  * The CLI's and Docker's spelling, "53/udp,53/tcp,8080-8090" (TCP when no protocol is given), as
  * HostAccess policies: one per protocol.
  */

@@ -104,3 +104,18 @@ test('trace names the network rule that decides', async () => {
   assert.equal(r.Verdict, 'Block');
   assert.equal(r.DecidedBy.Id, 'network/no-ssh', JSON.stringify(r));
 });
+
+test('PATCH of a network also adds and removes HostAccess policies, leaving its rules alone', async () => {
+  const access = (Ports: string) => ({ Type: 'HostAccess', Settings: { Ports, Protocols: '6' } });
+  await h.svc.modifyNetwork('tenant', modify('Add', access('8080')));
+  assert.deepEqual(h.svc.findNetwork('tenant').hostAccess, [{ protocols: [6], ports: ['8080'] }]);
+  assert.deepEqual((h.svc.findNetwork('tenant').acls ?? []).map((a) => a.id), ['no-ssh'], 'an Add of HostAccess keeps the NetworkACL rules');
+  const opened = () => h.fake.nft?.sets.find((x) => x.name === 'host_access')?.elements.map((e) => e.key.join(' . ')) ?? [];
+  assert.deepEqual(opened(), [`"${h.svc.networkDoc(h.svc.findNetwork('tenant')).Bridge}" . tcp . 8080`]);
+  const before = snapshot(h);
+  await assert.rejects(h.svc.modifyNetwork('tenant', modify('Remove', access('9090'))), /no HostAccess policy for ports 9090/);
+  assert.deepEqual(snapshot(h), before);
+  await h.svc.modifyNetwork('tenant', modify('Remove', access('8080')));
+  assert.equal(h.svc.findNetwork('tenant').hostAccess, undefined);
+  assert.deepEqual(opened(), []);
+});
