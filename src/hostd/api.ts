@@ -6,21 +6,30 @@ import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { asSyError, httpStatusOf, SyError } from '../errors.js';
 import type { HostService } from './service.js';
 import { renderMetrics } from './metrics.js';
+import { MAX_JSON_DEPTH, nestsDeeperThan } from '../model/json-depth.js';
 
 export const VERSION = '0.1.0';
 
 export function buildApi(svc: HostService): FastifyInstance {
-  const app = Fastify({ logger: false, bodyLimit: 4 * 1024 * 1024 });
+  const app = Fastify({
+    logger: false,
+    bodyLimit: 4 * 1024 * 1024,
+    // a URL the router cannot take (bad %-encoding, an id past 100 characters) is answered like any other refusal
+    frameworkErrors: (err, _req, reply) => sendError(reply, new SyError('SY_BAD_REQUEST', err.message)),
+  });
   // hcsshim and curl send JSON with or without a content type: parse any body as JSON.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
     const text = String(body);
     if (text.trim() === '') return done(null, undefined);
+    let doc: unknown;
     try {
-      done(null, JSON.parse(text));
+      doc = JSON.parse(text);
     } catch (e) {
-      done(new SyError('SY_BAD_REQUEST', `Request body is not valid JSON: ${(e as Error).message}`), undefined);
+      return done(new SyError('SY_BAD_REQUEST', `Request body is not valid JSON: ${(e as Error).message}`), undefined);
     }
+    if (nestsDeeperThan(doc, MAX_JSON_DEPTH)) return done(new SyError('SY_BAD_REQUEST', `Request body nests deeper than ${MAX_JSON_DEPTH} levels`), undefined);
+    done(null, doc);
   });
   app.setErrorHandler((err, _req, reply) => sendError(reply, err));
   app.setNotFoundHandler((req, reply) => sendError(reply, new SyError('SY_NOT_FOUND', `No route ${req.method} ${req.url}`)));
@@ -49,8 +58,10 @@ export function buildApi(svc: HostService): FastifyInstance {
   });
 
   app.post('/endpoints', async (req, reply) => reply.code(201).send(await svc.createEndpoint(req.body)));
-  app.get<{ Querystring: { network?: string } }>('/endpoints', async (req) => {
-    const net = req.query.network ? svc.findNetwork(req.query.network).id : undefined;
+  app.get<{ Querystring: { network?: unknown } }>('/endpoints', async (req) => {
+    const q = req.query.network;
+    if (q !== undefined && typeof q !== 'string') throw new SyError('SY_BAD_REQUEST', 'Query parameter "network" must be given once');
+    const net = q ? svc.findNetwork(q).id : undefined;
     return [...svc.state.endpoints.values()].filter((e) => !net || e.networkId === net).map((e) => svc.endpointDoc(e));
   });
   app.get<P>('/endpoints/:id', async (req) => svc.endpointDocWithStats(svc.findEndpoint(req.params.id)));
