@@ -110,13 +110,14 @@ export function networkRequest(driver: string, req: CreateNetworkRequest): { doc
   if (generic !== undefined && generic !== null) {
     if (typeof generic !== 'object' || Array.isArray(generic)) throw new SyError('SY_BAD_REQUEST', `${GENERIC} must be a map of options`);
     for (const [key, raw] of Object.entries(generic as Record<string, unknown>)) {
-      const value = String(raw);
-      const rule = RULES[key];
+      // own keys only: "constructor" or "__proto__" must not find Object.prototype's
+      const rule = Object.hasOwn(RULES, key) ? RULES[key] : undefined;
       if (!rule) {
         throw new SyError('SY_BAD_REQUEST', `Unknown network option "${key}"; known: ${Object.keys(RULES).join(', ')}`);
       }
       if (rule.notSupported) throw new SyError('SY_NOT_SUPPORTED', `Option ${key} is not supported: ${rule.notSupported}`);
-      rule.apply!(value, doc, extras);
+      if (typeof raw !== 'string' && typeof raw !== 'number' && typeof raw !== 'boolean') throw new SyError('SY_BAD_REQUEST', `Option ${key} must be a string`);
+      rule.apply!(String(raw), doc, extras);
     }
   }
   const v4 = req.IPv4Data ?? [];
