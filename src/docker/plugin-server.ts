@@ -8,11 +8,12 @@
  */
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { chmod, mkdir, rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { asSyError, SyError } from '../errors.js';
 import type { Logger } from '../hostd/reconciler.js';
 import type { HostService } from '../hostd/service.js';
+import { listenOnUnixSocket } from '../hostd/unix-socket.js';
 import { networkDriver, Serial, type Handler, type NetworkDriver } from './driver.js';
 import { ipamHandlers, IpamStore } from './ipam.js';
 import { NETWORK_DRIVERS, type NetworkExtras } from './translate.js';
@@ -59,12 +60,8 @@ export class DockerFrontDoor {
       const all: Record<string, Handler> = { ...handlers, 'Plugin.Activate': async () => ({ Implements: implementsList }) };
       const server = createServer((req, res) => void this.serve(name, all, req, res));
       server.on('clientError', answerClientError);
-      await rm(path, { force: true });
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(path, () => resolve());
-      });
-      await chmod(path, 0o660);
+      // mode 0660 root:root from the first instant (Docker runs as root)
+      await listenOnUnixSocket(server, path);
       this.servers.push({ path, server });
     }
     log.info(`serving Docker plugins ${sockets.map((s) => s[0]).join(', ')} in ${pluginDir}`);
