@@ -6,6 +6,7 @@
  * for every ADD and DEL, and a bundle without dependencies starts fastest; hostd validates again.
  */
 import { CNI_CODES, CniError } from './errors.js';
+import { MAX_JSON_DEPTH, nestsDeeperThan } from '../model/json-depth.js';
 
 export const SUPPORTED_VERSIONS = ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'] as const;
 export const DEFAULT_SOCKET = '/run/switchyard/hns.sock';
@@ -14,7 +15,8 @@ export type Command = (typeof COMMANDS)[number];
 
 /** The spec's pattern for network names and container ids. */
 const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
-const IFNAME_RE = /^[^\s/:]{1,15}$/;
+/** hostd's rule for interface names (stricter than Linux's): refused here, before any request is made */
+const IFNAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/;
 const PATH_RE = /^\/[A-Za-z0-9_.:@/-]{1,1000}$/;
 const MODES: Record<string, string> = { nat: 'NAT', transparent: 'Transparent', l2bridge: 'L2Bridge', l2tunnel: 'L2Tunnel', overlay: 'Overlay' };
 
@@ -130,6 +132,7 @@ export function parseRequest(env: Record<string, string | undefined>, stdin: str
     throw new CniError(CNI_CODES.DECODE_FAILURE, `The network configuration on stdin is not JSON: ${(e as Error).message}`);
   }
   if (!isObj(raw)) throw new CniError(CNI_CODES.DECODE_FAILURE, 'The network configuration on stdin is not a JSON object');
+  if (nestsDeeperThan(raw, MAX_JSON_DEPTH)) throw new CniError(CNI_CODES.DECODE_FAILURE, `The network configuration on stdin nests deeper than ${MAX_JSON_DEPTH} levels`);
   const conf = parseNetConf(raw, command);
 
   const needsContainer = command === 'ADD' || command === 'DEL' || command === 'CHECK';
@@ -145,7 +148,7 @@ export function parseRequest(env: Record<string, string | undefined>, stdin: str
   const netns = env.CNI_NETNS ?? '';
   if (needsContainer) {
     if (!NAME_RE.test(containerId)) throw new CniError(CNI_CODES.INVALID_ENV, `CNI_CONTAINERID ${JSON.stringify(containerId)} is not valid: letters, digits, _ . - and a letter or digit first`);
-    if (!IFNAME_RE.test(ifName) || ifName === '.' || ifName === '..') throw new CniError(CNI_CODES.INVALID_ENV, `CNI_IFNAME ${JSON.stringify(ifName)} is not a valid interface name`);
+    if (!IFNAME_RE.test(ifName)) throw new CniError(CNI_CODES.INVALID_ENV, `CNI_IFNAME ${JSON.stringify(ifName)} is not a valid interface name`);
     if (netns && (!PATH_RE.test(netns) || netns.split('/').includes('..'))) {
       throw new CniError(CNI_CODES.INVALID_ENV, `CNI_NETNS ${JSON.stringify(netns)} is not an absolute path of letters, digits and _.:@/-`);
     }
@@ -178,7 +181,7 @@ function parseNetConf(raw: Json, command: Command): NetConf {
   const socket = raw.socket ?? DEFAULT_SOCKET;
   if (typeof socket !== 'string' || !PATH_RE.test(socket)) throw bad(`socket ${JSON.stringify(socket)} is not an absolute path`);
   const mode = raw.mode ?? 'nat';
-  if (typeof mode !== 'string' || !MODES[mode.toLowerCase()]) throw bad(`mode ${JSON.stringify(mode)} is not one of ${Object.keys(MODES).join(', ')}`);
+  if (typeof mode !== 'string' || !Object.hasOwn(MODES, mode.toLowerCase())) throw bad(`mode ${JSON.stringify(mode)} is not one of ${Object.keys(MODES).join(', ')}`);
   const conf: NetConf = {
     cniVersion,
     name,
@@ -198,10 +201,7 @@ function parseNetConf(raw: Json, command: Command): NetConf {
   if (raw.timeout !== undefined) conf.timeoutSeconds = checkInt(raw.timeout, 'timeout', 1, 3600);
   if (raw.dns !== undefined) conf.dns = parseDns(raw.dns, 'dns');
   parseAdditionalArgs(raw.AdditionalArgs, conf);
-  if (raw.prevResult !== undefined) {
-    if (!isObj(raw.prevResult)) throw bad('prevResult is not an object');
-    conf.prevResult = raw.prevResult as CniResult;
-  }
+  if (raw.prevResult !== undefined) conf.prevResult = parsePrevResult(raw.prevResult);
   const rc = raw.runtimeConfig ?? {};
   if (!isObj(rc)) throw bad('runtimeConfig is not an object');
   if (command === 'ADD' || command === 'CHECK') {
@@ -223,6 +223,53 @@ function parseNetConf(raw: Json, command: Command): NetConf {
     });
   }
   return conf;
+}
+
+/**
+ * The previous plugin's result: only its shape is checked (its values are handed back in our result
+ * and compared by CHECK, never placed in a request), so that a malformed one is a config error and
+ * not a crash after hostd has made the endpoint.
+ */
+function parsePrevResult(v: unknown): CniResult {
+  if (!isObj(v)) throw bad('prevResult is not an object');
+  const str = (o: Json, k: string, where: string, required = false) => {
+    if (o[k] === undefined && !required) return;
+    if (typeof o[k] !== 'string') throw bad(`${where}.${k} must be a string`);
+  };
+  const list = (k: string, each: (o: Json, where: string) => void) => {
+    const l = v[k];
+    if (l === undefined) return;
+    if (!Array.isArray(l) || l.length > 64 || !l.every(isObj)) throw bad(`prevResult.${k} must be a list of at most 64 objects`);
+    l.forEach((o, i) => each(o as Json, `prevResult.${k}[${i}]`));
+  };
+  const int = (o: Json, k: string, where: string) => {
+    if (o[k] !== undefined && !Number.isInteger(o[k])) throw bad(`${where}.${k} must be an integer`);
+  };
+  list('interfaces', (o, w) => {
+    str(o, 'name', w, true);
+    str(o, 'mac', w);
+    str(o, 'sandbox', w);
+    int(o, 'mtu', w);
+  });
+  list('ips', (o, w) => {
+    str(o, 'address', w, true);
+    str(o, 'gateway', w);
+    str(o, 'version', w);
+    int(o, 'interface', w);
+  });
+  list('routes', (o, w) => {
+    str(o, 'dst', w, true);
+    str(o, 'gw', w);
+  });
+  if (v.dns !== undefined) {
+    if (!isObj(v.dns)) throw bad('prevResult.dns must be an object');
+    const d = v.dns;
+    for (const k of ['nameservers', 'search', 'options']) {
+      if (d[k] !== undefined && (!Array.isArray(d[k]) || !(d[k] as unknown[]).every((x) => typeof x === 'string'))) throw bad(`prevResult.dns.${k} must be a list of strings`);
+    }
+    str(d, 'domain', 'prevResult.dns');
+  }
+  return v as CniResult;
 }
 
 /** Raw HCN policies, spelled as the Windows CNI plugins take them: AdditionalArgs [{Name, Value}]. */

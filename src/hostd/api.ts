@@ -72,8 +72,8 @@ export function buildApi(svc: HostService, opts: ApiOptions = {}): FastifyInstan
   app.post('/networks', async (req, reply) => reply.code(201).send(await svc.createNetwork(req.body)));
   app.get('/networks', async () => [...svc.state.networks.values()].map((n) => svc.networkDoc(n)));
   app.get<P>('/networks/:id', async (req) => svc.networkDoc(svc.findNetwork(req.params.id)));
-  app.delete<P>('/networks/:id', async (req) => {
-    await svc.deleteNetwork(req.params.id);
+  app.delete<P & { Querystring: { ifEmpty?: unknown } }>('/networks/:id', async (req) => {
+    await svc.deleteNetwork(req.params.id, { ifEmpty: req.query.ifEmpty === 'true' });
     return {};
   });
 

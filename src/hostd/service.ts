@@ -234,10 +234,12 @@ export class HostService {
     return out;
   }
 
-  deleteNetwork(ref: string) {
+  /** Removes a network with its endpoints; with `ifEmpty`, only a network that has none (else SY_IN_USE). */
+  deleteNetwork(ref: string, opts: { ifEmpty?: boolean } = {}) {
     return this.serial(async () => {
       const net = this.findNetwork(ref);
       const eps = this.endpointsOf(this.state.index.endpointsByNetwork, net.id);
+      if (opts.ifEmpty && eps.length) throw new SyError('SY_IN_USE', `Network "${net.name}" still has ${eps.length} endpoint(s)`);
       for (const e of eps) await this.store.remove('endpoints', e.id);
       await this.store.remove('networks', net.id);
       for (const e of eps) this.state.endpoints.delete(e.id);
