@@ -211,5 +211,5 @@ export function oddIds(existing: readonly string[]): fc.Arbitrary<string> {
 export const oddQuery: fc.Arbitrary<string> = fc.oneof(
   fc.constantFrom('', '?', '?network', '?network=', '?network=a&network=b', '?network[]=x', '?network[x]=1', '?network=%ff', '?network=%00', '?__proto__[x]=1', '?constructor=1', '?a=' + 'b'.repeat(5000)),
   hostileString.map((s) => `?network=${encodeURIComponent(s)}`),
-  fc.string({ maxLength: 30 }).map((s) => `?${s}`),
+  fc.string({ maxLength: 30 }).map((s) => `?${encodeURI(s)}`),
 );
