@@ -764,7 +764,8 @@ function sameMapping(m: PortMapping, r: PortRequest): boolean {
  */
 export function namespacePathOf(ref: string, strict: boolean): string | undefined {
   const path = ref.startsWith('/') ? ref : `/run/netns/${ref}`;
-  const ok = /^\/[A-Za-z0-9_.:@/-]{1,1000}$/.test(path) && !path.split('/').includes('..') && !path.endsWith('/');
+  // no part may start with "-": a name under /run/netns becomes an argument of ip (ip -n NAME, ip netns add NAME)
+  const ok = /^\/[A-Za-z0-9_.:@/-]{1,1000}$/.test(path) && !path.split('/').some((p) => p === '..' || p.startsWith('-')) && !path.endsWith('/');
   if (ok) return path;
   if (strict) throw new SyError('SY_INVALID_NAME', `Namespace path ${JSON.stringify(ref)} is not valid: use a name or an absolute path of letters, digits and _.:@/-`);
   return undefined;
