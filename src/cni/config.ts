@@ -18,6 +18,10 @@ const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 /** hostd's rule for interface names (stricter than Linux's): refused here, before any request is made */
 const IFNAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/;
 const PATH_RE = /^\/[A-Za-z0-9_.:@/-]{1,1000}$/;
+/** hostd's rule for DNS domains: labels of letters, digits, _ and -, not starting with - */
+const DOMAIN_RE = /^(?=.{1,253}$)[A-Za-z0-9_][A-Za-z0-9_-]{0,62}(\.[A-Za-z0-9_][A-Za-z0-9_-]{0,62})*\.?$/;
+/** An IPv4 address, or an IPv6 one with an optional %zone (no node:net here: Bun would take ~10 ms to load it) */
+const NAMESERVER_RE = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}|[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:%[A-Za-z0-9_.-]{1,15})?)$/;
 const MODES: Record<string, string> = { nat: 'NAT', transparent: 'Transparent', l2bridge: 'L2Bridge', l2tunnel: 'L2Tunnel', overlay: 'Overlay' };
 
 export interface PortMappingRequest {
@@ -149,7 +153,7 @@ export function parseRequest(env: Record<string, string | undefined>, stdin: str
   if (needsContainer) {
     if (!NAME_RE.test(containerId)) throw new CniError(CNI_CODES.INVALID_ENV, `CNI_CONTAINERID ${JSON.stringify(containerId)} is not valid: letters, digits, _ . - and a letter or digit first`);
     if (!IFNAME_RE.test(ifName)) throw new CniError(CNI_CODES.INVALID_ENV, `CNI_IFNAME ${JSON.stringify(ifName)} is not a valid interface name`);
-    if (netns && (!PATH_RE.test(netns) || netns.split('/').includes('..'))) {
+    if (netns && (!PATH_RE.test(netns) || netns.split('/').some((p) => p === '..' || p.startsWith('-')))) {
       throw new CniError(CNI_CODES.INVALID_ENV, `CNI_NETNS ${JSON.stringify(netns)} is not an absolute path of letters, digits and _.:@/-`);
     }
   }
@@ -179,7 +183,7 @@ function parseNetConf(raw: Json, command: Command): NetConf {
   if (typeof name !== 'string' || !NAME_RE.test(name) || name.length > 128) throw bad(`name ${JSON.stringify(name)} is not a valid network name (letters, digits, _ . -, at most 128)`);
   if (typeof raw.type !== 'string' || !raw.type) throw bad('type is missing');
   const socket = raw.socket ?? DEFAULT_SOCKET;
-  if (typeof socket !== 'string' || !PATH_RE.test(socket)) throw bad(`socket ${JSON.stringify(socket)} is not an absolute path`);
+  if (typeof socket !== 'string' || !PATH_RE.test(socket) || socket.split('/').includes('..')) throw bad(`socket ${JSON.stringify(socket)} is not an absolute path`);
   const mode = raw.mode ?? 'nat';
   if (typeof mode !== 'string' || !Object.hasOwn(MODES, mode.toLowerCase())) throw bad(`mode ${JSON.stringify(mode)} is not one of ${Object.keys(MODES).join(', ')}`);
   const conf: NetConf = {
@@ -336,16 +340,21 @@ function parseIpRanges(v: unknown): IpRange[][] {
 
 function parseDns(v: unknown, where: string): DnsRequest {
   if (!isObj(v)) throw bad(`${where} is not an object`);
-  const list = (k: string, max: number): string[] => {
+  // the runtime writes these into the container's resolv.conf: addresses, domains, options only
+  const list = (k: string, max: number, item: RegExp, what: string): string[] => {
     const l = v[k] ?? [];
-    if (!Array.isArray(l) || l.length > max || !l.every((s) => typeof s === 'string' && /^[A-Za-z0-9_.:%-]{1,253}$/.test(s))) {
-      throw bad(`${where}.${k} must be a list of at most ${max} names or addresses`);
+    if (!Array.isArray(l) || l.length > max || !l.every((s) => typeof s === 'string' && item.test(s))) {
+      throw bad(`${where}.${k} must be a list of at most ${max} ${what}`);
     }
     return l as string[];
   };
-  const out: DnsRequest = { nameservers: list('nameservers', 8), search: list('search', 6), options: list('options', 16) };
+  const out: DnsRequest = {
+    nameservers: list('nameservers', 8, NAMESERVER_RE, 'IP addresses'),
+    search: list('search', 6, DOMAIN_RE, 'domains'),
+    options: list('options', 16, /^[A-Za-z0-9_:.-]{1,64}$/, 'resolver options'),
+  };
   if (v.domain !== undefined && v.domain !== '') {
-    if (typeof v.domain !== 'string' || !/^[A-Za-z0-9_.-]{1,253}$/.test(v.domain)) throw bad(`${where}.domain is not a domain name`);
+    if (typeof v.domain !== 'string' || !DOMAIN_RE.test(v.domain)) throw bad(`${where}.domain is not a domain name`);
     out.domain = v.domain;
   }
   return out;
