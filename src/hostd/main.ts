@@ -13,7 +13,7 @@ import { buildApi } from './api.js';
 import { HostService } from './service.js';
 import { Store } from './store.js';
 import { isLoopback, parseListenAddress, readTokenFile } from './token.js';
-import { groupId, listenOnUnixSocket } from './unix-socket.js';
+import { groupId, listenOnUnixSocket, socketDirectory } from './unix-socket.js';
 
 export const HOSTD_USAGE = `Usage: switchyard hostd [--state-dir DIR] [--socket PATH] [--socket-group GROUP] [--resync-interval SECONDS]
                         [--listen IP:PORT --token-file FILE] [--docker [--docker-plugin-dir DIR]]
@@ -59,6 +59,7 @@ export async function hostdMain(argv: string[]): Promise<void> {
   if (!tcp && values['token-file'] !== undefined) throw new Error('--token-file is for --listen; the unix socket is guarded by its mode and group');
   const token = values['token-file'] !== undefined ? await readTokenFile(values['token-file']) : undefined;
   const gid = values['socket-group'] !== undefined ? await groupId(values['socket-group']) : undefined;
+  await socketDirectory(values.socket);
   const log = {
     info: (m: string) => console.log(`${new Date().toISOString()} info ${logSafe(m)}`),
     warn: (m: string) => console.error(`${new Date().toISOString()} warn ${logSafe(m)}`),

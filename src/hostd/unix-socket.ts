@@ -22,15 +22,21 @@ export async function groupId(group: string): Promise<number> {
   return gid;
 }
 
+/** Makes the directory of a socket (0755) if missing, and refuses one that is world-writable. */
+export async function socketDirectory(path: string): Promise<string> {
+  const dir = dirname(path);
+  await mkdir(dir, { recursive: true, mode: 0o755 });
+  const st = await stat(dir);
+  if (st.mode & 0o002) throw new Error(`Refusing to put the socket ${path} in the world-writable directory ${dir}: anyone could replace it`);
+  return dir;
+}
+
 /**
  * Makes `server` listen on the unix socket `path` with mode 0660, owner root and group `gid` (root's
  * when absent); a stale socket at `path` is replaced.
  */
 export async function listenOnUnixSocket(server: Server, path: string, gid?: number): Promise<void> {
-  const dir = dirname(path);
-  await mkdir(dir, { recursive: true, mode: 0o755 });
-  const st = await stat(dir);
-  if (st.mode & 0o002) throw new Error(`Refusing to put the socket ${path} in the world-writable directory ${dir}: anyone could replace it`);
+  const dir = await socketDirectory(path);
   const staging = await mkdtemp(join(dir, '.sy-'));
   try {
     const staged = join(staging, 's');
