@@ -5,6 +5,7 @@
 
 export type ErrorCode =
   | 'SY_BAD_REQUEST'
+  | 'SY_UNAUTHORIZED'
   | 'SY_INVALID_NAME'
   | 'SY_UNKNOWN_TYPE'
   | 'SY_INVALID_SUBNET'
@@ -51,6 +52,7 @@ export class SyError extends Error {
 
 const clientErrors: Partial<Record<ErrorCode, number>> = {
   SY_BAD_REQUEST: 400,
+  SY_UNAUTHORIZED: 401,
   SY_INVALID_NAME: 400,
   SY_UNKNOWN_TYPE: 400,
   SY_INVALID_SUBNET: 400,

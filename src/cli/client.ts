@@ -1,4 +1,7 @@
-/** HTTP/JSON client of the host API over its unix socket (used by the CLI and tests). */
+/**
+ * HTTP/JSON client of the host API (used by the CLI and tests): over hostd's unix socket, or over
+ * TCP (`switchyard hostd --listen`) with the bearer token.
+ */
 import http from 'node:http';
 
 export class ApiError extends Error {
@@ -11,14 +14,23 @@ export class ApiError extends Error {
   }
 }
 
+/** hostd's TCP listener: its URL (http://HOST:PORT) and token. */
+export interface TcpTarget {
+  url: URL;
+  token: string;
+}
+
 export class HostClient {
   private readonly agent: http.Agent;
+  private readonly where: string;
 
   constructor(
     readonly socketPath: string,
     private readonly timeoutMs = 60_000,
+    private readonly tcp?: TcpTarget,
   ) {
     this.agent = new http.Agent({ keepAlive: true });
+    this.where = tcp ? tcp.url.origin : socketPath;
   }
 
   request<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
@@ -26,11 +38,14 @@ export class HostClient {
     return new Promise((resolve, reject) => {
       const req = http.request(
         {
-          socketPath: this.socketPath,
+          ...(this.tcp ? { host: this.tcp.url.hostname.replace(/^\[|\]$/g, ''), port: this.tcp.url.port || 80 } : { socketPath: this.socketPath }),
           agent: this.agent,
           method,
           path,
-          headers: data !== undefined ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } : {},
+          headers: {
+            ...(data !== undefined ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } : {}),
+            ...(this.tcp ? { authorization: `Bearer ${this.tcp.token}` } : {}),
+          },
           timeout: this.timeoutMs,
         },
         (res) => {
@@ -52,7 +67,7 @@ export class HostClient {
           });
         },
       );
-      req.on('timeout', () => req.destroy(new Error(`no answer from ${this.socketPath} within ${this.timeoutMs} ms`)));
+      req.on('timeout', () => req.destroy(new Error(`no answer from ${this.where} within ${this.timeoutMs} ms`)));
       req.on('error', reject);
       req.end(data);
     });

@@ -5,18 +5,20 @@
  * Exit codes: 0 done, 1 refused or failed (the message says why), 2 wrong usage, 3 hostd unreachable.
  */
 import { parseArgs } from 'node:util';
-import { ApiError, HostClient } from './client.js';
+import { readFile } from 'node:fs/promises';
+import { ApiError, HostClient, type TcpTarget } from './client.js';
 import { parsePublish } from './publish.js';
 import { parsePolicyJson, policyRow, qosPolicy } from './policy.js';
 import { traceRequest, traceText } from './trace.js';
 import { formatTable } from './table.js';
 import { hostAccessPolicies } from '../model/host-access.js';
 
-const USAGE = `Usage: switchyard [--socket PATH] [-o table|json] COMMAND
+const USAGE = `Usage: switchyard [--socket PATH | --host http://IP:PORT [--token-file FILE]] [-o table|json] COMMAND
 
 Commands:
-  hostd [--state-dir DIR] [--socket PATH] [--docker [--docker-plugin-dir DIR]]
-                                                  run the host network service (--docker: also Docker's nat and switchyard plugins)
+  hostd [--state-dir DIR] [--socket PATH] [--socket-group GROUP] [--listen IP:PORT --token-file FILE]
+        [--docker [--docker-plugin-dir DIR]]      run the host network service (--docker: also Docker's nat and switchyard plugins;
+                                                  switchyard hostd --help for every flag)
   install-cni [DIR]                               install the CNI plugin as DIR/switchyard (default /opt/cni/bin)
   network create --type nat [--subnet CIDR] [--gateway IP] [--dns-server IP]... [--dns-search DOMAIN]... [--mtu N]
                  [--internal] [--host-access PORT[-END][/tcp|udp|sctp],...]... [--policy JSON]... NAME
@@ -39,7 +41,8 @@ Commands:
                   [--host-port N] [--probe]     what happens to a new flow's packet, and why
   status
 
-The socket is --socket PATH, else $SWITCHYARD_SOCKET, else /run/switchyard/hns.sock.`;
+The socket is --socket PATH, else $SWITCHYARD_SOCKET, else /run/switchyard/hns.sock. With --host, the
+CLI talks to hostd's TCP listener instead, sending the token of --token-file FILE or $SWITCHYARD_TOKEN.`;
 
 class UsageError extends Error {}
 
@@ -53,16 +56,27 @@ function usage<T>(parse: () => T): T {
 }
 
 type Doc = Record<string, unknown> & { ID: string };
-/** Takes the global options (--socket, -o/--output, -h) out of argv, wherever they stand. */
-function splitGlobals(argv: string[]): { socket?: string; output?: string; help: boolean; words: string[] } {
-  const out: { socket?: string; output?: string; help: boolean; words: string[] } = { help: false, words: [] };
+interface Globals {
+  socket?: string;
+  host?: string;
+  tokenFile?: string;
+  output?: string;
+  help: boolean;
+  words: string[];
+}
+
+/** Takes the global options (--socket, --host, --token-file, -o/--output, -h) out of argv, wherever they stand. */
+function splitGlobals(argv: string[]): Globals {
+  const out: Globals = { help: false, words: [] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
-    const m = /^(--socket|--output|-o)(?:=(.*))?$/.exec(a);
+    const m = /^(--socket|--host|--token-file|--output|-o)(?:=(.*))?$/.exec(a);
     if (m) {
       const v = m[2] ?? argv[++i];
       if (v === undefined) throw new UsageError(`${m[1]} needs a value`);
       if (m[1] === '--socket') out.socket = v;
+      else if (m[1] === '--host') out.host = v;
+      else if (m[1] === '--token-file') out.tokenFile = v;
       else out.output = v;
     } else if (a === '-h' || a === '--help') out.help = true;
     else out.words.push(a);
@@ -99,7 +113,7 @@ async function main(argv: string[]): Promise<number> {
   const socket = g.socket ?? process.env.SWITCHYARD_SOCKET ?? '/run/switchyard/hns.sock';
   const json = g.output === 'json';
   if (g.output !== undefined && g.output !== 'json' && g.output !== 'table') throw new UsageError(`-o ${String(g.output)}: use table or json`);
-  const client = new HostClient(socket);
+  const client = new HostClient(socket, undefined, g.host !== undefined ? await tcpTarget(g.host, g.tokenFile) : undefined);
   try {
     const rest = words.slice(group === 'status' ? 1 : 2);
     switch (`${group} ${group === 'status' || group === 'trace' ? '' : (verb ?? '')}`.trim()) {
@@ -157,6 +171,15 @@ async function main(argv: string[]): Promise<number> {
   } finally {
     client.close();
   }
+}
+
+/** --host URL and its token (--token-file FILE, else $SWITCHYARD_TOKEN). */
+async function tcpTarget(host: string, tokenFile: string | undefined): Promise<TcpTarget> {
+  const url = usage(() => new URL(host));
+  if (url.protocol !== 'http:' || url.pathname !== '/' || url.search) throw new UsageError(`--host ${host}: use http://IP:PORT`);
+  const token = tokenFile !== undefined ? (await readFile(tokenFile, 'utf8')).replace(/\r?\n$/, '') : process.env.SWITCHYARD_TOKEN;
+  if (!token) throw new UsageError('--host needs the token: --token-file FILE or SWITCHYARD_TOKEN');
+  return { url, token };
 }
 
 function needNames(rest: string[], what: string): string[] {
@@ -380,7 +403,7 @@ function report(e: unknown): number {
   }
   const err = e as NodeJS.ErrnoException;
   if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED' || err.code === 'EACCES') {
-    console.error(`Error: cannot reach hostd: ${err.message} (is "switchyard hostd" running? set --socket or SWITCHYARD_SOCKET)`);
+    console.error(`Error: cannot reach hostd: ${err.message} (is "switchyard hostd" running? set --socket or SWITCHYARD_SOCKET, or --host)`);
     return 3;
   }
   console.error(`Error: ${err.message ?? String(e)}`);

@@ -6,6 +6,7 @@
  * for every ADD and DEL, and a bundle without dependencies starts fastest; hostd validates again.
  */
 import { CNI_CODES, CniError } from './errors.js';
+import { MAX_JSON_DEPTH, nestsDeeperThan } from '../model/json-depth.js';
 
 export const SUPPORTED_VERSIONS = ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'] as const;
 export const DEFAULT_SOCKET = '/run/switchyard/hns.sock';
@@ -14,8 +15,13 @@ export type Command = (typeof COMMANDS)[number];
 
 /** The spec's pattern for network names and container ids. */
 const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
-const IFNAME_RE = /^[^\s/:]{1,15}$/;
+/** hostd's rule for interface names (stricter than Linux's): refused here, before any request is made */
+const IFNAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/;
 const PATH_RE = /^\/[A-Za-z0-9_.:@/-]{1,1000}$/;
+/** hostd's rule for DNS domains: labels of letters, digits, _ and -, not starting with - */
+const DOMAIN_RE = /^(?=.{1,253}$)[A-Za-z0-9_][A-Za-z0-9_-]{0,62}(\.[A-Za-z0-9_][A-Za-z0-9_-]{0,62})*\.?$/;
+/** An IPv4 address, or an IPv6 one with an optional %zone (no node:net here: Bun would take ~10 ms to load it) */
+const NAMESERVER_RE = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}|[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:%[A-Za-z0-9_.-]{1,15})?)$/;
 const MODES: Record<string, string> = { nat: 'NAT', transparent: 'Transparent', l2bridge: 'L2Bridge', l2tunnel: 'L2Tunnel', overlay: 'Overlay' };
 
 export interface PortMappingRequest {
@@ -136,6 +142,7 @@ export function parseRequest(env: Record<string, string | undefined>, stdin: str
     throw new CniError(CNI_CODES.DECODE_FAILURE, `The network configuration on stdin is not JSON: ${(e as Error).message}`);
   }
   if (!isObj(raw)) throw new CniError(CNI_CODES.DECODE_FAILURE, 'The network configuration on stdin is not a JSON object');
+  if (nestsDeeperThan(raw, MAX_JSON_DEPTH)) throw new CniError(CNI_CODES.DECODE_FAILURE, `The network configuration on stdin nests deeper than ${MAX_JSON_DEPTH} levels`);
   const conf = parseNetConf(raw, command);
 
   const needsContainer = command === 'ADD' || command === 'DEL' || command === 'CHECK';
@@ -151,8 +158,8 @@ export function parseRequest(env: Record<string, string | undefined>, stdin: str
   const netns = env.CNI_NETNS ?? '';
   if (needsContainer) {
     if (!NAME_RE.test(containerId)) throw new CniError(CNI_CODES.INVALID_ENV, `CNI_CONTAINERID ${JSON.stringify(containerId)} is not valid: letters, digits, _ . - and a letter or digit first`);
-    if (!IFNAME_RE.test(ifName) || ifName === '.' || ifName === '..') throw new CniError(CNI_CODES.INVALID_ENV, `CNI_IFNAME ${JSON.stringify(ifName)} is not a valid interface name`);
-    if (netns && (!PATH_RE.test(netns) || netns.split('/').includes('..'))) {
+    if (!IFNAME_RE.test(ifName)) throw new CniError(CNI_CODES.INVALID_ENV, `CNI_IFNAME ${JSON.stringify(ifName)} is not a valid interface name`);
+    if (netns && (!PATH_RE.test(netns) || netns.split('/').some((p) => p === '..' || p.startsWith('-')))) {
       throw new CniError(CNI_CODES.INVALID_ENV, `CNI_NETNS ${JSON.stringify(netns)} is not an absolute path of letters, digits and _.:@/-`);
     }
   }
@@ -190,9 +197,9 @@ function parseNetConf(raw: Json, command: Command): NetConf {
   if (typeof name !== 'string' || !NAME_RE.test(name) || name.length > 128) throw bad(`name ${JSON.stringify(name)} is not a valid network name (letters, digits, _ . -, at most 128)`);
   if (typeof raw.type !== 'string' || !raw.type) throw bad('type is missing');
   const socket = raw.socket ?? DEFAULT_SOCKET;
-  if (typeof socket !== 'string' || !PATH_RE.test(socket)) throw bad(`socket ${JSON.stringify(socket)} is not an absolute path`);
+  if (typeof socket !== 'string' || !PATH_RE.test(socket) || socket.split('/').includes('..')) throw bad(`socket ${JSON.stringify(socket)} is not an absolute path`);
   const mode = raw.mode ?? 'nat';
-  if (typeof mode !== 'string' || !MODES[mode.toLowerCase()]) throw bad(`mode ${JSON.stringify(mode)} is not one of ${Object.keys(MODES).join(', ')}`);
+  if (typeof mode !== 'string' || !Object.hasOwn(MODES, mode.toLowerCase())) throw bad(`mode ${JSON.stringify(mode)} is not one of ${Object.keys(MODES).join(', ')}`);
   const conf: NetConf = {
     cniVersion,
     name,
@@ -212,10 +219,7 @@ function parseNetConf(raw: Json, command: Command): NetConf {
   if (raw.timeout !== undefined) conf.timeoutSeconds = checkInt(raw.timeout, 'timeout', 1, 3600);
   if (raw.dns !== undefined) conf.dns = parseDns(raw.dns, 'dns');
   parseAdditionalArgs(raw.AdditionalArgs, conf);
-  if (raw.prevResult !== undefined) {
-    if (!isObj(raw.prevResult)) throw bad('prevResult is not an object');
-    conf.prevResult = raw.prevResult as CniResult;
-  }
+  if (raw.prevResult !== undefined) conf.prevResult = parsePrevResult(raw.prevResult);
   const rc = raw.runtimeConfig ?? {};
   if (!isObj(rc)) throw bad('runtimeConfig is not an object');
   if (command === 'ADD' || command === 'CHECK') {
@@ -237,6 +241,53 @@ function parseNetConf(raw: Json, command: Command): NetConf {
     });
   }
   return conf;
+}
+
+/**
+ * The previous plugin's result: only its shape is checked (its values are handed back in our result
+ * and compared by CHECK, never placed in a request), so that a malformed one is a config error and
+ * not a crash after hostd has made the endpoint.
+ */
+function parsePrevResult(v: unknown): CniResult {
+  if (!isObj(v)) throw bad('prevResult is not an object');
+  const str = (o: Json, k: string, where: string, required = false) => {
+    if (o[k] === undefined && !required) return;
+    if (typeof o[k] !== 'string') throw bad(`${where}.${k} must be a string`);
+  };
+  const list = (k: string, each: (o: Json, where: string) => void) => {
+    const l = v[k];
+    if (l === undefined) return;
+    if (!Array.isArray(l) || l.length > 64 || !l.every(isObj)) throw bad(`prevResult.${k} must be a list of at most 64 objects`);
+    l.forEach((o, i) => each(o as Json, `prevResult.${k}[${i}]`));
+  };
+  const int = (o: Json, k: string, where: string) => {
+    if (o[k] !== undefined && !Number.isInteger(o[k])) throw bad(`${where}.${k} must be an integer`);
+  };
+  list('interfaces', (o, w) => {
+    str(o, 'name', w, true);
+    str(o, 'mac', w);
+    str(o, 'sandbox', w);
+    int(o, 'mtu', w);
+  });
+  list('ips', (o, w) => {
+    str(o, 'address', w, true);
+    str(o, 'gateway', w);
+    str(o, 'version', w);
+    int(o, 'interface', w);
+  });
+  list('routes', (o, w) => {
+    str(o, 'dst', w, true);
+    str(o, 'gw', w);
+  });
+  if (v.dns !== undefined) {
+    if (!isObj(v.dns)) throw bad('prevResult.dns must be an object');
+    const d = v.dns;
+    for (const k of ['nameservers', 'search', 'options']) {
+      if (d[k] !== undefined && (!Array.isArray(d[k]) || !(d[k] as unknown[]).every((x) => typeof x === 'string'))) throw bad(`prevResult.dns.${k} must be a list of strings`);
+    }
+    str(d, 'domain', 'prevResult.dns');
+  }
+  return v as CniResult;
 }
 
 /** Raw HCN policies, spelled as the Windows CNI plugins take them: AdditionalArgs [{Name, Value}]. */
@@ -303,16 +354,21 @@ function parseIpRanges(v: unknown): IpRange[][] {
 
 function parseDns(v: unknown, where: string): DnsRequest {
   if (!isObj(v)) throw bad(`${where} is not an object`);
-  const list = (k: string, max: number): string[] => {
+  // the runtime writes these into the container's resolv.conf: addresses, domains, options only
+  const list = (k: string, max: number, item: RegExp, what: string): string[] => {
     const l = v[k] ?? [];
-    if (!Array.isArray(l) || l.length > max || !l.every((s) => typeof s === 'string' && /^[A-Za-z0-9_.:%-]{1,253}$/.test(s))) {
-      throw bad(`${where}.${k} must be a list of at most ${max} names or addresses`);
+    if (!Array.isArray(l) || l.length > max || !l.every((s) => typeof s === 'string' && item.test(s))) {
+      throw bad(`${where}.${k} must be a list of at most ${max} ${what}`);
     }
     return l as string[];
   };
-  const out: DnsRequest = { nameservers: list('nameservers', 8), search: list('search', 6), options: list('options', 16) };
+  const out: DnsRequest = {
+    nameservers: list('nameservers', 8, NAMESERVER_RE, 'IP addresses'),
+    search: list('search', 6, DOMAIN_RE, 'domains'),
+    options: list('options', 16, /^[A-Za-z0-9_:.-]{1,64}$/, 'resolver options'),
+  };
   if (v.domain !== undefined && v.domain !== '') {
-    if (typeof v.domain !== 'string' || !/^[A-Za-z0-9_.-]{1,253}$/.test(v.domain)) throw bad(`${where}.domain is not a domain name`);
+    if (typeof v.domain !== 'string' || !DOMAIN_RE.test(v.domain)) throw bad(`${where}.domain is not a domain name`);
     out.domain = v.domain;
   }
   return out;

@@ -53,6 +53,9 @@ export function cniErrorOf(e: HostdError, what: string): CniError {
 }
 
 export class Plugin {
+  /** the network this ADD made (the config's, on its first ADD): taken back if the ADD fails */
+  private madeNetwork: string | undefined;
+
   constructor(
     private readonly req: Request,
     private readonly deps: PluginDeps,
@@ -134,6 +137,7 @@ export class Plugin {
     if (!net) {
       try {
         net = await this.call<NetworkDoc>('POST', '/networks', networkRequest(c));
+        this.madeNetwork = net.ID;
       } catch (e) {
         if (!(e instanceof HostdError && e.syCode === 'SY_DUPLICATE_NAME')) throw wrap(e, `Cannot create network "${c.name}"`);
         net = await this.call<NetworkDoc>('GET', `/networks/${this.enc(c.name)}`);
@@ -185,10 +189,12 @@ export class Plugin {
       const { net, ep } = await this.attach(name);
       return resultOf(ep, req, net.MTU);
     } catch (e) {
-      // a refused ADD leaves nothing behind, not even hostd's record of the namespace
+      // a refused ADD leaves nothing behind, not even hostd's record of the namespace, nor the
+      // network it made (unless a concurrent ADD has put an endpoint in it meanwhile: ifEmpty)
       await this.call<{ ID: string }>('GET', `/namespaces/${this.enc(req.netns)}`)
         .then((ns) => this.releaseNamespace(ns.ID))
         .catch(() => undefined);
+      if (this.madeNetwork) await this.call('DELETE', `/networks/${this.enc(this.madeNetwork)}?ifEmpty=true`).catch(() => undefined);
       throw e;
     }
   }

@@ -6,12 +6,14 @@
  * field of the protocol (`Err` for NetworkDriver calls, `Error` for IpamDriver calls), which Docker
  * shows to the user as it is. Docker has no timeout: every call is bounded here.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { chmod, mkdir, rm } from 'node:fs/promises';
+import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { mkdir, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { asSyError, SyError } from '../errors.js';
 import type { Logger } from '../hostd/reconciler.js';
 import type { HostService } from '../hostd/service.js';
+import { listenOnUnixSocket } from '../hostd/unix-socket.js';
 import { networkDriver, Serial, type Handler, type NetworkDriver } from './driver.js';
 import { ipamHandlers, IpamStore } from './ipam.js';
 import { NETWORK_DRIVERS, type NetworkExtras } from './translate.js';
@@ -57,12 +59,9 @@ export class DockerFrontDoor {
       const path = join(pluginDir, `${name}.sock`);
       const all: Record<string, Handler> = { ...handlers, 'Plugin.Activate': async () => ({ Implements: implementsList }) };
       const server = createServer((req, res) => void this.serve(name, all, req, res));
-      await rm(path, { force: true });
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(path, () => resolve());
-      });
-      await chmod(path, 0o660);
+      server.on('clientError', answerClientError);
+      // mode 0660 root:root from the first instant (Docker runs as root)
+      await listenOnUnixSocket(server, path);
       this.servers.push({ path, server });
     }
     log.info(`serving Docker plugins ${sockets.map((s) => s[0]).join(', ')} in ${pluginDir}`);
@@ -93,7 +92,8 @@ export class DockerFrontDoor {
       res.writeHead(status, { 'content-type': CONTENT_TYPE, 'content-length': Buffer.byteLength(text) });
       res.end(text);
     };
-    const handler = req.method === 'POST' ? handlers[method] : undefined;
+    // own methods only: "/constructor" or "/__proto__" must not reach Object.prototype
+    const handler = req.method === 'POST' && Object.hasOwn(handlers, method) ? handlers[method] : undefined;
     if (!handler) {
       req.resume();
       return send(404, { [errorField]: `${plugin}: no method ${req.method} /${method}` });
@@ -118,6 +118,17 @@ export class DockerFrontDoor {
       send(200, { [errorField]: `switchyard: ${e.message} (${e.code})` });
     }
   }
+}
+
+/** What Node's HTTP parser refuses (a 30 kB URL, a broken request line) is answered in the protocol's shape too. */
+function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+  const text = JSON.stringify({ Err: `switchyard: not an HTTP request hostd can read (${err.code ?? err.message}) (SY_BAD_REQUEST)` });
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: ${CONTENT_TYPE}\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`);
 }
 
 function readBody(req: IncomingMessage): Promise<string> {

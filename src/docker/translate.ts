@@ -50,7 +50,8 @@ interface OptionRule {
 
 const isTrue = (v: string) => /^(1|t|true|yes|on)$/i.test(v);
 const isFalse = (v: string) => /^(0|f|false|no|off)$/i.test(v);
-const list = (v: string) => v.split(/[,\s]+/).filter(Boolean);
+// commas and spaces only: a newline or tab stays inside an entry, where hostd refuses it
+const list = (v: string) => v.split(/[, ]+/).filter(Boolean);
 const dns = (doc: HostComputeNetwork) => (doc.Dns ??= {});
 
 const RULES: Record<string, OptionRule> = {
@@ -122,13 +123,14 @@ export function networkRequest(driver: string, req: CreateNetworkRequest): { doc
   if (generic !== undefined && generic !== null) {
     if (typeof generic !== 'object' || Array.isArray(generic)) throw new SyError('SY_BAD_REQUEST', `${GENERIC} must be a map of options`);
     for (const [key, raw] of Object.entries(generic as Record<string, unknown>)) {
-      const value = String(raw);
-      const rule = RULES[key];
+      // own keys only: "constructor" or "__proto__" must not find Object.prototype's
+      const rule = Object.hasOwn(RULES, key) ? RULES[key] : undefined;
       if (!rule) {
         throw new SyError('SY_BAD_REQUEST', `Unknown network option "${key}"; known: ${Object.keys(RULES).join(', ')}`);
       }
       if (rule.notSupported) throw new SyError('SY_NOT_SUPPORTED', `Option ${key} is not supported: ${rule.notSupported}`);
-      rule.apply!(value, doc, extras);
+      if (typeof raw !== 'string' && typeof raw !== 'number' && typeof raw !== 'boolean') throw new SyError('SY_BAD_REQUEST', `Option ${key} must be a string`);
+      rule.apply!(String(raw), doc, extras);
     }
   }
   const v4 = req.IPv4Data ?? [];
@@ -187,14 +189,17 @@ export function portPolicies(bindings: PortBinding[]): Policy[] {
   });
 }
 
-/** "10.99.0.1/24" or "10.99.0.1" → "10.99.0.1". */
+/** "10.99.0.1/24" or "10.99.0.1" → "10.99.0.1"; anything else is refused (hostd checks the address itself). */
 export function bareIp(s: string): string {
-  return s.split('/')[0]!;
+  const m = /^([0-9.]{7,15})(?:\/\d{1,2})?$/.exec(s);
+  if (!m) throw new SyError('SY_INVALID_ADDRESS', `${JSON.stringify(s)} is not an IPv4 address (with an optional /prefix)`);
+  return m[1]!;
 }
 
 function macFromBase64(b64: string | undefined): string | undefined {
   if (!b64) return undefined;
-  const bytes = Buffer.from(b64, 'base64');
+  // strict: Buffer.from(..., 'base64') skips what is not base64 ("prototype" would decode to 6 bytes)
+  const bytes = /^[A-Za-z0-9+/]{8}$/.test(b64) ? Buffer.from(b64, 'base64') : Buffer.alloc(0);
   if (bytes.length !== 6) throw new SyError('SY_BAD_REQUEST', `MAC address option "${b64}" is not 6 bytes`);
   return [...bytes].map((x) => x.toString(16).padStart(2, '0')).join(':');
 }

@@ -1,26 +1,55 @@
 /**
  * The host API: HCN v2 JSON over hostd's unix socket (REST, see DESIGN.md §2). Routes translate HTTP
  * into HostService calls and nothing else; domain errors become `{Error, Code}` with their status here.
+ * With a token (the optional TCP listener), every request must carry it as a bearer token, /healthz
+ * included: a caller without it learns nothing, not even that hostd runs.
  */
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { asSyError, httpStatusOf, SyError } from '../errors.js';
 import type { HostService } from './service.js';
 import { renderMetrics } from './metrics.js';
+import { MAX_JSON_DEPTH, nestsDeeperThan } from '../model/json-depth.js';
+import { bearerMatches } from './token.js';
 
 export const VERSION = '0.1.0';
 
-export function buildApi(svc: HostService): FastifyInstance {
-  const app = Fastify({ logger: false, bodyLimit: 4 * 1024 * 1024 });
+export interface ApiOptions {
+  /** when set, every request needs `Authorization: Bearer <token>` (else 401) */
+  token?: string;
+}
+
+export function buildApi(svc: HostService, opts: ApiOptions = {}): FastifyInstance {
+  const app = Fastify({
+    logger: false,
+    bodyLimit: 4 * 1024 * 1024,
+    // a URL the router cannot take (bad %-encoding, an id past 100 characters) is answered like any other refusal
+    frameworkErrors: (err, _req, reply) => sendError(reply, new SyError('SY_BAD_REQUEST', err.message)),
+    clientErrorHandler: answerClientError,
+  });
+  const token = opts.token;
+  if (token !== undefined) {
+    // onRequest runs before the body is read: an unauthenticated body is never parsed
+    app.addHook('onRequest', async (req, reply) => {
+      if (bearerMatches(req.headers.authorization, token)) return;
+      reply.header('www-authenticate', 'Bearer realm="switchyard"');
+      return sendError(reply, new SyError('SY_UNAUTHORIZED', 'This listener needs "Authorization: Bearer <token>" with hostd\'s token'));
+    });
+  }
   // hcsshim and curl send JSON with or without a content type: parse any body as JSON.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
     const text = String(body);
     if (text.trim() === '') return done(null, undefined);
+    let doc: unknown;
     try {
-      done(null, JSON.parse(text));
+      doc = JSON.parse(text);
     } catch (e) {
-      done(new SyError('SY_BAD_REQUEST', `Request body is not valid JSON: ${(e as Error).message}`), undefined);
+      return done(new SyError('SY_BAD_REQUEST', `Request body is not valid JSON: ${(e as Error).message}`), undefined);
     }
+    if (nestsDeeperThan(doc, MAX_JSON_DEPTH)) return done(new SyError('SY_BAD_REQUEST', `Request body nests deeper than ${MAX_JSON_DEPTH} levels`), undefined);
+    done(null, doc);
   });
   app.setErrorHandler((err, _req, reply) => sendError(reply, err));
   app.setNotFoundHandler((req, reply) => sendError(reply, new SyError('SY_NOT_FOUND', `No route ${req.method} ${req.url}`)));
@@ -43,14 +72,16 @@ export function buildApi(svc: HostService): FastifyInstance {
   app.post('/networks', async (req, reply) => reply.code(201).send(await svc.createNetwork(req.body)));
   app.get('/networks', async () => [...svc.state.networks.values()].map((n) => svc.networkDoc(n)));
   app.get<P>('/networks/:id', async (req) => svc.networkDoc(svc.findNetwork(req.params.id)));
-  app.delete<P>('/networks/:id', async (req) => {
-    await svc.deleteNetwork(req.params.id);
+  app.delete<P & { Querystring: { ifEmpty?: unknown } }>('/networks/:id', async (req) => {
+    await svc.deleteNetwork(req.params.id, { ifEmpty: req.query.ifEmpty === 'true' });
     return {};
   });
 
   app.post('/endpoints', async (req, reply) => reply.code(201).send(await svc.createEndpoint(req.body)));
-  app.get<{ Querystring: { network?: string } }>('/endpoints', async (req) => {
-    const net = req.query.network ? svc.findNetwork(req.query.network).id : undefined;
+  app.get<{ Querystring: { network?: unknown } }>('/endpoints', async (req) => {
+    const q = req.query.network;
+    if (q !== undefined && typeof q !== 'string') throw new SyError('SY_BAD_REQUEST', 'Query parameter "network" must be given once');
+    const net = q ? svc.findNetwork(q).id : undefined;
     return [...svc.state.endpoints.values()].filter((e) => !net || e.networkId === net).map((e) => svc.endpointDoc(e));
   });
   app.get<P>('/endpoints/:id', async (req) => svc.endpointDocWithStats(svc.findEndpoint(req.params.id)));
@@ -76,6 +107,17 @@ export function buildApi(svc: HostService): FastifyInstance {
     return {};
   });
   return app;
+}
+
+/** What Node's HTTP parser refuses (a broken request line, 16 kB of headers) is answered as {Error, Code} too. */
+function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+  const text = JSON.stringify({ Error: `Not an HTTP request hostd can read (${err.code ?? err.message})`, Code: 'SY_BAD_REQUEST' });
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`);
 }
 
 function sendError(reply: FastifyReply, err: unknown): FastifyReply {

@@ -1,10 +1,11 @@
 /**
  * `switchyard hostd`: loads the stored state, repairs the kernel to match it, serves the host API on
- * its unix socket, and resyncs periodically. SIGTERM/SIGINT close the socket and leave the data plane
- * as it is (containers keep their network while hostd restarts).
+ * its unix socket (mode 0660, root and an optional group), and optionally on one TCP address with a
+ * bearer token; resyncs periodically. SIGTERM/SIGINT close the sockets and leave the data plane as it
+ * is (containers keep their network while hostd restarts).
  */
-import { chmod, mkdir, rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { LinuxDataPlane } from '../dataplane/linux.js';
 import { useCommandHelper } from '../dataplane/run.js';
@@ -12,12 +13,20 @@ import { DockerFrontDoor } from '../docker/plugin-server.js';
 import { buildApi } from './api.js';
 import { HostService } from './service.js';
 import { Store } from './store.js';
+import { isLoopback, parseListenAddress, readTokenFile } from './token.js';
+import { groupId, listenOnUnixSocket, socketDirectory } from './unix-socket.js';
 
-export const HOSTD_USAGE = `Usage: switchyard hostd [--state-dir DIR] [--socket PATH] [--resync-interval SECONDS]
-                        [--docker [--docker-plugin-dir DIR]]
+export const HOSTD_USAGE = `Usage: switchyard hostd [--state-dir DIR] [--socket PATH] [--socket-group GROUP] [--resync-interval SECONDS]
+                        [--listen IP:PORT --token-file FILE] [--docker [--docker-plugin-dir DIR]]
 
   --state-dir DIR           where objects are stored (default /var/lib/switchyard)
-  --socket PATH             the host API's unix socket (default /run/switchyard/hns.sock)
+  --socket PATH             the host API's unix socket (default /run/switchyard/hns.sock), mode 0660,
+                            owner root; its directory must not be world-writable
+  --socket-group GROUP      the socket's group (default root): its members may use the API
+  --listen IP:PORT          also serve the API over TCP on this address (default: no TCP at all);
+                            needs --token-file
+  --token-file FILE         the bearer token TCP clients must send (one line, >= 16 characters; the
+                            file must not be readable by others)
   --resync-interval SECONDS full comparison with the kernel, repairing drift (default 30)
   --docker                  also serve Docker's remote network driver "nat" and IPAM driver "switchyard"
   --docker-plugin-dir DIR   where their sockets go (default /run/docker/plugins)`;
@@ -28,6 +37,9 @@ export async function hostdMain(argv: string[]): Promise<void> {
     options: {
       'state-dir': { type: 'string', default: '/var/lib/switchyard' },
       socket: { type: 'string', default: '/run/switchyard/hns.sock' },
+      'socket-group': { type: 'string' },
+      listen: { type: 'string' },
+      'token-file': { type: 'string' },
       'resync-interval': { type: 'string', default: '30' },
       docker: { type: 'boolean', default: false },
       'docker-plugin-dir': { type: 'string', default: '/run/docker/plugins' },
@@ -40,9 +52,18 @@ export async function hostdMain(argv: string[]): Promise<void> {
   }
   const resyncMs = Number(values['resync-interval']) * 1000;
   if (!(resyncMs > 0)) throw new Error('--resync-interval must be a positive number of seconds');
+  // Access is checked before anything else runs: a wrong flag must not leave a half-started hostd.
+  const tcp = values.listen !== undefined ? parseListenAddress(values.listen) : undefined;
+  if (tcp && values['token-file'] === undefined) {
+    throw new Error(`--listen ${values.listen} needs --token-file: ${isLoopback(tcp.host) ? 'other users of this host' : 'anyone who can reach this address'} could otherwise drive the host's networking`);
+  }
+  if (!tcp && values['token-file'] !== undefined) throw new Error('--token-file is for --listen; the unix socket is guarded by its mode and group');
+  const token = values['token-file'] !== undefined ? await readTokenFile(values['token-file']) : undefined;
+  const gid = values['socket-group'] !== undefined ? await groupId(values['socket-group']) : undefined;
+  await socketDirectory(values.socket);
   const log = {
-    info: (m: string) => console.log(`${new Date().toISOString()} info ${m}`),
-    warn: (m: string) => console.error(`${new Date().toISOString()} warn ${m}`),
+    info: (m: string) => console.log(`${new Date().toISOString()} info ${logSafe(m)}`),
+    warn: (m: string) => console.error(`${new Date().toISOString()} warn ${logSafe(m)}`),
   };
   if (process.getuid?.() !== 0) log.warn('hostd is not running as root: kernel changes will fail');
   // commands started by a small Bun process cost a fraction of forking hostd for each (run.ts)
@@ -57,12 +78,15 @@ export async function hostdMain(argv: string[]): Promise<void> {
   log.info(`state restored: ${svc.state.networks.size} network(s), ${svc.state.endpoints.size} endpoint(s) in ${Date.now() - t0} ms`);
 
   const socket = values.socket;
-  await mkdir(dirname(socket), { recursive: true, mode: 0o755 });
-  await rm(socket, { force: true });
   const app = buildApi(svc);
-  await app.listen({ path: socket });
-  await chmod(socket, 0o660);
-  log.info(`serving the host API on ${socket}`);
+  await app.ready();
+  await listenOnUnixSocket(app.server, socket, gid);
+  log.info(`serving the host API on ${socket} (mode 0660, group ${values['socket-group'] ?? 'root'})`);
+  const tcpApp = tcp ? buildApi(svc, { token: token! }) : undefined;
+  if (tcpApp && tcp) {
+    await tcpApp.listen({ host: tcp.host, port: tcp.port });
+    log.info(`serving the host API on ${values.listen} (bearer token required)`);
+  }
   const docker = values.docker
     ? new DockerFrontDoor({ svc, pluginDir: values['docker-plugin-dir'], ipamFile: join(values['state-dir'], 'docker', 'ipam.json'), log })
     : undefined;
@@ -79,9 +103,18 @@ export async function hostdMain(argv: string[]): Promise<void> {
     log.info(`${sig}: closing the API; the data plane stays as it is`);
     await docker?.stop().catch(() => undefined);
     await app.close().catch(() => undefined);
+    await tcpApp?.close().catch(() => undefined);
     await rm(socket, { force: true }).catch(() => undefined);
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+/**
+ * A log line carries user strings (names in error messages, Docker option keys): control characters,
+ * line and bidi marks are escaped, so no input can forge a log line or hide text in a terminal.
+ */
+export function logSafe(m: string): string {
+  return m.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }

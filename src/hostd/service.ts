@@ -250,10 +250,12 @@ export class HostService {
     return out;
   }
 
-  deleteNetwork(ref: string) {
+  /** Removes a network with its endpoints; with `ifEmpty`, only a network that has none (else SY_IN_USE). */
+  deleteNetwork(ref: string, opts: { ifEmpty?: boolean } = {}) {
     return this.serial(async () => {
       const net = this.findNetwork(ref);
       const eps = this.endpointsOf(this.state.index.endpointsByNetwork, net.id);
+      if (opts.ifEmpty && eps.length) throw new SyError('SY_IN_USE', `Network "${net.name}" still has ${eps.length} endpoint(s)`);
       for (const e of eps) await this.store.remove('endpoints', e.id);
       await this.store.remove('networks', net.id);
       for (const e of eps) this.state.endpoints.delete(e.id);
@@ -822,7 +824,8 @@ function sameMapping(m: PortMapping, r: PortRequest): boolean {
  */
 export function namespacePathOf(ref: string, strict: boolean): string | undefined {
   const path = ref.startsWith('/') ? ref : `/run/netns/${ref}`;
-  const ok = /^\/[A-Za-z0-9_.:@/-]{1,1000}$/.test(path) && !path.split('/').includes('..') && !path.endsWith('/');
+  // no part may start with "-": a name under /run/netns becomes an argument of ip (ip -n NAME, ip netns add NAME)
+  const ok = /^\/[A-Za-z0-9_.:@/-]{1,1000}$/.test(path) && !path.split('/').some((p) => p === '..' || p.startsWith('-')) && !path.endsWith('/');
   if (ok) return path;
   if (strict) throw new SyError('SY_INVALID_NAME', `Namespace path ${JSON.stringify(ref)} is not valid: use a name or an absolute path of letters, digits and _.:@/-`);
   return undefined;
