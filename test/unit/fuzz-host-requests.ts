@@ -75,6 +75,11 @@ const ENDPOINT = {
   SchemaVersion: { Major: 2, Minor: 0 },
 };
 const MODIFY = ['Add', 'Remove', 'Update'].map((RequestType) => ({ ResourceType: 'Policy', RequestType, Settings: { Policies: POLICIES } }));
+const NETWORK_POLICIES = [
+  { Type: 'NetworkACL', Settings: { Id: 'no-ssh', Action: 'Block', Direction: 'In', Protocols: '6', LocalPorts: '22', Priority: 10 } },
+  { Type: 'HostAccess', Settings: { Ports: '53,8080-8090', Protocols: '6,17' } },
+];
+const MODIFY_NETWORK = ['Add', 'Remove', 'Update'].map((RequestType) => ({ ResourceType: 'Policy', RequestType, Settings: { Policies: NETWORK_POLICIES } }));
 const ATTACH = { NamespaceId: NS_B, InterfaceName: 'eth1', AdoptNamespace: false };
 const TRACE = { Endpoint: 'ep-a', Direction: 'In', Protocol: 6, RemoteAddress: '192.0.2.2', RemotePort: 1234, LocalPort: 80, HostPort: 8080, Probe: false };
 
@@ -95,6 +100,7 @@ function routes(p: Paths): Route[] {
     { method: 'POST', url: fc.constant('/endpoints'), templates: [ENDPOINT, ...POLICIES.map((x) => ({ ...ENDPOINT, Policies: [x] }))], mutating: true },
     { method: 'POST', url: fc.constant('/namespaces'), templates: [namespace], mutating: true },
     { method: 'PATCH', url: ep.map((id) => `/endpoints/${id}`), templates: MODIFY, mutating: true },
+    { method: 'PATCH', url: net.map((id) => `/networks/${id}`), templates: MODIFY_NETWORK, mutating: true },
     { method: 'POST', url: ep.map((id) => `/endpoints/${id}/attach`), templates: [ATTACH], mutating: true },
     { method: 'POST', url: ep.map((id) => `/endpoints/${id}/detach`), templates: [{}], mutating: true },
     { method: 'POST', url: fc.constant('/trace'), templates: [TRACE, { ...TRACE, Direction: 'Out', HostPort: undefined }], mutating: false },
