@@ -7,6 +7,7 @@
 import { mkdir, readFile, rm, rmdir, writeFile, access } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { SyError } from '../errors.js';
+import { faultStep } from '../faults.js';
 import { BRIDGE_PREFIX, isOwnedLink, LINK_PREFIX, NFT_TABLE } from '../model/names.js';
 import { RESOLV_CONF_MARK, type BridgePlan, type NamespacePlan, type Sysctl, type VethPlan, type VethSettings } from '../plan/host-plan.js';
 import type { NftTable } from '../plan/nft-table.js';
@@ -43,7 +44,9 @@ export class LinuxDataPlane implements DataPlane {
     }
     if (!existing || !existing.addresses.includes(b.address)) cmds.push(`addr replace ${b.address} dev ${b.name}`);
     if (!existing || !existing.up) cmds.push(`link set ${b.name} up`);
-    if (cmds.length) await run(['ip', '-batch', '-'], { stdin: cmds.join('\n') + '\n' });
+    if (!cmds.length) return;
+    faultStep(`kernel: bridge ${b.name}`);
+    await run(['ip', '-batch', '-'], { stdin: cmds.join('\n') + '\n' });
   }
 
   async createVeth(v: VethPlan): Promise<void> {
@@ -55,6 +58,7 @@ export class LinuxDataPlane implements DataPlane {
       // port it came in: hairpin lets the frame go back (Docker does the same without userland-proxy).
       `link set ${v.name} type bridge_slave hairpin on`,
     ];
+    faultStep(`kernel: veth ${v.name}`);
     await run(['ip', '-batch', '-'], { stdin: host.join('\n') + '\n' });
     const inside = [
       'link set lo up',
@@ -69,6 +73,7 @@ export class LinuxDataPlane implements DataPlane {
     const defaultRouteLine = inside.findIndex((l) => l.startsWith('route add default')) + 1;
     try {
       const inner = async () => {
+        faultStep(`kernel: inside of ${v.name}`);
         const res = await run(['ip', '-force', '-batch', '-'], { stdin: inside.join('\n') + '\n', netns: v.netnsPath, okExitCodes: [1] });
         const failedLines = [...res.stderr.matchAll(/Command failed -:(\d+)/g)].map((m) => Number(m[1]));
         if (res.exitCode !== 0 && (failedLines.length !== 1 || failedLines[0] !== defaultRouteLine || !/File exists/.test(res.stderr))) {
@@ -93,13 +98,16 @@ export class LinuxDataPlane implements DataPlane {
   async updateVeth(v: VethPlan, before: VethSettings): Promise<void> {
     const mtu = v.settings.mtu ?? 1500;
     if (mtu !== (before.mtu ?? 1500)) {
+      faultStep(`kernel: mtu of ${v.name}`);
       await run(['ip', 'link', 'set', v.name, 'mtu', String(mtu)]);
       await run(['ip', 'link', 'set', v.ifName, 'mtu', String(mtu)], { netns: v.netnsPath });
     }
     const wanted = new Set(v.settings.routes.map((r) => routeSpec(r, v.ifName)));
     const gone = before.routes.filter((r) => !wanted.has(routeSpec(r, v.ifName))).map((r) => `route del ${r.dst} dev ${v.ifName}`);
     // A route already gone is fine to "delete"; a route that cannot be made is an error.
+    if (gone.length) faultStep(`kernel: routes out of ${v.name}`);
     if (gone.length) await run(['ip', '-force', '-batch', '-'], { stdin: gone.join('\n') + '\n', netns: v.netnsPath, okExitCodes: [1] });
+    if (wanted.size) faultStep(`kernel: routes of ${v.name}`);
     if (wanted.size) await run(['ip', '-batch', '-'], { stdin: [...wanted].map((r) => `route replace ${r}`).join('\n') + '\n', netns: v.netnsPath });
     await this.applyQos(v, before);
   }
@@ -115,6 +123,7 @@ export class LinuxDataPlane implements DataPlane {
     const one = async (dev: string, netns: string | undefined, want: [number?, number?], had: [number?, number?]) => {
       if (want[0] === had[0] && want[1] === had[1]) return;
       const opts = netns ? { netns } : {};
+      faultStep(`kernel: qdisc of ${dev}${netns ? ` in ${netns}` : ''}`);
       if (want[0]) await run(['tc', 'qdisc', 'replace', 'dev', dev, 'root', ...tbf(want[0], want[1])], opts);
       else await run(['tc', 'qdisc', 'del', 'dev', dev, 'root'], { ...opts, okExitCodes: [2] });
     };
@@ -138,6 +147,7 @@ export class LinuxDataPlane implements DataPlane {
   async deleteLinks(names: string[]): Promise<void> {
     if (!names.length) return;
     for (const n of names) if (!n.startsWith(LINK_PREFIX)) throw new Error(`refusing to delete unmarked link "${n}"`);
+    faultStep(`kernel: delete ${names.join(' ')}`);
     // One process for the whole batch (deletions cost 10-25 ms each here); -force goes on past a
     // link that is already gone.
     await run(['ip', '-force', '-batch', '-'], { stdin: names.map((n) => `link del ${n}`).join('\n') + '\n', okExitCodes: [1] });
@@ -146,11 +156,13 @@ export class LinuxDataPlane implements DataPlane {
   async applyNft(desired: NftTable[]): Promise<void> {
     const current = await Promise.all(desired.map((t) => this.readNft(t)));
     const script = desired.map((t, i) => diffNft(t, current[i]!)).join('');
+    if (script) faultStep('kernel: nft repair');
     if (script) await run(['nft', '-f', '-'], { stdin: script });
   }
 
   async applyNftChange(before: NftTable[], after: NftTable[]): Promise<void> {
     const script = after.map((t, i) => diffNft(t, currentOf(before[i]!))).join('');
+    if (script) faultStep('kernel: nft change');
     if (script) await run(['nft', '-f', '-'], { stdin: script });
   }
 
@@ -195,7 +207,10 @@ export class LinuxDataPlane implements DataPlane {
   }
 
   async deleteNft(tables: { family: string; name: string }[]): Promise<void> {
-    for (const t of tables) await run(['nft', 'delete', 'table', t.family, t.name], { okExitCodes: [1] });
+    for (const t of tables) {
+      faultStep(`kernel: delete table ${t.family} ${t.name}`);
+      await run(['nft', 'delete', 'table', t.family, t.name], { okExitCodes: [1] });
+    }
   }
 
   async setSysctls(s: Sysctl[]): Promise<void> {
@@ -206,6 +221,7 @@ export class LinuxDataPlane implements DataPlane {
       if (now !== null && now.trim() === value) continue;
       // A kernel without br_netfilter has no net/bridge: ACLs then see routed traffic only.
       if (now === null && key.startsWith('net/bridge/')) continue;
+      faultStep(`kernel: sysctl ${key}`);
       await writeFile(path, value).catch((e: Error) => {
         throw new SyError('SY_KERNEL', `Cannot set ${key.replace(/\//g, '.')} to ${value}: ${e.message}`);
       });
@@ -223,6 +239,7 @@ export class LinuxDataPlane implements DataPlane {
     const m = /^\/run\/netns\/([^/]+)$/.exec(n.path);
     if (n.create && !(await this.namespaceExists(n.path))) {
       if (!m) throw new SyError('SY_KERNEL', `Cannot create namespace "${n.path}": only /run/netns/NAME can be created`);
+      faultStep(`kernel: add namespace ${m[1]}`);
       await run(['ip', 'netns', 'add', m[1]!]);
     }
     if (!n.resolvConf) return;
@@ -230,6 +247,7 @@ export class LinuxDataPlane implements DataPlane {
     const now = await readFile(path, 'utf8').catch(() => null);
     if (content === null) await removeOurResolvConf(path, now);
     else if (now !== content) {
+      faultStep(`kernel: write ${path}`);
       await mkdir(dirname(path), { recursive: true });
       await writeFile(path, content);
     }
@@ -243,7 +261,11 @@ export class LinuxDataPlane implements DataPlane {
       await removeOurResolvConf(file, await readFile(file, 'utf8').catch(() => null));
       return;
     }
-    if (await this.namespaceExists(path)) await run(['ip', 'netns', 'delete', m[1]!], { okExitCodes: [1] });
+    if (await this.namespaceExists(path)) {
+      faultStep(`kernel: delete namespace ${m[1]}`);
+      await run(['ip', 'netns', 'delete', m[1]!], { okExitCodes: [1] });
+    }
+    faultStep(`kernel: remove /etc/netns/${m[1]}`);
     await rm(`/etc/netns/${m[1]}`, { recursive: true, force: true });
   }
 
@@ -256,6 +278,7 @@ export class LinuxDataPlane implements DataPlane {
     const jump = ['-j', IPT_CHAIN, '-m', 'comment', '--comment', IPT_COMMENT];
     const ipt = (...args: string[]) => run(['iptables', '-w', '5', ...args], { okExitCodes: [1, 2] });
     const need = wanted && (hasDockerUser || policyDrop);
+    faultStep('kernel: iptables FORWARD accept');
     if (need) {
       await ipt('-N', IPT_CHAIN);
       await run(['iptables', '-w', '5', '-F', IPT_CHAIN]);
@@ -310,6 +333,7 @@ function routeSpec(r: VethSettings['routes'][number], dev: string): string {
 /** Removes a resolv.conf Switchyard wrote (never another's), and its /etc/netns/NAME if left empty. */
 async function removeOurResolvConf(path: string, content: string | null): Promise<void> {
   if (content === null || !content.startsWith(RESOLV_CONF_MARK)) return;
+  faultStep(`kernel: remove ${path}`);
   await rm(path, { force: true });
   await rmdir(dirname(path)).catch(() => undefined);
 }

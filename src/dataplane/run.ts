@@ -6,6 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { SyError } from '../errors.js';
+import { commandFault, faultTimeoutMs } from '../faults.js';
 
 export interface RunOptions {
   /** Text fed to the command's standard input (nft -f -, ip -batch -). */
@@ -26,7 +27,7 @@ export interface RunResult {
   exitCode: number;
 }
 
-const DEFAULT_TIMEOUT_MS = 15_000;
+const DEFAULT_TIMEOUT_MS = faultTimeoutMs ?? 15_000;
 /** SWITCHYARD_TRACE_COMMANDS=1 logs every command with its duration on stderr. */
 const TRACE = process.env.SWITCHYARD_TRACE_COMMANDS === '1';
 
@@ -36,10 +37,14 @@ const TRACE = process.env.SWITCHYARD_TRACE_COMMANDS === '1';
  */
 export function run(argv: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
   const full = opts.netns ? inNamespace(argv, opts.netns) : [...argv];
+  // An injected fault (SWITCHYARD_FAULT, tests only) runs a real process that fails or hangs in its
+  // place, so what follows is the path a real failure takes.
+  const fault = commandFault(argv);
+  const exec = fault === 'fail' ? ['sh', '-c', `echo "switchyard: injected failure of ${argv[0]}" >&2; exit 70`] : fault === 'hang' ? ['sleep', '3600'] : full;
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const started = TRACE ? performance.now() : 0;
   return new Promise((resolve, reject) => {
-    const child = spawn(full[0]!, full.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], env: opts.env ?? process.env });
+    const child = spawn(exec[0]!, exec.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], env: opts.env ?? process.env });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let timedOut = false;

@@ -33,6 +33,7 @@ import {
   type VethSettings,
 } from '../plan/host-plan.js';
 import { asSyError, SyError } from '../errors.js';
+import { faultStep } from '../faults.js';
 
 export interface ObjectStatus {
   state: 'ok' | 'error';
@@ -120,6 +121,7 @@ export class Reconciler {
     // What a failed ruleset or link step left behind is unknown: the next pass reads the kernel.
     if (errors.has('nft') || errors.has('links')) this.applied = null;
     if (errors.size) this.log.warn(`reconcile: ${errors.size} object(s) failed: ${[...errors.values()].map((e) => e.message).join('; ')}`);
+    faultStep('reconcile: pass done');
     return errors;
   }
 

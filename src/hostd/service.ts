@@ -6,6 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { asSyError, SyError } from '../errors.js';
+import { armFaults } from '../faults.js';
 import type { DataPlane, ListeningSocket } from '../dataplane/dataplane.js';
 import {
   AttachRequest,
@@ -70,6 +71,7 @@ export class HostService {
       // After a crash a veth may exist whose inside was never configured: read both ends once.
       await this.reconciler.reconcile(this.state, true, { checkPeers: true });
     });
+    armFaults();
   }
 
   /** The periodic resync: compares with the kernel and repairs drift. */

@@ -8,6 +8,7 @@ import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SyError } from '../errors.js';
+import { faultStep } from '../faults.js';
 import type { EndpointRecord, NamespaceRecord, NetworkRecord } from '../model/records.js';
 import { emptyState, type HostState } from '../model/state.js';
 import { emptyPolicies, type EndpointPolicies } from '../model/policies.js';
@@ -45,6 +46,7 @@ export class Store {
   async put(kind: Kind, record: { id: string }): Promise<void> {
     const path = join(this.dir, kind, `${record.id}.json`);
     const tmp = `${path}.tmp`;
+    faultStep(`store: write ${kind}/${record.id}`);
     try {
       const fh = await open(tmp, 'w', 0o600);
       try {
@@ -53,6 +55,7 @@ export class Store {
       } finally {
         await fh.close();
       }
+      faultStep(`store: rename ${kind}/${record.id}`);
       await rename(tmp, path);
       await this.syncDir(kind);
     } catch (e) {
@@ -62,6 +65,7 @@ export class Store {
   }
 
   async remove(kind: Kind, id: string): Promise<void> {
+    faultStep(`store: remove ${kind}/${id}`);
     try {
       await rm(join(this.dir, kind, `${id}.json`), { force: true });
       await this.syncDir(kind);
