@@ -4,7 +4,7 @@
  * directory), so a crash leaves either the old or the new version of each object and a write costs
  * the same whatever the number of objects. State is written before it is applied to the kernel.
  */
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SyError } from '../errors.js';
@@ -31,7 +31,11 @@ export class Store {
         throw new SyError('SY_STORE', `Cannot create state directory "${d}": ${(e as Error).message}`);
       }
       for (const f of readdirSync(d)) {
-        if (!f.endsWith('.json')) continue; // leftovers of an interrupted write (*.tmp) are ignored
+        if (!f.endsWith('.json')) {
+          // A crash between a write and its rename leaves a *.tmp: the old version stands, this goes.
+          if (f.endsWith('.json.tmp')) tryRemove(join(d, f));
+          continue;
+        }
         const doc = JSON.parse(readFileSync(join(d, f), 'utf8')) as { format: number; record: unknown };
         if (doc.format !== FORMAT) throw new SyError('SY_STORE', `Unknown state format ${doc.format} in ${join(d, f)}`);
         const rec = doc.record as { id: string };
@@ -81,6 +85,14 @@ export class Store {
     } finally {
       await fh.close();
     }
+  }
+}
+
+function tryRemove(path: string): void {
+  try {
+    rmSync(path, { force: true });
+  } catch {
+    // a read-only state directory: the leftover is ignored, as it always is
   }
 }
 
