@@ -68,6 +68,12 @@ export class HostService {
   async start(): Promise<void> {
     await this.serial(async () => {
       for (const ns of [...this.state.namespaces.values()]) if (ns.deleting) await this.finishNamespaceRemoval(ns);
+      // A crash in a request that adopts a namespace (between the namespace's record and the
+      // endpoint's), or in one that removes its last endpoint (before it is forgotten), leaves an
+      // adopted namespace that holds no endpoint: forget it, as the request would have.
+      for (const ns of [...this.state.namespaces.values()]) {
+        if (ns.autoRelease && !this.state.index.endpointsByNamespace.get(ns.id)?.size) await this.forgetNamespace(ns);
+      }
       // After a crash a veth may exist whose inside was never configured: read both ends once.
       await this.reconciler.reconcile(this.state, true, { checkPeers: true });
     });
