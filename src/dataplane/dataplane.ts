@@ -15,6 +15,9 @@ export interface LinkState {
   up: boolean;
   mac?: string;
   addresses: string[];
+  mtu?: number;
+  /** kind of the root qdisc (tbf, noqueue, ...) */
+  qdisc?: string;
 }
 
 /** What the container side of a veth looks like, read from inside its namespace. */
@@ -24,6 +27,11 @@ export interface PeerState {
   mac?: string;
   addresses: string[];
   defaultGateway?: string;
+  mtu?: number;
+  /** kind of the root qdisc (tbf, noqueue, ...) */
+  qdisc?: string;
+  /** the routes Switchyard made on it (with its mark), as planned routes */
+  routes?: VethSettings['routes'];
 }
 
 export interface ListeningSocket {

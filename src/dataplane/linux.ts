@@ -8,7 +8,7 @@ import { mkdir, readFile, rm, rmdir, writeFile, access } from 'node:fs/promises'
 import { dirname } from 'node:path';
 import { SyError } from '../errors.js';
 import { faultStep } from '../faults.js';
-import { BRIDGE_PREFIX, isOwnedLink, LINK_PREFIX, NFT_TABLE } from '../model/names.js';
+import { BRIDGE_PREFIX, isOwnedLink, LINK_PREFIX, NFT_TABLE, QDISC_HANDLE, ROUTE_PROTO } from '../model/names.js';
 import { RESOLV_CONF_MARK, type BridgePlan, type NamespacePlan, type Sysctl, type VethPlan, type VethSettings } from '../plan/host-plan.js';
 import type { NftTable } from '../plan/nft-table.js';
 import type { DataPlane, LinkState, LinkStats, ListeningSocket, PeerState, RuleCounter } from './dataplane.js';
@@ -23,6 +23,8 @@ interface IpLink {
   flags?: string[];
   operstate?: string;
   address?: string;
+  mtu?: number;
+  qdisc?: string;
   linkinfo?: { info_kind?: string };
   addr_info?: { family: string; local: string; prefixlen: number }[];
 }
@@ -103,7 +105,7 @@ export class LinuxDataPlane implements DataPlane {
       await run(['ip', 'link', 'set', v.ifName, 'mtu', String(mtu)], { netns: v.netnsPath });
     }
     const wanted = new Set(v.settings.routes.map((r) => routeSpec(r, v.ifName)));
-    const gone = before.routes.filter((r) => !wanted.has(routeSpec(r, v.ifName))).map((r) => `route del ${r.dst} dev ${v.ifName}`);
+    const gone = before.routes.filter((r) => !wanted.has(routeSpec(r, v.ifName))).map((r) => `route del ${r.dst} dev ${v.ifName} proto ${ROUTE_PROTO}`);
     // A route already gone is fine to "delete"; a route that cannot be made is an error.
     if (gone.length) faultStep(`kernel: routes out of ${v.name}`);
     if (gone.length) await run(['ip', '-force', '-batch', '-'], { stdin: gone.join('\n') + '\n', netns: v.netnsPath, okExitCodes: [1] });
@@ -116,7 +118,8 @@ export class LinuxDataPlane implements DataPlane {
    * QOS as token buckets (tbf): what the endpoint sends is shaped on its own interface, where TCP
    * feels the backpressure (TSQ) and paces itself instead of losing packets; what it receives is
    * shaped on the host side of the veth. Unless the caller chose it, the bucket holds 20 ms of
-   * traffic (at least 64 KiB, so a GSO packet fits whole).
+   * traffic (at least 64 KiB, so a GSO packet fits whole). The qdisc carries Switchyard's handle, and
+   * only a qdisc with it is ever deleted (a tbf on the veth may be a chained CNI plugin's).
    */
   private async applyQos(v: VethPlan, before: Partial<VethSettings>): Promise<void> {
     const tbf = (bytes: number, burst: number | undefined) => ['tbf', 'rate', `${bytes * 8}bit`, 'burst', String(burst ?? Math.max(65536, Math.ceil(bytes / 50))), 'latency', '50ms'];
@@ -124,8 +127,8 @@ export class LinuxDataPlane implements DataPlane {
       if (want[0] === had[0] && want[1] === had[1]) return;
       const opts = netns ? { netns } : {};
       faultStep(`kernel: qdisc of ${dev}${netns ? ` in ${netns}` : ''}`);
-      if (want[0]) await run(['tc', 'qdisc', 'replace', 'dev', dev, 'root', ...tbf(want[0], want[1])], opts);
-      else await run(['tc', 'qdisc', 'del', 'dev', dev, 'root'], { ...opts, okExitCodes: [2] });
+      if (want[0]) await run(['tc', 'qdisc', 'replace', 'dev', dev, 'root', 'handle', QDISC_HANDLE, ...tbf(want[0], want[1])], opts);
+      else await run(['tc', 'qdisc', 'del', 'dev', dev, 'root', 'handle', QDISC_HANDLE], { ...opts, okExitCodes: [2] });
     };
     const s = v.settings;
     await Promise.all([
@@ -137,11 +140,16 @@ export class LinuxDataPlane implements DataPlane {
   async readPeer(v: VethPlan): Promise<PeerState> {
     // One process per endpoint (this runs for every endpoint when hostd restarts): the address and
     // state of the interface decide; the default route is re-set whenever the veth is recreated.
-    const { stdout } = await run(['ip', '-j', 'addr', 'show'], { netns: v.netnsPath });
-    const link = (JSON.parse(stdout || '[]') as IpLink[]).find((l) => l.ifname === v.ifName);
+    // Its MTU, qdisc and marked routes tell what a policy change cut short by a crash left.
+    const { stdout } = await run(['ip', '-j', '-batch', '-'], { stdin: `addr show\nroute show proto ${ROUTE_PROTO}\n`, netns: v.netnsPath });
+    const [addrs, routes] = stdout.split('\n').map((l) => JSON.parse(l || '[]') as unknown[]);
+    const link = (addrs as IpLink[]).find((l) => l.ifname === v.ifName);
     if (!link) return { exists: false, up: false, addresses: [] };
     const st = toLinkState(link);
-    return { exists: true, up: st.up, ...(st.mac ? { mac: st.mac } : {}), addresses: st.addresses };
+    const marked = (routes as { dst: string; gateway?: string; dev: string; metric?: number }[])
+      .filter((r) => r.dev === v.ifName && r.dst !== 'default')
+      .map((r) => ({ dst: r.dst.includes('/') ? r.dst : `${r.dst}/32`, ...(r.gateway ? { via: r.gateway } : {}), ...(r.metric ? { metric: r.metric } : {}) }));
+    return { exists: true, up: st.up, ...(st.mac ? { mac: st.mac } : {}), addresses: st.addresses, ...(st.mtu ? { mtu: st.mtu } : {}), ...(st.qdisc ? { qdisc: st.qdisc } : {}), routes: marked };
   }
 
   async deleteLinks(names: string[]): Promise<void> {
@@ -321,13 +329,15 @@ function toLinkState(l: IpLink): LinkState {
     ...(l.master ? { master: l.master } : {}),
     up: (l.flags ?? []).includes('UP'),
     ...(l.address ? { mac: l.address } : {}),
+    ...(l.mtu ? { mtu: l.mtu } : {}),
+    ...(l.qdisc ? { qdisc: l.qdisc } : {}),
     addresses: (l.addr_info ?? []).filter((a) => a.family === 'inet').map((a) => `${a.local}/${a.prefixlen}`),
   };
 }
 
-/** A route inside an endpoint's namespace as `ip route` takes it. */
+/** A route inside an endpoint's namespace as `ip route` takes it, with Switchyard's mark. */
 function routeSpec(r: VethSettings['routes'][number], dev: string): string {
-  return `${r.dst}${r.via ? ` via ${r.via}` : ''} dev ${dev}${r.metric ? ` metric ${r.metric}` : ''}`;
+  return `${r.dst}${r.via ? ` via ${r.via}` : ''} dev ${dev}${r.metric ? ` metric ${r.metric}` : ''} proto ${ROUTE_PROTO}`;
 }
 
 /** Removes a resolv.conf Switchyard wrote (never another's), and its /etc/netns/NAME if left empty. */

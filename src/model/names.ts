@@ -8,6 +8,10 @@ export const LINK_PREFIX = 'sy-';
 export const BRIDGE_PREFIX = 'sy-br-';
 export const VETH_PREFIX = 'sy-ep-';
 export const NFT_TABLE = 'switchyard';
+/** The mark on the routes Switchyard makes inside endpoint namespaces (`proto 83`). */
+export const ROUTE_PROTO = 83;
+/** The mark on Switchyard's QOS qdiscs: only a qdisc with this handle is ever deleted. */
+export const QDISC_HANDLE = '5359:';
 
 /** The 8 hex digits of an id that name its kernel objects; hostd keeps them unique per kind. */
 export function shortId(id: string): string {
