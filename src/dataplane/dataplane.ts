@@ -15,7 +15,8 @@ export interface LinkState {
   up: boolean;
   mac?: string;
   addresses: string[];
-  /** the root qdisc's kind ("tbf" where a QOS cap is set) */
+  mtu?: number;
+  /** kind of the root qdisc (tbf, noqueue, ...) */
   qdisc?: string;
 }
 
@@ -26,10 +27,11 @@ export interface PeerState {
   mac?: string;
   addresses: string[];
   defaultGateway?: string;
-  /** the root qdisc's kind ("tbf" where a QOS cap is set) */
+  mtu?: number;
+  /** kind of the root qdisc (tbf, noqueue, ...) */
   qdisc?: string;
-  /** the routes through the interface (dst as a prefix, via when there is a next hop) */
-  routes?: { dst: string; via?: string }[];
+  /** the routes Switchyard made on it (with its mark), as planned routes */
+  routes?: VethSettings['routes'];
 }
 
 export interface ListeningSocket {

@@ -8,7 +8,8 @@ import { mkdir, readFile, rm, rmdir, writeFile, access } from 'node:fs/promises'
 import { dirname } from 'node:path';
 import { SyError } from '../errors.js';
 import { randomBytes } from 'node:crypto';
-import { BRIDGE_PREFIX, isOwnedLink, LINK_PREFIX, NFT_TABLE, RETIRED_PREFIX, VETH_PREFIX } from '../model/names.js';
+import { faultStep } from '../faults.js';
+import { BRIDGE_PREFIX, isOwnedLink, LINK_PREFIX, NFT_TABLE, QDISC_HANDLE, RETIRED_PREFIX, ROUTE_PROTO, VETH_PREFIX } from '../model/names.js';
 import { RESOLV_CONF_MARK, type BridgePlan, type NamespacePlan, type Sysctl, type VethPlan, type VethSettings } from '../plan/host-plan.js';
 import type { NftTable } from '../plan/nft-table.js';
 import type { DataPlane, LinkState, LinkStats, ListeningSocket, PeerState, RuleCounter } from './dataplane.js';
@@ -24,8 +25,9 @@ interface IpLink {
   flags?: string[];
   operstate?: string;
   address?: string;
-  linkinfo?: { info_kind?: string };
+  mtu?: number;
   qdisc?: string;
+  linkinfo?: { info_kind?: string };
   addr_info?: { family: string; local: string; prefixlen: number }[];
 }
 
@@ -51,7 +53,9 @@ export class LinuxDataPlane implements DataPlane {
     }
     if (!existing || !existing.addresses.includes(b.address)) cmds.push(`addr replace ${b.address} dev ${b.name}`);
     if (!existing || !existing.up) cmds.push(`link set ${b.name} up`);
-    if (cmds.length) await run(['ip', '-batch', '-'], { stdin: cmds.join('\n') + '\n' });
+    if (!cmds.length) return;
+    faultStep(`kernel: bridge ${b.name}`);
+    await run(['ip', '-batch', '-'], { stdin: cmds.join('\n') + '\n' });
   }
 
   async createVeth(v: VethPlan): Promise<void> {
@@ -75,6 +79,7 @@ export class LinuxDataPlane implements DataPlane {
       // port it came in: hairpin lets the frame go back (Docker does the same without userland-proxy).
       `link set ${v.name} type bridge_slave hairpin on`,
     ];
+    faultStep(`kernel: veth ${v.name}`);
     await run(['ip', '-batch', '-'], { stdin: host.join('\n') + '\n' });
     const inside = [
       'link set lo up',
@@ -89,6 +94,7 @@ export class LinuxDataPlane implements DataPlane {
     const defaultRouteLine = inside.findIndex((l) => l.startsWith('route add default')) + 1 || -1;
     try {
       const inner = async () => {
+        faultStep(`kernel: inside of ${v.name}`);
         const res = await run(['ip', '-force', '-batch', '-'], { stdin: inside.join('\n') + '\n', netns: v.netnsPath, okExitCodes: [1] });
         const failedLines = [...res.stderr.matchAll(/Command failed -:(\d+)/g)].map((m) => Number(m[1]));
         if (res.exitCode !== 0 && (failedLines.length !== 1 || failedLines[0] !== defaultRouteLine || !/File exists/.test(res.stderr))) {
@@ -113,13 +119,16 @@ export class LinuxDataPlane implements DataPlane {
   async updateVeth(v: VethPlan, before: VethSettings): Promise<void> {
     const mtu = v.settings.mtu ?? 1500;
     if (mtu !== (before.mtu ?? 1500)) {
+      faultStep(`kernel: mtu of ${v.name}`);
       await run(['ip', 'link', 'set', v.name, 'mtu', String(mtu)]);
       await run(['ip', 'link', 'set', v.ifName, 'mtu', String(mtu)], { netns: v.netnsPath });
     }
     const wanted = new Set(v.settings.routes.map((r) => routeSpec(r, v.ifName)));
-    const gone = before.routes.filter((r) => !wanted.has(routeSpec(r, v.ifName))).map((r) => `route del ${r.dst} dev ${v.ifName}`);
+    const gone = before.routes.filter((r) => !wanted.has(routeSpec(r, v.ifName))).map((r) => `route del ${r.dst} dev ${v.ifName} proto ${ROUTE_PROTO}`);
     // A route already gone is fine to "delete"; a route that cannot be made is an error.
+    if (gone.length) faultStep(`kernel: routes out of ${v.name}`);
     if (gone.length) await run(['ip', '-force', '-batch', '-'], { stdin: gone.join('\n') + '\n', netns: v.netnsPath, okExitCodes: [1] });
+    if (wanted.size) faultStep(`kernel: routes of ${v.name}`);
     if (wanted.size) await run(['ip', '-batch', '-'], { stdin: [...wanted].map((r) => `route replace ${r}`).join('\n') + '\n', netns: v.netnsPath });
     await this.applyQos(v, before);
   }
@@ -128,15 +137,17 @@ export class LinuxDataPlane implements DataPlane {
    * QOS as token buckets (tbf): what the endpoint sends is shaped on its own interface, where TCP
    * feels the backpressure (TSQ) and paces itself instead of losing packets; what it receives is
    * shaped on the host side of the veth. Unless the caller chose it, the bucket holds 20 ms of
-   * traffic (at least 64 KiB, so a GSO packet fits whole).
+   * traffic (at least 64 KiB, so a GSO packet fits whole). The qdisc carries Switchyard's handle, and
+   * only a qdisc with it is ever deleted (a tbf on the veth may be a chained CNI plugin's).
    */
   private async applyQos(v: VethPlan, before: Partial<VethSettings>): Promise<void> {
     const tbf = (bytes: number, burst: number | undefined) => ['tbf', 'rate', `${bytes * 8}bit`, 'burst', String(burst ?? Math.max(65536, Math.ceil(bytes / 50))), 'latency', '50ms'];
     const one = async (dev: string, netns: string | undefined, want: [number?, number?], had: [number?, number?]) => {
       if (want[0] === had[0] && want[1] === had[1]) return;
       const opts = netns ? { netns } : {};
-      if (want[0]) await run(['tc', 'qdisc', 'replace', 'dev', dev, 'root', ...tbf(want[0], want[1])], opts);
-      else await run(['tc', 'qdisc', 'del', 'dev', dev, 'root'], { ...opts, okExitCodes: [2] });
+      faultStep(`kernel: qdisc of ${dev}${netns ? ` in ${netns}` : ''}`);
+      if (want[0]) await run(['tc', 'qdisc', 'replace', 'dev', dev, 'root', 'handle', QDISC_HANDLE, ...tbf(want[0], want[1])], opts);
+      else await run(['tc', 'qdisc', 'del', 'dev', dev, 'root', 'handle', QDISC_HANDLE], { ...opts, okExitCodes: [2] });
     };
     const s = v.settings;
     await Promise.all([
@@ -148,15 +159,16 @@ export class LinuxDataPlane implements DataPlane {
   async readPeer(v: VethPlan): Promise<PeerState> {
     // One process per endpoint (this runs for every endpoint when hostd restarts): the address and
     // state of the interface decide; the default route is re-set whenever the veth is recreated.
-    // Its routes come in the same process (-batch prints one JSON document per line; the route
-    // line fails when the interface is gone).
-    const { stdout } = await run(['ip', '-j', '-force', '-batch', '-'], { stdin: `addr show\nroute show dev ${v.ifName}\n`, netns: v.netnsPath, okExitCodes: [1] });
-    const [addrs, routes] = stdout.split('\n').filter((l) => l.startsWith('['));
-    const link = (JSON.parse(addrs || '[]') as IpLink[]).find((l) => l.ifname === v.ifName);
+    // Its MTU, qdisc and marked routes tell what a policy change cut short by a crash left.
+    const { stdout } = await run(['ip', '-j', '-batch', '-'], { stdin: `addr show\nroute show proto ${ROUTE_PROTO}\n`, netns: v.netnsPath });
+    const [addrs, routes] = stdout.split('\n').map((l) => JSON.parse(l || '[]') as unknown[]);
+    const link = (addrs as IpLink[]).find((l) => l.ifname === v.ifName);
     if (!link) return { exists: false, up: false, addresses: [] };
     const st = toLinkState(link);
-    const rs = (JSON.parse(routes || '[]') as { dst: string; gateway?: string }[]).map((r) => ({ dst: r.dst.includes('/') || r.dst === 'default' ? r.dst : `${r.dst}/32`, ...(r.gateway ? { via: r.gateway } : {}) }));
-    return { exists: true, up: st.up, ...(st.mac ? { mac: st.mac } : {}), addresses: st.addresses, ...(st.qdisc ? { qdisc: st.qdisc } : {}), routes: rs };
+    const marked = (routes as { dst: string; gateway?: string; dev: string; metric?: number }[])
+      .filter((r) => r.dev === v.ifName && r.dst !== 'default')
+      .map((r) => ({ dst: r.dst.includes('/') ? r.dst : `${r.dst}/32`, ...(r.gateway ? { via: r.gateway } : {}), ...(r.metric ? { metric: r.metric } : {}) }));
+    return { exists: true, up: st.up, ...(st.mac ? { mac: st.mac } : {}), addresses: st.addresses, ...(st.mtu ? { mtu: st.mtu } : {}), ...(st.qdisc ? { qdisc: st.qdisc } : {}), routes: marked };
   }
 
   async deleteLinks(names: string[]): Promise<void> {
@@ -167,6 +179,7 @@ export class LinuxDataPlane implements DataPlane {
 
   private async deleteNow(names: string[]): Promise<void> {
     for (const n of names) if (!n.startsWith(LINK_PREFIX)) throw new Error(`refusing to delete unmarked link "${n}"`);
+    faultStep(`kernel: delete ${names.join(' ')}`);
     // One process for the whole batch (deletions cost 10-25 ms each here); -force goes on past a
     // link that is already gone.
     await run(['ip', '-force', '-batch', '-'], { stdin: names.map((n) => `link del ${n}`).join('\n') + '\n', okExitCodes: [1] });
@@ -197,6 +210,7 @@ export class LinuxDataPlane implements DataPlane {
     await this.flushLaterNft();
     const current = await Promise.all(desired.map((t) => this.readNft(t)));
     const script = desired.map((t, i) => diffNft(t, current[i]!)).join('');
+    if (script) faultStep('kernel: nft repair');
     if (script) await this.nft.apply(script);
   }
 
@@ -207,6 +221,7 @@ export class LinuxDataPlane implements DataPlane {
     // What waits goes in this transaction: one commit instead of two (a deletion costs 10-25 ms here).
     const waiting = this.laterNft;
     this.laterNft = '';
+    faultStep('kernel: nft change');
     await this.nft.apply(waiting + script);
   }
 
@@ -289,7 +304,10 @@ export class LinuxDataPlane implements DataPlane {
 
   async deleteNft(tables: { family: string; name: string }[]): Promise<void> {
     await this.flushLaterNft();
-    for (const t of tables) await this.nft.command(`delete table ${t.family} ${t.name}`);
+    for (const t of tables) {
+      faultStep(`kernel: delete table ${t.family} ${t.name}`);
+      await this.nft.command(`delete table ${t.family} ${t.name}`);
+    }
   }
 
   async setSysctls(s: Sysctl[]): Promise<void> {
@@ -300,6 +318,7 @@ export class LinuxDataPlane implements DataPlane {
       if (now !== null && now.trim() === value) continue;
       // A kernel without br_netfilter has no net/bridge: ACLs then see routed traffic only.
       if (now === null && key.startsWith('net/bridge/')) continue;
+      faultStep(`kernel: sysctl ${key}`);
       await writeFile(path, value).catch((e: Error) => {
         throw new SyError('SY_KERNEL', `Cannot set ${key.replace(/\//g, '.')} to ${value}: ${e.message}`);
       });
@@ -317,6 +336,7 @@ export class LinuxDataPlane implements DataPlane {
     const m = /^\/run\/netns\/([^/]+)$/.exec(n.path);
     if (n.create && !(await this.namespaceExists(n.path))) {
       if (!m) throw new SyError('SY_KERNEL', `Cannot create namespace "${n.path}": only /run/netns/NAME can be created`);
+      faultStep(`kernel: add namespace ${m[1]}`);
       await run(['ip', 'netns', 'add', m[1]!]);
     }
     if (!n.resolvConf) return;
@@ -324,6 +344,7 @@ export class LinuxDataPlane implements DataPlane {
     const now = await readFile(path, 'utf8').catch(() => null);
     if (content === null) await removeOurResolvConf(path, now);
     else if (now !== content) {
+      faultStep(`kernel: write ${path}`);
       await mkdir(dirname(path), { recursive: true });
       await writeFile(path, content);
     }
@@ -337,7 +358,11 @@ export class LinuxDataPlane implements DataPlane {
       await removeOurResolvConf(file, await readFile(file, 'utf8').catch(() => null));
       return;
     }
-    if (await this.namespaceExists(path)) await run(['ip', 'netns', 'delete', m[1]!], { okExitCodes: [1] });
+    if (await this.namespaceExists(path)) {
+      faultStep(`kernel: delete namespace ${m[1]}`);
+      await run(['ip', 'netns', 'delete', m[1]!], { okExitCodes: [1] });
+    }
+    faultStep(`kernel: remove /etc/netns/${m[1]}`);
     await rm(`/etc/netns/${m[1]}`, { recursive: true, force: true });
   }
 
@@ -350,6 +375,7 @@ export class LinuxDataPlane implements DataPlane {
     const jump = ['-j', IPT_CHAIN, '-m', 'comment', '--comment', IPT_COMMENT];
     const ipt = (...args: string[]) => run(['iptables', '-w', '5', ...args], { okExitCodes: [1, 2] });
     const need = wanted && (hasDockerUser || policyDrop);
+    faultStep('kernel: iptables FORWARD accept');
     if (need) {
       await ipt('-N', IPT_CHAIN);
       await run(['iptables', '-w', '5', '-F', IPT_CHAIN]);
@@ -397,19 +423,21 @@ function toLinkState(l: IpLink): LinkState {
     ...(l.master ? { master: l.master } : {}),
     up: (l.flags ?? []).includes('UP'),
     ...(l.address ? { mac: l.address } : {}),
-    addresses: (l.addr_info ?? []).filter((a) => a.family === 'inet').map((a) => `${a.local}/${a.prefixlen}`),
+    ...(l.mtu ? { mtu: l.mtu } : {}),
     ...(l.qdisc ? { qdisc: l.qdisc } : {}),
+    addresses: (l.addr_info ?? []).filter((a) => a.family === 'inet').map((a) => `${a.local}/${a.prefixlen}`),
   };
 }
 
-/** A route inside an endpoint's namespace as `ip route` takes it. */
+/** A route inside an endpoint's namespace as `ip route` takes it, with Switchyard's mark. */
 function routeSpec(r: VethSettings['routes'][number], dev: string): string {
-  return `${r.dst}${r.via ? ` via ${r.via}` : ''} dev ${dev}${r.metric ? ` metric ${r.metric}` : ''}`;
+  return `${r.dst}${r.via ? ` via ${r.via}` : ''} dev ${dev}${r.metric ? ` metric ${r.metric}` : ''} proto ${ROUTE_PROTO}`;
 }
 
 /** Removes a resolv.conf Switchyard wrote (never another's), and its /etc/netns/NAME if left empty. */
 async function removeOurResolvConf(path: string, content: string | null): Promise<void> {
   if (content === null || !content.startsWith(RESOLV_CONF_MARK)) return;
+  faultStep(`kernel: remove ${path}`);
   await rm(path, { force: true });
   await rmdir(dirname(path)).catch(() => undefined);
 }

@@ -9,6 +9,7 @@
  */
 import { spawn } from 'node:child_process';
 import { SyError } from '../errors.js';
+import { commandFault, faultTimeoutMs } from '../faults.js';
 import { Spawner, type CommandSpec, type Outcome } from './spawner-client.js';
 
 export interface RunOptions {
@@ -30,7 +31,7 @@ export interface RunResult {
   exitCode: number;
 }
 
-const DEFAULT_TIMEOUT_MS = 15_000;
+const DEFAULT_TIMEOUT_MS = faultTimeoutMs ?? 15_000;
 /** SWITCHYARD_TRACE_COMMANDS=1 logs every command with its duration on stderr. */
 const TRACE = process.env.SWITCHYARD_TRACE_COMMANDS === '1';
 
@@ -58,9 +59,13 @@ export function stopCommandHelper(): Promise<void> {
  */
 export async function run(argv: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
   const full = opts.netns ? inNamespace(argv, opts.netns) : [...argv];
+  // An injected fault (SWITCHYARD_FAULT, tests only) runs a real process that fails or hangs in its
+  // place, so what follows is the path a real failure takes.
+  const fault = commandFault(argv);
+  const exec = fault === 'fail' ? ['sh', '-c', `echo "switchyard: injected failure of ${argv[0]}" >&2; exit 70`] : fault === 'hang' ? ['sleep', '3600'] : full;
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const started = TRACE ? performance.now() : 0;
-  const spec: CommandSpec = { argv: full, stdin: opts.stdin ?? '', timeoutMs, ...(opts.env ? { env: opts.env } : {}) };
+  const spec: CommandSpec = { argv: exec, stdin: opts.stdin ?? '', timeoutMs, ...(opts.env ? { env: opts.env } : {}) };
   const o = helper.alive ? await helper.run(spec) : await spawnHere(spec);
   if (TRACE) process.stderr.write(`run ${(performance.now() - started).toFixed(1)} ms: ${full.join(' ')}\n`);
   if ('spawnError' in o) throw new SyError('SY_KERNEL', `Cannot run "${full[0]}": ${o.spawnError}`, failure(full, opts, o.spawnError, null));

@@ -13,7 +13,7 @@
  * Failures are per object: one endpoint whose namespace vanished does not stop the others; its status
  * says why, and the next pass tries it again.
  */
-import type { DataPlane, LinkState } from '../dataplane/dataplane.js';
+import type { DataPlane, LinkState, PeerState } from '../dataplane/dataplane.js';
 import type { EndpointRecord, NamespaceRecord, NetworkRecord } from '../model/records.js';
 import type { HostState } from '../model/state.js';
 import {
@@ -34,6 +34,7 @@ import {
   type VethSettings,
 } from '../plan/host-plan.js';
 import { asSyError, SyError } from '../errors.js';
+import { faultStep } from '../faults.js';
 
 export interface ObjectStatus {
   state: 'ok' | 'error';
@@ -121,6 +122,7 @@ export class Reconciler {
     // What a failed ruleset or link step left behind is unknown: the next pass reads the kernel.
     if (errors.has('nft') || errors.has('links')) this.applied = null;
     if (errors.size) this.log.warn(`reconcile: ${errors.size} object(s) failed: ${[...errors.values()].map((e) => e.message).join('; ')}`);
+    faultStep('reconcile: pass done');
     return errors;
   }
 
@@ -443,15 +445,18 @@ export class Reconciler {
     if (broken.has(v.bridge)) return fail(v.endpointId, new SyError('SY_KERNEL', `Bridge "${v.bridge}" is not ready`));
     if (nsFailed.has(v.netnsPath)) return fail(v.endpointId, new SyError('SY_NAMESPACE_NOT_FOUND', `Network namespace "${v.netnsPath}" is not available`));
     try {
-      if (existing && !(await this.vethIsIntact(v, existing, checkPeers))) {
+      const peer = existing && checkPeers ? await this.dp.readPeer(v) : undefined;
+      if (existing && !this.vethIsIntact(v, existing, peer)) {
         await this.dp.deleteLinks([v.name]);
         await this.dp.createVeth(v);
       } else if (!existing) {
         await this.dp.createVeth(v);
-      } else if (checkPeers && (v.settings.routes.length || v.settings.mtu || v.settings.egressBytes || v.settings.ingressBytes)) {
-        // At start, a veth kept from before gets its routes, MTU and QOS set again (all idempotent):
-        // hostd cannot know what happened to them while it was down.
-        await this.dp.updateVeth(v, { routes: [] });
+      } else if (peer) {
+        // At start, a veth kept from before gets its routes, MTU and QOS set again from what the
+        // kernel shows: a crash may have cut a change short (a route or a qdisc left behind), or
+        // anything may have happened while hostd was down.
+        const found = settingsFound(existing, peer);
+        if (JSON.stringify(found) !== JSON.stringify(v.settings)) await this.dp.updateVeth(v, found);
       } else if (!checkPeers && (await this.settingsDrifted(v, existing))) {
         this.log.warn(`${v.name}: routes or QOS changed behind hostd's back; setting them again`);
         await this.dp.updateVeth(v, { routes: [] });
@@ -476,13 +481,27 @@ export class Reconciler {
     return s.routes.some((r) => !peer.routes?.some((p) => p.dst === r.dst && p.via === r.via));
   }
 
-  /** A veth left from before is kept only if it is as planned (both ends, with `checkPeers`). */
-  private async vethIsIntact(v: VethPlan, link: LinkState, checkPeers: boolean): Promise<boolean> {
+  /** A veth left from before is kept only if it is as planned (both ends, when `peer` was read). */
+  private vethIsIntact(v: VethPlan, link: LinkState, peer: PeerState | undefined): boolean {
     if (link.master !== v.bridge || !link.up) return false;
-    if (!checkPeers) return true;
-    const peer = await this.dp.readPeer(v);
+    if (!peer) return true;
     return peer.exists && peer.up && peer.mac === v.mac && peer.addresses.includes(v.address);
   }
+}
+
+/**
+ * The settings a kept veth has, as far as one read of both ends tells: a rate is not read, so a
+ * tbf found counts as "some cap" (NaN), which makes updateVeth set it again or remove it; MTUs
+ * that differ between the ends count as unknown too. Keys in planVeth's order, to compare as JSON.
+ */
+function settingsFound(host: LinkState, peer: PeerState): VethSettings {
+  const mtu = host.mtu === peer.mtu ? host.mtu : NaN;
+  return {
+    ...(mtu !== undefined && mtu !== 1500 ? { mtu } : {}),
+    routes: peer.routes ?? [],
+    ...(peer.qdisc === 'tbf' ? { egressBytes: NaN } : {}),
+    ...(host.qdisc === 'tbf' ? { ingressBytes: NaN } : {}),
+  };
 }
 
 async function forEachLimit<T>(items: T[], limit: number, fn: (x: T) => Promise<void>): Promise<void> {

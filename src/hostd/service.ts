@@ -6,6 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { asSyError, SyError } from '../errors.js';
+import { armFaults } from '../faults.js';
 import type { DataPlane, ListeningSocket } from '../dataplane/dataplane.js';
 import {
   AttachRequest,
@@ -69,9 +70,22 @@ export class HostService {
   async start(): Promise<void> {
     await this.serial(async () => {
       for (const ns of [...this.state.namespaces.values()]) if (ns.deleting) await this.finishNamespaceRemoval(ns);
+      // A crash in a network's removal leaves records of its endpoints: the removal is finished.
+      for (const e of [...this.state.endpoints.values()]) {
+        if (this.state.networks.has(e.networkId)) continue;
+        await this.store.remove('endpoints', e.id).catch((err: Error) => this.log.warn(err.message));
+        this.state.endpoints.delete(e.id);
+      }
+      // A crash in a request that adopts a namespace (between the namespace's record and the
+      // endpoint's), or in one that removes its last endpoint (before it is forgotten), leaves an
+      // adopted namespace that holds no endpoint: forget it, as the request would have.
+      for (const ns of [...this.state.namespaces.values()]) {
+        if (ns.autoRelease && !this.state.index.endpointsByNamespace.get(ns.id)?.size) await this.forgetNamespace(ns);
+      }
       // After a crash a veth may exist whose inside was never configured: read both ends once.
       await this.reconciler.reconcile(this.state, true, { checkPeers: true });
     });
+    armFaults();
   }
 
   /** The periodic resync: compares with the kernel and repairs drift. */
@@ -256,8 +270,10 @@ export class HostService {
       const net = this.findNetwork(ref);
       const eps = this.endpointsOf(this.state.index.endpointsByNetwork, net.id);
       if (opts.ifEmpty && eps.length) throw new SyError('SY_IN_USE', `Network "${net.name}" still has ${eps.length} endpoint(s)`);
-      for (const e of eps) await this.store.remove('endpoints', e.id);
+      // The network's record goes first: once it is gone, the endpoints' records are leftovers that
+      // start removes (a crash in between finishes the removal instead of leaving half a network).
       await this.store.remove('networks', net.id);
+      for (const e of eps) await this.store.remove('endpoints', e.id).catch((err: Error) => this.log.warn(err.message));
       for (const e of eps) this.state.endpoints.delete(e.id);
       this.state.networks.delete(net.id);
       this.ipCursor.delete(net.id);

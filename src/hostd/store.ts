@@ -4,10 +4,11 @@
  * directory), so a crash leaves either the old or the new version of each object and a write costs
  * the same whatever the number of objects. State is written before it is applied to the kernel.
  */
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SyError } from '../errors.js';
+import { faultStep } from '../faults.js';
 import type { EndpointRecord, NamespaceRecord, NetworkRecord } from '../model/records.js';
 import { emptyState, type HostState } from '../model/state.js';
 import { emptyPolicies, type EndpointPolicies } from '../model/policies.js';
@@ -30,7 +31,11 @@ export class Store {
         throw new SyError('SY_STORE', `Cannot create state directory "${d}": ${(e as Error).message}`);
       }
       for (const f of readdirSync(d)) {
-        if (!f.endsWith('.json')) continue; // leftovers of an interrupted write (*.tmp) are ignored
+        if (!f.endsWith('.json')) {
+          // A crash between a write and its rename leaves a *.tmp: the old version stands, this goes.
+          if (f.endsWith('.json.tmp')) tryRemove(join(d, f));
+          continue;
+        }
         const doc = JSON.parse(readFileSync(join(d, f), 'utf8')) as { format: number; record: unknown };
         if (doc.format !== FORMAT) throw new SyError('SY_STORE', `Unknown state format ${doc.format} in ${join(d, f)}`);
         const rec = doc.record as { id: string };
@@ -45,6 +50,7 @@ export class Store {
   async put(kind: Kind, record: { id: string }): Promise<void> {
     const path = join(this.dir, kind, `${record.id}.json`);
     const tmp = `${path}.tmp`;
+    faultStep(`store: write ${kind}/${record.id}`);
     try {
       const fh = await open(tmp, 'w', 0o600);
       try {
@@ -53,6 +59,7 @@ export class Store {
       } finally {
         await fh.close();
       }
+      faultStep(`store: rename ${kind}/${record.id}`);
       await rename(tmp, path);
       await this.syncDir(kind);
     } catch (e) {
@@ -62,6 +69,7 @@ export class Store {
   }
 
   async remove(kind: Kind, id: string): Promise<void> {
+    faultStep(`store: remove ${kind}/${id}`);
     try {
       await rm(join(this.dir, kind, `${id}.json`), { force: true });
       await this.syncDir(kind);
@@ -77,6 +85,14 @@ export class Store {
     } finally {
       await fh.close();
     }
+  }
+}
+
+function tryRemove(path: string): void {
+  try {
+    rmSync(path, { force: true });
+  } catch {
+    // a read-only state directory: the leftover is ignored, as it always is
   }
 }
 

@@ -10,6 +10,10 @@ export const VETH_PREFIX = 'sy-ep-';
 /** a veth taken out of service, waiting for its deletion (see LinuxDataPlane.retireLinks) */
 export const RETIRED_PREFIX = 'sy-gc-';
 export const NFT_TABLE = 'switchyard';
+/** The mark on the routes Switchyard makes inside endpoint namespaces (`proto 83`). */
+export const ROUTE_PROTO = 83;
+/** The mark on Switchyard's QOS qdiscs: only a qdisc with this handle is ever deleted. */
+export const QDISC_HANDLE = '5359:';
 
 /** The 8 hex digits of an id that name its kernel objects; hostd keeps them unique per kind. */
 export function shortId(id: string): string {

@@ -75,7 +75,7 @@ export class World {
   }
 
   /** Starts hostd inside `hostNs` (nsenter, as in production) and waits until it answers. */
-  async startHostd(hostNs: string, opts: { stateDir?: string; resyncSeconds?: number; args?: string[]; mountNsPid?: number } = {}): Promise<Hostd> {
+  async startHostd(hostNs: string, opts: { stateDir?: string; resyncSeconds?: number; args?: string[]; mountNsPid?: number; env?: NodeJS.ProcessEnv } = {}): Promise<Hostd> {
     const stateDir = opts.stateDir ?? join(this.dir, `state-${hostNs}`);
     const socket = join(this.dir, `hns-${hostNs}.sock`);
     const out: Buffer[] = [];
@@ -86,7 +86,7 @@ export class World {
         `--net=/run/netns/${hostNs}`, '--', process.execPath, CLI, 'hostd', '--state-dir', stateDir, '--socket', socket,
         '--resync-interval', String(opts.resyncSeconds ?? 1), ...(opts.args ?? []),
       ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
+      { stdio: ['ignore', 'pipe', 'pipe'], ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}) },
     );
     proc.stdout!.on('data', (b: Buffer) => out.push(b));
     proc.stderr!.on('data', (b: Buffer) => out.push(b));
