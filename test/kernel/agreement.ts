@@ -18,6 +18,8 @@ interface NetDoc {
   Bridge: string;
   Ipams: { Subnets: { IpAddressPrefix: string; Routes: { NextHop: string }[] }[] }[];
   Dns: { ServerList?: string[]; Search?: string[]; Domain?: string };
+  Policies?: Policy[];
+  Internal?: boolean;
 }
 interface Policy {
   Type: string;
@@ -59,7 +61,7 @@ interface IpLink {
 }
 
 const PROTO: Record<number, string> = { 6: 'tcp', 17: 'udp', 132: 'sctp' };
-const BASE_CHAINS = ['portmaps', 'nat-prerouting', 'nat-output', 'nat-postrouting', 'acl-out', 'acl-in', 'forward'];
+const BASE_CHAINS = ['portmaps', 'nat-prerouting', 'nat-output', 'nat-postrouting', 'acl-out', 'acl-in', 'forward', 'from-net', 'host-in'];
 const short = (id: string) => id.replace(/-/g, '').slice(0, 8);
 const macOf = (doc: string) => doc.toLowerCase().replace(/-/g, ':');
 
@@ -201,8 +203,11 @@ export async function disagreements(l: Listing, o: { hostNs: string; stateDir: s
     put('nat_subnets', subnetOf(n).IpAddressPrefix);
     put('fwd_into_net', n.Bridge, `jump net-${short(n.ID)}-in`);
     put('post_into_net', n.Bridge, `jump net-${short(n.ID)}-post`);
-    chains.set(`net-${short(n.ID)}-in`, 4);
+    put('net_gateway', `${n.Bridge} . ${gatewayOf(n)}`);
+    chains.set(`net-${short(n.ID)}-in`, 5);
     chains.set(`net-${short(n.ID)}-post`, 2);
+    const underived = [...(n.Policies ?? []).map((p) => p.Type), ...(n.Internal ? ['Internal'] : []), ...((n.Dns.ServerList ?? []).includes(gatewayOf(n)) ? ['DNS on the gateway'] : [])];
+    if (underived.length) out.push(`checker: network ${n.Name} has ${underived.join(', ')}, which this checker does not derive`);
   }
   for (const e of l.endpoints) {
     const ip = e.IpConfigurations[0]!.IpAddress;
