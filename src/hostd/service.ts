@@ -619,10 +619,15 @@ export class HostService {
 
   /** Replaces an endpoint's record (attach, detach, policy change), restoring the old one on failure. */
   private async replaceEndpoint(old: EndpointRecord, next: EndpointRecord) {
+    const status = this.reconciler.status.get(old.id);
     await this.store.put('endpoints', next);
     this.state.endpoints.set(next.id, next);
     await this.applyOrRollback(next.id, async () => {
       this.state.endpoints.set(old.id, old);
+      // The full pass that follows sets the status of an attached endpoint; a detached one has
+      // nothing in it to set, so it gets back the status it had (not the refused change's error).
+      if (status) this.reconciler.status.set(old.id, status);
+      else this.reconciler.status.delete(old.id);
       await this.store.put('endpoints', old).catch((e: Error) => this.log.warn(e.message));
     });
     return this.endpointDoc(next);

@@ -36,7 +36,13 @@ export class Store {
           if (f.endsWith('.json.tmp')) tryRemove(join(d, f));
           continue;
         }
-        const doc = JSON.parse(readFileSync(join(d, f), 'utf8')) as { format: number; record: unknown };
+        let doc: { format: number; record: unknown };
+        try {
+          doc = JSON.parse(readFileSync(join(d, f), 'utf8')) as typeof doc;
+        } catch (e) {
+          // Writes are atomic (a crash leaves a *.tmp, never a half file): this was damaged otherwise.
+          throw new SyError('SY_STORE', `Cannot read ${join(d, f)}: ${(e as Error).message}`);
+        }
         if (doc.format !== FORMAT) throw new SyError('SY_STORE', `Unknown state format ${doc.format} in ${join(d, f)}`);
         const rec = doc.record as { id: string };
         if (kind === 'networks') state.networks.set(rec.id, rec as NetworkRecord);
@@ -64,7 +70,7 @@ export class Store {
       await this.syncDir(kind);
     } catch (e) {
       await rm(tmp, { force: true }).catch(() => undefined);
-      throw new SyError('SY_STORE', `Cannot save ${kind.slice(0, -1)} "${record.id}" in "${this.dir}": ${(e as Error).message}`);
+      throw new SyError('SY_STORE', `Cannot save ${kind.slice(0, -1)} "${record.id}" in "${this.dir}": ${problem(e)}`);
     }
   }
 
@@ -74,7 +80,7 @@ export class Store {
       await rm(join(this.dir, kind, `${id}.json`), { force: true });
       await this.syncDir(kind);
     } catch (e) {
-      throw new SyError('SY_STORE', `Cannot remove ${kind.slice(0, -1)} "${id}" from "${this.dir}": ${(e as Error).message}`);
+      throw new SyError('SY_STORE', `Cannot remove ${kind.slice(0, -1)} "${id}" from "${this.dir}": ${problem(e)}`);
     }
   }
 
@@ -86,6 +92,20 @@ export class Store {
       await fh.close();
     }
   }
+}
+
+/** What went wrong with the state directory, in words first (the request's error says it). */
+function problem(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  const why =
+    code === 'ENOSPC' || code === 'EDQUOT'
+      ? 'the state directory is full'
+      : code === 'EROFS'
+        ? 'the state directory is read-only'
+        : code === 'EACCES' || code === 'EPERM'
+          ? 'hostd may not write to the state directory'
+          : undefined;
+  return why ? `${why} (${(e as Error).message})` : (e as Error).message;
 }
 
 function tryRemove(path: string): void {
