@@ -11,6 +11,7 @@
  */
 import { createRequire } from 'node:module';
 import { SyError } from '../errors.js';
+import { commandFault, faultTimeoutMs } from '../faults.js';
 import { run } from './run.js';
 
 /** What a script printed and whether it succeeded (`nft` exited 0). */
@@ -21,7 +22,7 @@ export interface NftResult {
 }
 
 const NFT_CTX_OUTPUT_JSON = 1 << 4;
-const DEFAULT_TIMEOUT_MS = 15_000;
+const DEFAULT_TIMEOUT_MS = faultTimeoutMs ?? 15_000;
 /** SWITCHYARD_TRACE_COMMANDS=1 logs every call with its duration on stderr, as run() does. */
 const TRACE = process.env['SWITCHYARD_TRACE_COMMANDS'] === '1';
 
@@ -92,7 +93,18 @@ export class Nft {
   }
 
   private call(script: string, json: boolean): Promise<NftResult> {
-    const next = this.queue.then(() => (this.lib ? this.viaLib(this.lib, script, json) : viaProcess(script, json, this.timeoutMs)));
+    const next = this.queue.then(() => {
+      // An injected fault (SWITCHYARD_FAULT, tests only) counts each call as a run of `nft`, as when
+      // scripts went to nft processes: it fails as nft would, or hangs until the timeout.
+      const fault = this.lib ? commandFault(['nft', '-f', '-']) : undefined; // run() counts nft processes
+      if (fault === 'fail') return { ok: false, stdout: '', stderr: 'Error: switchyard: injected failure of nft\n' };
+      if (fault === 'hang') {
+        return new Promise<NftResult>((_, reject) =>
+          setTimeout(() => reject(new SyError('SY_TIMEOUT', `nft did not finish within ${this.timeoutMs} ms`, { argv: ['nft', '-f', '-'], stdin: script, stderr: '', exitCode: null })), this.timeoutMs),
+        );
+      }
+      return this.lib ? this.viaLib(this.lib, script, json) : viaProcess(script, json, this.timeoutMs);
+    });
     this.queue = next.catch(() => undefined);
     return next;
   }

@@ -251,7 +251,15 @@ describe('a full or read-only state directory, kernel commands that fail or hang
   const underFault = async (op: CommandOp, fault: string, codes: string[]) => {
     await restart(`${fault},on-signal`);
     await op.prepare();
-    const before = await snapshot();
+    // A detach in prepare() removes its retired veth's elements a moment later (LATER_NFT_MS in
+    // linux.ts): the starting point is the snapshot once it no longer moves (bounded).
+    let before = await snapshot();
+    for (let i = 0; i < 20; i++) {
+      await new Promise((r) => setTimeout(r, 150));
+      const again = await snapshot();
+      if (JSON.stringify(again) === JSON.stringify(before)) break;
+      before = again;
+    }
     await arm();
     const r = await outcome(op.act());
     const why = `${op.name} with ${fault}`;
