@@ -7,7 +7,8 @@
  * object is there and works) or left no trace (no record, no kernel object, no adopted namespace;
  * its address and host port can be taken by a new create); (c) a pair of other endpoints keeps
  * working: TCP connections opened at the start (one bridged between them, one through a port
- * mapping from outside) still carry data, and new ones open; (d) at the end, after everything is
+ * mapping from outside) still carry data while hostd is down and after it restarted, and new ones
+ * open; (d) at the end, after everything is
  * removed through the API, nothing is left. K, the number of steps of an operation, is learnt by
  * running it once with SWITCHYARD_FAULT=count; every N from 1 to K is walked, for every operation
  * (no sampling: 11 operations, about 70 crash points). Where the reconciler runs two strands side
@@ -382,6 +383,9 @@ describe('crash consistency: hostd killed at every step of every operation', () 
         if (crashed.proc.exitCode === null && crashed.proc.signalCode === null) await new Promise((r) => crashed.proc.once('exit', r));
         const at = stepsIn(crashed.log()).find((s) => s.n === n)?.what ?? '(not reached)';
         if (answered || crashed.proc.signalCode !== 'SIGKILL') failures.push(`step ${n} (${at}): hostd answered or did not die (${crashed.proc.signalCode})`);
+        // While hostd is down, the established connections carry on.
+        round++;
+        for (const [i, c] of conns.entries()) if (!(await c.echo(`down-${round}-${i}`))) failures.push(`crash at step ${n} (${at}): connection ${i} stopped while hostd was down`);
         await start(n < k ? `crash-at:${n + 1},on-signal` : undefined);
         const { outcome, problems } = await check(op);
         if (outcome === 'done' || outcome === 'none') outcomes[outcome]++;
