@@ -97,6 +97,7 @@ describe('crash consistency: hostd killed at every step of every operation', () 
   const allowHttp = { Type: 'ACL', Settings: { Id: 'http', Action: 'Allow', Direction: 'In', Protocols: '6', LocalPorts: '80', Priority: 100 } };
   const extraAcl = { Type: 'ACL', Settings: { Id: 'extra', Action: 'Block', Direction: 'In', Protocols: '6', LocalPorts: '81', Priority: 50 } };
   const qos = { Type: 'QOS', Settings: { MaximumOutgoingBandwidthInBytes: 5_000_000, MaximumIncomingBandwidthInBytes: 6_000_000 } };
+  const overhead = { Type: 'EncapOverhead', Settings: { Overhead: 50 } };
   const route = { Type: 'SDNRoute', Settings: { DestinationPrefix: '198.18.5.0/24', NextHop: '172.31.2.1' } };
   const ep1Body = () => ({
     Name: 'ep1',
@@ -121,6 +122,7 @@ describe('crash consistency: hostd killed at every step of every operation', () 
     if (hasAcl(e, 'extra')) await patch('Remove', extraAcl);
     if (!hasPort(e, 8081)) await patch('Add', pm(8081));
     if (!hasQos(e)) await patch('Add', qos, route);
+    if (has(e, (p) => p.Type === 'EncapOverhead')) await patch('Remove', overhead);
   };
   /** A published port answers `body` (within a bounded wait: the first packet may wait for ARP). */
   const answers = (port: number, body: string) =>
@@ -208,6 +210,16 @@ describe('crash consistency: hostd killed at every step of every operation', () 
         const q = hasQos(e);
         const r = has(e, (p) => p.Type === 'SDNRoute');
         return !e ? 'ep1 is gone' : q && r ? 'none' : !q && !r ? 'done' : `QOS ${q}, route ${r}`;
+      },
+      works: () => ep1Served(),
+    },
+    {
+      name: 'policy modify: add EncapOverhead (both ends\' MTU)',
+      prepare: ensureEp1,
+      act: () => patch('Add', overhead),
+      outcome: (l) => {
+        const e = l.endpoints.find((x) => x.Name === 'ep1') as Ep | undefined;
+        return !e ? 'ep1 is gone' : has(e, (p) => p.Type === 'EncapOverhead') ? 'done' : 'none';
       },
       works: () => ep1Served(),
     },
