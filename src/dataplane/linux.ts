@@ -121,15 +121,20 @@ export class LinuxDataPlane implements DataPlane {
     if (mtu !== (before.mtu ?? 1500)) {
       faultStep(`kernel: mtu of ${v.name}`);
       await run(['ip', 'link', 'set', v.name, 'mtu', String(mtu)]);
+      faultStep(`kernel: mtu of ${v.ifName} in ${v.netnsPath}`);
       await run(['ip', 'link', 'set', v.ifName, 'mtu', String(mtu)], { netns: v.netnsPath });
     }
     const wanted = new Set(v.settings.routes.map((r) => routeSpec(r, v.ifName)));
     const gone = before.routes.filter((r) => !wanted.has(routeSpec(r, v.ifName))).map((r) => `route del ${r.dst} dev ${v.ifName} proto ${ROUTE_PROTO}`);
     // A route already gone is fine to "delete"; a route that cannot be made is an error.
-    if (gone.length) faultStep(`kernel: routes out of ${v.name}`);
-    if (gone.length) await run(['ip', '-force', '-batch', '-'], { stdin: gone.join('\n') + '\n', netns: v.netnsPath, okExitCodes: [1] });
-    if (wanted.size) faultStep(`kernel: routes of ${v.name}`);
-    if (wanted.size) await run(['ip', '-batch', '-'], { stdin: [...wanted].map((r) => `route replace ${r}`).join('\n') + '\n', netns: v.netnsPath });
+    if (gone.length) {
+      faultStep(`kernel: routes out of ${v.name}`);
+      await run(['ip', '-force', '-batch', '-'], { stdin: gone.join('\n') + '\n', netns: v.netnsPath, okExitCodes: [1] });
+    }
+    if (wanted.size) {
+      faultStep(`kernel: routes of ${v.name}`);
+      await run(['ip', '-batch', '-'], { stdin: [...wanted].map((r) => `route replace ${r}`).join('\n') + '\n', netns: v.netnsPath });
+    }
     await this.applyQos(v, before);
   }
 

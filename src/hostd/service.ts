@@ -648,9 +648,14 @@ export class HostService {
     throw err;
   }
 
-  /** After a removal the record is gone already; a kernel failure is left to the resync. */
+  /**
+   * After a removal the record is gone already: the removal goes forward, never back. If the kernel
+   * refused the removal (the links or the ruleset), a full pass tries again at once; what still
+   * fails is left to the resync. (Other objects' errors, e.g. a vanished namespace, are not retried.)
+   */
   private async applyAfterRemoval(): Promise<void> {
-    const errors = await this.reconciler.reconcile(this.state, false);
+    let errors = await this.reconciler.reconcile(this.state, false);
+    if (errors.has('links') || errors.has('nft')) errors = await this.reconciler.reconcile(this.state, true);
     if (errors.size) this.log.warn('cleanup after a removal is incomplete; the periodic resync will retry');
   }
 

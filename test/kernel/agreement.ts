@@ -38,6 +38,7 @@ interface EpDoc {
   Policies: Policy[];
   Routes: { NextHop?: string; DestinationPrefix: string; Metric?: number }[];
   Dns: { ServerList?: string[]; Search?: string[]; Domain?: string };
+  Mtu?: number;
 }
 interface NsDoc {
   ID: string;
@@ -56,6 +57,7 @@ interface IpLink {
   master?: string;
   flags?: string[];
   address?: string;
+  mtu?: number;
   linkinfo?: { info_kind?: string };
   addr_info?: { family: string; local: string; prefixlen: number }[];
 }
@@ -115,6 +117,7 @@ export async function disagreements(l: Listing, o: { hostNs: string; stateDir: s
     const bridge = nets.get(e.HostComputeNetwork)?.Bridge;
     if (k.master !== bridge) out.push(`link ${e.HostIfName}: master ${k.master}, want ${bridge}`);
     if (!k.flags?.includes('UP')) out.push(`link ${e.HostIfName}: down`);
+    if (k.mtu !== (e.Mtu ?? 1500)) out.push(`link ${e.HostIfName}: MTU ${k.mtu}, want ${e.Mtu ?? 1500}`);
     same(`link ${e.HostIfName} addresses`, [], v4(k), out);
     await checkQdisc(`${e.HostIfName} (host side)`, e.HostIfName, `/run/netns/${o.hostNs}`, qos(e, 'MaximumIncomingBandwidthInBytes'), out);
   }
@@ -144,6 +147,7 @@ export async function disagreements(l: Listing, o: { hostNs: string; stateDir: s
       if (k) {
         if (k.address !== macOf(e.MacAddress)) out.push(`${e.InterfaceName} in ${n.Path}: MAC ${k.address}, want ${macOf(e.MacAddress)}`);
         if (!k.flags?.includes('UP')) out.push(`${e.InterfaceName} in ${n.Path}: down`);
+        if (k.mtu !== (e.Mtu ?? 1500)) out.push(`${e.InterfaceName} in ${n.Path}: MTU ${k.mtu}, want ${e.Mtu ?? 1500}`);
         same(`${e.InterfaceName} in ${n.Path} addresses`, [`${ip.IpAddress}/${ip.PrefixLength}`], v4(k), out);
       }
       const net = nets.get(e.HostComputeNetwork);

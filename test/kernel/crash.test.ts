@@ -7,7 +7,8 @@
  * object is there and works) or left no trace (no record, no kernel object, no adopted namespace;
  * its address and host port can be taken by a new create); (c) a pair of other endpoints keeps
  * working: TCP connections opened at the start (one bridged between them, one through a port
- * mapping from outside) still carry data, and new ones open; (d) at the end, after everything is
+ * mapping from outside) still carry data while hostd is down and after it restarted, and new ones
+ * open; (d) at the end, after everything is
  * removed through the API, nothing is left. K, the number of steps of an operation, is learnt by
  * running it once with SWITCHYARD_FAULT=count; every N from 1 to K is walked, for every operation
  * (no sampling: 11 operations, about 70 crash points). Where the reconciler runs two strands side
@@ -96,6 +97,7 @@ describe('crash consistency: hostd killed at every step of every operation', () 
   const allowHttp = { Type: 'ACL', Settings: { Id: 'http', Action: 'Allow', Direction: 'In', Protocols: '6', LocalPorts: '80', Priority: 100 } };
   const extraAcl = { Type: 'ACL', Settings: { Id: 'extra', Action: 'Block', Direction: 'In', Protocols: '6', LocalPorts: '81', Priority: 50 } };
   const qos = { Type: 'QOS', Settings: { MaximumOutgoingBandwidthInBytes: 5_000_000, MaximumIncomingBandwidthInBytes: 6_000_000 } };
+  const overhead = { Type: 'EncapOverhead', Settings: { Overhead: 50 } };
   const route = { Type: 'SDNRoute', Settings: { DestinationPrefix: '198.18.5.0/24', NextHop: '172.31.2.1' } };
   const ep1Body = () => ({
     Name: 'ep1',
@@ -120,6 +122,7 @@ describe('crash consistency: hostd killed at every step of every operation', () 
     if (hasAcl(e, 'extra')) await patch('Remove', extraAcl);
     if (!hasPort(e, 8081)) await patch('Add', pm(8081));
     if (!hasQos(e)) await patch('Add', qos, route);
+    if (has(e, (p) => p.Type === 'EncapOverhead')) await patch('Remove', overhead);
   };
   /** A published port answers `body` (within a bounded wait: the first packet may wait for ARP). */
   const answers = (port: number, body: string) =>
@@ -207,6 +210,16 @@ describe('crash consistency: hostd killed at every step of every operation', () 
         const q = hasQos(e);
         const r = has(e, (p) => p.Type === 'SDNRoute');
         return !e ? 'ep1 is gone' : q && r ? 'none' : !q && !r ? 'done' : `QOS ${q}, route ${r}`;
+      },
+      works: () => ep1Served(),
+    },
+    {
+      name: 'policy modify: add EncapOverhead (both ends\' MTU)',
+      prepare: ensureEp1,
+      act: () => patch('Add', overhead),
+      outcome: (l) => {
+        const e = l.endpoints.find((x) => x.Name === 'ep1') as Ep | undefined;
+        return !e ? 'ep1 is gone' : has(e, (p) => p.Type === 'EncapOverhead') ? 'done' : 'none';
       },
       works: () => ep1Served(),
     },
@@ -382,6 +395,9 @@ describe('crash consistency: hostd killed at every step of every operation', () 
         if (crashed.proc.exitCode === null && crashed.proc.signalCode === null) await new Promise((r) => crashed.proc.once('exit', r));
         const at = stepsIn(crashed.log()).find((s) => s.n === n)?.what ?? '(not reached)';
         if (answered || crashed.proc.signalCode !== 'SIGKILL') failures.push(`step ${n} (${at}): hostd answered or did not die (${crashed.proc.signalCode})`);
+        // While hostd is down, the established connections carry on.
+        round++;
+        for (const [i, c] of conns.entries()) if (!(await c.echo(`down-${round}-${i}`))) failures.push(`crash at step ${n} (${at}): connection ${i} stopped while hostd was down`);
         await start(n < k ? `crash-at:${n + 1},on-signal` : undefined);
         const { outcome, problems } = await check(op);
         if (outcome === 'done' || outcome === 'none') outcomes[outcome]++;

@@ -289,6 +289,32 @@ describe('a full or read-only state directory, kernel commands that fail or hang
     });
   }
 
+  it('endpoint delete: each kernel command failing in turn, the removal still completes', async () => {
+    // A removal goes forward, never back: the record goes first, and what the kernel refused is
+    // tried again at once with a full pass.
+    const op: CommandOp = {
+      name: 'endpoint delete',
+      prepare: async () => {
+        if (!(await get('/endpoints/w3'))) await api('POST', '/endpoints', w3());
+      },
+      act: () => api('DELETE', '/endpoints/w3'),
+      done: async () => !(await get('/endpoints/w3')),
+    };
+    await restart('count,on-signal');
+    await op.prepare();
+    await arm();
+    await op.act();
+    const commands = [...hostd.log().matchAll(/^fault command (\w+) (\d+): /gm)].map((m) => ({ prog: m[1]!, n: Number(m[2]) }));
+    assert.ok(commands.length > 0);
+    const seen: string[] = [];
+    for (const c of commands) {
+      const r = await underFault(op, `fail:${c.prog}:${c.n}`, []);
+      assert.equal(r, 'ok', `the removal completes with ${c.prog} ${c.n} failing`);
+      seen.push(`${c.prog} ${c.n}: ${r}`);
+    }
+    figures.push(`endpoint delete: ${commands.length} commands failed in turn: ${seen.join('; ')}`);
+  });
+
   it('endpoint create: each kernel command hanging in turn is killed at the timeout, and retried or rolled back', async () => {
     const op = commandOps[0]!;
     await restart('count,on-signal');
