@@ -23,7 +23,7 @@ import { renderEndpoint, renderNamespace, renderNetwork } from '../hcn/render.js
 import { cidrContains, cidrSize, cidrsOverlap, cidrToString, intToIp, ipToInt, isIPv4, maskOf, parseCidr, type Cidr } from '../model/ipv4.js';
 import { endpointMac, GUID_PATTERN, NAME_PATTERN, shortId } from '../model/names.js';
 import { EPHEMERAL_FIRST, mappingsClash, resolvePortMappings, type PortRequest } from '../model/ports.js';
-import { freeMacInPool, NET_ADAPTER_NAME, parseMacPool, parseNetworkPolicies } from '../model/network-settings.js';
+import { freeMacInPool, isPolicyType, LIVE_NETWORK_POLICIES, NET_ADAPTER_NAME, parseMacPool, parseNetworkPolicies } from '../model/network-settings.js';
 import { modifyHostAccess, parseHostAccessPolicies } from '../model/host-access.js';
 import { checkPoliciesFit, emptyPolicies, modifyPolicies, parsePolicies, routeOf, type EndpointPolicies } from '../model/policies.js';
 import type { DnsSettings, EndpointRecord, NamespaceRecord, NetworkRecord, PortMapping } from '../model/records.js';
@@ -71,8 +71,10 @@ export class HostService {
     await this.serial(async () => {
       for (const ns of [...this.state.namespaces.values()]) if (ns.deleting) await this.finishNamespaceRemoval(ns);
       // A crash in a network's removal leaves records of its endpoints: the removal is finished.
+      // A crash in a create that adopts a namespace may have written the endpoint's record and not
+      // the namespace's (they are written side by side): the request failed, so the endpoint goes.
       for (const e of [...this.state.endpoints.values()]) {
-        if (this.state.networks.has(e.networkId)) continue;
+        if (this.state.networks.has(e.networkId) && (!e.namespaceId || this.state.namespaces.has(e.namespaceId))) continue;
         await this.store.remove('endpoints', e.id).catch((err: Error) => this.log.warn(err.message));
         this.state.endpoints.delete(e.id);
       }
@@ -394,13 +396,14 @@ export class HostService {
     return this.serial(async () => {
       const net = this.findNetwork(ref);
       const { kind, docs } = parseModify(body, 'network');
-      const other = docs.findIndex((d) => !['networkacl', 'hostaccess'].includes(d.Type.toLowerCase()));
-      if (other >= 0) throw new SyError('SY_NOT_SUPPORTED', `Settings.Policies[${other}]: "${docs[other]!.Type}" cannot be changed on a network; NetworkACL and HostAccess can`);
-      const has = (t: string) => docs.some((d) => d.Type.toLowerCase() === t);
+      const other = docs.findIndex((d) => !LIVE_NETWORK_POLICIES.some((t) => isPolicyType(d, t)));
+      if (other >= 0) throw new SyError('SY_NOT_SUPPORTED', `Settings.Policies[${other}]: "${docs[other]!.Type}" cannot be changed on a network; ${LIVE_NETWORK_POLICIES.join(' and ')} can`);
+      // Update replaces only the Types the request holds.
+      const touches = (t: string) => kind !== 'update' || docs.some((d) => isPolicyType(d, t));
       const reqAcls = parseNetworkAcls(docs, 'Settings.Policies');
-      const acls = has('networkacl') || kind !== 'update' ? modifyNetworkAcls(net.acls ?? [], kind, reqAcls) : (net.acls ?? []);
-      const reqAccess = parseHostAccessPolicies(docs);
-      const access = has('hostaccess') || kind !== 'update' ? modifyHostAccess(net.hostAccess ?? [], kind, reqAccess) : (net.hostAccess ?? []);
+      const reqAccess = parseHostAccessPolicies(docs, 'Settings.Policies');
+      const acls = touches('NetworkACL') ? modifyNetworkAcls(net.acls ?? [], kind, reqAcls) : (net.acls ?? []);
+      const access = touches('HostAccess') ? modifyHostAccess(net.hostAccess ?? [], kind, reqAccess) : (net.hostAccess ?? []);
       const { acls: _a, hostAccess: _h, ...rest } = net;
       const next: NetworkRecord = { ...rest, ...(acls.length ? { acls } : {}), ...(access.length ? { hostAccess: access } : {}) };
       await this.store.put('networks', next);
@@ -590,8 +593,9 @@ export class HostService {
    * Persists a new record, applies it, and undoes both if the kernel refuses: the request then fails
    * with the kernel's error and nothing of it remains. `beside` is a new record the first refers to
    * (the namespace an endpoint request adopts), written at the same time rather than before it: a
-   * crash between the two leaves at worst an endpoint that names no known namespace, which is
-   * planned detached and removed by its DEL. The caller forgets `beside` when this throws.
+   * crash between the two leaves one of them alone, which start() removes (an endpoint naming no
+   * known namespace, an adopted namespace holding no endpoint). The caller forgets `beside` when
+   * this throws.
    */
   private async commit(
     kind: Kind,

@@ -45,8 +45,8 @@ export function parseHostAccess(settings: unknown, where: string): HostAccessRul
  * A network document's HostAccess policies (network-settings.ts' parseNetworkPolicies refuses the
  * Types no one takes).
  */
-export function parseHostAccessPolicies(policies: readonly { Type: string; Settings?: unknown }[]): HostAccessRule[] {
-  return policies.flatMap((p, i) => (p.Type.toLowerCase() === 'hostaccess' ? [parseHostAccess(p.Settings, `Policies[${i}]`)] : []));
+export function parseHostAccessPolicies(policies: readonly { Type: string; Settings?: unknown }[], base = 'Policies'): HostAccessRule[] {
+  return policies.flatMap((p, i) => (p.Type.toLowerCase() === 'hostaccess' ? [parseHostAccess(p.Settings, `${base}[${i}]`)] : []));
 }
 
 /**

@@ -16,6 +16,17 @@ export interface MacRange {
 
 export const NET_ADAPTER_NAME = 'NetAdapterName';
 
+/**
+ * Network policies read by parsers of their own and kept as records of their own (model/acl.ts,
+ * model/host-access.ts), not stored as given: also the ones a network's PATCH changes.
+ */
+export const LIVE_NETWORK_POLICIES = ['NetworkACL', 'HostAccess'];
+
+/** Whether a policy document is of Type `type` (HCN Types are matched without regard to case). */
+export function isPolicyType(p: { Type: string }, type: string): boolean {
+  return p.Type.toLowerCase() === type.toLowerCase();
+}
+
 /** Interface names that are safe in an nft rule and a command, and not Switchyard's own links. */
 const IFNAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/;
 
@@ -26,8 +37,7 @@ const IFNAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/;
 export function parseNetworkPolicies(policies: { Type: string; Settings?: unknown }[]): { stored: NetworkRecord['policies']; adapter?: string } {
   let adapter: string | undefined;
   for (const [i, p] of policies.entries()) {
-    // read by their own parsers, kept as records of their own: model/acl.ts, model/host-access.ts
-    if (['networkacl', 'hostaccess'].includes(p.Type.toLowerCase())) continue;
+    if (LIVE_NETWORK_POLICIES.some((t) => isPolicyType(p, t))) continue;
     if (p.Type.toLowerCase() !== NET_ADAPTER_NAME.toLowerCase()) {
       throw new SyError('SY_NOT_SUPPORTED', `Network policy "${p.Type}" is not supported on NAT networks; supported: ${NET_ADAPTER_NAME}, NetworkACL, HostAccess`);
     }

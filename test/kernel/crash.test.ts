@@ -74,11 +74,7 @@ describe('crash consistency: hostd killed at every step of every operation', () 
     await w.stopHostd(hostd, 'SIGKILL');
     await start(fault);
   };
-  /** Starts the fault's count (SWITCHYARD_FAULT=...,on-signal) and waits until hostd says so. */
-  const arm = async () => {
-    process.kill(hostd.pid, 'SIGUSR2');
-    await waitFor('hostd to arm its fault', async () => hostd.log().includes('fault armed'));
-  };
+  const arm = () => w.armFault(hostd);
   const api = <T = unknown>(method: string, path: string, body?: unknown) => hostd.client.request<T>(method, path, body);
   const get = async <T>(path: string): Promise<T | undefined> => {
     try {

@@ -35,10 +35,7 @@ describe('a full or read-only state directory, kernel commands that fail or hang
     await w.stopHostd(hostd, 'SIGKILL');
     await start(fault);
   };
-  const arm = async () => {
-    process.kill(hostd.pid, 'SIGUSR2');
-    await waitFor('hostd to arm its fault', async () => hostd.log().includes('fault armed'));
-  };
+  const arm = () => w.armFault(hostd);
   const api = <T = unknown>(method: string, path: string, body?: unknown) => hostd.client.request<T>(method, path, body);
   /** The error a request gets (or 'ok'). */
   const outcome = (p: Promise<unknown>) =>

@@ -118,6 +118,12 @@ export class World {
     await exited;
   }
 
+  /** Starts the count of a hostd started with SWITCHYARD_FAULT=...,on-signal and waits until it says so. */
+  async armFault(d: Hostd): Promise<void> {
+    process.kill(d.pid, 'SIGUSR2');
+    await waitFor('hostd to arm its fault', async () => d.log().includes('fault armed'));
+  }
+
   /** Runs the switchyard CLI against hostd's socket. */
   async cli(d: Hostd, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
     const res = await run([process.execPath, CLI, '--socket', d.socket, ...args], { okExitCodes: [1, 2, 3] });

@@ -38,6 +38,24 @@ describe('start after a crash', () => {
     h.cleanup();
   });
 
+  it('removes an endpoint whose adopted namespace was never stored (the two are written side by side)', async () => {
+    const fake = new FakeDataPlane();
+    fake.namespaces.add('/run/netns/c1');
+    const h = await newTestHost(fake);
+    await h.svc.createNetwork(NET);
+    const ep = await h.svc.createEndpoint({ Name: 'a', HostComputeNetwork: 'n', HostComputeNamespace: '/run/netns/c1', AdoptNamespace: true, Policies: [{ Type: 'PortMapping', Settings: { InternalPort: 80, ExternalPort: 8080 } }] });
+    // As if hostd died after the endpoint's rename, before the namespace's (seen in CI).
+    rmSync(join(h.dir, 'namespaces', `${ep.HostComputeNamespace}.json`));
+    const again = await newTestHost(fake, h.dir);
+    assert.equal(again.svc.state.endpoints.size, 0);
+    assert.deepEqual(readdirSync(join(h.dir, 'endpoints')), []);
+    assert.deepEqual([...fake.links.values()].filter((l) => l.kind === 'veth'), [], 'its veth is gone');
+    // Its name, address and port are free again.
+    const b = await again.svc.createEndpoint({ Name: 'a', HostComputeNetwork: 'n', Policies: [{ Type: 'PortMapping', Settings: { InternalPort: 80, ExternalPort: 8080 } }] });
+    assert.equal(b.IpConfigurations?.[0]?.IpAddress, ep.IpConfigurations?.[0]?.IpAddress);
+    h.cleanup();
+  });
+
   it('finishes the removal of a network whose endpoints outlived its record', async () => {
     const fake = new FakeDataPlane();
     fake.namespaces.add('/run/netns/c1');
