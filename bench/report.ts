@@ -73,7 +73,7 @@ function targets(r: BenchReport): TargetRow[] {
     { what: 'throughput endpoint → endpoint / bare bridge', goal: '≥ 0.9×', measured: ratio(throughputOf(r, 'hostd-e2e'), bridge), show: x, met: (v) => v >= 0.9 },
     { what: 'throughput outside → published port / bare bridge', goal: '≥ 0.9×', measured: ratio(throughputOf(r, 'hostd-published'), bridge), show: x, met: (v) => v >= 0.9 },
     {
-      what: `hostd (+ command helper) VmRSS with ${r.scale ? r.scale.detached + r.scale.attached : '1,000'} endpoints`,
+      what: `hostd VmRSS with ${r.scale ? r.scale.detached + r.scale.attached : '1,000'} endpoints`,
       goal: '≤ 120 MB (10⁶ bytes)',
       measured: r.scale?.rssMiB ?? nan,
       show: (v) => `${mb(v)} MB (${v.toFixed(1)} MiB)`,
@@ -173,8 +173,7 @@ function renderScale(s: ScaleResult): string {
         ['VmRSS, idle (before the network)', mib(s.idleRssMiB)],
         [`create ${s.detached} detached endpoints (total)`, ms(s.createDetachedMs)],
         [`create ${s.attached} attached endpoints (total, incl. ip netns add + POST /namespaces)`, ms(s.createAttachedMs)],
-        [`VmRSS with ${total} endpoints (hostd + its command helper)`, mib(s.rssMiB)],
-        ['of which the command helper (Bun)', mib(s.helperRssMiB)],
+        [`VmRSS with ${total} endpoints`, mib(s.rssMiB)],
         ['VmHWM (peak) at that point', mib(s.hwmMiB)],
         [`GET /endpoints (${total} documents)`, ms(s.listMs)],
         [`SIGTERM → exit (${s.stopOutcome})`, ms(s.stopMs)],

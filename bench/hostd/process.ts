@@ -71,26 +71,15 @@ export class HostdProcess {
     return stopProcess(this.child, graceMs);
   }
 
-  /**
-   * VmRSS and VmHWM in MiB, from /proc/<pid>/status, of hostd and its command helper (the long-lived
-   * Bun child that starts its commands: part of what hostd costs the host), and the helper's share.
-   */
-  memory(): { rssMiB: number; hwmMiB: number; helperRssMiB: number } {
-    const kib = (pid: number, field: string): number => {
-      const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-      if (!m) throw new Error(`No ${field} in /proc/${pid}/status`);
-      return Number(m[1]);
+  /** VmRSS and VmHWM of hostd in MiB, from /proc/<pid>/status (hostd has no long-lived child). */
+  memory(): { rssMiB: number; hwmMiB: number } {
+    const status = readFileSync(`/proc/${this.pid}/status`, 'utf8');
+    const mib = (field: string): number => {
+      const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
+      if (!m) throw new Error(`No ${field} in /proc/${this.pid}/status`);
+      return Number(m[1]) / 1024;
     };
-    const children = readFileSync(`/proc/${this.pid}/task/${this.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-    const helpers = children.filter((c) => {
-      try {
-        return readFileSync(`/proc/${c}/cmdline`, 'utf8').includes('spawner.js');
-      } catch {
-        return false; // a command that ended meanwhile
-      }
-    });
-    const helperKiB = helpers.reduce((sum, c) => sum + kib(c, 'VmRSS'), 0);
-    return { rssMiB: (kib(this.pid, 'VmRSS') + helperKiB) / 1024, hwmMiB: (kib(this.pid, 'VmHWM') + helperKiB) / 1024, helperRssMiB: helperKiB / 1024 };
+    return { rssMiB: mib('VmRSS'), hwmMiB: mib('VmHWM') };
   }
 
   /** The program the pid runs (should be node: nsenter execs in place). */

@@ -21,8 +21,6 @@ export interface ScaleResult {
   createDetachedMs: number;
   createAttachedMs: number;
   rssMiB: number;
-  /** the command helper's part of rssMiB */
-  helperRssMiB: number;
   hwmMiB: number;
   listMs: number;
   stopMs: number;
@@ -94,7 +92,6 @@ export async function runScale(cfg: BenchConfig, tmpDir: string, td: Teardown, l
     createDetachedMs: made.ms,
     createAttachedMs: madeAttached.ms,
     rssMiB: mem.rssMiB,
-    helperRssMiB: mem.helperRssMiB,
     hwmMiB: mem.hwmMiB,
     listMs: listed.ms,
     stopMs,

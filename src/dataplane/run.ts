@@ -3,14 +3,23 @@
  * `nft` too where libnftables cannot be loaded (nft-lib.ts). Arguments are argv arrays (never a shell
  * string), so no user string is ever interpreted by a shell. Namespace-scoped work is done in the
  * child (`ip -n NAME` or `nsenter --net=PATH`), never by switching the namespace of the Node process
- * (libuv's threads make that unsafe). In hostd the commands are started
- * by its command helper (spawner-client.ts) once useCommandHelper() has started it; elsewhere, or
- * without it, by Node.
+ * (libuv's threads make that unsafe). Commands are started with posix_spawn (posix-spawn.ts), or by
+ * Node's spawn where that cannot be loaded (or SWITCHYARD_SPAWN=node): the same contract either way.
  */
 import { spawn } from 'node:child_process';
 import { SyError } from '../errors.js';
 import { commandFault, faultTimeoutMs } from '../faults.js';
-import { Spawner, type CommandSpec, type Outcome } from './spawner-client.js';
+import { posixSpawnAvailable, spawnPosix } from './posix-spawn.js';
+
+/** What happened to one command: it ran (code null: killed by a signal), or it could not start. */
+export type Outcome = { stdout: string; stderr: string; code: number | null; timedOut: boolean } | { spawnError: string };
+
+export interface CommandSpec {
+  argv: string[];
+  stdin: string;
+  env?: NodeJS.ProcessEnv;
+  timeoutMs: number;
+}
 
 export interface RunOptions {
   /** Text fed to the command's standard input (nft -f -, ip -batch -). */
@@ -35,22 +44,16 @@ const DEFAULT_TIMEOUT_MS = faultTimeoutMs ?? 15_000;
 /** SWITCHYARD_TRACE_COMMANDS=1 logs every command with its duration on stderr. */
 const TRACE = process.env.SWITCHYARD_TRACE_COMMANDS === '1';
 
-const helper = new Spawner();
+let nodeOnly = false;
 
-/**
- * Starts the command helper for the rest of this process's life (hostd calls it once): commands are
- * then started by a small Bun process instead of by forking Node. False when it cannot start (no
- * Bun) or SWITCHYARD_COMMAND_HELPER=0; commands are then started by Node, as they are after the
- * helper dies (`onExit` hears of it).
- */
-export function useCommandHelper(onExit?: (why: string) => void): boolean {
-  if (process.env.SWITCHYARD_COMMAND_HELPER === '0') return false;
-  return helper.start(undefined, undefined, onExit);
+/** How commands are started here: 'posix_spawn', or 'node' (Node's spawn). */
+export function spawnMethod(): 'posix_spawn' | 'node' {
+  return !nodeOnly && posixSpawnAvailable() ? 'posix_spawn' : 'node';
 }
 
-/** Stops the command helper (tests); run() goes back to starting commands itself. */
-export function stopCommandHelper(): Promise<void> {
-  return helper.stop();
+/** Tests: start commands with Node's spawn (true) or the default way again (false). */
+export function useNodeSpawn(on: boolean): void {
+  nodeOnly = on;
 }
 
 /**
@@ -66,7 +69,7 @@ export async function run(argv: readonly string[], opts: RunOptions = {}): Promi
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const started = TRACE ? performance.now() : 0;
   const spec: CommandSpec = { argv: exec, stdin: opts.stdin ?? '', timeoutMs, ...(opts.env ? { env: opts.env } : {}) };
-  const o = helper.alive ? await helper.run(spec) : await spawnHere(spec);
+  const o = spawnMethod() === 'posix_spawn' ? await spawnPosix(spec) : await spawnHere(spec);
   if (TRACE) process.stderr.write(`run ${(performance.now() - started).toFixed(1)} ms: ${full.join(' ')}\n`);
   if ('spawnError' in o) throw new SyError('SY_KERNEL', `Cannot run "${full[0]}": ${o.spawnError}`, failure(full, opts, o.spawnError, null));
   if (o.timedOut) throw new SyError('SY_TIMEOUT', `"${full.join(' ')}" did not finish within ${timeoutMs} ms`, failure(full, opts, o.stderr, o.code));
@@ -78,7 +81,7 @@ export async function run(argv: readonly string[], opts: RunOptions = {}): Promi
   return { stdout: o.stdout, stderr: o.stderr, exitCode };
 }
 
-/** Starts the command from this (Node) process. */
+/** Starts the command with Node's spawn (libuv forks this process). */
 function spawnHere(c: CommandSpec): Promise<Outcome> {
   return new Promise((resolve) => {
     const child = spawn(c.argv[0]!, c.argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], env: c.env ?? process.env });

@@ -8,7 +8,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { LinuxDataPlane } from '../dataplane/linux.js';
-import { useCommandHelper } from '../dataplane/run.js';
+import { spawnMethod } from '../dataplane/run.js';
 import { DockerFrontDoor } from '../docker/plugin-server.js';
 import { buildApi } from './api.js';
 import { HostService } from './service.js';
@@ -66,10 +66,7 @@ export async function hostdMain(argv: string[]): Promise<void> {
     warn: (m: string) => console.error(`${new Date().toISOString()} warn ${logSafe(m)}`),
   };
   if (process.getuid?.() !== 0) log.warn('hostd is not running as root: kernel changes will fail');
-  // commands started by a small Bun process cost a fraction of forking hostd for each (run.ts)
-  if (!useCommandHelper((why) => log.warn(`the command helper ${why}; hostd starts its commands itself from now on`))) {
-    log.info('no command helper (Bun is not installed, or SWITCHYARD_COMMAND_HELPER=0): hostd starts its commands itself');
-  }
+  log.info(`commands are started with ${spawnMethod() === 'node' ? "Node's spawn (posix_spawn could not be loaded, or SWITCHYARD_SPAWN=node)" : 'posix_spawn'}`);
   const dataplane = new LinuxDataPlane();
   log.info(`nftables changes go through ${dataplane.nft.via}`);
   const svc = new HostService({ store: new Store(values['state-dir']), dataplane, log });
