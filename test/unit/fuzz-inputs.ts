@@ -119,7 +119,8 @@ type Path = (string | number)[];
 function pathsOf(v: Json, at: Path = [], out: Path[] = []): Path[] {
   out.push(at);
   if (at.length >= 12 || out.length > 2000) return out;
-  if (Array.isArray(v)) v.slice(0, 50).forEach((x, i) => pathsOf(x, [...at, i], out));
+  // An index loop, not slice: an array may carry a key such as `constructor` that slice would consult.
+  if (Array.isArray(v)) for (let i = 0; i < Math.min(v.length, 50); i++) pathsOf(v[i], [...at, i], out);
   else if (typeof v === 'object' && v !== null) for (const k of Object.keys(v).slice(0, 50)) pathsOf((v as Record<string, Json>)[k], [...at, k], out);
   return out;
 }
@@ -146,7 +147,7 @@ export function mutate(doc: Json, muts: Mutation[]): Json {
     const paths = pathsOf(root);
     const path = paths[m.pick % paths.length]!;
     if (!path.length) {
-      root = m.kind === 'addKey' && typeof root === 'object' && root !== null ? (setAt(root, m.key, m.value), root) : m.value;
+      root = m.kind === 'addKey' && typeof root === 'object' && root !== null && !Array.isArray(root) ? (setAt(root, m.key, m.value), root) : m.value;
       continue;
     }
     let parent: Json = root;
