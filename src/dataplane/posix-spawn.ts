@@ -139,7 +139,8 @@ function collect(l: Libc, pid: number, c: CommandSpec, inFd: number, outFd: numb
     errors.on('data', (b: Buffer) => err.push(b)).on('close', closed).on('error', () => undefined);
     input.on('error', () => undefined); // the command may exit before reading all of its stdin
     input.end(c.stdin);
-    // The pid stays ours until waitpid returns, so the kill can never reach another process.
+    // The pid cannot be reused before waitpid reaps it (the timer is cleared as soon as it has), so
+    // the kill reaches the command, or a zombie, never another process.
     const timer = setTimeout(() => {
       timedOut = true;
       try {
