@@ -387,7 +387,6 @@ export class HostService {
     });
   }
 
-  /** HCN modify request on an endpoint: Add, Remove or Update its policies (port mappings today). */
   /**
    * PATCH of a network: HCN modify requests on its NetworkACL rules and HostAccess policies, applied
    * to all its endpoints at once (Update replaces the policies of each Type the request holds).
@@ -406,17 +405,13 @@ export class HostService {
       const access = touches('HostAccess') ? modifyHostAccess(net.hostAccess ?? [], kind, reqAccess) : (net.hostAccess ?? []);
       const { acls: _a, hostAccess: _h, ...rest } = net;
       const next: NetworkRecord = { ...rest, ...(acls.length ? { acls } : {}), ...(access.length ? { hostAccess: access } : {}) };
-      await this.store.put('networks', next);
-      this.state.networks.set(next.id, next);
-      await this.applyOrRollback(next.id, async () => {
-        this.state.networks.set(net.id, net);
-        await this.store.put('networks', net).catch((e: Error) => this.log.warn(e.message));
-      });
+      await this.replace('networks', this.state.networks, net, next);
       this.log.info(`network ${net.name}: policies ${kind}: ${acls.length} NetworkACL rule(s), ${access.length} HostAccess policies now`);
       return this.networkDoc(next);
     });
   }
 
+  /** HCN modify request on an endpoint: Add, Remove or Update its policies. */
   modifyEndpoint(ref: string, body: unknown) {
     return this.serialKeepingCursors(async () => {
       const ep = this.findEndpoint(ref);
@@ -623,18 +618,23 @@ export class HostService {
 
   /** Replaces an endpoint's record (attach, detach, policy change), restoring the old one on failure. */
   private async replaceEndpoint(old: EndpointRecord, next: EndpointRecord) {
+    await this.replace('endpoints', this.state.endpoints, old, next);
+    return this.endpointDoc(next);
+  }
+
+  /** Stores and applies `next` in place of `old`; if the kernel refuses it, puts `old` back in both. */
+  private async replace<R extends { id: string }>(kind: Kind, records: Map<string, R>, old: R, next: R) {
     const status = this.reconciler.status.get(old.id);
-    await this.store.put('endpoints', next);
-    this.state.endpoints.set(next.id, next);
+    await this.store.put(kind, next);
+    records.set(next.id, next);
     await this.applyOrRollback(next.id, async () => {
-      this.state.endpoints.set(old.id, old);
-      // The full pass that follows sets the status of an attached endpoint; a detached one has
+      records.set(old.id, old);
+      // The full pass that follows sets the status of what it applies; a detached endpoint has
       // nothing in it to set, so it gets back the status it had (not the refused change's error).
       if (status) this.reconciler.status.set(old.id, status);
       else this.reconciler.status.delete(old.id);
-      await this.store.put('endpoints', old).catch((e: Error) => this.log.warn(e.message));
+      await this.store.put(kind, old).catch((e: Error) => this.log.warn(e.message));
     });
-    return this.endpointDoc(next);
   }
 
   /**

@@ -94,17 +94,18 @@ export class Store {
   }
 }
 
+/** What a write error means for the state directory, by errno. */
+const STORE_PROBLEMS: Record<string, string> = {
+  ENOSPC: 'the state directory is full',
+  EDQUOT: 'the state directory is full',
+  EROFS: 'the state directory is read-only',
+  EACCES: 'hostd may not write to the state directory',
+  EPERM: 'hostd may not write to the state directory',
+};
+
 /** What went wrong with the state directory, in words first (the request's error says it). */
 function problem(e: unknown): string {
-  const code = (e as NodeJS.ErrnoException).code;
-  const why =
-    code === 'ENOSPC' || code === 'EDQUOT'
-      ? 'the state directory is full'
-      : code === 'EROFS'
-        ? 'the state directory is read-only'
-        : code === 'EACCES' || code === 'EPERM'
-          ? 'hostd may not write to the state directory'
-          : undefined;
+  const why = STORE_PROBLEMS[(e as NodeJS.ErrnoException).code ?? ''];
   return why ? `${why} (${(e as Error).message})` : (e as Error).message;
 }
 

@@ -16,6 +16,7 @@
 import { createHash } from 'node:crypto';
 import { SyError } from '../errors.js';
 import { cidrToString, ipToInt, isIPv4, parseCidr } from './ipv4.js';
+import { isPolicyType } from './network-settings.js';
 
 export type AclAction = 'Allow' | 'Block' | 'Pass';
 export type AclDirection = 'In' | 'Out';
@@ -241,7 +242,7 @@ export function counterRule(acls: readonly AclRule[], rule: string): { id: strin
 export function parseNetworkAcls(policies: readonly { Type: string; Settings?: unknown }[], base: string): AclRule[] {
   const out: AclRule[] = [];
   policies.forEach((p, i) => {
-    if (p.Type.toLowerCase() !== 'networkacl') return;
+    if (!isPolicyType(p, 'NetworkACL')) return;
     const r = parseAcl(p.Settings, `${base}[${i}]`);
     if (out.some((x) => x.id === r.id)) throw new SyError('SY_INVALID_POLICY', `${base}: NetworkACL Id "${r.id}" appears twice (or two rules are identical)`);
     out.push(r);

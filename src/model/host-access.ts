@@ -11,6 +11,8 @@
  */
 import { SyError } from '../errors.js';
 import { parsePorts, parseProtocols } from './acl.js';
+import { isPolicyType } from './network-settings.js';
+import { PROTOCOL_NAMES } from './ports.js';
 import type { NetworkRecord } from './records.js';
 
 export interface HostAccessRule {
@@ -20,8 +22,8 @@ export interface HostAccessRule {
   ports: string[];
 }
 
-const PROTO_NAMES: Record<number, string> = { 6: 'tcp', 17: 'udp', 132: 'sctp' };
-const PROTO_NUMBERS: Record<string, number> = { tcp: 6, udp: 17, sctp: 132 };
+const PROTO_NAMES: Record<number, string> = PROTOCOL_NAMES;
+const PROTO_NUMBERS = Object.fromEntries(Object.entries(PROTOCOL_NAMES).map(([n, name]) => [name, Number(n)])) as Record<string, number>;
 
 /** One HostAccess policy's Settings; `where` names the policy in errors ("Policies[0]"). */
 export function parseHostAccess(settings: unknown, where: string): HostAccessRule {
@@ -46,7 +48,7 @@ export function parseHostAccess(settings: unknown, where: string): HostAccessRul
  * Types no one takes).
  */
 export function parseHostAccessPolicies(policies: readonly { Type: string; Settings?: unknown }[], base = 'Policies'): HostAccessRule[] {
-  return policies.flatMap((p, i) => (p.Type.toLowerCase() === 'hostaccess' ? [parseHostAccess(p.Settings, `${base}[${i}]`)] : []));
+  return policies.flatMap((p, i) => (isPolicyType(p, 'HostAccess') ? [parseHostAccess(p.Settings, `${base}[${i}]`)] : []));
 }
 
 /**

@@ -6,6 +6,8 @@
 
 export const LINK_PREFIX = 'sy-';
 export const BRIDGE_PREFIX = 'sy-br-';
+/** The wildcard every network bridge matches in an nft rule. */
+export const ANY_BRIDGE = `${BRIDGE_PREFIX}*`;
 export const VETH_PREFIX = 'sy-ep-';
 /** a veth taken out of service, waiting for its deletion (see LinuxDataPlane.retireLinks) */
 export const RETIRED_PREFIX = 'sy-gc-';

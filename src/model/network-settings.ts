@@ -5,7 +5,7 @@
  * endpoints take their MACs from. Other network policies are refused: none is silently ignored.
  */
 import { SyError } from '../errors.js';
-import { BRIDGE_PREFIX, LINK_PREFIX } from './names.js';
+import { LINK_PREFIX } from './names.js';
 import type { NetworkRecord } from './records.js';
 
 /** A MAC range of a pool, both ends included, as lower-case colon-separated MACs. */
@@ -38,7 +38,7 @@ export function parseNetworkPolicies(policies: { Type: string; Settings?: unknow
   let adapter: string | undefined;
   for (const [i, p] of policies.entries()) {
     if (LIVE_NETWORK_POLICIES.some((t) => isPolicyType(p, t))) continue;
-    if (p.Type.toLowerCase() !== NET_ADAPTER_NAME.toLowerCase()) {
+    if (!isPolicyType(p, NET_ADAPTER_NAME)) {
       throw new SyError('SY_NOT_SUPPORTED', `Network policy "${p.Type}" is not supported on NAT networks; supported: ${NET_ADAPTER_NAME}, NetworkACL, HostAccess`);
     }
     if (adapter !== undefined) throw new SyError('SY_BAD_REQUEST', `Policies[${i}]: a network has one ${NET_ADAPTER_NAME}`);
@@ -57,9 +57,6 @@ export function outboundInterface(net: NetworkRecord): string | undefined {
   const p = net.policies.find((x) => x.Type === NET_ADAPTER_NAME);
   return (p?.Settings as { NetworkAdapterName?: string } | undefined)?.NetworkAdapterName;
 }
-
-/** Also the wildcard every network bridge matches in nft. */
-export const ANY_BRIDGE = `${BRIDGE_PREFIX}*`;
 
 /** "00-15-5D-52-C0-00" or "00:15:5d:52:c0:00" → 48-bit number. */
 export function macToInt(s: string, where: string): number {

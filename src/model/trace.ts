@@ -9,6 +9,7 @@ import { effectiveAcls, orderAcls, type AclRule } from './acl.js';
 import { cidrContains, ipToInt, isIPv4, parseCidr } from './ipv4.js';
 import { outboundInterface } from './network-settings.js';
 import type { EndpointRecord, NetworkRecord, PortMapping } from './records.js';
+import { PROTOCOL_NAMES } from './ports.js';
 import { portKey, type HostState } from './state.js';
 import { hostAccessAllows } from './host-access.js';
 
@@ -44,7 +45,7 @@ export interface TraceResult {
 }
 
 const PROTO: Record<string, number> = { tcp: 6, udp: 17, icmp: 1, sctp: 132 };
-const PROTO_NAMES: Record<number, string> = { 6: 'tcp', 17: 'udp', 132: 'sctp' };
+const PROTO_NAMES: Record<number, string> = PROTOCOL_NAMES;
 
 /** The protocol of a trace request: a number or tcp/udp/icmp/sctp. */
 export function traceProtocol(p: unknown): number {

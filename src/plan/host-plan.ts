@@ -24,11 +24,11 @@
  */
 import type { EndpointRecord, NamespaceRecord, NetworkRecord } from '../model/records.js';
 import type { HostState } from '../model/state.js';
-import { BRIDGE_PREFIX, bridgeMac, bridgeName, LINK_PREFIX, NFT_TABLE, shortId, vethName } from '../model/names.js';
+import { ANY_BRIDGE, bridgeMac, bridgeName, LINK_PREFIX, NFT_TABLE, shortId, vethName } from '../model/names.js';
 import { dnsOnGateway, hostAccessRanges } from '../model/host-access.js';
 import type { NftChain, NftElement, NftSet, NftTable } from './nft-table.js';
 import { aclToNft, effectiveAcls, orderAcls } from '../model/acl.js';
-import { ANY_BRIDGE, outboundInterface } from '../model/network-settings.js';
+import { outboundInterface } from '../model/network-settings.js';
 
 export interface BridgePlan {
   name: string;
@@ -184,7 +184,7 @@ export function planNetworkParts(net: NetworkRecord): NetworkParts {
       name: netChain(net, 'in'),
       rules: [
         `iifname ${br} accept`,
-        `iifname "${BRIDGE_PREFIX}*" counter drop comment "isolation of net ${net.id} from other networks"`,
+        `iifname "${ANY_BRIDGE}" counter drop comment "isolation of net ${net.id} from other networks"`,
         'ct state established,related accept',
         'ct status dnat accept',
         `counter drop comment "isolation of net ${net.id}"`,
@@ -193,12 +193,12 @@ export function planNetworkParts(net: NetworkRecord): NetworkParts {
   ];
   const way = outboundInterface(net);
   if (net.internal || way) {
-    elements.set('fwd_from_net', [{ key: [`"${bridge.name}"`], value: `jump ${netChain(net, 'out')}` }]);
+    elements.set('fwd_from_net', [{ key: [br], value: `jump ${netChain(net, 'out')}` }]);
     const reject = 'counter reject with icmpx type admin-prohibited';
     chains.push({
       name: netChain(net, 'out'),
       rules: net.internal
-        ? [`oifname "${bridge.name}" return`, `${reject} comment "internal net ${net.id}"`]
+        ? [`oifname ${br} return`, `${reject} comment "internal net ${net.id}"`]
         : [
             // other networks decide in their own chains; replies go back the way their flow came in
             `oifname "${ANY_BRIDGE}" return`,
@@ -209,8 +209,8 @@ export function planNetworkParts(net: NetworkRecord): NetworkParts {
     });
   }
   if (net.type === 'NAT' && !net.internal) {
-    elements.set('nat_subnets', [{ key: [net.subnet], comment: `net ${net.id}` }]);
-    elements.set('post_into_net', [{ key: [`"${bridge.name}"`], value: `jump ${netChain(net, 'post')}` }]);
+    elements.set('nat_subnets', [{ key: [net.subnet], comment }]);
+    elements.set('post_into_net', [{ key: [br], value: `jump ${netChain(net, 'post')}` }]);
     chains.push({
       name: netChain(net, 'post'),
       rules: [
@@ -559,8 +559,8 @@ export function nftBase(): NftTable {
         'oifname vmap @post_into_net',
         'ip saddr . ip daddr @nat_except accept',
         'ip saddr @nat_dest_eps ip saddr . ip daddr != @nat_dest accept',
-        `ip saddr @nat_subnets oifname != "sy-br-*" snat ip to ip saddr map @snat_vip`,
-        `ip saddr @nat_subnets oifname != "sy-br-*" masquerade`,
+        `ip saddr @nat_subnets oifname != "${ANY_BRIDGE}" snat ip to ip saddr map @snat_vip`,
+        `ip saddr @nat_subnets oifname != "${ANY_BRIDGE}" masquerade`,
       ],
     },
     {
@@ -586,7 +586,7 @@ export function nftBase(): NftTable {
       // gateway's MAC, and hand them to the host's loopback services or to port mappings.
       name: 'from-net',
       base: 'type filter hook prerouting priority raw; policy accept;',
-      rules: [`iifname "${BRIDGE_PREFIX}*" ip daddr 127.0.0.0/8 counter drop comment "loopback address from a network"`],
+      rules: [`iifname "${ANY_BRIDGE}" ip daddr 127.0.0.0/8 counter drop comment "loopback address from a network"`],
     },
     {
       // New flows from endpoints to the host itself (the gateway, every host address): only what
@@ -594,7 +594,7 @@ export function nftBase(): NftTable {
       name: 'host-in',
       base: 'type filter hook input priority filter; policy accept;',
       rules: [
-        `iifname != "${BRIDGE_PREFIX}*" accept`,
+        `iifname != "${ANY_BRIDGE}" accept`,
         'ct state established,related accept',
         'icmp type { destination-unreachable, time-exceeded, parameter-problem } accept',
         'icmp type echo-request iifname . ip daddr @net_gateway accept',

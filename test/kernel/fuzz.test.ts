@@ -15,7 +15,6 @@
  */
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { join, relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -23,7 +22,7 @@ import fc from 'fast-check';
 import { run } from '../../src/dataplane/run.js';
 import { requireRoot, World, type Hostd } from './world.js';
 import { CniHarness } from './cni.js';
-import { hostileString, pollutedJson, rawBodies, spoiled } from '../unit/fuzz-inputs.js';
+import { hostileString, pollutedJson, rawBodies, requestRaw, spoiled } from '../unit/fuzz-inputs.js';
 import { hostRequest, seedRequests, type HostRequest, type Paths } from '../unit/fuzz-host-requests.js';
 
 const SCALE = Number(process.env.SWITCHYARD_FUZZ_KERNEL_RUNS ?? 400);
@@ -111,21 +110,7 @@ describe('fuzz against a real hostd', () => {
   }
 
   function send(r: HostRequest): Promise<{ status: number; text: string }> {
-    return new Promise((resolve, reject) => {
-      const body = r.body?.body ?? '';
-      const headers: Record<string, string | number> = { 'content-length': Buffer.byteLength(body) };
-      if (r.body?.contentType !== undefined) headers['content-type'] = r.body.contentType;
-      else if (r.body) headers['content-type'] = 'application/json';
-      const req = httpRequest({ socketPath: hostd.socket, method: r.method, path: r.url, headers }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (b: Buffer) => chunks.push(b));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', reject);
-      });
-      req.setTimeout(HANG_MS, () => req.destroy(new Error(`no answer within ${HANG_MS} ms`)));
-      req.on('error', reject);
-      req.end(body);
-    });
+    return requestRaw(hostd.socket, r.method, r.url, r.body, HANG_MS, 'application/json');
   }
 
   /** Raw bytes on the socket; resolves with what came back when hostd closes (bounded). */

@@ -10,7 +10,6 @@
  * host is then started afresh and the success counted.
  */
 import assert from 'node:assert/strict';
-import { request as httpRequest } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,7 +17,7 @@ import { after, test } from 'node:test';
 import fc from 'fast-check';
 import { DockerFrontDoor } from '../../src/docker/plugin-server.js';
 import { newTestHost, snapshot, type TestHost } from './host-fixture.js';
-import { hostileString, PROTOTYPE_KEYS, pollutedJson, rawBodies, spoiled, type RawBody } from './fuzz-inputs.js';
+import { hostileString, PROTOTYPE_KEYS, pollutedJson, rawBodies, requestRaw, spoiled, type RawBody } from './fuzz-inputs.js';
 
 const RUNS = Number(process.env.SWITCHYARD_FUZZ_RUNS ?? 3000);
 const HANG_MS = 30_000;
@@ -172,19 +171,7 @@ async function teardown(p: Plugins): Promise<void> {
 }
 
 function post(p: Plugins, c: Call): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const headers: Record<string, string | number> = { 'content-length': Buffer.byteLength(c.body.body) };
-    if (c.body.contentType !== undefined) headers['content-type'] = c.body.contentType;
-    const req = httpRequest({ socketPath: join(p.dir, `${c.socket}.sock`), method: c.httpMethod, path: c.path, headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (b: Buffer) => chunks.push(b));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
-    req.setTimeout(HANG_MS, () => req.destroy(new Error(`no answer within ${HANG_MS} ms`)));
-    req.on('error', reject);
-    req.end(c.body.body);
-  });
+  return requestRaw(join(p.dir, `${c.socket}.sock`), c.httpMethod, c.path, c.body, HANG_MS);
 }
 
 let plugins: Plugins | undefined;

@@ -4,6 +4,7 @@
  * fields spoiled), arbitrary JSON whose keys include prototype-pollution names, and raw bodies that
  * are not JSON at all. Shared by the unit and the kernel fuzz tests.
  */
+import { request as httpRequest } from 'node:http';
 import fc from 'fast-check';
 
 /** Strings that break out of a shell word, an nft string, a resolv.conf line or a log line if anything places them unquoted. */
@@ -214,3 +215,26 @@ export const oddQuery: fc.Arbitrary<string> = fc.oneof(
   hostileString.map((s) => `?network=${encodeURIComponent(s)}`),
   fc.string({ maxLength: 30 }).map((s) => `?${encodeURI(s)}`),
 );
+
+/**
+ * Sends one request over a unix socket with `body` as given (its content type only when it claims
+ * one, else `defaultType`) and resolves with the status and text of the answer; a server that does
+ * not answer within `hangMs` fails it.
+ */
+export function requestRaw(socketPath: string, method: string, path: string, body: RawBody | undefined, hangMs: number, defaultType?: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const bytes = body?.body ?? '';
+    const headers: Record<string, string | number> = { 'content-length': Buffer.byteLength(bytes) };
+    const type = body?.contentType ?? (body ? defaultType : undefined);
+    if (type !== undefined) headers['content-type'] = type;
+    const req = httpRequest({ socketPath, method, path, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (b: Buffer) => chunks.push(b));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.setTimeout(hangMs, () => req.destroy(new Error(`no answer within ${hangMs} ms`)));
+    req.on('error', reject);
+    req.end(bytes);
+  });
+}
