@@ -41,12 +41,14 @@ export interface ListeningSocket {
 }
 
 /**
- * The hits of one rule of an endpoint's ACL chain: `rule` is the ACL Id, or "default in" /
- * "default out" for what no rule decided.
+ * The counter of one element of an ACL map: `owner` is the first part of its key (the endpoint's
+ * address), `comment` what it counts ("acl ID", or "default in" / "default out"). A rule made of
+ * several elements has several counters, to be added up.
  */
-export interface RuleCounter {
-  chain: string;
-  rule: string;
+export interface ElementCounter {
+  set: string;
+  owner: string;
+  comment: string;
   packets: number;
   bytes: number;
 }
@@ -96,12 +98,16 @@ export interface DataPlane {
    * after. Every later nft call applies them before its own change.
    */
   applyNftChangeLater(before: NftTable[], after: NftTable[]): Promise<void>;
-  /** Every ACL counter of the table (one read, for /metrics). */
-  allRuleCounters(): Promise<RuleCounter[]>;
+  /** Every counted element of the ACL maps (one read, for /metrics). */
+  allAclCounters(): Promise<ElementCounter[]>;
   /** Traffic counters of Switchyard's links (host side), for /metrics. */
   linkStats(): Promise<LinkStats[]>;
-  /** The counters of the rules in this ACL chain (none when it is missing). */
-  ruleCounters(chain: string): Promise<RuleCounter[]>;
+  /**
+   * The counters of one endpoint's ACL elements: `elements` maps each ACL map to the keys the
+   * planner gave the endpoint (`owner`, its address, is the first part of each); a key the kernel
+   * does not hold is left out.
+   */
+  aclCounters(owner: string, elements: Map<string, string[]>): Promise<ElementCounter[]>;
   /**
    * Sends one packet for real (a TCP SYN or a UDP datagram) from namespace `netnsPath` (hostd's own
    * when absent), from `source` when given, to dst:dport, for `trace --probe`.

@@ -5,9 +5,9 @@
  */
 import { SyError } from '../errors.js';
 import type { BridgePlan, NamespacePlan, Sysctl, VethPlan } from '../plan/host-plan.js';
-import { patchTable, renderTable, type NftTable } from '../plan/nft-table.js';
+import { elementKey, patchTable, renderTable, type NftElement, type NftTable } from '../plan/nft-table.js';
 import { socketClashes, type PortRequest } from '../model/ports.js';
-import type { DataPlane, LinkState, LinkStats, ListeningSocket, PeerState, RuleCounter } from './dataplane.js';
+import type { DataPlane, ElementCounter, LinkState, LinkStats, ListeningSocket, PeerState } from './dataplane.js';
 
 export class FakeDataPlane implements DataPlane {
   links = new Map<string, LinkState & { peer?: VethPlan }>();
@@ -111,23 +111,19 @@ export class FakeDataPlane implements DataPlane {
     await this.applyNftChange(before, after);
   }
 
-  async allRuleCounters(): Promise<RuleCounter[]> {
-    const out: RuleCounter[] = [];
-    for (const c of (this.nft?.chains ?? []).filter((x) => /^ep-[0-9a-f]{8}$/.test(x.name))) out.push(...(await this.ruleCounters(c.name)));
-    return out;
+  async allAclCounters(): Promise<ElementCounter[]> {
+    return (this.nft?.sets ?? []).filter((s) => s.counter).flatMap((s) => s.elements.map((e) => counted(s.name, e)));
   }
 
   async linkStats(): Promise<LinkStats[]> {
     return [...this.links.keys()].map((name) => ({ name, rxBytes: 0, rxPackets: 0, txBytes: 0, txPackets: 0 }));
   }
 
-  async ruleCounters(chain: string): Promise<RuleCounter[]> {
-    const out: RuleCounter[] = [];
-    for (const r of this.nft?.chains.find((x) => x.name === chain)?.rules ?? []) {
-      const m = / comment "(acl (.+)|default (in|out))"$/.exec(r);
-      if (m) out.push({ chain, rule: m[2] ?? m[1]!, packets: 0, bytes: 0 });
-    }
-    return out;
+  async aclCounters(_owner: string, elements: Map<string, string[]>): Promise<ElementCounter[]> {
+    return [...elements].flatMap(([name, keys]) => {
+      const set = this.nft?.sets.find((s) => s.name === name);
+      return (set?.elements ?? []).filter((e) => keys.includes(elementKey(e))).map((e) => counted(name, e));
+    });
   }
 
   /** Probes sent (trace --probe), for tests. */
@@ -203,4 +199,9 @@ export class FakeDataPlane implements DataPlane {
     out.push(this.nftBridge ? canonical(this.nftBridge) : 'no bridge nft table\n');
     return out.join('\n');
   }
+}
+
+/** An element as the fake counts it: never hit. */
+function counted(set: string, e: NftElement): ElementCounter {
+  return { set, owner: e.key[0]!, comment: e.comment ?? '', packets: 0, bytes: 0 };
 }

@@ -12,8 +12,8 @@ import { faultStep } from '../faults.js';
 import { BRIDGE_PREFIX, isOwnedLink, LINK_PREFIX, NFT_TABLE, QDISC_HANDLE, RETIRED_PREFIX, ROUTE_PROTO, VETH_PREFIX } from '../model/names.js';
 import { RESOLV_CONF_MARK, type BridgePlan, type NamespacePlan, type Sysctl, type VethPlan, type VethSettings } from '../plan/host-plan.js';
 import type { NftTable } from '../plan/nft-table.js';
-import type { DataPlane, LinkState, LinkStats, ListeningSocket, PeerState, RuleCounter } from './dataplane.js';
-import { currentOf, diffNft, emptyCurrent, parseNftJson, parseRuleCounters, type NftCurrent } from './nft-diff.js';
+import type { DataPlane, ElementCounter, LinkState, LinkStats, ListeningSocket, PeerState } from './dataplane.js';
+import { currentOf, diffNft, emptyCurrent, parseElementCounters, parseElementText, parseNftJson, type NftCurrent } from './nft-diff.js';
 import { probePorts } from './port-probe.js';
 import { run } from './run.js';
 import { Nft } from './nft-lib.js';
@@ -274,10 +274,9 @@ export class LinuxDataPlane implements DataPlane {
     return parseNftJson(res.stdout, (n) => types.get(n));
   }
 
-  async allRuleCounters(): Promise<RuleCounter[]> {
+  async allAclCounters(): Promise<ElementCounter[]> {
     const res = await this.nft.command(`list table inet ${NFT_TABLE}`);
-    if (!res.ok) return [];
-    return parseRuleCounters(res.stdout).filter((c) => /^ep-[0-9a-f]{8}$/.test(c.chain));
+    return res.ok ? parseElementCounters(res.stdout) : [];
   }
 
   async linkStats(): Promise<LinkStats[]> {
@@ -288,10 +287,22 @@ export class LinuxDataPlane implements DataPlane {
       .map((l) => ({ name: l.ifname, rxBytes: l.stats64!.rx.bytes, rxPackets: l.stats64!.rx.packets, txBytes: l.stats64!.tx.bytes, txPackets: l.stats64!.tx.packets }));
   }
 
-  async ruleCounters(chain: string): Promise<RuleCounter[]> {
-    if (!/^[A-Za-z0-9_-]+$/.test(chain)) throw new Error(`bad chain name ${chain}`);
-    const res = await this.nft.command(`list chain inet ${NFT_TABLE} ${chain}`);
-    return res.ok ? parseRuleCounters(res.stdout) : [];
+  async aclCounters(owner: string, elements: Map<string, string[]>): Promise<ElementCounter[]> {
+    const out: ElementCounter[] = [];
+    for (const [set, keys] of elements) {
+      if (!keys.length) continue;
+      // Keys come from the planner: addresses, prefixes, ranges, numbers and protocol names.
+      if (!/^acl_[a-z_]+$/.test(set) || keys.some((k) => !/^[0-9a-z./ -]+$/.test(k))) throw new Error(`bad ACL element ${set} ${keys[0]}`);
+      // `get element` reads just these elements; it fails whole when one is missing (a change
+      // in between): the map is then listed and read by owner.
+      const res = await this.nft.command(`get element inet ${NFT_TABLE} ${set} { ${keys.join(', ')} }`, true);
+      if (res.ok) out.push(...parseElementText(set, res.stdout));
+      else {
+        const all = await this.nft.command(`list map inet ${NFT_TABLE} ${set}`);
+        if (all.ok) out.push(...parseElementCounters(all.stdout).filter((c) => c.owner === owner));
+      }
+    }
+    return out;
   }
 
   async sendProbe(p: { netnsPath?: string; protocol: 6 | 17; source?: string; dst: string; dport: number; sport?: number }): Promise<void> {

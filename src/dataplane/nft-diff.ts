@@ -5,7 +5,8 @@
  * what the kernel holds, read by `nft -j`).
  */
 import { createHash } from 'node:crypto';
-import { elementKey, renderElement, renderSetDecl, quote, type NftTable } from '../plan/nft-table.js';
+import type { ElementCounter } from './dataplane.js';
+import { elementKey, elementSig, protoAtom, renderElement, renderSetDecl, quote, type NftTable } from '../plan/nft-table.js';
 
 /** What exists: chains (with rules when known) and set/map elements by key → value. */
 export interface NftCurrent {
@@ -16,7 +17,7 @@ export interface NftCurrent {
    * without rewriting (and so zeroing the counters of) every chain on every resync
    */
   chains: Map<string, { rules: string[] } | { tags: string[] }>;
-  /** set name → element key → value ('' for sets) */
+  /** set name → element key → its value and comment (elementSig) */
   sets: Map<string, Map<string, string>>;
   /** names in `sets` that are maps (deleted with `delete map`) */
   maps: Set<string>;
@@ -31,7 +32,7 @@ export function currentOf(desired: NftTable): NftCurrent {
   return {
     exists: true,
     chains: new Map(desired.chains.map((c) => [c.name, { rules: [...c.rules] }])),
-    sets: new Map(desired.sets.map((s) => [s.name, new Map(s.elements.map((e) => [elementKey(e), e.value ?? '']))])),
+    sets: new Map(desired.sets.map((s) => [s.name, new Map(s.elements.map((e) => [elementKey(e), elementSig(e)]))])),
     maps: new Set(desired.sets.filter((s) => s.valueType).map((s) => s.name)),
   };
 }
@@ -49,11 +50,11 @@ export function diffNft(desired: NftTable, cur: NftCurrent): string {
     if (!cur.sets.has(s.name)) head.push(`add ${renderSetDecl(s).replace(/^(map|set) /, `$1 ${t} `)}`);
     const have = cur.sets.get(s.name) ?? new Map<string, string>();
     const want = new Map(s.elements.map((e) => [elementKey(e), e]));
-    const stale = [...have.entries()].filter(([k, v]) => !want.has(k) || (want.get(k)!.value ?? '') !== v).map(([k]) => k);
+    const stale = [...have.entries()].filter(([k, v]) => !want.has(k) || elementSig(want.get(k)!) !== v).map(([k]) => k);
     if (stale.length) dels.push(`delete element ${t} ${s.name} { ${stale.join(', ')} }`);
     const fresh = s.elements.filter((e) => {
       const v = have.get(elementKey(e));
-      return v === undefined || v !== (e.value ?? '');
+      return v === undefined || v !== elementSig(e);
     });
     if (fresh.length) adds.push(`add element ${t} ${s.name} { ${fresh.map(renderElement).join(', ')} }`);
   }
@@ -119,8 +120,9 @@ export function parseNftJson(json: string, keyTypesOf: (set: string) => string[]
     const types = keyTypesOf(set.name) ?? [];
     const elems = new Map<string, string>();
     for (const e of set.elem ?? []) {
-      if (Array.isArray(e)) elems.set(renderKey(e[0], types), renderValue(e[1]));
-      else elems.set(renderKey(e, types), '');
+      const [k, v] = Array.isArray(e) ? [e[0], renderValue(e[1])] : [e, undefined];
+      const comment = isObj(k) && isObj(k.elem) && typeof k.elem.comment === 'string' ? k.elem.comment : undefined;
+      elems.set(renderKey(k, types), elementSig({ ...(v !== undefined ? { value: v } : {}), ...(comment ? { comment } : {}) }));
     }
     cur.sets.set(set.name, elems);
     if ('map' in item) cur.maps.add(set.name);
@@ -129,22 +131,35 @@ export function parseNftJson(json: string, keyTypesOf: (set: string) => string[]
 }
 
 /**
- * Reads the counters of rules from `nft -j list chain|table` output: every rule that has a counter
- * and a comment "acl ID" or "default in|out" gives one entry (rule: the Id, or "default in|out").
+ * Reads the counted elements of `nft -j list table|map` output: every element of a map named
+ * `acl_*` that has a counter and a comment gives one entry, owned by the first part of its key.
  */
-export function parseRuleCounters(json: string): { chain: string; rule: string; packets: number; bytes: number }[] {
-  const out: { chain: string; rule: string; packets: number; bytes: number }[] = [];
+export function parseElementCounters(json: string): ElementCounter[] {
+  const out: ElementCounter[] = [];
   const doc = JSON.parse(json) as { nftables?: Record<string, Json>[] };
   for (const item of doc.nftables ?? []) {
-    const rule = item.rule as { chain: string; comment?: string; expr?: Record<string, Json>[] } | undefined;
-    if (!rule?.comment) continue;
-    const counter = (rule.expr ?? []).find((e) => 'counter' in e)?.counter as { packets: number; bytes: number } | undefined;
-    if (!counter) continue;
-    const comment = rule.comment.replace(/ ?#[0-9a-f]{12}$/, '');
-    const m = /^acl (.+)$/.exec(comment);
-    const name = m ? m[1]! : /^default (in|out)$/.test(comment) ? comment : undefined;
-    if (name) out.push({ chain: rule.chain, rule: name, packets: counter.packets, bytes: counter.bytes });
+    const set = (item.set ?? item.map) as { name: string; elem?: Json[] } | undefined;
+    if (!set?.name.startsWith('acl_')) continue;
+    for (const e of set.elem ?? []) {
+      const k = Array.isArray(e) ? e[0] : e;
+      const el = isObj(k) && isObj(k.elem) ? k.elem : undefined;
+      const counter = el?.counter as { packets: number; bytes: number } | undefined;
+      if (!el || !counter || typeof el.comment !== 'string') continue;
+      const first = isObj(el.val) && 'concat' in el.val ? (el.val.concat as Json[])[0] : el.val;
+      out.push({ set: set.name, owner: String(first), comment: el.comment, packets: counter.packets, bytes: counter.bytes });
+    }
   }
+  return out;
+}
+
+/**
+ * Reads the counted elements of `nft get element` output (text: nft 1.0.6 prints no JSON for it).
+ * Each element starts with its owner's address; keys hold no commas, and comments no quotes.
+ */
+export function parseElementText(set: string, text: string): ElementCounter[] {
+  const out: ElementCounter[] = [];
+  const el = /(\d{1,3}(?:\.\d{1,3}){3})[^,{}\n]*? counter packets (\d+) bytes (\d+) comment "([^"]*)"/g;
+  for (const m of text.matchAll(el)) out.push({ set, owner: m[1]!, comment: m[4]!, packets: Number(m[2]), bytes: Number(m[3]) });
   return out;
 }
 
@@ -163,12 +178,16 @@ function renderAtom(p: Json, type: string | undefined): string {
     const r = p.range as [Json, Json];
     return `${String(r[0])}-${String(r[1])}`;
   }
+  // Listings are read with numeric protocols (nft -p): a number for every protocol, named or not.
+  if (type === 'inet_proto' && typeof p === 'number') return protoAtom(p);
   return type === 'ifname' ? `"${String(p)}"` : String(p);
 }
 
 function renderValue(v: Json): string {
   if (isObj(v) && 'jump' in v) return `jump ${(v.jump as { target: string }).target}`;
   if (isObj(v) && 'goto' in v) return `goto ${(v.goto as { target: string }).target}`;
+  // accept, drop, return, continue: {"accept": null}
+  if (isObj(v) && Object.keys(v).length === 1 && v[Object.keys(v)[0]!] === null) return Object.keys(v)[0]!;
   if (isObj(v) && 'concat' in v) return (v.concat as Json[]).map((x) => String(x)).join(' . ');
   return String(v);
 }

@@ -22,6 +22,8 @@ export interface NftResult {
 }
 
 const NFT_CTX_OUTPUT_JSON = 1 << 4;
+/** protocols as numbers (nft -p): element keys are read back the way the planner writes them */
+const NFT_CTX_OUTPUT_NUMERIC_PROTO = 1 << 7;
 const DEFAULT_TIMEOUT_MS = faultTimeoutMs ?? 15_000;
 /** SWITCHYARD_TRACE_COMMANDS=1 logs every call with its duration on stderr, as run() does. */
 const TRACE = process.env['SWITCHYARD_TRACE_COMMANDS'] === '1';
@@ -87,9 +89,12 @@ export class Nft {
     }
   }
 
-  /** Runs one command (a `list`, with JSON output) whose failure is an answer: a missing table is `ok: false`. */
-  command(command: string): Promise<NftResult> {
-    return this.call(command, true);
+  /**
+   * Runs one command (a `list` or `get`) whose failure is an answer: a missing table is `ok: false`.
+   * Its output is JSON unless `text` (nft 1.0.6 prints `get element` only as text).
+   */
+  command(command: string, text = false): Promise<NftResult> {
+    return this.call(command, !text);
   }
 
   private call(script: string, json: boolean): Promise<NftResult> {
@@ -111,7 +116,7 @@ export class Nft {
 
   private viaLib(lib: Lib, script: string, json: boolean): Promise<NftResult> {
     const ctx = (this.ctx ??= lib.newCtx());
-    lib.setFlags(ctx, json ? NFT_CTX_OUTPUT_JSON : 0);
+    lib.setFlags(ctx, json ? NFT_CTX_OUTPUT_JSON | NFT_CTX_OUTPUT_NUMERIC_PROTO : 0);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.ctx = null; // abandoned: its call may still return some day, into a context no one uses
@@ -133,7 +138,7 @@ export class Nft {
 
 async function viaProcess(script: string, json: boolean, timeoutMs: number): Promise<NftResult> {
   // `-j -f` would read JSON: a listing is given as words (commands hostd made from checked names).
-  const argv = json ? ['nft', '-j', ...script.trim().split(/\s+/)] : ['nft', '-f', '-'];
+  const argv = json ? ['nft', '-j', '-p', ...script.trim().split(/\s+/)] : ['nft', '-f', '-'];
   const res = await run(argv, { ...(json ? {} : { stdin: script }), timeoutMs, okExitCodes: [1] });
   return { ok: res.exitCode === 0, stdout: res.stdout, stderr: res.stderr };
 }

@@ -5,15 +5,15 @@
  * from the kernel on every scrape: two processes, whatever the number of rules.
  */
 import type { HostService } from './service.js';
-import { shortId, vethName } from '../model/names.js';
-import { counterRule, effectiveAcls } from '../model/acl.js';
+import { vethName } from '../model/names.js';
+import { aclHits, effectiveAcls } from '../model/acl.js';
 
 function label(v: string): string {
   return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 }
 
 export async function renderMetrics(svc: HostService): Promise<string> {
-  const [links, rules] = await Promise.all([svc.dataplane.linkStats(), svc.dataplane.allRuleCounters()]);
+  const [links, rules] = await Promise.all([svc.dataplane.linkStats(), svc.dataplane.allAclCounters()]);
   const lines: string[] = [];
   const metric = (name: string, type: 'gauge' | 'counter', help: string, samples: [Record<string, string>, number][]) => {
     lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
@@ -30,7 +30,6 @@ export async function renderMetrics(svc: HostService): Promise<string> {
   metric('switchyard_objects_in_error', 'gauge', 'Objects the last pass could not apply.', [[{}, errors]]);
 
   const byVeth = new Map(links.map((l) => [l.name, l]));
-  const byShort = new Map([...st.endpoints.values()].map((e) => [shortId(e.id), e]));
   const traffic = [...st.endpoints.values()].flatMap((e) => {
     const l = byVeth.get(vethName(e.id));
     if (!l) return [];
@@ -42,10 +41,12 @@ export async function renderMetrics(svc: HostService): Promise<string> {
   metric('switchyard_endpoint_received_bytes_total', 'counter', 'Bytes the endpoint received (host side of its veth: sent).', traffic.map((t) => [t.labels, t.l.txBytes]));
   metric('switchyard_endpoint_received_packets_total', 'counter', 'Packets the endpoint received.', traffic.map((t) => [t.labels, t.l.txPackets]));
 
-  const hits = rules.flatMap((r) => {
-    const e = byShort.get(/^ep-([0-9a-f]{8})$/.exec(r.chain)?.[1] ?? '');
-    const rule = e && counterRule(effectiveAcls(e.policies.acls, st.networks.get(e.networkId)?.acls), r.rule);
-    return e && rule ? [{ labels: { endpoint: e.name, direction: rule.direction, rule: rule.id }, r }] : [];
+  const byOwner = new Map<string, typeof rules>();
+  for (const r of rules) byOwner.set(r.owner, [...(byOwner.get(r.owner) ?? []), r]);
+  const hits = [...st.endpoints.values()].flatMap((e) => {
+    const acls = effectiveAcls(e.policies.acls, st.networks.get(e.networkId)?.acls);
+    if (!acls.length) return [];
+    return aclHits(acls, byOwner.get(e.ip) ?? []).map((r) => ({ labels: { endpoint: e.name, direction: r.direction, rule: r.id }, r }));
   });
   metric('switchyard_acl_rule_packets_total', 'counter', 'Packets of new flows an ACL rule (or a direction\'s default, rule="default") decided.', hits.map((h) => [h.labels, h.r.packets]));
   metric('switchyard_acl_rule_bytes_total', 'counter', 'Bytes of those packets.', hits.map((h) => [h.labels, h.r.bytes]));

@@ -19,6 +19,7 @@ import type { HostState } from '../model/state.js';
 import {
   assembleBridgeTable,
   assembleTable,
+  hasAcls,
   hostSysctls,
   namespaceOf,
   nftBridgeBase,
@@ -291,7 +292,7 @@ export class Reconciler {
           retired.push(was.name);
           retiredIds.add(e.id);
         } else stale.push(was.name);
-        if (e.old!.parts.chains.length) aclVethGoes = true;
+        if (hasAcls(e.old!.parts)) aclVethGoes = true;
       }
       if (now && changed) {
         // a veth that failed half-way goes first
@@ -368,7 +369,7 @@ export class Reconciler {
     };
     // An endpoint with ACLs gets its rules before its new veth can carry a packet, and keeps them
     // until its old veth is gone; otherwise the two strands go side by side.
-    const aclVethComes = vethsToMake.some((v) => (newEp.get(v.endpointId)?.chains.length ?? 0) > 0);
+    const aclVethComes = vethsToMake.some((v) => { const p = newEp.get(v.endpointId); return !!p && hasAcls(p); });
     if (aclVethComes) {
       await ruleset();
       await links();

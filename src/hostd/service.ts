@@ -29,8 +29,10 @@ import { checkPoliciesFit, emptyPolicies, modifyPolicies, parsePolicies, routeOf
 import type { DnsSettings, EndpointRecord, NamespaceRecord, NetworkRecord, PortMapping } from '../model/records.js';
 import { portKey, type HostState } from '../model/state.js';
 import { trace, traceProtocol, type Decision, type TracePacket, type TraceResult } from '../model/trace.js';
-import { counterRule, effectiveAcls, modifyNetworkAcls, parseNetworkAcls } from '../model/acl.js';
-import { aclChain } from '../plan/host-plan.js';
+import { aclHits, effectiveAcls, modifyNetworkAcls, parseNetworkAcls } from '../model/acl.js';
+import { aclMapElements } from '../plan/host-plan.js';
+import { checkAclSize } from '../plan/acl-maps.js';
+import { elementKey } from '../plan/nft-table.js';
 import { Reconciler, type Logger } from './reconciler.js';
 import { Store, type Kind } from './store.js';
 
@@ -149,7 +151,7 @@ export class HostService {
   endpointDoc(e: EndpointRecord) {
     return renderEndpoint(e, this.state, this.reconciler.status.get(e.id));
   }
-  /** An endpoint's document with the hits of each ACL rule (one process: for a single endpoint). */
+  /** An endpoint's document with the hits of each ACL rule (its own elements read: for a single endpoint). */
   async endpointDocWithStats(e: EndpointRecord) {
     const doc = this.endpointDoc(e);
     if (!this.aclsOf(e).length) return doc;
@@ -161,12 +163,12 @@ export class HostService {
     return effectiveAcls(e.policies.acls, this.state.networks.get(e.networkId)?.acls);
   }
 
-  /** The counters of an endpoint's ACL rules and defaults, by Id and direction. */
+  /** The hits of an endpoint's ACL rules and defaults, by Id and direction: its elements' counters. */
   private async aclStats(e: EndpointRecord) {
-    return (await this.dp.ruleCounters(aclChain(e.id))).flatMap((c) => {
-      const r = counterRule(this.aclsOf(e), c.rule);
-      return r ? [{ Id: r.id, Direction: r.direction, Packets: c.packets, Bytes: c.bytes }] : [];
-    });
+    const acls = this.aclsOf(e);
+    const counted = [...aclMapElements(e, acls)].filter(([set]) => set !== 'acl_eps');
+    const counters = await this.dp.aclCounters(e.ip, new Map(counted.map(([set, els]) => [set, els.map(elementKey)])));
+    return aclHits(acls, counters).map((h) => ({ Id: h.id, Direction: h.direction, Packets: h.packets, Bytes: h.bytes }));
   }
 
   namespaceDoc(n: NamespaceRecord) {
@@ -308,7 +310,7 @@ export class HostService {
       checkPublishable(net, parsed.portMappings);
       const routes = (doc.Routes ?? []).map((r, i) => routeOf(r as Record<string, unknown>, `Routes[${i}]`));
       const policies = modifyPolicies(emptyPolicies(), 'add', { ...parsed, routes: [...routes, ...parsed.routes] });
-      await this.checkPolicies(policies, net);
+      await this.checkPolicies(policies, net, ip);
       const mappings = await this.resolveMappings(parsed.portMappings, undefined);
       const dns = parseDns(doc.Dns, 'endpoint Dns');
       const rec: EndpointRecord = {
@@ -405,6 +407,7 @@ export class HostService {
       const access = touches('HostAccess') ? modifyHostAccess(net.hostAccess ?? [], kind, reqAccess) : (net.hostAccess ?? []);
       const { acls: _a, hostAccess: _h, ...rest } = net;
       const next: NetworkRecord = { ...rest, ...(acls.length ? { acls } : {}), ...(access.length ? { hostAccess: access } : {}) };
+      for (const ep of this.endpointsOf(this.state.index.endpointsByNetwork, net.id)) checkAclSize(ep.ip, effectiveAcls(ep.policies.acls, next.acls));
       await this.replace('networks', this.state.networks, net, next);
       this.log.info(`network ${net.name}: policies ${kind}: ${acls.length} NetworkACL rule(s), ${access.length} HostAccess policies now`);
       return this.networkDoc(next);
@@ -421,7 +424,7 @@ export class HostService {
       if (kind !== 'remove') checkPublishable(this.findNetwork(ep.networkId), parsed.portMappings);
       // Everything is checked before anything changes: one request is one transaction.
       const policies = modifyPolicies(ep.policies, kind, parsed);
-      await this.checkPolicies(policies, this.findNetwork(ep.networkId));
+      await this.checkPolicies(policies, this.findNetwork(ep.networkId), ep.ip);
       const requests = parsed.portMappings;
       let next = ep.portMappings;
       if (kind === 'add') {
@@ -683,9 +686,11 @@ export class HostService {
   }
 
   /** Policies that need the network and the host: next hops on the subnet, a VIP of this host. */
-  private async checkPolicies(p: EndpointPolicies, net: NetworkRecord): Promise<void> {
+  /** Refuses policies that do not fit the endpoint at `ip` on `net` (nothing is changed yet). */
+  private async checkPolicies(p: EndpointPolicies, net: NetworkRecord, ip: string): Promise<void> {
     const locals = p.outboundNat?.virtualIp ? await this.dp.localAddresses() : [];
     checkPoliciesFit(p, parseCidr(net.subnet), () => locals);
+    checkAclSize(ip, effectiveAcls(p.acls, net.acls));
   }
 
   /** The endpoints an index lists under `key`, in id order. */

@@ -1,6 +1,6 @@
 /**
- * ACL policies (HCN `ACL`): parsing and validating the settings as HCN writes them, ordering the rules,
- * and turning them into nft rules. Pure.
+ * ACL policies (HCN `ACL`): parsing and validating the settings as HCN writes them, and ordering the
+ * rules (plan/acl-maps.ts turns them into map elements). Pure.
  *
  * Semantics (also in the README):
  *  - Direction Out: what the endpoint sends; In: what it receives (after a port mapping's DNAT, so
@@ -144,7 +144,8 @@ function noOverlap(items: string[], range: (x: string) => [number, number], fiel
   return items;
 }
 
-function addressSpan(a: string): [number, number] {
+/** An address, CIDR or range as its first and last address. */
+export function addressSpan(a: string): [number, number] {
   const r = /^([0-9.]+)-([0-9.]+)$/.exec(a);
   if (r) return [ipToInt(r[1]!), ipToInt(r[2]!)];
   if (!a.includes('/')) return [ipToInt(a), ipToInt(a)];
@@ -152,7 +153,8 @@ function addressSpan(a: string): [number, number] {
   return [c.base, c.base + 2 ** (32 - c.prefix) - 1];
 }
 
-function portSpan(p: string): [number, number] {
+/** A port or range as its first and last port. */
+export function portSpan(p: string): [number, number] {
   const [lo, hi] = p.split('-').map(Number);
   return [lo!, hi ?? lo!];
 }
@@ -193,24 +195,6 @@ export function aclDefault(rules: readonly AclRule[]): 'Allow' | 'Block' {
   return rules.length ? 'Block' : 'Allow';
 }
 
-function set(items: string[]): string {
-  return items.length === 1 ? items[0]! : `{ ${items.join(', ')} }`;
-}
-
-/** One rule as an nft rule (in the endpoint's chain of its direction), with its counter. */
-export function aclToNft(r: AclRule): string {
-  const parts: string[] = [];
-  if (r.protocols.length) parts.push(`meta l4proto ${set(r.protocols.map((p) => PROTO_NAMES[p] ?? String(p)))}`);
-  const [local, remote] = r.direction === 'Out' ? ['saddr', 'daddr'] : ['daddr', 'saddr'];
-  const [lport, rport] = r.direction === 'Out' ? ['sport', 'dport'] : ['dport', 'sport'];
-  if (r.localAddresses.length) parts.push(`ip ${local} ${set(r.localAddresses)}`);
-  if (r.remoteAddresses.length) parts.push(`ip ${remote} ${set(r.remoteAddresses)}`);
-  if (r.localPorts.length) parts.push(`th ${lport} ${set(r.localPorts)}`);
-  if (r.remotePorts.length) parts.push(`th ${rport} ${set(r.remotePorts)}`);
-  parts.push('counter', r.action === 'Allow' ? 'accept' : r.action === 'Block' ? 'drop' : 'return', `comment "acl ${r.id}"`);
-  return parts.join(' ');
-}
-
 /** The HCN Settings of a rule, as `inspect` shows it. */
 export function renderAcl(r: AclRule): Record<string, unknown> {
   return {
@@ -227,15 +211,29 @@ export function renderAcl(r: AclRule): Record<string, unknown> {
   };
 }
 
+/** The hits of one rule (or of a direction's default, Id "default") at one endpoint. */
+export interface AclHits {
+  id: string;
+  direction: AclDirection;
+  packets: number;
+  bytes: number;
+}
+
 /**
- * What a counter of an endpoint's ACL chain stands for: the rule's Id and direction, or the default
- * of a direction ("default in|out" → Id "default"). Undefined for a rule the endpoint no longer has.
+ * Every rule's hits and each direction's default, from the counters of the endpoint's map elements
+ * (comment "acl ID" or "default in|out"; a rule of several elements adds them up). In evaluation
+ * order, Out then In, each default after its rules; a rule no packet can reach shows zero.
  */
-export function counterRule(acls: readonly AclRule[], rule: string): { id: string; direction: AclDirection } | undefined {
-  if (rule === 'default in') return { id: 'default', direction: 'In' };
-  if (rule === 'default out') return { id: 'default', direction: 'Out' };
-  const r = acls.find((a) => a.id === rule);
-  return r ? { id: r.id, direction: r.direction } : undefined;
+export function aclHits(acls: readonly AclRule[], counters: readonly { comment: string; packets: number; bytes: number }[]): AclHits[] {
+  const sums = new Map<string, { packets: number; bytes: number }>();
+  for (const c of counters) {
+    const s = sums.get(c.comment) ?? { packets: 0, bytes: 0 };
+    sums.set(c.comment, { packets: s.packets + c.packets, bytes: s.bytes + c.bytes });
+  }
+  return (['Out', 'In'] as const).flatMap((direction) => [
+    ...orderAcls(acls.filter((a) => a.direction === direction)).map((a) => ({ id: a.id, direction, ...(sums.get(`acl ${a.id}`) ?? { packets: 0, bytes: 0 }) })),
+    { id: 'default', direction, ...(sums.get(`default ${direction.toLowerCase()}`) ?? { packets: 0, bytes: 0 }) },
+  ]);
 }
 
 /** A network document's NetworkACL policies (other Types are left to the caller), Ids unique. */

@@ -27,7 +27,8 @@ import type { HostState } from '../model/state.js';
 import { ANY_BRIDGE, bridgeMac, bridgeName, LINK_PREFIX, NFT_TABLE, shortId, vethName } from '../model/names.js';
 import { dnsOnGateway, hostAccessRanges } from '../model/host-access.js';
 import type { NftChain, NftElement, NftSet, NftTable } from './nft-table.js';
-import { aclToNft, effectiveAcls, orderAcls } from '../model/acl.js';
+import { effectiveAcls, type AclRule } from '../model/acl.js';
+import { aclElements } from './acl-maps.js';
 import { outboundInterface } from '../model/network-settings.js';
 
 export interface BridgePlan {
@@ -99,6 +100,7 @@ export interface HostPlan {
 }
 
 const PROTO_NAMES: Record<number, string> = { 6: 'tcp', 17: 'udp', 132: 'sctp' };
+const ACL_KEY = ['ipv4_addr', 'inet_proto', 'ipv4_addr', 'inet_service', 'inet_service'];
 
 /** What one network brings to the plan: its bridge, its bridge's sysctls, its chains and elements. */
 export interface NetworkParts {
@@ -109,10 +111,9 @@ export interface NetworkParts {
   elements: Map<string, NftElement[]>;
 }
 
-/** What one endpoint brings: its veth (when attached), its map elements and ACL chains. */
+/** What one endpoint brings: its veth (when attached) and its map elements (ACLs among them). */
 export interface EndpointParts {
   veth?: VethPlan;
-  chains: NftChain[];
   elements: Map<string, NftElement[]>;
   /** elements of the bridge table's sets: the sources and MAC its veth may send from */
   bridgeElements: Map<string, NftElement[]>;
@@ -240,32 +241,10 @@ export function routedVia(ep: EndpointRecord, state: HostState): string[] {
 export function planEndpointParts(ep: EndpointRecord, net: NetworkRecord | undefined, ns: NamespaceRecord | undefined, via: string[] = []): EndpointParts {
   const { any, addr } = portMappingElements(ep);
   const elements = new Map<string, NftElement[]>();
-  const chains: NftChain[] = [];
   if (any.length) elements.set('pm_any', any);
   if (addr.length) elements.set('pm_addr', addr);
   const acls = effectiveAcls(ep.policies.acls, net?.acls);
-  if (acls.length) {
-    // One chain per endpoint for both directions (nft's cost per transaction grows with the number of
-    // chains on the host): it is entered at prerouting for what the endpoint sends (saddr, before
-    // any DNAT, so never to itself) and at postrouting for what it receives (daddr, after DNAT).
-    // Out rules carry "saddr is the endpoint and daddr is not", In rules "daddr is the endpoint", so
-    // even a hairpin to its own published port meets each direction's rules once. Any ACL makes both
-    // directions default-deny (HNS's rule); replies of allowed flows pass.
-    const name = aclChain(ep.id);
-    const out = `ip saddr ${ep.ip} ip daddr != ${ep.ip}`;
-    const inn = `ip daddr ${ep.ip}`;
-    chains.push({
-      name,
-      rules: [
-        'ct state established,related accept',
-        ...orderAcls(acls.filter((a) => a.direction === 'Out')).map((a) => `${out} ${aclToNft(a)}`),
-        `${out} counter drop comment "default out"`,
-        ...orderAcls(acls.filter((a) => a.direction === 'In')).map((a) => `${inn} ${aclToNft(a)}`),
-        'counter drop comment "default in"',
-      ],
-    });
-    elements.set('acl', [{ key: [ep.ip], value: `jump ${name}`, comment: `ep ${ep.id}` }]);
-  }
+  if (acls.length) for (const [set, els] of aclMapElements(ep, acls)) elements.set(set, els);
   const nat = ep.policies.outboundNat;
   if (nat) {
     const pair = (cidr: string) => ({ key: [ep.ip, cidr.replace(/\/32$/, '')], comment: `ep ${ep.id}` });
@@ -286,12 +265,29 @@ export function planEndpointParts(ep: EndpointRecord, net: NetworkRecord | undef
     if (via.length) bridgeElements.set('ep_routed', via.map((d) => ({ key: [name, d], comment })));
     bridgeElements.set('ep_mac', [{ key: [name, ep.mac], comment }]);
   }
-  return { ...(veth ? { veth } : {}), chains, elements, bridgeElements };
+  return { ...(veth ? { veth } : {}), elements, bridgeElements };
 }
 
-/** The chain holding an endpoint's ACLs. */
-export function aclChain(endpointId: string): string {
-  return `ep-${shortId(endpointId)}`;
+/**
+ * An endpoint's ACL elements, by map. Its rules (`acls`: its network's and its own) are elements of
+ * two verdict maps (plan/acl-maps.ts), read at prerouting for what the endpoint sends (saddr, before
+ * any DNAT) and at postrouting for what it receives (daddr, after DNAT), so even a hairpin to its own
+ * published port meets each direction's rules once. Any ACL makes both directions default-deny
+ * (HNS's rule); replies of allowed flows pass.
+ */
+export function aclMapElements(ep: EndpointRecord, acls: readonly AclRule[]): Map<string, NftElement[]> {
+  return new Map([
+    ['acl_eps', [{ key: [ep.ip], comment: `ep ${ep.id}` }]],
+    ['acl_out', aclElements(ep.ip, acls, 'Out')],
+    ['acl_in', aclElements(ep.ip, acls, 'In')],
+    ['acl_out_default', [{ key: [ep.ip], value: 'drop', comment: 'default out' }]],
+    ['acl_in_default', [{ key: [ep.ip], value: 'drop', comment: 'default in' }]],
+  ]);
+}
+
+/** Whether the endpoint meets ACLs (its own or its network's). */
+export function hasAcls(p: EndpointParts): boolean {
+  return p.elements.has('acl_eps');
 }
 
 /** The MTU of an endpoint's interface: its network's (or Linux's 1500) less any EncapOverhead. */
@@ -462,13 +458,29 @@ export function nftBase(): NftTable {
       comment: 'subnets of NAT networks, masqueraded on the way out',
       elements: [],
     },
+    // ACLs (plan/acl-maps.ts): the endpoints that have any, their rules as disjoint boxes of each
+    // direction, and each direction's default, every element with its own counter.
+    { name: 'acl_eps', keyTypes: ['ipv4_addr'], comment: 'endpoints with ACLs', elements: [] },
     {
-      name: 'acl',
-      keyTypes: ['ipv4_addr'],
+      name: 'acl_out',
+      keyTypes: ACL_KEY,
       valueType: 'verdict',
-      comment: 'endpoints with ACLs, by address: what they send and what they receive',
+      flags: ['interval'],
+      counter: true,
+      comment: 'ACLs Out: endpoint . protocol . remote address . local port . remote port',
       elements: [],
     },
+    {
+      name: 'acl_in',
+      keyTypes: ACL_KEY,
+      valueType: 'verdict',
+      flags: ['interval'],
+      counter: true,
+      comment: 'ACLs In: endpoint . protocol . remote address . local port . remote port',
+      elements: [],
+    },
+    { name: 'acl_out_default', keyTypes: ['ipv4_addr'], valueType: 'verdict', counter: true, comment: 'what no ACL Out decides', elements: [] },
+    { name: 'acl_in_default', keyTypes: ['ipv4_addr'], valueType: 'verdict', counter: true, comment: 'what no ACL In decides', elements: [] },
     {
       name: 'nat_except',
       keyTypes: ['ipv4_addr', 'ipv4_addr'],
@@ -567,13 +579,23 @@ export function nftBase(): NftTable {
       // after conntrack, before port mappings' DNAT: what the endpoint sent, as it sent it
       name: 'acl-out',
       base: 'type filter hook prerouting priority -150; policy accept;',
-      rules: ['ip saddr vmap @acl'],
+      rules: [
+        'ip saddr != @acl_eps accept',
+        'ct state established,related accept',
+        'ip saddr . meta l4proto . ip daddr . th sport . th dport vmap @acl_out',
+        'ip saddr vmap @acl_out_default',
+      ],
     },
     {
       // after DNAT, before masquerade: what reaches the endpoint (bridged traffic via br_netfilter)
       name: 'acl-in',
       base: 'type filter hook postrouting priority filter; policy accept;',
-      rules: ['ip daddr vmap @acl'],
+      rules: [
+        'ip daddr != @acl_eps accept',
+        'ct state established,related accept',
+        'ip daddr . meta l4proto . ip saddr . th dport . th sport vmap @acl_in',
+        'ip daddr vmap @acl_in_default',
+      ],
     },
     {
       name: 'forward',
@@ -622,7 +644,6 @@ export function assembleTable(nets: NetworkParts[], eps: EndpointParts[]): NftTa
     }
   }
   for (const n of nets) t.chains.push(...n.chains);
-  for (const e of eps) t.chains.push(...e.chains);
   return t;
 }
 

@@ -3,6 +3,7 @@
  * Chains hold few rules that change rarely (per network); what changes often (port mappings,
  * endpoints) lives in map elements, so one change is one element, whatever the size of the host.
  */
+import { PROTOCOL_NAMES } from '../model/ports.js';
 
 export interface NftChain {
   name: string;
@@ -26,6 +27,8 @@ export interface NftSet {
   /** value type for maps ("verdict", "ipv4_addr . inet_service"); absent for sets */
   valueType?: string;
   flags?: string[];
+  /** each element counts the packets it matched */
+  counter?: boolean;
   comment?: string;
   elements: NftElement[];
 }
@@ -42,6 +45,19 @@ export function elementKey(e: NftElement): string {
   return e.key.join(' . ');
 }
 
+/** What an element holds besides its key (its value and comment): a change of it is a new element. */
+export function elementSig(e: Pick<NftElement, 'value' | 'comment'>): string {
+  return `${e.value ?? ''}${e.comment ? ` # ${e.comment}` : ''}`;
+}
+
+/**
+ * A protocol in an element key, as the planner writes it and as a listing with numeric protocols
+ * is read back: tcp, udp and sctp by name, any other by number.
+ */
+export function protoAtom(n: number): string {
+  return (PROTOCOL_NAMES as Record<number, string>)[n] ?? String(n);
+}
+
 /** One element in nft syntax: key [comment "..."] [: value]. */
 export function renderElement(e: NftElement): string {
   const comment = e.comment ? ` comment ${quote(e.comment)}` : '';
@@ -52,6 +68,7 @@ export function renderSetDecl(s: NftSet): string {
   const kind = s.valueType ? 'map' : 'set';
   const parts = [`type ${s.keyTypes.join(' . ')}${s.valueType ? ` : ${s.valueType}` : ''};`];
   if (s.flags?.length) parts.push(`flags ${s.flags.join(',')};`);
+  if (s.counter) parts.push('counter;');
   if (s.comment) parts.push(`comment ${quote(s.comment)};`);
   return `${kind} ${s.name} { ${parts.join(' ')} }`;
 }

@@ -197,6 +197,10 @@ export async function disagreements(l: Listing, o: { hostNs: string; stateDir: s
     out.push(`table ${!inet ? 'inet' : 'bridge'} switchyard is missing`);
     return out;
   }
+  for (const name of ['acl_out', 'acl_in']) {
+    const els = inet.sets.get(name);
+    if (els) inet.sets.set(name, new Map([...els.keys()].map((k) => [k.split(' . ')[0]!, 'owner'])));
+  }
   const want = new Map<string, Map<string, string>>();
   const put = (set: string, key: string, value = '') => {
     if (!want.has(set)) want.set(set, new Map());
@@ -222,10 +226,14 @@ export async function disagreements(l: Listing, o: { hostNs: string; stateDir: s
         else put('pm_any', `${PROTO[s.Protocol]} . ${s.ExternalPort + i}`, `${ip} . ${s.InternalPort + i}`);
       }
     }
-    const acls = e.Policies.filter((x) => x.Type === 'ACL').length;
-    if (acls) {
-      put('acl', ip, `jump ep-${short(e.ID)}`);
-      chains.set(`ep-${short(e.ID)}`, acls + 3);
+    const acls = e.Policies.filter((x) => x.Type === 'ACL');
+    if (acls.length) {
+      put('acl_eps', ip);
+      put('acl_out_default', ip, 'drop');
+      put('acl_in_default', ip, 'drop');
+      // The rules' boxes are not derived here (that is the planner's work): an endpoint with rules
+      // of a direction owns elements of that direction's map, and no other endpoint does.
+      for (const dir of ['Out', 'In']) if (acls.some((a) => a.Settings.Direction === dir)) put(`acl_${dir.toLowerCase()}`, ip, 'owner');
     }
     if (e.Policies.some((x) => x.Type === 'OutBoundNAT')) out.push(`checker: endpoint ${e.Name} has an OutBoundNAT policy, which this checker does not derive`);
   }

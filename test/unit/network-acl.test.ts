@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { SyError } from '../../src/errors.js';
-import { aclChain } from '../../src/plan/host-plan.js';
+import { renderElement } from '../../src/plan/nft-table.js';
 import { newTestHost, snapshot, type TestHost } from './host-fixture.js';
 
 const rule = (s: Record<string, unknown>) => ({ Type: 'NetworkACL', Settings: { Action: 'Block', Direction: 'In', Protocols: '6', LocalPorts: '22', Priority: 10, ...s } });
@@ -25,21 +25,24 @@ before(async () => {
 });
 after(() => h.cleanup());
 
-const chainOf = (name: string) => {
+/** An endpoint's ACL elements (both directions), as nft would print them. */
+const aclOf = (name: string) => {
   const ep = h.svc.findEndpoint(name);
-  return h.fake.nft?.chains.find((c) => c.name === aclChain(ep.id))?.rules ?? [];
+  const maps = h.fake.nft?.sets.filter((s) => s.name === 'acl_out' || s.name === 'acl_in') ?? [];
+  return maps.flatMap((s) => s.elements.filter((e) => e.key[0] === ep.ip).map(renderElement));
 };
 
 test('a network rule reaches an endpoint without ACLs of its own, which becomes default-deny', () => {
-  const rules = chainOf('plain');
-  assert.ok(rules.some((r) => r.endsWith('th dport 22 counter drop comment "acl network/no-ssh"')), rules.join('\n'));
+  const ip = h.svc.findEndpoint('plain').ip;
+  const els = aclOf('plain');
+  assert.deepEqual(els, [`${ip} . tcp . 0.0.0.0/0 . 22 . 0-65535 comment "acl network/no-ssh" : drop`]);
   const doc = h.svc.endpointDoc(h.svc.findEndpoint('plain')) as { AclDefaults: { In: string; Out: string }; Policies: unknown[] };
   assert.deepEqual(doc.AclDefaults, { In: 'Block', Out: 'Block' }, 'the HNS rule holds for network rules too, and inspect shows it');
   assert.deepEqual(doc.Policies, [], "the endpoint's own policies stay its own");
 });
 
 test("network and endpoint rules are ordered together by Priority", () => {
-  const ids = chainOf('own').map((r) => /comment "acl ([^"]+)"/.exec(r)?.[1]).filter(Boolean);
+  const ids = aclOf('own').map((r) => /comment "acl ([^"]+)"/.exec(r)?.[1]);
   assert.deepEqual(ids, ['web', 'network/no-ssh']);
 });
 
@@ -50,22 +53,23 @@ test('the network document shows its NetworkACL policies', () => {
 
 test('PATCH Add, Update and Remove change every endpoint of the network', async () => {
   await h.svc.modifyNetwork('tenant', modify('Add', rule({ Id: 'no-smtp', LocalPorts: '25', Priority: 1 })));
-  for (const ep of ['plain', 'own']) assert.ok(chainOf(ep).some((r) => r.includes('"acl network/no-smtp"')), ep);
+  for (const ep of ['plain', 'own']) assert.ok(aclOf(ep).some((r) => r.includes('"acl network/no-smtp"')), ep);
   await h.svc.modifyNetwork('tenant', modify('Update', rule({ Id: 'only', LocalPorts: '23' })));
   for (const ep of ['plain', 'own']) {
-    const ids = chainOf(ep).map((r) => /comment "acl (network\/[^"]+)"/.exec(r)?.[1]).filter(Boolean);
+    const ids = aclOf(ep).map((r) => /comment "acl (network\/[^"]+)"/.exec(r)?.[1]).filter(Boolean);
     assert.deepEqual(ids, ['network/only'], ep);
   }
   await h.svc.modifyNetwork('tenant', modify('Remove', rule({ Id: 'only' })));
-  assert.deepEqual(chainOf('plain'), [], 'no rule left for it: no chain, default open again');
-  assert.ok(chainOf('own').length > 0, 'its own rule keeps its chain');
+  assert.deepEqual(aclOf('plain'), [], 'no rule left for it: no elements, default open again');
+  assert.ok(!h.fake.nft?.sets.find((s) => s.name === 'acl_eps')?.elements.some((e) => e.key[0] === h.svc.findEndpoint('plain').ip), 'nor is it among the endpoints with ACLs');
+  assert.ok(aclOf('own').length > 0, 'its own rule keeps its elements');
   await h.svc.modifyNetwork('tenant', modify('Add', rule({ Id: 'no-ssh' })));
 });
 
 test('a restart keeps the network rules', async () => {
   const again = await newTestHost(undefined, h.dir); // the same store: a restart of hostd
   assert.deepEqual((again.svc.findNetwork('tenant').acls ?? []).map((a) => a.id), ['no-ssh']);
-  assert.equal(again.fake.nft?.chains.some((c) => c.rules.some((r) => r.includes('"acl network/no-ssh"'))), true);
+  assert.equal(again.fake.nft?.sets.some((s) => s.elements.some((e) => e.comment === 'acl network/no-ssh')), true);
 });
 
 test('bad requests are refused with the field they name and change nothing', async () => {

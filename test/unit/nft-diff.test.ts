@@ -124,7 +124,7 @@ test('parseNftJson reads keys and values of real nft -j output in the planner\'s
   const cur = parseNftJson(NFT_JSON, keyTypesOf);
   assert.equal(cur.exists, true);
   assert.deepEqual([...cur.chains], [['portmaps', { tags: [] }]]);
-  assert.deepEqual([...cur.sets.get('pm_any')!], [['tcp . 8080', '172.18.0.2 . 80']]);
+  assert.deepEqual([...cur.sets.get('pm_any')!], [['tcp . 8080', '172.18.0.2 . 80 # ep 1234']], 'the value, and the comment: a comment changed is an element changed');
   assert.deepEqual([...cur.sets.get('fwd_into_net')!], [['"sy-br-abc"', 'jump net-abc-in']]);
   assert.deepEqual([...cur.sets.get('nat_subnets')!], [['172.18.0.0/24', '']]);
   assert.deepEqual([...cur.maps].sort(), ['fwd_into_net', 'pm_any']);

@@ -5,14 +5,18 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { emptyPolicies, modifyPolicies, parsePolicies, renderPolicies } from '../../src/model/policies.js';
-import { aclToNft, orderAcls, parseAcl } from '../../src/model/acl.js';
+import { orderAcls, parseAcl } from '../../src/model/acl.js';
+import { aclElements } from '../../src/plan/acl-maps.js';
 
 const acl = (s: Record<string, unknown>) => ({ Type: 'ACL', Settings: { Action: 'Allow', Direction: 'In', ...s } });
 
-test('ACL settings as hcsshim writes them become an nft rule; Priority absent is 0', () => {
+test('ACL settings as hcsshim writes them become map elements; Priority absent is 0', () => {
   const r = parseAcl({ Action: 'block', Direction: 'out', Protocols: '6,17', RemoteAddresses: '10.0.0.0/8, 192.0.2.7', RemotePorts: '53,1000-2000' }, 'p');
   assert.equal(r.priority, 0);
-  assert.equal(aclToNft({ ...r, id: 'x' }), 'meta l4proto { tcp, udp } ip daddr { 10.0.0.0/8, 192.0.2.7 } th dport { 53, 1000-2000 } counter drop comment "acl x"');
+  assert.deepEqual(
+    aclElements('172.18.0.2', [{ ...r, id: 'x' }], 'Out').map((e) => `${e.key.join(' . ')} : ${e.value}`),
+    ['tcp', 'udp'].flatMap((p) => ['10.0.0.0/8', '192.0.2.7'].flatMap((a) => ['53', '1000-2000'].map((port) => `172.18.0.2 . ${p} . ${a} . 0-65535 . ${port} : drop`))),
+  );
   assert.equal(parseAcl({ Action: 'Allow', Direction: 'In', Protocols: '256' }, 'p').protocols.length, 0, '256 is any');
   assert.match(parseAcl({ Action: 'Allow', Direction: 'In' }, 'p').id, /^acl-[0-9a-f]{12}$/, 'an Id from the content');
 });

@@ -1,0 +1,150 @@
+/**
+ * ACL rules as disjoint map elements (src/plan/acl-maps.ts): for any rules and any packet, the one
+ * box the packet falls in belongs to the rule that a first-match walk of the ordered rules picks
+ * (none when no rule matches), so one lookup decides as the rule list would. Checked against an
+ * independent walk over random rules and packets, and on hand-made cases; plus the element budget.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { compileAcls, lookupBox, subtract, aclElements, MAX_ACL_ELEMENTS, type Box } from '../../src/plan/acl-maps.js';
+import { orderAcls, parseAcl, type AclRule } from '../../src/model/acl.js';
+import { ipToInt } from '../../src/model/ipv4.js';
+import { SyError } from '../../src/errors.js';
+
+const EP = '172.20.0.5';
+
+/** The reference: the first rule (in evaluation order) whose every field holds the packet. */
+function firstMatch(rules: readonly AclRule[], p: Packet): AclRule | undefined {
+  const inAddr = (list: string[], ip: number) =>
+    !list.length ||
+    list.some((a) => {
+      const r = /^(.+)-(.+)$/.exec(a);
+      if (r) return ip >= ipToInt(r[1]!) && ip <= ipToInt(r[2]!);
+      const [base, len] = a.split('/');
+      const size = 2 ** (32 - Number(len ?? 32));
+      return ip >= ipToInt(base!) && ip < ipToInt(base!) + size;
+    });
+  const inPorts = (list: string[], port: number) => !list.length || list.some((x) => { const [lo, hi] = x.split('-').map(Number); return port >= lo! && port <= (hi ?? lo!); });
+  return rules.find((r) =>
+    (!r.protocols.length || r.protocols.includes(p.proto)) &&
+    inAddr(r.localAddresses, ipToInt(EP)) &&
+    inAddr(r.remoteAddresses, p.remote) &&
+    inPorts(r.localPorts, p.lport) &&
+    inPorts(r.remotePorts, p.rport));
+}
+
+interface Packet {
+  proto: number;
+  remote: number;
+  lport: number;
+  rport: number;
+}
+
+// Small worlds make overlaps likely: a few protocols, addresses in 10.0.0.0/28, ports 1-12.
+const PROTOS = [1, 6, 17, 47, 132];
+const portItem = fc.tuple(fc.integer({ min: 1, max: 12 }), fc.integer({ min: 0, max: 4 })).map(([lo, w]) => (w ? `${lo}-${lo + w}` : String(lo)));
+const addrItem = fc.oneof(
+  fc.integer({ min: 0, max: 15 }).map((i) => `10.0.0.${i}`),
+  fc.constantFrom('10.0.0.0/30', '10.0.0.4/30', '10.0.0.8/29', '10.0.0.0/28', '172.20.0.0/24'),
+  fc.tuple(fc.integer({ min: 0, max: 15 }), fc.integer({ min: 0, max: 6 })).map(([lo, w]) => `10.0.0.${lo}-10.0.0.${Math.min(15, lo + w)}`),
+);
+/** One item a list may hold at most once, and no two overlapping (what parseAcl refuses). */
+const list = (item: fc.Arbitrary<string>) => fc.array(item, { maxLength: 2 }).map((xs) => xs.join(','));
+const ruleDoc = fc.record({
+  Action: fc.constantFrom('Allow', 'Block', 'Pass'),
+  Protocols: fc.oneof(fc.constant('256'), fc.subarray(PROTOS, { minLength: 1, maxLength: 2 }).map((ps) => ps.join(','))),
+  RemoteAddresses: list(addrItem),
+  LocalAddresses: fc.constantFrom('', '', '', EP, '10.0.0.1', '172.20.0.0/24'),
+  LocalPorts: list(portItem),
+  RemotePorts: list(portItem),
+  Priority: fc.integer({ min: 0, max: 4 }),
+});
+
+/** Parses what parseAcl accepts (overlapping lists and ports without port protocols are refused). */
+function rulesOf(docs: unknown[]): AclRule[] {
+  const out: AclRule[] = [];
+  docs.forEach((d, i) => {
+    const s: Record<string, unknown> = { ...(d as Record<string, unknown>), Direction: 'Out', Id: `r${i}` };
+    const portsOk = (s.LocalPorts || s.RemotePorts) ? s.Protocols !== '256' && String(s.Protocols).split(',').every((p) => ['6', '17', '132'].includes(p)) : true;
+    if (!portsOk) { s.LocalPorts = ''; s.RemotePorts = ''; }
+    try {
+      out.push(parseAcl(s, `rule ${i}`));
+    } catch {
+      // an overlapping list: parseAcl refuses it, so no endpoint can hold it
+    }
+  });
+  return out;
+}
+
+const packet = fc.record({
+  proto: fc.constantFrom(...PROTOS, 0, 2, 255),
+  remote: fc.integer({ min: 0, max: 17 }).map((i) => ipToInt('10.0.0.0') + i),
+  lport: fc.integer({ min: 0, max: 18 }),
+  rport: fc.integer({ min: 0, max: 18 }),
+});
+
+test('one lookup in the disjoint boxes decides as the first matching rule does', () => {
+  fc.assert(
+    fc.property(fc.array(ruleDoc, { maxLength: 8 }), fc.array(packet, { minLength: 20, maxLength: 40 }), (docs, packets) => {
+      const rules = orderAcls(rulesOf(docs));
+      const boxes = compileAcls(rules, EP);
+      for (const p of packets) {
+        const want = firstMatch(rules, p);
+        const got = lookupBox(boxes, [p.proto, p.remote, p.lport, p.rport]);
+        assert.equal(got?.rule.id, want?.id, `packet ${JSON.stringify(p)} in rules ${JSON.stringify(rules)}`);
+      }
+      const meet = (a: Box, b: Box) => a.every((s, d) => s[0] <= b[d]![1] && b[d]![0] <= s[1]);
+      for (let i = 0; i < boxes.length; i++) {
+        for (let j = i + 1; j < boxes.length; j++) assert.ok(!meet(boxes[i]!.box, boxes[j]!.box), 'no two boxes meet (nft refuses overlapping elements)');
+      }
+    }),
+    { numRuns: 300 },
+  );
+});
+
+test('elements: keys as nft prints them back, verdicts by action, the rule in the comment', () => {
+  const rules = [
+    parseAcl({ Id: 'web', Action: 'Allow', Direction: 'In', Protocols: '6', LocalPorts: '80,8000-8080', RemoteAddresses: '192.0.2.0/24,198.51.100.7-198.51.100.9', Priority: 1 }, 'p'),
+    parseAcl({ Id: 'mine', Action: 'Block', Direction: 'In', LocalAddresses: '10.9.9.9', Priority: 0 }, 'p'),
+    parseAcl({ Id: 'lab', Action: 'Pass', Direction: 'In', Protocols: '47', Priority: 2 }, 'p'),
+  ];
+  assert.deepEqual(
+    aclElements(EP, rules, 'In').map((e) => `${e.key.join(' . ')} : ${e.value} # ${e.comment}`),
+    [
+      `${EP} . tcp . 192.0.2.0/24 . 80 . 0-65535 : accept # acl web`,
+      `${EP} . tcp . 192.0.2.0/24 . 8000-8080 . 0-65535 : accept # acl web`,
+      `${EP} . tcp . 198.51.100.7-198.51.100.9 . 80 . 0-65535 : accept # acl web`,
+      `${EP} . tcp . 198.51.100.7-198.51.100.9 . 8000-8080 . 0-65535 : accept # acl web`,
+      `${EP} . 47 . 0.0.0.0/0 . 0-65535 . 0-65535 : return # acl lab`,
+    ],
+    'a rule for another local address makes nothing; each list item is a box of its own',
+  );
+  assert.deepEqual(aclElements(EP, rules, 'Out'), []);
+});
+
+test('a rule that matches everything ends the list: later rules make no elements', () => {
+  const rules = orderAcls([
+    parseAcl({ Id: 'open', Action: 'Allow', Direction: 'Out', Priority: 10 }, 'p'),
+    parseAcl({ Id: 'late', Action: 'Block', Direction: 'Out', Protocols: '6', RemotePorts: '25', Priority: 20 }, 'p'),
+  ]);
+  assert.deepEqual(compileAcls(rules, EP).map((b) => b.rule.id), ['open']);
+});
+
+test('rules that would make too many elements are refused with a clear error', () => {
+  const ports = Array.from({ length: 80 }, (_, i) => String(1000 + 2 * i)).join(',');
+  const addrs = Array.from({ length: 60 }, (_, i) => `10.1.${i}.0/24`).join(',');
+  const big = parseAcl({ Id: 'big', Action: 'Allow', Direction: 'In', Protocols: '6', LocalPorts: ports, RemoteAddresses: addrs }, 'p');
+  assert.throws(
+    () => aclElements(EP, [big], 'In'),
+    (e: unknown) => e instanceof SyError && e.code === 'SY_INVALID_POLICY' && e.message.includes(`more than ${MAX_ACL_ELEMENTS} map elements`) && e.message.includes('"big"'),
+  );
+});
+
+test('subtract leaves disjoint pieces that cover the difference', () => {
+  const a: Box = [[0, 255], [0, 100], [0, 10], [0, 10]];
+  const b: Box = [[6, 6], [50, 60], [5, 5], [0, 10]];
+  const pieces = subtract(a, b);
+  const vol = (x: Box) => x.reduce((v, [lo, hi]) => v * (hi - lo + 1), 1);
+  assert.equal(pieces.reduce((v, p) => v + vol(p), 0), vol(a) - vol(b));
+});
