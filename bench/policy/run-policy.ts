@@ -185,7 +185,7 @@ function render(levels: Level[], tput: Throughput | undefined, head: Record<stri
     '',
     `## (1) One more change on a host that already holds N rules (${N} timed changes per level, after 2 untimed)`,
     '',
-    'hostd: `PATCH /endpoints/g0` with one ACL (Add), then with one PortMapping (Add), each undone untimed; the host holds N ACL rules (10 per endpoint, endpoints without namespaces: their chains and map elements are made all the same). iptables: `iptables -w -C BENCH RULE || iptables -w -A BENCH RULE` in a chain of N rules (what Docker and CNI portmap do per rule), in its own namespace. The three alternate, change by change.',
+    'hostd: `PATCH /endpoints/g0` with one ACL (Add), then with one PortMapping (Add), each undone untimed; the host holds N ACL rules (10 per endpoint, endpoints without namespaces: their ACL map elements are made all the same). iptables: `iptables -w -C BENCH RULE || iptables -w -A BENCH RULE` in a chain of N rules (what Docker and CNI portmap do per rule), in its own namespace. The three alternate, change by change.',
     '',
     '| N rules | hostd ACL add p50 (ms) | p90 | hostd port mapping add p50 (ms) | p90 | iptables -C \\|\\| -A p50 (ms) | p90 |',
     '| --- | --- | --- | --- | --- | --- | --- |',
