@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { currentOf, diffNft, emptyCurrent, parseNftJson, ruleTag } from '../../src/dataplane/nft-diff.js';
+import { currentOf, diffNft, emptyCurrent, parseElementCounters, parseElementText, parseNftJson, ruleTag } from '../../src/dataplane/nft-diff.js';
 import type { EndpointRecord, NetworkRecord, PortMapping } from '../../src/model/records.js';
 import { planNftTable } from '../../src/plan/host-plan.js';
 import type { NftTable } from '../../src/plan/nft-table.js';
@@ -156,4 +156,36 @@ test('a stale verdict map goes before the stale chains it jumps to (nft refuses 
   const cur = currentOf({ ...SAMPLE_TABLE, sets: [...SAMPLE_TABLE.sets, { name: 'acl_in', keyTypes: ['ipv4_addr'], valueType: 'verdict', elements: [{ key: ['10.0.0.2'], value: 'jump ep-x-in' }] }], chains: [...SAMPLE_TABLE.chains, { name: 'ep-x-in', rules: ['counter drop'] }] });
   const ls = lines(diffNft(SAMPLE_TABLE, cur));
   assert.ok(indexOf(ls, /^delete map inet switchyard acl_in$/) < indexOf(ls, /^delete chain inet switchyard ep-x-in$/), ls.join('\n'));
+});
+
+/** Captured from `nft -j -p list map` and `nft get element` (nftables 1.0.6) on an ACL map. */
+const ACL_JSON = `{"nftables": [{"metainfo": {"version": "1.0.6", "release_name": "Lester Gooch #5", "json_schema_version": 1}}, {"map": {"family": "inet", "name": "acl_out", "table": "switchyard", "type": ["ipv4_addr", "inet_proto", "ipv4_addr", "inet_service", "inet_service"], "handle": 2, "map": "verdict", "flags": ["interval"], "elem": [[{"elem": {"val": {"concat": ["10.0.0.2", 6, {"prefix": {"addr": "0.0.0.0", "len": 0}}, {"range": [0, 65535]}, 80]}, "comment": "acl a", "counter": {"packets": 3, "bytes": 180}}}, {"return": null}], [{"elem": {"val": {"concat": ["10.0.0.2", {"range": [7, 16]}, {"range": ["10.0.1.5", "10.0.1.9"]}, {"range": [0, 65535]}, {"range": [0, 65535]}]}, "comment": "acl b", "counter": {"packets": 1, "bytes": 60}}}, {"drop": null}], [{"elem": {"val": {"concat": ["10.0.0.3", 47, "1.2.3.4", {"range": [0, 65535]}, {"range": [0, 65535]}]}, "comment": "acl c", "counter": {"packets": 0, "bytes": 0}}}, {"accept": null}]], "stmt": [{"counter": null}]}}, {"map": {"family": "inet", "name": "acl_in_default", "table": "switchyard", "type": "ipv4_addr", "handle": 3, "map": "verdict", "elem": [[{"elem": {"val": "10.0.0.2", "comment": "default in", "counter": {"packets": 9, "bytes": 540}}}, {"drop": null}]], "stmt": [{"counter": null}]}}]}`;
+const ACL_TEXT = `table inet switchyard {
+	map acl_out {
+		type ipv4_addr . inet_proto . ipv4_addr . inet_service . inet_service : verdict
+		flags interval
+		elements = { 10.0.0.2 . tcp . 0.0.0.0/0 . 0-65535 . 80 counter packets 3 bytes 180 comment "acl a" : return,
+			     10.0.0.2 . 7-16 . 10.0.1.5-10.0.1.9 . 0-65535 . 0-65535 counter packets 1 bytes 60 comment "acl b" : drop }
+	}
+}
+`;
+
+test('ACL map listings read back in the planner\'s syntax: numeric protocols, ranges, verdicts, comments', () => {
+  const cur = parseNftJson(ACL_JSON, () => ['ipv4_addr', 'inet_proto', 'ipv4_addr', 'inet_service', 'inet_service']);
+  assert.deepEqual([...cur.sets.get('acl_out')!], [
+    ['10.0.0.2 . tcp . 0.0.0.0/0 . 0-65535 . 80', 'return # acl a'],
+    ['10.0.0.2 . 7-16 . 10.0.1.5-10.0.1.9 . 0-65535 . 0-65535', 'drop # acl b'],
+    ['10.0.0.3 . 47 . 1.2.3.4 . 0-65535 . 0-65535', 'accept # acl c'],
+  ]);
+});
+
+test('element counters: every counted ACL element, owned by its key\'s first part, from JSON and from text', () => {
+  const all = parseElementCounters(ACL_JSON);
+  assert.deepEqual(all, [
+    { set: 'acl_out', owner: '10.0.0.2', comment: 'acl a', packets: 3, bytes: 180 },
+    { set: 'acl_out', owner: '10.0.0.2', comment: 'acl b', packets: 1, bytes: 60 },
+    { set: 'acl_out', owner: '10.0.0.3', comment: 'acl c', packets: 0, bytes: 0 },
+    { set: 'acl_in_default', owner: '10.0.0.2', comment: 'default in', packets: 9, bytes: 540 },
+  ]);
+  assert.deepEqual(parseElementText('acl_out', ACL_TEXT), all.slice(0, 2), 'get element (text) reads as the listing does');
 });
