@@ -74,6 +74,12 @@ export async function hostdMain(argv: string[]): Promise<void> {
   await svc.start();
   log.info(`state restored: ${svc.state.networks.size} network(s), ${svc.state.endpoints.size} endpoint(s) in ${Date.now() - t0} ms`);
 
+  // The Docker plugins' sockets come first: once the API answers, every front door is there.
+  const docker = values.docker
+    ? new DockerFrontDoor({ svc, pluginDir: values['docker-plugin-dir'], ipamFile: join(values['state-dir'], 'docker', 'ipam.json'), log })
+    : undefined;
+  await docker?.start();
+
   const socket = values.socket;
   const app = buildApi(svc);
   await app.ready();
@@ -84,10 +90,6 @@ export async function hostdMain(argv: string[]): Promise<void> {
     await tcpApp.listen({ host: tcp.host, port: tcp.port });
     log.info(`serving the host API on ${values.listen} (bearer token required)`);
   }
-  const docker = values.docker
-    ? new DockerFrontDoor({ svc, pluginDir: values['docker-plugin-dir'], ipamFile: join(values['state-dir'], 'docker', 'ipam.json'), log })
-    : undefined;
-  await docker?.start();
 
   let stopping = false;
   const timer = setInterval(() => {

@@ -346,5 +346,6 @@ function text(v: unknown): string {
   if (o.range) return (o.range as unknown[]).map(text).join('-');
   if (o.jump) return `jump ${(o.jump as { target: string }).target}`;
   if (o.goto) return `goto ${(o.goto as { target: string }).target}`;
+  for (const verdict of ['accept', 'drop', 'return', 'continue']) if (verdict in o) return verdict;
   return JSON.stringify(v);
 }
