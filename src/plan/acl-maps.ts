@@ -38,13 +38,21 @@ const EVERYTHING: Box = [ANY_PROTOCOL, ANY_ADDRESS, ANY_PORT, ANY_PORT];
  */
 export const MAX_ACL_ELEMENTS = 4096;
 
+/**
+ * How many box comparisons one direction's rules may cost to compile (~0.5 s here): past it the
+ * rules are refused, before hostd spends seconds on them.
+ */
+const MAX_WORK = 10_000_000;
+
 /** The boxes of one rule at an endpoint with address `ip`: none if its LocalAddresses miss `ip`. */
-function ruleBoxes(r: AclRule, ip: number): Box[] {
+function ruleBoxes(r: AclRule, ip: number, limit: number): Box[] {
   if (r.localAddresses.length && !r.localAddresses.some((a) => within(ip, addressSpan(a)))) return [];
   const protocols: Span[] = r.protocols.length ? r.protocols.map((p) => [p, p]) : [ANY_PROTOCOL];
   const remotes = r.remoteAddresses.length ? r.remoteAddresses.map(addressSpan) : [ANY_ADDRESS];
   const locals = r.localPorts.length ? r.localPorts.map(portSpan) : [ANY_PORT];
   const rports = r.remotePorts.length ? r.remotePorts.map(portSpan) : [ANY_PORT];
+  // Counted before they are made: lists of a few thousand characters each could multiply to millions.
+  if (protocols.length * remotes.length * locals.length * rports.length > limit) throw tooMany(r, limit);
   const out: Box[] = [];
   for (const p of protocols) for (const a of remotes) for (const l of locals) for (const q of rports) out.push([p, a, l, q]);
   return out;
@@ -55,7 +63,8 @@ function within(x: number, s: Span): boolean {
 }
 
 function overlaps(a: Box, b: Box): boolean {
-  return a.every((s, d) => s[0] <= b[d]![1] && b[d]![0] <= s[1]);
+  for (let d = 0; d < 4; d++) if (a[d]![0] > b[d]![1] || b[d]![0] > a[d]![1]) return false;
+  return true;
 }
 
 /** `a` less `b`: at most two pieces a dimension, disjoint. */
@@ -91,11 +100,21 @@ export function compileAcls(ordered: readonly AclRule[], ip: string, limit = MAX
   const at = ipToInt(ip);
   const out: AclBox[] = [];
   const earlier: Box[] = [];
+  let work = 0;
   for (const rule of ordered) {
-    const own = ruleBoxes(rule, at);
+    const own = ruleBoxes(rule, at, limit);
+    const bounds = own.length ? boundsOf(own) : undefined;
     let pieces = own;
     for (const e of earlier) {
-      pieces = pieces.flatMap((p) => subtract(p, e));
+      if (!bounds || !overlaps(bounds, e)) continue; // one test instead of one per piece
+      work += pieces.length;
+      if (work > MAX_WORK) throw tooComplex(rule);
+      const next: Box[] = [];
+      for (const p of pieces) {
+        if (overlaps(p, e)) next.push(...subtract(p, e));
+        else next.push(p);
+      }
+      pieces = next;
       if (!pieces.length) break;
       if (out.length + pieces.length > limit) throw tooMany(rule, limit);
     }
@@ -106,6 +125,17 @@ export function compileAcls(ordered: readonly AclRule[], ip: string, limit = MAX
     earlier.push(...own);
   }
   return out;
+}
+
+function tooComplex(rule: AclRule): SyError {
+  return new SyError(
+    'SY_INVALID_POLICY',
+    `The ACL rules of direction ${rule.direction} (up to "${rule.id}") cut across each other too much to be compiled into map elements: write address lists as CIDRs or ranges, or use fewer rules`,
+  );
+}
+
+function boundsOf(boxes: readonly Box[]): Box {
+  return [0, 1, 2, 3].map((d) => [Math.min(...boxes.map((b) => b[d]![0])), Math.max(...boxes.map((b) => b[d]![1]))]) as unknown as Box;
 }
 
 function tooMany(rule: AclRule, limit: number): SyError {

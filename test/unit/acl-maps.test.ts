@@ -139,6 +139,23 @@ test('rules that would make too many elements are refused with a clear error', (
     () => aclElements(EP, [big], 'In'),
     (e: unknown) => e instanceof SyError && e.code === 'SY_INVALID_POLICY' && e.message.includes(`more than ${MAX_ACL_ELEMENTS} map elements`) && e.message.includes('"big"'),
   );
+  // The longest lists parseAcl takes (4,096 characters each) would multiply to millions of boxes:
+  // refused at once, before any is made.
+  const many = (n: number, f: (i: number) => string) => Array.from({ length: n }, (_, i) => f(i)).join(',');
+  const huge = parseAcl({ Id: 'huge', Action: 'Allow', Direction: 'In', Protocols: '6,17', LocalPorts: many(600, (i) => String(10000 + 2 * i)), RemotePorts: many(600, (i) => String(20000 + 2 * i)), RemoteAddresses: many(250, (i) => `10.${i}.0.1`) }, 'p');
+  const t0 = performance.now();
+  assert.throws(() => aclElements(EP, [huge], 'In'), /"huge"/);
+  assert.ok(performance.now() - t0 < 1000, 'refused without building them');
+
+  // Rules of many boxes each that cut across each other: refused by the work they would cost, quickly.
+  const interleaved = (offset: number) => many(700, (i) => String(1 + 2 * i + offset));
+  const cut = [0, 1].map((r) => parseAcl({ Id: `cut${r}`, Action: 'Allow', Direction: 'In', Protocols: '6', LocalPorts: interleaved(r), RemoteAddresses: many(5, (i) => `10.9.${i}.0/24`), Priority: r }, 'p'));
+  const t1 = performance.now();
+  assert.throws(() => compileAcls(cut, EP, 100_000), (e: unknown) => e instanceof SyError && e.code === 'SY_INVALID_POLICY' && /cut across each other too much/.test(e.message));
+  assert.ok(performance.now() - t1 < 3000, 'refused within the work budget');
+  // Many rules of many disjoint boxes (4,000 elements) are compiled.
+  const wide = Array.from({ length: 40 }, (_, r) => parseAcl({ Id: `w${r}`, Action: 'Allow', Direction: 'In', Protocols: '6', LocalPorts: many(100, (i) => String(1 + r + 40 * i)), Priority: r }, 'p'));
+  assert.equal(aclElements(EP, wide, 'In').length, 4000);
 });
 
 test('subtract leaves disjoint pieces that cover the difference', () => {
