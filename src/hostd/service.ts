@@ -86,6 +86,15 @@ export class HostService {
       for (const ns of [...this.state.namespaces.values()]) {
         if (ns.autoRelease && !this.state.index.endpointsByNamespace.get(ns.id)?.size) await this.forgetNamespace(ns);
       }
+      // Rules stored before a limit they now exceed are kept, and the endpoint fails closed (the
+      // planner gives it only its defaults): say so, once, with what to change.
+      for (const e of this.state.endpoints.values()) {
+        try {
+          checkAclSize(e.ip, this.aclsOf(e));
+        } catch (err) {
+          this.log.warn(`endpoint ${e.name}: its ACL rules cannot be loaded, so it blocks every new flow until they change: ${(err as Error).message}`);
+        }
+      }
       // After a crash a veth may exist whose inside was never configured: read both ends once.
       await this.reconciler.reconcile(this.state, true, { checkPeers: true });
     });

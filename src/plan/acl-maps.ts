@@ -44,9 +44,8 @@ export const MAX_ACL_ELEMENTS = 4096;
  */
 const MAX_WORK = 10_000_000;
 
-/** The boxes of one rule at an endpoint with address `ip`: none if its LocalAddresses miss `ip`. */
-function ruleBoxes(r: AclRule, ip: number, limit: number): Box[] {
-  if (r.localAddresses.length && !r.localAddresses.some((a) => within(ip, addressSpan(a)))) return [];
+/** The boxes of one rule (whose LocalAddresses hold the endpoint's address). */
+function ruleBoxes(r: AclRule, limit: number): Box[] {
   const protocols: Span[] = r.protocols.length ? r.protocols.map((p) => [p, p]) : [ANY_PROTOCOL];
   const remotes = r.remoteAddresses.length ? r.remoteAddresses.map(addressSpan) : [ANY_ADDRESS];
   const locals = r.localPorts.length ? r.localPorts.map(portSpan) : [ANY_PORT];
@@ -93,20 +92,52 @@ function isEverything(b: Box): boolean {
 }
 
 /**
- * The disjoint boxes of one direction's rules (given in evaluation order) at the endpoint `ip`.
- * Throws SY_INVALID_POLICY past MAX_ACL_ELEMENTS.
+ * One direction's rules at one endpoint, compiled: the disjoint boxes, and the rule that matches
+ * everything (`last`), if any: it decides what no earlier rule does, so it is not cut into the
+ * complement of all the boxes before it but goes into the direction's default element (one element,
+ * whose counter survives rules added before it). No rule after it is reached.
  */
-export function compileAcls(ordered: readonly AclRule[], ip: string, limit = MAX_ACL_ELEMENTS): AclBox[] {
+export interface CompiledAcls {
+  boxes: AclBox[];
+  last?: AclRule;
+}
+
+/** Compiled rule lists, by rules and by which of them hold the endpoint's address (the only part of
+ * the result an endpoint's address changes): a NetworkACL compiles once for all its endpoints. */
+const compiled = new Map<string, CompiledAcls>();
+const COMPILED_KEPT = 512;
+
+/**
+ * The disjoint boxes of one direction's rules (given in evaluation order) at the endpoint `ip`.
+ * Throws SY_INVALID_POLICY past `limit` boxes or MAX_WORK comparisons.
+ */
+export function compileAcls(ordered: readonly AclRule[], ip: string, limit = MAX_ACL_ELEMENTS): CompiledAcls {
   const at = ipToInt(ip);
+  const applies = ordered.map((r) => !r.localAddresses.length || r.localAddresses.some((a) => within(at, addressSpan(a))));
+  const key = JSON.stringify([ordered, applies, limit]);
+  const hit = compiled.get(key);
+  if (hit) return hit;
+  const result = compile(ordered.filter((_, i) => applies[i]), limit);
+  compiled.set(key, result);
+  if (compiled.size > COMPILED_KEPT) compiled.delete(compiled.keys().next().value!);
+  return result;
+}
+
+function compile(rules: readonly AclRule[], limit: number): CompiledAcls {
+  // Each rule is cut by the boxes already made: they cover what the earlier rules cover, never more
+  // than `limit` of them, and those of a rule wholly covered before it are none.
   const out: AclBox[] = [];
-  const earlier: Box[] = [];
   let work = 0;
-  for (const rule of ordered) {
-    const own = ruleBoxes(rule, at, limit);
-    const bounds = own.length ? boundsOf(own) : undefined;
+  for (const rule of rules) {
+    const own = ruleBoxes(rule, limit);
+    if (own.length === 1 && isEverything(own[0]!)) return { boxes: out, last: rule };
+    const bounds = boundsOf(own);
     let pieces = own;
-    for (const e of earlier) {
-      if (!bounds || !overlaps(bounds, e)) continue; // one test instead of one per piece
+    work += own.length;
+    const made = out.length;
+    for (let i = 0; i < made && pieces.length; i++) {
+      const e = out[i]!.box;
+      if (!overlaps(bounds, e)) continue; // one test instead of one per piece
       work += pieces.length;
       if (work > MAX_WORK) throw tooComplex(rule);
       const next: Box[] = [];
@@ -115,16 +146,11 @@ export function compileAcls(ordered: readonly AclRule[], ip: string, limit = MAX
         else next.push(p);
       }
       pieces = next;
-      if (!pieces.length) break;
-      if (out.length + pieces.length > limit) throw tooMany(rule, limit);
     }
+    if (out.length + pieces.length > limit) throw tooMany(rule, limit);
     for (const box of pieces) out.push({ rule, box });
-    if (out.length > limit) throw tooMany(rule, limit);
-    // A rule that matches everything decides every packet: no later rule is reached.
-    if (own.some(isEverything)) break;
-    earlier.push(...own);
   }
-  return out;
+  return { boxes: out };
 }
 
 function tooComplex(rule: AclRule): SyError {
@@ -153,16 +179,26 @@ export function lookupBox(boxes: readonly AclBox[], key: readonly [number, numbe
 const VERDICT: Record<AclRule['action'], string> = { Allow: 'accept', Block: 'drop', Pass: 'return' };
 
 /**
- * The elements of one direction's map for the endpoint `ip`: key ip . protocol . remote address .
- * local port . remote port, the rule's verdict, "acl ID" as comment (what its counter is read by).
+ * One direction's elements for the endpoint `ip`: the map's (key ip . protocol . remote address .
+ * local port . remote port, the rule's verdict, "acl ID" as comment: what its counter is read by),
+ * and the default element (key ip): drop, "default in|out", or the verdict and Id of the rule that
+ * matches everything.
  */
-export function aclElements(ip: string, acls: readonly AclRule[], direction: AclDirection): NftElement[] {
-  const boxes = compileAcls(orderAcls(acls.filter((a) => a.direction === direction)), ip);
-  return boxes.map(({ rule, box: [p, a, l, r] }) => ({
-    key: [ip, p[0] === p[1] ? protoAtom(p[0]) : `${p[0]}-${p[1]}`, addressAtom(a), portAtom(l), portAtom(r)],
-    value: VERDICT[rule.action],
-    comment: `acl ${rule.id}`,
-  }));
+export function aclElements(ip: string, acls: readonly AclRule[], direction: AclDirection): { elements: NftElement[]; fallback: NftElement } {
+  const { boxes, last } = compileAcls(orderAcls(acls.filter((a) => a.direction === direction)), ip);
+  return {
+    elements: boxes.map(({ rule, box: [p, a, l, r] }) => ({
+      key: [ip, p[0] === p[1] ? protoAtom(p[0]) : `${p[0]}-${p[1]}`, addressAtom(a), portAtom(l), portAtom(r)],
+      value: VERDICT[rule.action],
+      comment: `acl ${rule.id}`,
+    })),
+    fallback: last ? { key: [ip], value: VERDICT[last.action], comment: `acl ${last.id}` } : defaultElement(ip, direction),
+  };
+}
+
+/** What no rule of a direction decides: dropped (HNS's default once an endpoint has any ACL). */
+export function defaultElement(ip: string, direction: AclDirection): NftElement {
+  return { key: [ip], value: 'drop', comment: `default ${direction.toLowerCase()}` };
 }
 
 /** Refuses rules that would make too many elements, before anything is stored. */

@@ -28,7 +28,8 @@ import { ANY_BRIDGE, bridgeMac, bridgeName, LINK_PREFIX, NFT_TABLE, shortId, vet
 import { dnsOnGateway, hostAccessRanges } from '../model/host-access.js';
 import type { NftChain, NftElement, NftSet, NftTable } from './nft-table.js';
 import { effectiveAcls, type AclRule } from '../model/acl.js';
-import { aclElements } from './acl-maps.js';
+import { aclElements, defaultElement } from './acl-maps.js';
+import { SyError } from '../errors.js';
 import { outboundInterface } from '../model/network-settings.js';
 
 export interface BridgePlan {
@@ -276,12 +277,23 @@ export function planEndpointParts(ep: EndpointRecord, net: NetworkRecord | undef
  * (HNS's rule); replies of allowed flows pass.
  */
 export function aclMapElements(ep: EndpointRecord, acls: readonly AclRule[]): Map<string, NftElement[]> {
+  let out, inn;
+  try {
+    out = aclElements(ep.ip, acls, 'Out');
+    inn = aclElements(ep.ip, acls, 'In');
+  } catch (e) {
+    // Rules stored before a limit they now exceed (new requests are checked before they are
+    // stored): the endpoint fails closed, every new flow meets the default. hostd warns at start.
+    if (!(e instanceof SyError)) throw e;
+    out = { elements: [], fallback: defaultElement(ep.ip, 'Out') };
+    inn = { elements: [], fallback: defaultElement(ep.ip, 'In') };
+  }
   return new Map([
     ['acl_eps', [{ key: [ep.ip], comment: `ep ${ep.id}` }]],
-    ['acl_out', aclElements(ep.ip, acls, 'Out')],
-    ['acl_in', aclElements(ep.ip, acls, 'In')],
-    ['acl_out_default', [{ key: [ep.ip], value: 'drop', comment: 'default out' }]],
-    ['acl_in_default', [{ key: [ep.ip], value: 'drop', comment: 'default in' }]],
+    ['acl_out', out.elements],
+    ['acl_in', inn.elements],
+    ['acl_out_default', [out.fallback]],
+    ['acl_in_default', [inn.fallback]],
   ]);
 }
 

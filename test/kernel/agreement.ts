@@ -63,6 +63,8 @@ interface IpLink {
 }
 
 const PROTO: Record<number, string> = { 6: 'tcp', 17: 'udp', 132: 'sctp' };
+const ACTIONS = ['Block', 'Pass', 'Allow'];
+const VERDICTS: Record<string, string> = { Allow: 'accept', Block: 'drop', Pass: 'return' };
 const BASE_CHAINS = ['portmaps', 'nat-prerouting', 'nat-output', 'nat-postrouting', 'acl-out', 'acl-in', 'forward', 'from-net', 'host-in'];
 const short = (id: string) => id.replace(/-/g, '').slice(0, 8);
 const macOf = (doc: string) => doc.toLowerCase().replace(/-/g, ':');
@@ -197,9 +199,13 @@ export async function disagreements(l: Listing, o: { hostNs: string; stateDir: s
     out.push(`table ${!inet ? 'inet' : 'bridge'} switchyard is missing`);
     return out;
   }
+  // The rules' boxes are not derived here (that is the planner's work, checked against the rules
+  // packet by packet in the unit tests and by trace in the kernel's): every element of acl_out and
+  // acl_in must belong to an endpoint that has ACLs, so none outlives its endpoint or its rules.
+  const aclIps = new Set(l.endpoints.filter((e) => e.Policies.some((p) => p.Type === 'ACL')).map((e) => e.IpConfigurations[0]!.IpAddress));
   for (const name of ['acl_out', 'acl_in']) {
-    const els = inet.sets.get(name);
-    if (els) inet.sets.set(name, new Map([...els.keys()].map((k) => [k.split(' . ')[0]!, 'owner'])));
+    for (const k of inet.sets.get(name)?.keys() ?? []) if (!aclIps.has(k.split(' . ')[0]!)) out.push(`inet ${name}: extra element ${k}`);
+    inet.sets.delete(name);
   }
   const want = new Map<string, Map<string, string>>();
   const put = (set: string, key: string, value = '') => {
@@ -229,11 +235,16 @@ export async function disagreements(l: Listing, o: { hostNs: string; stateDir: s
     const acls = e.Policies.filter((x) => x.Type === 'ACL');
     if (acls.length) {
       put('acl_eps', ip);
-      put('acl_out_default', ip, 'drop');
-      put('acl_in_default', ip, 'drop');
-      // The rules' boxes are not derived here (that is the planner's work): an endpoint with rules
-      // of a direction owns elements of that direction's map, and no other endpoint does.
-      for (const dir of ['Out', 'In']) if (acls.some((a) => a.Settings.Direction === dir)) put(`acl_${dir.toLowerCase()}`, ip, 'owner');
+      // What no rule decides: dropped, unless a rule that matches everything (no Protocols, or
+      // 256, no addresses, no ports) decides it; the first of those by Priority (Block, Pass,
+      // Allow on a tie) gives its verdict.
+      for (const dir of ['Out', 'In']) {
+        const s = (a: Policy) => a.Settings as Record<string, string | number | undefined>;
+        const all = acls
+          .filter((a) => s(a).Direction === dir && [undefined, '', '256', 256].includes(s(a).Protocols) && ['LocalAddresses', 'RemoteAddresses', 'LocalPorts', 'RemotePorts'].every((f) => !s(a)[f]))
+          .sort((a, b) => Number(s(a).Priority ?? 0) - Number(s(b).Priority ?? 0) || ACTIONS.indexOf(String(s(a).Action)) - ACTIONS.indexOf(String(s(b).Action)));
+        put(`acl_${dir.toLowerCase()}_default`, ip, all.length ? VERDICTS[String(all[0]!.Settings.Action)]! : 'drop');
+      }
     }
     if (e.Policies.some((x) => x.Type === 'OutBoundNAT')) out.push(`checker: endpoint ${e.Name} has an OutBoundNAT policy, which this checker does not derive`);
   }

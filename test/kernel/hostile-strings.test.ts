@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { run } from '../../src/dataplane/run.js';
+import { parseElementCounters } from '../../src/dataplane/nft-diff.js';
 import { ApiError } from '../../src/cli/client.js';
 import { requireRoot, World, type Hostd } from './world.js';
 import { CniHarness } from './cni.js';
@@ -55,8 +56,13 @@ describe('hostile strings on the real kernel', () => {
     const table = (await run(['nsenter', `--net=/run/netns/${host}`, 'nft', 'list', 'table', 'inet', 'switchyard'])).stdout;
     // each rule's elements carry the comment "acl ID" (what their counters are read by)
     for (const id of ODD_IDS) assert.match(table, new RegExp(`comment "acl ${id.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}" : accept`), `the ruleset holds the comment of ACL ${id}`);
+    // The counters as /metrics reads them (the kernel's own listing, through hostd's parser): one
+    // counted element per rule, under its Id verbatim.
+    const listed = (await run(['nsenter', `--net=/run/netns/${host}`, 'nft', '-j', 'list', 'table', 'inet', 'switchyard'])).stdout;
+    const counted = parseElementCounters(listed).filter((c) => c.set === 'acl_in').map((c) => c.comment);
+    assert.deepEqual(counted.sort(), ODD_IDS.map((id) => `acl ${id}`).sort(), 'the counters are read back under the same Ids');
     const stats = await hostd.client.request<{ AclStats: { Id: string }[] }>('GET', '/endpoints/hs-ep/stats');
-    assert.deepEqual(stats.AclStats.map((s) => s.Id).filter((id) => id !== 'default').sort(), [...ODD_IDS].sort(), 'the counters are read back under the same Ids');
+    assert.deepEqual(stats.AclStats.map((s) => s.Id).filter((id) => id !== 'default').sort(), [...ODD_IDS].sort());
     assert.equal(
       readFileSync(resolvConf, 'utf8'),
       '# written by switchyard\nsearch corp.example _sip._tcp.corp.example constructor __proto__\nnameserver 192.0.2.53\noptions ndots:2 -rf\n',

@@ -170,7 +170,7 @@ describe('endpoint policies', () => {
 
   it('an endpoint cannot send as another: a forged source address or MAC is dropped at its veth', async () => {
     // "other" takes web's address as a second one and sends from it: without anti-spoofing it would
-    // slip past web's own Out rules (ACL chains are picked by address).
+    // slip past web's own Out rules (ACLs are picked by address).
     await w.ip(ns('other'), `addr add ${ip.get('web')}/32 dev eth0`);
     const forged = await w.exec(ns('other'), ['curl', '-s', '-m', '1', '--interface', ip.get('web')!, 'http://192.0.2.2:9000/'], { okExitCodes: [7, 28, 45] });
     assert.notEqual(forged.stdout, 'outside', 'a forged source does not get out');

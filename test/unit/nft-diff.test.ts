@@ -158,7 +158,11 @@ test('a stale verdict map goes before the stale chains it jumps to (nft refuses 
   assert.ok(indexOf(ls, /^delete map inet switchyard acl_in$/) < indexOf(ls, /^delete chain inet switchyard ep-x-in$/), ls.join('\n'));
 });
 
-/** Captured from `nft -j -p list map` and `nft get element` (nftables 1.0.6) on an ACL map. */
+/**
+ * Captured from `nft -j -p list map` and `nft get element` (nftables 1.0.6) on ACL maps; only the
+ * counters' numbers were changed. get element prints no counter or comment line of the map, and puts
+ * short elements on one line.
+ */
 const ACL_JSON = `{"nftables": [{"metainfo": {"version": "1.0.6", "release_name": "Lester Gooch #5", "json_schema_version": 1}}, {"map": {"family": "inet", "name": "acl_out", "table": "switchyard", "type": ["ipv4_addr", "inet_proto", "ipv4_addr", "inet_service", "inet_service"], "handle": 2, "map": "verdict", "flags": ["interval"], "elem": [[{"elem": {"val": {"concat": ["10.0.0.2", 6, {"prefix": {"addr": "0.0.0.0", "len": 0}}, {"range": [0, 65535]}, 80]}, "comment": "acl a", "counter": {"packets": 3, "bytes": 180}}}, {"return": null}], [{"elem": {"val": {"concat": ["10.0.0.2", {"range": [7, 16]}, {"range": ["10.0.1.5", "10.0.1.9"]}, {"range": [0, 65535]}, {"range": [0, 65535]}]}, "comment": "acl b", "counter": {"packets": 1, "bytes": 60}}}, {"drop": null}], [{"elem": {"val": {"concat": ["10.0.0.3", 47, "1.2.3.4", {"range": [0, 65535]}, {"range": [0, 65535]}]}, "comment": "acl c", "counter": {"packets": 0, "bytes": 0}}}, {"accept": null}]], "stmt": [{"counter": null}]}}, {"map": {"family": "inet", "name": "acl_in_default", "table": "switchyard", "type": "ipv4_addr", "handle": 3, "map": "verdict", "elem": [[{"elem": {"val": "10.0.0.2", "comment": "default in", "counter": {"packets": 9, "bytes": 540}}}, {"drop": null}]], "stmt": [{"counter": null}]}}]}`;
 const ACL_TEXT = `table inet switchyard {
 	map acl_out {
@@ -179,6 +183,14 @@ test('ACL map listings read back in the planner\'s syntax: numeric protocols, ra
   ]);
 });
 
+const DEFAULT_TEXT = `table inet switchyard {
+\tmap acl_out_default {
+\t\ttype ipv4_addr : verdict
+\t\telements = { 10.0.0.2 counter packets 9 bytes 540 comment "default out" : drop, 10.0.0.3 counter packets 0 bytes 0 comment "acl open" : accept }
+\t}
+}
+`;
+
 test('element counters: every counted ACL element, owned by its key\'s first part, from JSON and from text', () => {
   const all = parseElementCounters(ACL_JSON);
   assert.deepEqual(all, [
@@ -188,4 +200,8 @@ test('element counters: every counted ACL element, owned by its key\'s first par
     { set: 'acl_in_default', owner: '10.0.0.2', comment: 'default in', packets: 9, bytes: 540 },
   ]);
   assert.deepEqual(parseElementText('acl_out', ACL_TEXT), all.slice(0, 2), 'get element (text) reads as the listing does');
+  assert.deepEqual(parseElementText('acl_out_default', DEFAULT_TEXT), [
+    { set: 'acl_out_default', owner: '10.0.0.2', comment: 'default out', packets: 9, bytes: 540 },
+    { set: 'acl_out_default', owner: '10.0.0.3', comment: 'acl open', packets: 0, bytes: 0 },
+  ]);
 });

@@ -14,7 +14,7 @@ test('ACL settings as hcsshim writes them become map elements; Priority absent i
   const r = parseAcl({ Action: 'block', Direction: 'out', Protocols: '6,17', RemoteAddresses: '10.0.0.0/8, 192.0.2.7', RemotePorts: '53,1000-2000' }, 'p');
   assert.equal(r.priority, 0);
   assert.deepEqual(
-    aclElements('172.18.0.2', [{ ...r, id: 'x' }], 'Out').map((e) => `${e.key.join(' . ')} : ${e.value}`),
+    aclElements('172.18.0.2', [{ ...r, id: 'x' }], 'Out').elements.map((e) => `${e.key.join(' . ')} : ${e.value}`),
     ['tcp', 'udp'].flatMap((p) => ['10.0.0.0/8', '192.0.2.7'].flatMap((a) => ['53', '1000-2000'].map((port) => `172.18.0.2 . ${p} . ${a} . 0-65535 . ${port} : drop`))),
   );
   assert.equal(parseAcl({ Action: 'Allow', Direction: 'In', Protocols: '256' }, 'p').protocols.length, 0, '256 is any');
