@@ -7,6 +7,8 @@
  *      same length. Target: the 10,000th change ≤ 1.3× the 10th.
  *  (2) throughput (iperf3, outside → published port) to an endpoint with 100 ACL rules and NAT, and
  *      to one without policy, in the same run, interleaved. Target ≥ 0.9×.
+ *  (3) the host of (1) at its largest: endpoint creation with 10 rules, hostd's memory, and a restart
+ *      and a "reboot" (table deleted) of hostd, timed until it answers, with the elements counted.
  * Everything runs in namespaces with the run's prefix and is undone in `finally`; a leak check ends
  * the run. Settings: BENCH_POLICY_N (timed changes per level, default 15), BENCH_IPERF_RUNS (default
  * 7), BENCH_IPERF_SECONDS (default 5), BENCH_POLICY_MAX (largest level, default 10000).
@@ -64,6 +66,22 @@ function rulesFor(i: number): unknown[] {
   }));
 }
 
+/** What a host with the most rules costs to build, to hold and to bring back. */
+interface Load {
+  rules: number;
+  endpoints: number;
+  /** creating the endpoints with their rules, per endpoint (ms) */
+  createMs: number;
+  rssMiB: number;
+  /** SIGTERM, start on the same state, until /healthz answers: the kernel still holds the table */
+  restartMs: number;
+  /** the same with the table deleted first (as after a reboot): every element loaded anew */
+  rebootMs: number;
+  /** acl_in elements after the reboot, and how many the rules make */
+  elementsAfter: number;
+  elementsWanted: number;
+}
+
 interface Level {
   rules: number;
   hostdAcl: number[];
@@ -71,17 +89,18 @@ interface Level {
   iptables: number[];
 }
 
-async function growth(hostd: HostdProcess, iptNs: string): Promise<Level[]> {
+async function growth(hostd: HostdProcess, iptNs: string): Promise<{ levels: Level[]; load: Load }> {
   const api = hostd.client;
   const net = await api.call<{ ID: string }>('POST', '/networks', { Name: 'growth', Type: 'NAT', Ipams: [{ Subnets: [{ IpAddressPrefix: '10.90.0.0/16' }] }] });
   await exec(['iptables', '-w', '-N', 'BENCH'], { netns: iptNs });
   const levels: Level[] = [];
   let endpoints = 0;
   let iptRules = 0;
+  let createMs = 0;
   for (const target of LEVELS) {
     log(`(1) filling to ${target} rules`);
     while (endpoints * RULES_PER_ENDPOINT < target) {
-      await api.call('POST', '/endpoints', { Name: `g${endpoints}`, HostComputeNetwork: net.ID, Policies: rulesFor(endpoints) });
+      createMs += await timed(() => api.call('POST', '/endpoints', { Name: `g${endpoints}`, HostComputeNetwork: net.ID, Policies: rulesFor(endpoints) }));
       endpoints++;
     }
     const lines = ['*filter'];
@@ -111,10 +130,30 @@ async function growth(hostd: HostdProcess, iptNs: string): Promise<Level[]> {
     log(`(1) ${target} rules: ACL add p50 ${fmtMs(median(level.hostdAcl))} ms, port mapping ${fmtMs(median(level.hostdPort))} ms, iptables ${fmtMs(median(level.iptables))} ms`);
     levels.push(level);
   }
+  const load = await restarts(hostd, endpoints, createMs);
   const loadStart = process.hrtime.bigint();
   await api.call('DELETE', `/networks/${net.ID}`);
   log(`(1) removed ${endpoints} endpoints in ${(Number(process.hrtime.bigint() - loadStart) / 1e6).toFixed(0)} ms`);
-  return levels;
+  return { levels, load };
+}
+
+/** (3) hostd stopped and started again on the host with the most rules: with the table kept, and deleted. */
+async function restarts(hostd: HostdProcess, endpoints: number, createMs: number): Promise<Load> {
+  const netns = hostd.opts.netns;
+  const rssMiB = hostd.memory().rssMiB;
+  const again = async (reboot: boolean) => {
+    await hostd.stop();
+    if (reboot) await exec(['nft', 'delete', 'table', 'inet', 'switchyard'], { netns });
+    hostd.spawn();
+    return hostd.waitHealthy(120_000);
+  };
+  const restartMs = await again(false);
+  const rebootMs = await again(true);
+  const listed = JSON.parse((await exec(['nft', '-j', 'list', 'map', 'inet', 'switchyard', 'acl_in'], { netns })).stdout) as { nftables: { map?: { elem?: unknown[] } }[] };
+  const elementsAfter = listed.nftables.find((o) => o.map)?.map?.elem?.length ?? 0;
+  const elementsWanted = endpoints * rulesFor(0).filter((p) => (p as { Settings: { Direction: string } }).Settings.Direction === 'In').length;
+  log(`(3) restart healthy after ${restartMs.toFixed(0)} ms, after a reboot ${rebootMs.toFixed(0)} ms (${elementsAfter}/${elementsWanted} acl_in elements)`);
+  return { rules: endpoints * RULES_PER_ENDPOINT, endpoints, createMs: createMs / endpoints, rssMiB, restartMs, rebootMs, elementsAfter, elementsWanted };
 }
 
 interface Throughput {
@@ -164,7 +203,7 @@ async function throughput(cfg: ReturnType<typeof loadConfig>, hostd: HostdProces
   return out;
 }
 
-function render(levels: Level[], tput: Throughput | undefined, head: Record<string, string>): string {
+function render(levels: Level[], load: Load | undefined, tput: Throughput | undefined, head: Record<string, string>): string {
   const first = levels[0];
   const last = levels[levels.length - 1];
   const growthOf = (pick: (l: Level) => number[]) => (first && last ? ratio(median(pick(last)), median(pick(first))) : Number.NaN);
@@ -193,6 +232,18 @@ function render(levels: Level[], tput: Throughput | undefined, head: Record<stri
     '',
     `Growth from ${first?.rules} to ${last?.rules} rules (p50): hostd ACL ${fmtRatio(growthOf((l) => l.hostdAcl))}, hostd port mapping ${fmtRatio(growthOf((l) => l.hostdPort))}, iptables ${fmtRatio(growthOf((l) => l.iptables))}.`,
     '',
+    `## (3) A host with ${load?.rules ?? '?'} ACL rules: made, held, started again`,
+    '',
+    ...(load
+      ? [
+          `hostd with ${load.endpoints} endpoints of ${RULES_PER_ENDPOINT} ACL rules each (the host of (1) at its largest). Restart: SIGTERM by pid, started on the same state directory, timed until GET /healthz answers (hostd answers once it has compared the kernel with its records and repaired the difference); the kernel keeps the table. Reboot: the same with \`nft delete table inet switchyard\` between the two, so every element is loaded anew.`,
+          '',
+          '| endpoint create with 10 ACL rules (mean, ms) | hostd VmRSS (MiB) | restart until healthy (ms) | reboot until healthy (ms) | acl_in elements after the reboot |',
+          '| --- | --- | --- | --- | --- |',
+          `| ${fmtMs(load.createMs)} | ${load.rssMiB.toFixed(1)} | ${load.restartMs.toFixed(0)} | ${load.rebootMs.toFixed(0)} | ${load.elementsAfter} of ${load.elementsWanted} |`,
+          '',
+        ]
+      : ['Not run.', '']),
     '## (2) TCP throughput through an endpoint with 100 ACL rules and NAT',
     '',
   ];
@@ -227,11 +278,12 @@ async function main(): Promise<void> {
     'iperf3 -A': cfg.iperfAffinity || 'unpinned',
   };
   let levels: Level[] = [];
+  let load: Load | undefined;
   let tput: Throughput | undefined;
   try {
     const hostd = await startHostd(cfg, 'hostd', tmp, root);
     const iptNs = await addNetns(`${cfg.prefix}ipt`, root);
-    levels = await growth(hostd, iptNs);
+    ({ levels, load } = await growth(hostd, iptNs));
     tput = await throughput(cfg, hostd, root.child());
   } finally {
     const failures = await root.run();
@@ -239,7 +291,7 @@ async function main(): Promise<void> {
   }
   const left = listNetns(cfg.prefix);
   if (left.length) throw new Error(`leak: namespaces ${left.join(', ')} remain`);
-  writeFileSync(join(cfg.repoRoot, 'bench/RESULTS-policy.md'), render(levels, tput, head));
+  writeFileSync(join(cfg.repoRoot, 'bench/RESULTS-policy.md'), render(levels, load, tput, head));
   log('wrote bench/RESULTS-policy.md; leak check clean');
 }
 
