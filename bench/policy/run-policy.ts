@@ -232,18 +232,6 @@ function render(levels: Level[], load: Load | undefined, tput: Throughput | unde
     '',
     `Growth from ${first?.rules} to ${last?.rules} rules (p50): hostd ACL ${fmtRatio(growthOf((l) => l.hostdAcl))}, hostd port mapping ${fmtRatio(growthOf((l) => l.hostdPort))}, iptables ${fmtRatio(growthOf((l) => l.iptables))}.`,
     '',
-    `## (3) A host with ${load?.rules ?? '?'} ACL rules: made, held, started again`,
-    '',
-    ...(load
-      ? [
-          `hostd with ${load.endpoints} endpoints of ${RULES_PER_ENDPOINT} ACL rules each (the host of (1) at its largest). Restart: SIGTERM by pid, started on the same state directory, timed until GET /healthz answers (hostd answers once it has compared the kernel with its records and repaired the difference); the kernel keeps the table. Reboot: the same with \`nft delete table inet switchyard\` between the two, so every element is loaded anew.`,
-          '',
-          '| endpoint create with 10 ACL rules (mean, ms) | hostd VmRSS (MiB) | restart until healthy (ms) | reboot until healthy (ms) | acl_in elements after the reboot |',
-          '| --- | --- | --- | --- | --- |',
-          `| ${fmtMs(load.createMs)} | ${load.rssMiB.toFixed(1)} | ${load.restartMs.toFixed(0)} | ${load.rebootMs.toFixed(0)} | ${load.elementsAfter} of ${load.elementsWanted} |`,
-          '',
-        ]
-      : ['Not run.', '']),
     '## (2) TCP throughput through an endpoint with 100 ACL rules and NAT',
     '',
   ];
@@ -258,6 +246,20 @@ function render(levels: Level[], load: Load | undefined, tput: Throughput | unde
       '',
     );
   } else lines.push('Not run.', '');
+  lines.push(
+    `## (3) A host with ${load?.rules ?? '?'} ACL rules: made, held, started again`,
+    '',
+    ...(load
+      ? [
+          `hostd with ${load.endpoints} endpoints of ${RULES_PER_ENDPOINT} ACL rules each (the host of (1) at its largest). Restart: SIGTERM by pid, started on the same state directory, timed until GET /healthz answers (hostd answers once it has compared the kernel with its records and repaired the difference); the kernel keeps the table. Reboot: the same with \`nft delete table inet switchyard\` between the two, so every element is loaded anew.`,
+          '',
+          '| endpoint create with 10 ACL rules (mean, ms) | hostd VmRSS (MiB) | restart until healthy (ms) | reboot until healthy (ms) | acl_in elements after the reboot |',
+          '| --- | --- | --- | --- | --- |',
+          `| ${fmtMs(load.createMs)} | ${load.rssMiB.toFixed(1)} | ${load.restartMs.toFixed(0)} | ${load.rebootMs.toFixed(0)} | ${load.elementsAfter} of ${load.elementsWanted} |`,
+          '',
+        ]
+      : ['Not run.', ''])
+  );
   return lines.join('\n');
 }
 
