@@ -294,9 +294,11 @@ export class LinuxDataPlane implements DataPlane {
       // Keys come from the planner: addresses, prefixes, ranges, numbers and protocol names.
       if (!/^acl_[a-z_]+$/.test(set) || keys.some((k) => !/^[0-9a-z./ -]+$/.test(k))) throw new Error(`bad ACL element ${set} ${keys[0]}`);
       // `get element` reads just these elements; it fails whole when one is missing (a change
-      // in between): the map is then listed and read by owner.
+      // in between), and an element without a counter is not read: the map is then listed and
+      // read by owner.
       const res = await this.nft.command(`get element inet ${NFT_TABLE} ${set} { ${keys.join(', ')} }`, true);
-      if (res.ok) out.push(...parseElementText(set, res.stdout));
+      const got = res.ok ? parseElementText(set, res.stdout) : [];
+      if (got.length === keys.length) out.push(...got);
       else {
         const all = await this.nft.command(`list map inet ${NFT_TABLE} ${set}`);
         if (all.ok) out.push(...parseElementCounters(all.stdout).filter((c) => c.owner === owner));
