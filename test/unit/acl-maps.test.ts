@@ -183,21 +183,24 @@ test('subtract leaves disjoint pieces that cover the difference', () => {
 
 test('rules stored before a limit they now exceed: hostd starts, the endpoint fails closed, and says why', async () => {
   const h = await newTestHost();
-  await h.svc.createNetwork({ Name: 'n', Type: 'NAT', Ipams: [{ Subnets: [{ IpAddressPrefix: '172.18.0.0/24' }] }] });
-  const ep = await h.svc.createEndpoint({ Name: 'old', HostComputeNetwork: 'n', Policies: [{ Type: 'ACL', Settings: { Id: 'a', Action: 'Allow', Direction: 'In' } }] });
-  // As if an older hostd had stored them: the record is edited on disk.
-  const file = join(h.dir, 'endpoints', `${ep.ID}.json`);
-  const doc = JSON.parse(readFileSync(file, 'utf8')) as { record: { policies: { acls: AclRule[] } } };
-  const many = (n: number, f: (i: number) => string) => Array.from({ length: n }, (_, i) => f(i)).join(',');
-  doc.record.policies.acls = [parseAcl({ Id: 'big', Action: 'Allow', Direction: 'In', Protocols: '6', LocalPorts: many(80, (i) => String(1000 + 2 * i)), RemoteAddresses: many(60, (i) => `10.1.${i}.0/24`) }, 'p')];
-  writeFileSync(file, JSON.stringify(doc));
-  const again = await newTestHost(new FakeDataPlane(), h.dir);
-  assert.ok(again.warnings.some((w) => /^endpoint old: its ACL rules cannot be loaded, so it blocks every new flow until they change: .*"big"/.test(w)), again.warnings.join('\n'));
-  const elements = (set: string) => again.fake.nft?.sets.find((s) => s.name === set)?.elements.map((e) => `${e.key.join(' . ')} : ${e.value}`) ?? [];
-  assert.deepEqual(elements('acl_in'), [], 'none of its rules is loaded');
-  assert.deepEqual([...elements('acl_in_default'), ...elements('acl_out_default')], ['172.18.0.2 : drop', '172.18.0.2 : drop'], 'it fails closed');
-  // A change that brings the rules within the limit is taken.
-  await again.svc.modifyEndpoint('old', { ResourceType: 'Policy', RequestType: 'Update', Settings: { Policies: [{ Type: 'ACL', Settings: { Id: 'small', Action: 'Allow', Direction: 'In', Protocols: '6', LocalPorts: '80' } }] } });
-  assert.deepEqual(elements('acl_in'), ['172.18.0.2 . tcp . 0.0.0.0/0 . 80 . 0-65535 : accept']);
-  h.cleanup();
+  try {
+    await h.svc.createNetwork({ Name: 'n', Type: 'NAT', Ipams: [{ Subnets: [{ IpAddressPrefix: '172.18.0.0/24' }] }] });
+    const ep = await h.svc.createEndpoint({ Name: 'old', HostComputeNetwork: 'n', Policies: [{ Type: 'ACL', Settings: { Id: 'a', Action: 'Allow', Direction: 'In' } }] });
+    // As if an older hostd had stored them: the record is edited on disk.
+    const file = join(h.dir, 'endpoints', `${ep.ID}.json`);
+    const doc = JSON.parse(readFileSync(file, 'utf8')) as { record: { policies: { acls: AclRule[] } } };
+    const many = (n: number, f: (i: number) => string) => Array.from({ length: n }, (_, i) => f(i)).join(',');
+    doc.record.policies.acls = [parseAcl({ Id: 'big', Action: 'Allow', Direction: 'In', Protocols: '6', LocalPorts: many(80, (i) => String(1000 + 2 * i)), RemoteAddresses: many(60, (i) => `10.1.${i}.0/24`) }, 'p')];
+    writeFileSync(file, JSON.stringify(doc));
+    const again = await newTestHost(new FakeDataPlane(), h.dir);
+    assert.ok(again.warnings.some((w) => /^endpoint old: its ACL rules cannot be loaded, so it blocks every new flow until they change: .*"big"/.test(w)), again.warnings.join('\n'));
+    const elements = (set: string) => again.fake.nft?.sets.find((s) => s.name === set)?.elements.map((e) => `${e.key.join(' . ')} : ${e.value}`) ?? [];
+    assert.deepEqual(elements('acl_in'), [], 'none of its rules is loaded');
+    assert.deepEqual([...elements('acl_in_default'), ...elements('acl_out_default')], ['172.18.0.2 : drop', '172.18.0.2 : drop'], 'it fails closed');
+    // A change that brings the rules within the limit is taken.
+    await again.svc.modifyEndpoint('old', { ResourceType: 'Policy', RequestType: 'Update', Settings: { Policies: [{ Type: 'ACL', Settings: { Id: 'small', Action: 'Allow', Direction: 'In', Protocols: '6', LocalPorts: '80' } }] } });
+    assert.deepEqual(elements('acl_in'), ['172.18.0.2 . tcp . 0.0.0.0/0 . 80 . 0-65535 : accept']);
+  } finally {
+    h.cleanup();
+  }
 });
