@@ -42,7 +42,11 @@ export async function renderMetrics(svc: HostService): Promise<string> {
   metric('switchyard_endpoint_received_packets_total', 'counter', 'Packets the endpoint received.', traffic.map((t) => [t.labels, t.l.txPackets]));
 
   const byOwner = new Map<string, typeof rules>();
-  for (const r of rules) byOwner.set(r.owner, [...(byOwner.get(r.owner) ?? []), r]);
+  for (const r of rules) {
+    const mine = byOwner.get(r.owner);
+    if (mine) mine.push(r);
+    else byOwner.set(r.owner, [r]);
+  }
   const hits = [...st.endpoints.values()].flatMap((e) => {
     const acls = effectiveAcls(e.policies.acls, st.networks.get(e.networkId)?.acls);
     if (!acls.length) return [];

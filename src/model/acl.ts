@@ -153,6 +153,22 @@ export function addressSpan(a: string): [number, number] {
   return [c.base, c.base + 2 ** (32 - c.prefix) - 1];
 }
 
+/** Whether `ip` (as a number) is one of a list of addresses, CIDRs and ranges. */
+export function addressIn(list: readonly string[], ip: number): boolean {
+  return list.some((a) => {
+    const [lo, hi] = addressSpan(a);
+    return ip >= lo && ip <= hi;
+  });
+}
+
+/** Whether `port` is one of a list of ports and ranges. */
+export function portIn(list: readonly string[], port: number): boolean {
+  return list.some((p) => {
+    const [lo, hi] = portSpan(p);
+    return port >= lo && port <= hi;
+  });
+}
+
 /** A port or range as its first and last port. */
 export function portSpan(p: string): [number, number] {
   const [lo, hi] = p.split('-').map(Number);
@@ -211,6 +227,14 @@ export function renderAcl(r: AclRule): Record<string, unknown> {
   };
 }
 
+/**
+ * What the kernel counts a rule's packets under (the comment of its elements), and a direction's
+ * default: written by the planner, read back by aclHits.
+ */
+export function counterComment(r: Pick<AclRule, 'id'> | { default: AclDirection }): string {
+  return 'id' in r ? `acl ${r.id}` : `default ${r.default.toLowerCase()}`;
+}
+
 /** The hits of one rule (or of a direction's default, Id "default") at one endpoint. */
 export interface AclHits {
   id: string;
@@ -231,8 +255,8 @@ export function aclHits(acls: readonly AclRule[], counters: readonly { comment: 
     sums.set(c.comment, { packets: s.packets + c.packets, bytes: s.bytes + c.bytes });
   }
   return (['Out', 'In'] as const).flatMap((direction) => [
-    ...orderAcls(acls.filter((a) => a.direction === direction)).map((a) => ({ id: a.id, direction, ...(sums.get(`acl ${a.id}`) ?? { packets: 0, bytes: 0 }) })),
-    { id: 'default', direction, ...(sums.get(`default ${direction.toLowerCase()}`) ?? { packets: 0, bytes: 0 }) },
+    ...orderAcls(acls.filter((a) => a.direction === direction)).map((a) => ({ id: a.id, direction, ...(sums.get(counterComment(a)) ?? { packets: 0, bytes: 0 }) })),
+    { id: 'default', direction, ...(sums.get(counterComment({ default: direction })) ?? { packets: 0, bytes: 0 }) },
   ]);
 }
 

@@ -5,7 +5,7 @@
  * kernel tests check its answers against real packets and the rules' counters.
  */
 import { SyError } from '../errors.js';
-import { effectiveAcls, orderAcls, type AclRule } from './acl.js';
+import { addressIn, effectiveAcls, orderAcls, portIn, type AclRule } from './acl.js';
 import { cidrContains, ipToInt, isIPv4, parseCidr } from './ipv4.js';
 import { outboundInterface } from './network-settings.js';
 import type { EndpointRecord, NetworkRecord, PortMapping } from './records.js';
@@ -54,31 +54,13 @@ export function traceProtocol(p: unknown): number {
   return n;
 }
 
-function ipIn(list: string[], ip: string): boolean {
-  const n = ipToInt(ip);
-  return list.some((a) => {
-    if (a.includes('/')) return cidrContains(parseCidr(a), n);
-    const r = /^([0-9.]+)-([0-9.]+)$/.exec(a);
-    if (r) return n >= ipToInt(r[1]!) && n <= ipToInt(r[2]!);
-    return a === ip;
-  });
-}
-
-function portIn(list: string[], port: number | undefined): boolean {
-  if (port === undefined) return false;
-  return list.some((p) => {
-    const [lo, hi] = p.split('-').map(Number);
-    return port >= lo! && port <= (hi ?? lo!);
-  });
-}
-
 /** Does `r` match a packet of `ep` (local) with `remote`, in r's direction? */
 function matches(r: AclRule, local: string, remote: string, proto: number, localPort: number | undefined, remotePort: number | undefined): boolean {
   if (r.protocols.length && !r.protocols.includes(proto)) return false;
-  if (r.localAddresses.length && !ipIn(r.localAddresses, local)) return false;
-  if (r.remoteAddresses.length && !ipIn(r.remoteAddresses, remote)) return false;
-  if (r.localPorts.length && !portIn(r.localPorts, localPort)) return false;
-  if (r.remotePorts.length && !portIn(r.remotePorts, remotePort)) return false;
+  if (r.localAddresses.length && !addressIn(r.localAddresses, ipToInt(local))) return false;
+  if (r.remoteAddresses.length && !addressIn(r.remoteAddresses, ipToInt(remote))) return false;
+  if (r.localPorts.length && (localPort === undefined || !portIn(r.localPorts, localPort))) return false;
+  if (r.remotePorts.length && (remotePort === undefined || !portIn(r.remotePorts, remotePort))) return false;
   return true;
 }
 

@@ -13,7 +13,7 @@
  */
 import { SyError } from '../errors.js';
 import { intToIp, ipToInt } from '../model/ipv4.js';
-import { addressSpan, orderAcls, portSpan, type AclDirection, type AclRule } from '../model/acl.js';
+import { addressIn, addressSpan, counterComment, orderAcls, portSpan, type AclDirection, type AclRule } from '../model/acl.js';
 import { protoAtom, type NftElement } from './nft-table.js';
 
 /** A closed interval of numbers. */
@@ -29,7 +29,6 @@ export interface AclBox {
 const ANY_PROTOCOL: Span = [0, 255];
 const ANY_ADDRESS: Span = [0, 2 ** 32 - 1];
 const ANY_PORT: Span = [0, 65535];
-const EVERYTHING: Box = [ANY_PROTOCOL, ANY_ADDRESS, ANY_PORT, ANY_PORT];
 
 /**
  * How many elements one endpoint's rules may make in one direction. Rules that are lists of many
@@ -87,8 +86,9 @@ function withSpan(box: readonly Span[], d: number, s: Span): Box {
   return b as unknown as Box;
 }
 
-function isEverything(b: Box): boolean {
-  return b.every((s, d) => s[0] === EVERYTHING[d]![0] && s[1] === EVERYTHING[d]![1]);
+/** A rule without protocols, addresses or ports (its LocalAddresses hold the endpoint). */
+function matchesEverything(r: AclRule): boolean {
+  return !r.protocols.length && !r.remoteAddresses.length && !r.localPorts.length && !r.remotePorts.length;
 }
 
 /**
@@ -113,7 +113,7 @@ const COMPILED_KEPT = 512;
  */
 export function compileAcls(ordered: readonly AclRule[], ip: string, limit = MAX_ACL_ELEMENTS): CompiledAcls {
   const at = ipToInt(ip);
-  const applies = ordered.map((r) => !r.localAddresses.length || r.localAddresses.some((a) => within(at, addressSpan(a))));
+  const applies = ordered.map((r) => !r.localAddresses.length || addressIn(r.localAddresses, at));
   const key = JSON.stringify([ordered, applies, limit]);
   const hit = compiled.get(key);
   if (hit) return hit;
@@ -129,8 +129,8 @@ function compile(rules: readonly AclRule[], limit: number): CompiledAcls {
   const out: AclBox[] = [];
   let work = 0;
   for (const rule of rules) {
+    if (matchesEverything(rule)) return { boxes: out, last: rule };
     const own = ruleBoxes(rule, limit);
-    if (own.length === 1 && isEverything(own[0]!)) return { boxes: out, last: rule };
     const bounds = boundsOf(own);
     let pieces = own;
     work += own.length;
@@ -188,17 +188,17 @@ export function aclElements(ip: string, acls: readonly AclRule[], direction: Acl
   const { boxes, last } = compileAcls(orderAcls(acls.filter((a) => a.direction === direction)), ip);
   return {
     elements: boxes.map(({ rule, box: [p, a, l, r] }) => ({
-      key: [ip, p[0] === p[1] ? protoAtom(p[0]) : `${p[0]}-${p[1]}`, addressAtom(a), portAtom(l), portAtom(r)],
+      key: [ip, spanAtom(p, protoAtom), addressAtom(a), spanAtom(l), spanAtom(r)],
       value: VERDICT[rule.action],
-      comment: `acl ${rule.id}`,
+      comment: counterComment(rule),
     })),
-    fallback: last ? { key: [ip], value: VERDICT[last.action], comment: `acl ${last.id}` } : defaultElement(ip, direction),
+    fallback: last ? { key: [ip], value: VERDICT[last.action], comment: counterComment(last) } : defaultElement(ip, direction),
   };
 }
 
 /** What no rule of a direction decides: dropped (HNS's default once an endpoint has any ACL). */
 export function defaultElement(ip: string, direction: AclDirection): NftElement {
-  return { key: [ip], value: 'drop', comment: `default ${direction.toLowerCase()}` };
+  return { key: [ip], value: 'drop', comment: counterComment({ default: direction }) };
 }
 
 /** Refuses rules that would make too many elements, before anything is stored. */
@@ -216,6 +216,7 @@ export function addressAtom([lo, hi]: Span): string {
   return `${intToIp(lo)}-${intToIp(hi)}`;
 }
 
-function portAtom([lo, hi]: Span): string {
-  return lo === hi ? String(lo) : `${lo}-${hi}`;
+/** A protocol or port span: one value (written by `one`), or a range of numbers. */
+function spanAtom([lo, hi]: Span, one: (n: number) => string = String): string {
+  return lo === hi ? one(lo) : `${lo}-${hi}`;
 }

@@ -101,7 +101,6 @@ export interface HostPlan {
 }
 
 const PROTO_NAMES: Record<number, string> = { 6: 'tcp', 17: 'udp', 132: 'sctp' };
-const ACL_KEY = ['ipv4_addr', 'inet_proto', 'ipv4_addr', 'inet_service', 'inet_service'];
 
 /** What one network brings to the plan: its bridge, its bridge's sysctls, its chains and elements. */
 export interface NetworkParts {
@@ -473,26 +472,23 @@ export function nftBase(): NftTable {
     // ACLs (plan/acl-maps.ts): the endpoints that have any, their rules as disjoint boxes of each
     // direction, and each direction's default, every element with its own counter.
     { name: 'acl_eps', keyTypes: ['ipv4_addr'], comment: 'endpoints with ACLs', elements: [] },
-    {
-      name: 'acl_out',
-      keyTypes: ACL_KEY,
+    ...(['Out', 'In'] as const).map((dir): NftSet => ({
+      name: `acl_${dir.toLowerCase()}`,
+      keyTypes: ['ipv4_addr', 'inet_proto', 'ipv4_addr', 'inet_service', 'inet_service'],
       valueType: 'verdict',
       flags: ['interval'],
       counter: true,
-      comment: 'ACLs Out: endpoint . protocol . remote address . local port . remote port',
+      comment: `ACLs ${dir}: endpoint . protocol . remote address . local port . remote port`,
       elements: [],
-    },
-    {
-      name: 'acl_in',
-      keyTypes: ACL_KEY,
+    })),
+    ...(['Out', 'In'] as const).map((dir): NftSet => ({
+      name: `acl_${dir.toLowerCase()}_default`,
+      keyTypes: ['ipv4_addr'],
       valueType: 'verdict',
-      flags: ['interval'],
       counter: true,
-      comment: 'ACLs In: endpoint . protocol . remote address . local port . remote port',
+      comment: `what no ACL ${dir} decides`,
       elements: [],
-    },
-    { name: 'acl_out_default', keyTypes: ['ipv4_addr'], valueType: 'verdict', counter: true, comment: 'what no ACL Out decides', elements: [] },
-    { name: 'acl_in_default', keyTypes: ['ipv4_addr'], valueType: 'verdict', counter: true, comment: 'what no ACL In decides', elements: [] },
+    })),
     {
       name: 'nat_except',
       keyTypes: ['ipv4_addr', 'ipv4_addr'],
