@@ -28,6 +28,9 @@ export type ErrorCode =
   | 'SY_KERNEL'
   | 'SY_STORE'
   | 'SY_TIMEOUT'
+  | 'SY_COMPACTED'
+  | 'SY_PRECONDITION_FAILED'
+  | 'SY_FORBIDDEN'
   | 'SY_INTERNAL';
 
 /** Extra facts about a kernel command that failed: what ran, what it was fed, what it said. */
@@ -73,6 +76,9 @@ const clientErrors: Partial<Record<ErrorCode, number>> = {
   SY_NAMESPACE_NOT_FOUND: 404,
   SY_NOT_FOUND: 404,
   SY_TIMEOUT: 504,
+  SY_COMPACTED: 410,
+  SY_PRECONDITION_FAILED: 412,
+  SY_FORBIDDEN: 403,
 };
 
 /** HTTP status for an error code: 4xx for what the caller got wrong, 5xx for what the host failed to do. */
