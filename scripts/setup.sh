@@ -6,11 +6,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 runtime_pkgs=(nftables iptables iproute2 util-linux)
-test_pkgs=(curl socat busybox-static iperf3 conntrack tcpdump strace containernetworking-plugins containerd runc podman docker.io etcd-server)
+test_pkgs=(curl socat busybox-static iperf3 conntrack tcpdump strace containernetworking-plugins containerd runc podman docker.io etcd-server dnsmasq-base)
 declare -A provides=([nftables]=nft [iptables]=iptables [iproute2]=ip [util-linux]=nsenter [curl]=curl [socat]=socat
   [busybox-static]=busybox [iperf3]=iperf3 [conntrack]=conntrack [tcpdump]=tcpdump [strace]=strace [containernetworking-plugins]=/usr/lib/cni/bridge
   [containerd]=containerd [runc]=runc [podman]=podman [docker.io]=/usr/sbin/dockerd
-  [etcd-server]=/usr/bin/etcd)
+  [etcd-server]=/usr/bin/etcd [dnsmasq-base]=/usr/sbin/dnsmasq)
 
 want=("${runtime_pkgs[@]}")
 [[ "${1:-}" == "--test" ]] && want+=("${test_pkgs[@]}")
