@@ -6,7 +6,8 @@
  */
 import type { BridgePlan, NamespacePlan, Sysctl, VethPlan, VethSettings } from '../plan/host-plan.js';
 import type { NftTable } from '../plan/nft-table.js';
-import type { PortRequest } from '../model/ports.js';
+import type { ListeningSocket, PortRequest } from '../model/ports.js';
+import type { AdapterState } from './uplink.js';
 
 export interface LinkState {
   name: string;
@@ -34,11 +35,7 @@ export interface PeerState {
   routes?: VethSettings['routes'];
 }
 
-export interface ListeningSocket {
-  protocol: 6 | 17 | 132;
-  address: string;
-  port: number;
-}
+export type { ListeningSocket } from '../model/ports.js';
 
 /**
  * The counter of one element of an ACL map: `owner` is the first part of its key (the endpoint's
@@ -128,6 +125,8 @@ export interface DataPlane {
    * shadow a listening process). One entry per held port.
    */
   portsInUse(requests: PortRequest[]): Promise<ListeningSocket[]>;
+  /** A host adapter as it is now (for the uplink modes' checks), undefined when there is none. */
+  adapter(name: string): Promise<AdapterState | undefined>;
   /** Names of the links in hostd's namespace (a network's NetAdapterName must name one of them). */
   hostLinkNames(): Promise<string[]>;
   /** IPv4 addresses configured in hostd's namespace (host-IP binding must name one of them). */

@@ -8,9 +8,10 @@ import type { BridgePlan, NamespacePlan, Sysctl, VethPlan } from '../plan/host-p
 import { elementKey, patchTable, renderTable, type NftElement, type NftTable } from '../plan/nft-table.js';
 import { socketClashes, type PortRequest } from '../model/ports.js';
 import type { DataPlane, ElementCounter, LinkState, LinkStats, ListeningSocket, PeerState } from './dataplane.js';
+import type { AdapterState } from './uplink.js';
 
 export class FakeDataPlane implements DataPlane {
-  links = new Map<string, LinkState & { peer?: VethPlan }>();
+  links = new Map<string, LinkState & { peer?: VethPlan; uplink?: string }>();
   namespaces = new Set<string>();
   files = new Map<string, string>();
   sysctls = new Map<string, string>();
@@ -46,7 +47,8 @@ export class FakeDataPlane implements DataPlane {
 
   async ensureBridge(b: BridgePlan): Promise<void> {
     this.hit('ensureBridge');
-    this.links.set(b.name, { name: b.name, kind: 'bridge', up: true, mac: b.mac, addresses: [b.address] });
+    if (b.uplink && !this.uplinks.includes(b.uplink)) throw new SyError('SY_KERNEL', `Adapter "${b.uplink}" of bridge "${b.name}" does not exist`);
+    this.links.set(b.name, { name: b.name, kind: 'bridge', up: true, mac: b.mac, addresses: b.address ? [b.address] : [], ...(b.uplink ? { uplink: b.uplink } : {}) });
   }
 
   async createVeth(v: VethPlan): Promise<void> {
@@ -169,6 +171,14 @@ export class FakeDataPlane implements DataPlane {
     return this.listening.filter((s) => requests.some((r) => socketClashes(r, s)));
   }
 
+  async adapter(name: string): Promise<AdapterState | undefined> {
+    if (!this.uplinks.includes(name)) return undefined;
+    const master = [...this.links.values()].find((l) => l.uplink === name)?.name;
+    const n = [...name].reduce((h, c) => (h * 31 + c.charCodeAt(0)) >>> 0, 7);
+    const mac = `02:00:${[24, 16, 8, 0].map((s) => ((n >>> s) & 255).toString(16).padStart(2, '0')).join(':')}`;
+    return { name, mac, linkType: 'ether', up: true, mtu: 1500, addresses: [], ...(master ? { master } : {}) };
+  }
+
   async hostLinkNames(): Promise<string[]> {
     return ['lo', ...this.uplinks, ...this.links.keys()];
   }
@@ -186,7 +196,7 @@ export class FakeDataPlane implements DataPlane {
     const out: string[] = [];
     for (const l of [...this.links.values()].sort((a, b) => a.name.localeCompare(b.name))) {
       const peer = l.peer ? ` peer=${l.peer.ifName}@${l.peer.netnsPath} ${l.peer.address}${l.peer.gateway ? ` via ${l.peer.gateway}` : ''} mac ${l.peer.mac}` : '';
-      out.push(`link ${l.name} ${l.kind}${l.master ? ` master ${l.master}` : ''} ${l.addresses.join(',')}${peer}`.trimEnd());
+      out.push(`link ${l.name} ${l.kind}${l.master ? ` master ${l.master}` : ''}${l.uplink ? ` port ${l.uplink}` : ''}${l.peer && l.peer.port !== 'hairpin' ? ` ${l.peer.port}` : ''} ${l.addresses.join(',')}${peer}`.trimEnd());
     }
     for (const n of [...this.namespaces].sort()) out.push(`netns ${n}`);
     for (const [p, c] of [...this.files].sort()) out.push(`file ${p}: ${JSON.stringify(c)}`);

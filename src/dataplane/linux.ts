@@ -9,7 +9,8 @@ import { dirname } from 'node:path';
 import { SyError } from '../errors.js';
 import { randomBytes } from 'node:crypto';
 import { faultStep } from '../faults.js';
-import { BRIDGE_PREFIX, isOwnedLink, LINK_PREFIX, NFT_TABLE, QDISC_HANDLE, RETIRED_PREFIX, ROUTE_PROTO, VETH_PREFIX } from '../model/names.js';
+import { BRIDGE_PREFIX, isOwnedLink, LINK_PREFIX, NFT_TABLE, QDISC_HANDLE, RETIRED_PREFIX, ROUTE_PROTO, SWITCH_PREFIX, VETH_PREFIX } from '../model/names.js';
+import { ensureSwitch, readAdapter, releaseSwitch, type AdapterState } from './uplink.js';
 import { RESOLV_CONF_MARK, type BridgePlan, type NamespacePlan, type Sysctl, type VethPlan, type VethSettings } from '../plan/host-plan.js';
 import type { NftTable } from '../plan/nft-table.js';
 import type { DataPlane, ElementCounter, LinkState, LinkStats, ListeningSocket, PeerState } from './dataplane.js';
@@ -47,11 +48,12 @@ export class LinuxDataPlane implements DataPlane {
   }
 
   async ensureBridge(b: BridgePlan, existing: LinkState | undefined): Promise<void> {
+    if (b.uplink) return ensureSwitch(b, !!existing, existing?.up ?? false);
     const cmds: string[] = [];
     if (!existing) {
       cmds.push(`link add ${b.name} address ${b.mac}${b.mtu ? ` mtu ${b.mtu}` : ''} type bridge`);
     }
-    if (!existing || !existing.addresses.includes(b.address)) cmds.push(`addr replace ${b.address} dev ${b.name}`);
+    if (b.address && (!existing || !existing.addresses.includes(b.address))) cmds.push(`addr replace ${b.address} dev ${b.name}`);
     if (!existing || !existing.up) cmds.push(`link set ${b.name} up`);
     if (!cmds.length) return;
     faultStep(`kernel: bridge ${b.name}`);
@@ -75,9 +77,8 @@ export class LinuxDataPlane implements DataPlane {
     const host = [
       `link add ${v.name}${mtu} type veth peer name ${v.ifName} address ${v.mac}${mtu} netns ${v.netnsPath}`,
       `link set ${v.name} master ${v.bridge} up`,
-      // With br_netfilter on, a port mapping DNATed to the sender itself is bridged back out of the
-      // port it came in: hairpin lets the frame go back (Docker does the same without userland-proxy).
-      `link set ${v.name} type bridge_slave hairpin on`,
+      ...(v.port === 'hairpin' ? [`link set ${v.name} type bridge_slave hairpin on`] : []),
+      ...(v.port === 'isolated' ? [`link set ${v.name} type bridge_slave isolated on`] : []),
     ];
     faultStep(`kernel: veth ${v.name}`);
     await run(['ip', '-batch', '-'], { stdin: host.join('\n') + '\n' });
@@ -184,6 +185,10 @@ export class LinuxDataPlane implements DataPlane {
 
   private async deleteNow(names: string[]): Promise<void> {
     for (const n of names) if (!n.startsWith(LINK_PREFIX)) throw new Error(`refusing to delete unmarked link "${n}"`);
+    // A switch bridge gives its adapter back (addresses and routes too) before it goes.
+    for (const n of names) if (n.startsWith(SWITCH_PREFIX)) await releaseSwitch(n);
+    names = names.filter((n) => !n.startsWith(SWITCH_PREFIX));
+    if (!names.length) return;
     faultStep(`kernel: delete ${names.join(' ')}`);
     // One process for the whole batch (deletions cost 10-25 ms each here); -force goes on past a
     // link that is already gone.
@@ -398,8 +403,11 @@ export class LinuxDataPlane implements DataPlane {
     if (need) {
       await ipt('-N', IPT_CHAIN);
       await run(['iptables', '-w', '5', '-F', IPT_CHAIN]);
-      await run(['iptables', '-w', '5', '-A', IPT_CHAIN, '-i', `${BRIDGE_PREFIX}+`, '-j', 'ACCEPT']);
-      await run(['iptables', '-w', '5', '-A', IPT_CHAIN, '-o', `${BRIDGE_PREFIX}+`, '-j', 'ACCEPT']);
+      // NAT bridges, and the switches of uplink networks (bridged traffic meets FORWARD with br_netfilter)
+      for (const prefix of [BRIDGE_PREFIX, SWITCH_PREFIX]) {
+        await run(['iptables', '-w', '5', '-A', IPT_CHAIN, '-i', `${prefix}+`, '-j', 'ACCEPT']);
+        await run(['iptables', '-w', '5', '-A', IPT_CHAIN, '-o', `${prefix}+`, '-j', 'ACCEPT']);
+      }
       const present = await ipt('-C', from, ...jump);
       if (present.exitCode !== 0) await run(['iptables', '-w', '5', '-I', from, '1', ...jump]);
       return;
@@ -413,6 +421,10 @@ export class LinuxDataPlane implements DataPlane {
 
   portsInUse(requests: PortRequest[]): Promise<ListeningSocket[]> {
     return probePorts(requests);
+  }
+
+  adapter(name: string): Promise<AdapterState | undefined> {
+    return readAdapter(name);
   }
 
   async hostLinkNames(): Promise<string[]> {

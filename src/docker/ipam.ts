@@ -8,7 +8,7 @@
  */
 import { SyError } from '../errors.js';
 import type { HostService } from '../hostd/service.js';
-import { pickFreeSubnet } from '../hostd/service.js';
+import { pickFreeSubnet } from '../hostd/network-request.js';
 import { parseDoc } from '../hcn/schema.js';
 import { cidrContains, cidrSize, cidrsOverlap, cidrToString, intToIp, ipToInt, isIPv4, parseCidr } from '../model/ipv4.js';
 import type { Handler, Serial } from './driver.js';

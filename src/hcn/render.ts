@@ -1,6 +1,6 @@
 /** Renders hostd's records as HCN v2 documents, spelled as hcsshim writes them. */
 import type { ObjectStatus } from '../hostd/reconciler.js';
-import { bridgeName, vethName } from '../model/names.js';
+import { networkBridge, vethName } from '../model/names.js';
 import type { DnsSettings, EndpointRecord, NamespaceRecord, NetworkRecord } from '../model/records.js';
 import type { HostState } from '../model/state.js';
 import { renderPolicies } from '../model/policies.js';
@@ -47,7 +47,8 @@ export function renderNetwork(n: NetworkRecord, status?: ObjectStatus) {
     SchemaVersion: V2,
     // Switchyard extensions
     ...(n.internal ? { Internal: true } : {}),
-    Bridge: bridgeName(n.id),
+    Bridge: networkBridge(n),
+    ...(n.uplink ? { Uplink: { Adapter: n.uplink.name, MacAddress: hcnMac(n.uplink.mac) } } : {}),
     HostAccess: hostAccessDoc(n),
     Health: health(status),
   };

@@ -135,7 +135,7 @@ export class Reconciler {
     const nsFailed = await this.ensureNamespaces(plan.namespaces, fail);
     const ruleset = async () => {
       try {
-        await this.dp.setSysctls(hostSysctls(plan.bridges.length > 0, state.index.anyAcl()));
+        await this.dp.setSysctls(hostSysctls(plan.bridges.length > 0, state.index.bridgeHooks()));
         if (plan.bridges.length) await this.dp.applyNft([plan.nft, plan.nftBridge]);
         else await this.dp.deleteNft([plan.nft, plan.nftBridge]);
         await this.dp.ensureIptablesForwardAccept(plan.iptablesForwardAccept);
@@ -167,7 +167,7 @@ export class Reconciler {
       failedEndpoints: new Set([...state.endpoints.keys()].filter(bad)),
       failedNamespaces: new Set(plan.namespaces.map((p) => p.id).filter(bad)),
       anyNetwork: state.networks.size > 0,
-      anyAcl: state.index.anyAcl(),
+      anyAcl: state.index.bridgeHooks(),
     };
     for (const net of state.networks.values()) applied.networks.set(net.id, { rec: net, parts: planNetworkParts(net), ok: !bad(net.id) });
     for (const ep of state.endpoints.values()) {
@@ -263,7 +263,7 @@ export class Reconciler {
     const newNet = new Map(nets.filter((n) => n.rec).map((n) => [n.id, planNetworkParts(n.rec!)]));
     const newEp = new Map(eps.filter((e) => e.rec).map((e) => [e.id, planEndpointParts(e.rec!, e.net, e.ns, routedVia(e.rec!, state))]));
     const anyNetwork = state.networks.size > 0;
-    const anyAcl = state.index.anyAcl();
+    const anyAcl = state.index.bridgeHooks();
 
     // Which links go and which come, decided before either strand starts.
     const same = (x: unknown, y: unknown) => JSON.stringify(x) === JSON.stringify(y);
@@ -346,10 +346,13 @@ export class Reconciler {
           );
           const after = assembleTable([...newNet.values()], [...newEp.values()]);
           // The elements of a retired veth match nothing once it is renamed: their removal may wait.
-          const beforeBridge = assembleBridgeTable(eps.flatMap((e) => (e.old && !retiredIds.has(e.id) ? [e.old.parts] : [])));
-          const afterBridge = assembleBridgeTable([...newEp.values()]);
+          const beforeBridge = assembleBridgeTable(
+            nets.flatMap((n) => (n.old ? [n.old.parts] : [])),
+            eps.flatMap((e) => (e.old && !retiredIds.has(e.id) ? [e.old.parts] : [])),
+          );
+          const afterBridge = assembleBridgeTable([...newNet.values()], [...newEp.values()]);
           if (retiredIds.size) {
-            const gone = assembleBridgeTable(eps.flatMap((e) => (retiredIds.has(e.id) ? [e.old!.parts] : [])));
+            const gone = assembleBridgeTable([], eps.flatMap((e) => (retiredIds.has(e.id) ? [e.old!.parts] : [])));
             await this.dp.applyNftChangeLater([gone], [nftBridgeBase()]);
           }
           try {

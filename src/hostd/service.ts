@@ -17,16 +17,15 @@ import {
   parseDoc,
   TraceRequest,
   Policy,
-  type Dns,
 } from '../hcn/schema.js';
 import { renderEndpoint, renderNamespace, renderNetwork } from '../hcn/render.js';
-import { cidrContains, cidrSize, cidrsOverlap, cidrToString, intToIp, ipToInt, isIPv4, maskOf, parseCidr, type Cidr } from '../model/ipv4.js';
-import { endpointMac, GUID_PATTERN, NAME_PATTERN, shortId } from '../model/names.js';
+import { checkHostAddress, cidrSize, intToIp, ipToInt, parseCidr, type Cidr } from '../model/ipv4.js';
+import { endpointMac, GUID_PATTERN, shortId } from '../model/names.js';
 import { EPHEMERAL_FIRST, mappingsClash, resolvePortMappings, type PortRequest } from '../model/ports.js';
-import { freeMacInPool, isPolicyType, LIVE_NETWORK_POLICIES, NET_ADAPTER_NAME, parseMacPool, parseNetworkPolicies } from '../model/network-settings.js';
+import { freeMacInPool, isPolicyType, LIVE_NETWORK_POLICIES } from '../model/network-settings.js';
 import { modifyHostAccess, parseHostAccessPolicies } from '../model/host-access.js';
 import { checkPoliciesFit, emptyPolicies, modifyPolicies, parsePolicies, routeOf, type EndpointPolicies } from '../model/policies.js';
-import type { DnsSettings, EndpointRecord, NamespaceRecord, NetworkRecord, PortMapping } from '../model/records.js';
+import type { EndpointRecord, NamespaceRecord, NetworkRecord, PortMapping } from '../model/records.js';
 import { portKey, type HostState } from '../model/state.js';
 import { trace, traceProtocol, type Decision, type TracePacket, type TraceResult } from '../model/trace.js';
 import { aclHits, effectiveAcls, modifyNetworkAcls, parseNetworkAcls } from '../model/acl.js';
@@ -34,11 +33,10 @@ import { aclMapElements } from '../plan/host-plan.js';
 import { checkAclSize } from '../plan/acl-maps.js';
 import { elementKey } from '../plan/nft-table.js';
 import { Reconciler, type Logger } from './reconciler.js';
+import { checkName, networkRecordOf, takenPrefixes } from './network-request.js';
+import { parseDns } from '../model/dns.js';
 import { Store, type Kind } from './store.js';
 
-const KNOWN_NETWORK_TYPES = ['NAT', 'ICS', 'Transparent', 'L2Bridge', 'L2Tunnel', 'Overlay', 'Private', 'Internal'];
-const SUPPORTED_NETWORK_TYPES = ['NAT'];
-const AUTO_SUBNET_POOL = parseCidr('172.16.0.0/12');
 
 export interface HostServiceOptions {
   store: Store;
@@ -196,85 +194,13 @@ export class HostService {
     });
   }
 
-  private async validateNetwork(doc: HostComputeNetwork): Promise<NetworkRecord> {
-    const name = checkName(doc.Name, 'Network name');
-    if (this.state.index.networkByName.has(name)) {
-      throw new SyError('SY_DUPLICATE_NAME', `A network named "${name}" already exists`);
-    }
-    const type = KNOWN_NETWORK_TYPES.find((t) => t.toLowerCase() === String(doc.Type).toLowerCase());
-    if (!type) throw new SyError('SY_UNKNOWN_TYPE', `Unknown network Type "${doc.Type}"; expected one of ${KNOWN_NETWORK_TYPES.join(', ')}`);
-    if (!SUPPORTED_NETWORK_TYPES.includes(type)) {
-      throw new SyError('SY_NOT_SUPPORTED', `Network Type "${type}" is not supported yet; supported: ${SUPPORTED_NETWORK_TYPES.join(', ')}`);
-    }
-    const acls = parseNetworkAcls(doc.Policies ?? [], 'Policies');
-    const { stored: policies, adapter } = parseNetworkPolicies(doc.Policies ?? []);
-    if (adapter && doc.Internal) throw new SyError('SY_BAD_REQUEST', `An internal network leaves the host by no interface; it takes no ${NET_ADAPTER_NAME}`);
-    if (adapter && !(await this.dp.hostLinkNames()).includes(adapter)) {
-      throw new SyError('SY_BAD_REQUEST', `${NET_ADAPTER_NAME} "${adapter}" is not an interface of this host`);
-    }
-    const macPool = parseMacPool(doc.MacPool);
-    const hostAccess = parseHostAccessPolicies(doc.Policies ?? []);
-    if (doc.MTU !== undefined && (doc.MTU < 576 || doc.MTU > 65535)) {
-      throw new SyError('SY_BAD_REQUEST', `MTU ${doc.MTU} is out of range (576-65535)`);
-    }
-    const subnets = (doc.Ipams ?? []).flatMap((i) => {
-      if (i.Type && i.Type.toLowerCase() !== 'static') throw new SyError('SY_NOT_SUPPORTED', `Ipam Type "${i.Type}" is not supported on NAT networks; use Static`);
-      return i.Subnets ?? [];
-    });
-    if (subnets.length > 1) throw new SyError('SY_NOT_SUPPORTED', 'A NAT network takes one IPv4 subnet');
-    const sub = subnets[0];
-    if (sub?.Policies?.length) throw new SyError('SY_NOT_SUPPORTED', `Subnet policy "${sub.Policies[0]!.Type}" is not supported on NAT networks`);
-    const taken = await this.takenPrefixes();
-    let cidr: Cidr;
-    if (sub?.IpAddressPrefix) {
-      cidr = parseCidr(sub.IpAddressPrefix);
-      if (cidr.prefix > 30 || cidr.prefix < 8) throw new SyError('SY_INVALID_SUBNET', `Subnet "${sub.IpAddressPrefix}" must be between /8 and /30`);
-      const clash = taken.find((t) => cidrsOverlap(t.cidr, cidr));
-      if (clash) throw new SyError('SY_SUBNET_OVERLAP', `Subnet ${cidrToString(cidr)} overlaps ${clash.what}`);
-    } else {
-      cidr = pickFreeSubnet(taken.map((t) => t.cidr));
-    }
-    let gateway = intToIp(cidr.base + 1);
-    for (const r of sub?.Routes ?? []) {
-      if ((r.DestinationPrefix ?? '0.0.0.0/0') !== '0.0.0.0/0') {
-        throw new SyError('SY_NOT_SUPPORTED', `Subnet route to "${r.DestinationPrefix}" is not supported; only the default route names the gateway`);
-      }
-      if (r.NextHop) gateway = r.NextHop;
-    }
-    checkHostAddress(gateway, cidr, 'Gateway');
-    const id = this.newId(doc.ID ?? doc.Id, 'networks', 'network');
-    return {
-      id,
-      name,
-      type: 'NAT',
-      subnet: cidrToString(cidr),
-      gateway,
-      dns: parseDns(doc.Dns, 'network Dns') ?? { search: [], servers: [], options: [] },
-      ...(doc.MTU ? { mtu: doc.MTU } : {}),
-      ...(doc.Internal ? { internal: true } : {}),
-      ...(macPool ? { macPool } : {}),
-      flags: doc.Flags ?? 0,
-      policies,
-      ...(acls.length ? { acls } : {}),
-      ...(hostAccess.length ? { hostAccess } : {}),
-      createdAt: new Date().toISOString(),
-    };
+  private validateNetwork(doc: HostComputeNetwork): Promise<NetworkRecord> {
+    return networkRecordOf(doc, { state: this.state, dp: this.dp, newId: (given) => this.newId(given, 'networks', 'network') });
   }
 
   /** Prefixes a new subnet must not overlap: other networks and the host's own routes (also for the Docker IPAM). */
-  async takenPrefixes(): Promise<{ cidr: Cidr; what: string }[]> {
-    const out = [...this.state.networks.values()].map((n) => ({ cidr: parseCidr(n.subnet), what: `network "${n.name}" (${n.subnet})` }));
-    for (const r of await this.dp.foreignRoutes()) {
-      try {
-        const [a, p] = r.dst.split('/');
-        const prefix = Number(p);
-        const base = (ipToInt(a!) & maskOf(prefix)) >>> 0;
-        out.push({ cidr: { base, prefix }, what: `the host route ${r.dst} on ${r.dev}` });
-      } catch {
-        // not an IPv4 route we can reason about
-      }
-    }
-    return out;
+  takenPrefixes(): Promise<{ cidr: Cidr; what: string }[]> {
+    return takenPrefixes(this.state, this.dp);
   }
 
   /** Removes a network with its endpoints; with `ifEmpty`, only a network that has none (else SY_IN_USE). */
@@ -312,7 +238,9 @@ export class HostService {
       const ifName = checkIfName(doc.InterfaceName ?? 'eth0');
       if (ns) this.checkInterfaceFree(ns, ifName);
       if (doc.Flags) throw new SyError('SY_NOT_SUPPORTED', `Endpoint Flags ${doc.Flags} are not supported yet (remote endpoints land with Overlay networks)`);
-      const ip = this.chooseAddress(net, doc.IpConfigurations);
+      // On an uplink network the host's own addresses are on the subnet too.
+      const hostOwn = net.type === 'NAT' ? new Set<string>() : new Set(await this.dp.localAddresses());
+      const ip = this.chooseAddress(net, doc.IpConfigurations, hostOwn);
       const mac = doc.MacAddress ? parseMac(doc.MacAddress) : net.macPool ? this.macFromPool(net) : endpointMac(ip);
       const parsed = parsePolicies(doc.Policies ?? []);
       checkNoDuplicateMappings(parsed.portMappings);
@@ -720,7 +648,7 @@ export class HostService {
     return mac;
   }
 
-  private chooseAddress(net: NetworkRecord, configs: HostComputeEndpoint['IpConfigurations']): string {
+  private chooseAddress(net: NetworkRecord, configs: HostComputeEndpoint['IpConfigurations'], hostOwn: Set<string>): string {
     const cidr = parseCidr(net.subnet);
     const used = this.state.index.addresses.get(net.id) ?? new Map<string, string>();
     const asked = configs?.find((c) => c.IpAddress)?.IpAddress;
@@ -728,6 +656,7 @@ export class HostService {
       checkHostAddress(asked, cidr, 'IpAddress');
       if (asked === net.gateway) throw new SyError('SY_ADDRESS_IN_USE', `${asked} is the gateway of network "${net.name}"`);
       if (used.has(asked)) throw new SyError('SY_ADDRESS_IN_USE', `${asked} is already used by another endpoint on "${net.name}"`);
+      if (hostOwn.has(asked)) throw new SyError('SY_ADDRESS_IN_USE', `${asked} is an address of this host`);
       return asked;
     }
     const size = cidrSize(cidr);
@@ -738,7 +667,7 @@ export class HostService {
       const ip = cidr.base + off;
       if (ip === gw) continue;
       const s = intToIp(ip);
-      if (!used.has(s)) {
+      if (!used.has(s) && !hostOwn.has(s)) {
         this.ipCursor.set(net.id, (off % (size - 2)) + 1);
         return s;
       }
@@ -782,50 +711,9 @@ function findByRef<T extends { id: string; name: string }>(m: Map<string, T>, by
   return m.get(ref.toLowerCase()) ?? m.get(byName.get(ref) ?? '');
 }
 
-function checkName(name: string, what: string): string {
-  if (!NAME_PATTERN.test(name)) {
-    throw new SyError('SY_INVALID_NAME', `${what} ${JSON.stringify(name)} is not valid: use 1-128 letters, digits, "_", "." or "-", starting with a letter or digit`);
-  }
-  return name;
-}
-
 function checkIfName(ifName: string): string {
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/.test(ifName)) throw new SyError('SY_INVALID_NAME', `InterfaceName "${ifName}" is not a valid interface name`);
   return ifName;
-}
-
-function checkHostAddress(ip: string, cidr: Cidr, what: string): void {
-  if (!isIPv4(ip)) throw new SyError('SY_INVALID_ADDRESS', `${what} "${ip}" is not an IPv4 address`);
-  const n = ipToInt(ip);
-  if (!cidrContains(cidr, n)) throw new SyError('SY_INVALID_ADDRESS', `${what} ${ip} is outside the subnet ${cidrToString(cidr)}`);
-  if (n === cidr.base || n === cidr.base + cidrSize(cidr) - 1) {
-    throw new SyError('SY_INVALID_ADDRESS', `${what} ${ip} is the network or broadcast address of ${cidrToString(cidr)}`);
-  }
-}
-
-export function pickFreeSubnet(taken: Cidr[]): Cidr {
-  for (let i = 0; i < cidrSize(AUTO_SUBNET_POOL) / 256; i++) {
-    const cand = { base: AUTO_SUBNET_POOL.base + i * 256, prefix: 24 };
-    if (!taken.some((t) => cidrsOverlap(t, cand))) return cand;
-  }
-  throw new SyError('SY_SUBNET_FULL', 'No free /24 left in 172.16.0.0/12; give IpAddressPrefix');
-}
-
-const DOMAIN = /^(?=.{1,253}$)[A-Za-z0-9_]([A-Za-z0-9_-]{0,62})(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,62}))*\.?$/;
-
-function parseDns(d: Dns | undefined, what: string): DnsSettings | undefined {
-  if (!d) return undefined;
-  const domain = d.Domain || d.Suffix || undefined;
-  const servers = d.ServerList ?? [];
-  const search = d.Search ?? [];
-  const options = d.Options ?? [];
-  for (const s of servers) if (!isIPv4(s)) throw new SyError('SY_BAD_REQUEST', `${what}: ServerList entry "${s}" is not an IPv4 address`);
-  for (const s of [...(domain ? [domain] : []), ...search]) {
-    if (!DOMAIN.test(s)) throw new SyError('SY_BAD_REQUEST', `${what}: "${s}" is not a DNS domain`);
-  }
-  for (const o of options) if (!/^[A-Za-z0-9_:.-]{1,64}$/.test(o)) throw new SyError('SY_BAD_REQUEST', `${what}: option "${o}" is not valid`);
-  if (!domain && !servers.length && !search.length && !options.length) return undefined;
-  return { ...(domain ? { domain } : {}), servers, search, options };
 }
 
 function parseMac(s: string): string {
@@ -846,8 +734,15 @@ function checkNoDuplicateMappings(out: PortRequest[]): void {
   }
 }
 
-/** An internal network publishes nothing: its endpoints are not to be reached from outside it. */
+/**
+ * Port mappings are a NAT network's (as in HNS): an uplink network's endpoints are on the wire with
+ * their own addresses. An internal network publishes nothing: its endpoints are not to be reached
+ * from outside it.
+ */
 function checkPublishable(net: NetworkRecord, mappings: PortRequest[]): void {
+  if (net.type !== 'NAT' && mappings.length) {
+    throw new SyError('SY_NOT_SUPPORTED', `Network "${net.name}" is ${net.type}: its endpoints are reached at their own addresses, so PortMapping (a NAT feature) does not apply`);
+  }
   if (net.internal && mappings.length) {
     throw new SyError('SY_NOT_SUPPORTED', `Network "${net.name}" is internal: its endpoints cannot publish ports (PortMapping)`);
   }

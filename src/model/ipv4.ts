@@ -59,3 +59,13 @@ export function cidrsOverlap(a: Cidr, b: Cidr): boolean {
   const p = Math.min(a.prefix, b.prefix);
   return ((a.base & maskOf(p)) >>> 0) === ((b.base & maskOf(p)) >>> 0);
 }
+
+/** Refuses `ip` unless it is a host address of `cidr` (not its network or broadcast address). */
+export function checkHostAddress(ip: string, cidr: Cidr, what: string): void {
+  if (!isIPv4(ip)) throw new SyError('SY_INVALID_ADDRESS', `${what} "${ip}" is not an IPv4 address`);
+  const n = ipToInt(ip);
+  if (!cidrContains(cidr, n)) throw new SyError('SY_INVALID_ADDRESS', `${what} ${ip} is outside the subnet ${cidrToString(cidr)}`);
+  if (n === cidr.base || n === cidr.base + cidrSize(cidr) - 1) {
+    throw new SyError('SY_INVALID_ADDRESS', `${what} ${ip} is the network or broadcast address of ${cidrToString(cidr)}`);
+  }
+}

@@ -8,6 +8,12 @@ export const LINK_PREFIX = 'sy-';
 export const BRIDGE_PREFIX = 'sy-br-';
 /** The wildcard every network bridge matches in an nft rule. */
 export const ANY_BRIDGE = `${BRIDGE_PREFIX}*`;
+/**
+ * The bridge of a network bound to a host adapter (Transparent, L2Bridge, L2Tunnel): the adapter is
+ * its port and the host's addresses live on it while the network exists (Windows' external vSwitch
+ * with its host vNIC). Not a NAT bridge: none of the NAT rules that name ANY_BRIDGE concern it.
+ */
+export const SWITCH_PREFIX = 'sy-sw-';
 export const VETH_PREFIX = 'sy-ep-';
 /** a veth taken out of service, waiting for its deletion (see LinuxDataPlane.retireLinks) */
 export const RETIRED_PREFIX = 'sy-gc-';
@@ -26,12 +32,21 @@ export function bridgeName(networkId: string): string {
   return BRIDGE_PREFIX + shortId(networkId);
 }
 
+export function switchName(networkId: string): string {
+  return SWITCH_PREFIX + shortId(networkId);
+}
+
+/** The bridge of a network: its own NAT bridge, or the switch its uplink is a port of. */
+export function networkBridge(net: { id: string; type: string }): string {
+  return net.type === 'NAT' ? bridgeName(net.id) : switchName(net.id);
+}
+
 export function vethName(endpointId: string): string {
   return VETH_PREFIX + shortId(endpointId);
 }
 
 export function isOwnedLink(name: string): boolean {
-  return name.startsWith(BRIDGE_PREFIX) || name.startsWith(VETH_PREFIX) || name.startsWith(RETIRED_PREFIX);
+  return name.startsWith(BRIDGE_PREFIX) || name.startsWith(SWITCH_PREFIX) || name.startsWith(VETH_PREFIX) || name.startsWith(RETIRED_PREFIX);
 }
 
 /** A MAC for a bridge, stable for the network (locally administered, unicast). */

@@ -34,12 +34,12 @@ const IFNAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/;
  * Checks a network's Policies. Returns them as stored (NetAdapterName normalised) and the named
  * interface, if any.
  */
-export function parseNetworkPolicies(policies: { Type: string; Settings?: unknown }[]): { stored: NetworkRecord['policies']; adapter?: string } {
+export function parseNetworkPolicies(policies: { Type: string; Settings?: unknown }[], mode: string = 'NAT'): { stored: NetworkRecord['policies']; adapter?: string } {
   let adapter: string | undefined;
   for (const [i, p] of policies.entries()) {
     if (LIVE_NETWORK_POLICIES.some((t) => isPolicyType(p, t))) continue;
     if (!isPolicyType(p, NET_ADAPTER_NAME)) {
-      throw new SyError('SY_NOT_SUPPORTED', `Network policy "${p.Type}" is not supported on NAT networks; supported: ${NET_ADAPTER_NAME}, NetworkACL, HostAccess`);
+      throw new SyError('SY_NOT_SUPPORTED', `Network policy "${p.Type}" is not supported on ${mode} networks; supported: ${NET_ADAPTER_NAME}, NetworkACL${mode === 'NAT' ? ', HostAccess' : ''}`);
     }
     if (adapter !== undefined) throw new SyError('SY_BAD_REQUEST', `Policies[${i}]: a network has one ${NET_ADAPTER_NAME}`);
     const name = (p.Settings as { NetworkAdapterName?: unknown } | undefined)?.NetworkAdapterName;

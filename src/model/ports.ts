@@ -3,10 +3,16 @@
  * sockets listening on the host) and choosing free host ports for ExternalPort 0. Pure.
  */
 import { SyError } from '../errors.js';
-import type { ListeningSocket } from '../dataplane/dataplane.js';
 import { parseDoc, PortMappingSettings } from '../hcn/schema.js';
 import { isIPv4 } from './ipv4.js';
 import type { PortMapping, Protocol } from './records.js';
+
+/** A socket that holds a host port (a published port must not shadow a listening process). */
+export interface ListeningSocket {
+  protocol: 6 | 17 | 132;
+  address: string;
+  port: number;
+}
 
 export const EPHEMERAL_FIRST = 49152;
 export const EPHEMERAL_LAST = 65535;

@@ -5,7 +5,22 @@
  * them as they are.
  */
 
-export type NetworkType = 'NAT';
+/**
+ * NAT: a bridge of its own holding the gateway, traffic leaves as the host's (masquerade).
+ * The uplink modes bind the network to a host adapter (NetAdapterName), its endpoints on the physical
+ * network: Transparent (each endpoint's own MAC on the wire), L2Bridge (the adapter's MAC for every
+ * endpoint, rewritten on the way out and back), L2Tunnel (as L2Bridge, and no local switching: every
+ * frame goes to the upstream switch, which enforces policy and sends it back).
+ */
+export type NetworkType = 'NAT' | 'Transparent' | 'L2Bridge' | 'L2Tunnel';
+export const UPLINK_TYPES: readonly NetworkType[] = ['Transparent', 'L2Bridge', 'L2Tunnel'];
+
+/** The host adapter an uplink-mode network is bound to, as it was when the network was made. */
+export interface UplinkRecord {
+  name: string;
+  /** its MAC: the bridge takes it (the host's addresses keep their MAC), L2Bridge/L2Tunnel frames carry it */
+  mac: string;
+}
 
 export interface DnsSettings {
   domain?: string;
@@ -18,6 +33,8 @@ export interface NetworkRecord {
   id: string;
   name: string;
   type: NetworkType;
+  /** uplink modes only: the adapter (also kept as the NetAdapterName policy) */
+  uplink?: UplinkRecord;
   /** IPv4 prefix, canonical, e.g. 172.18.0.0/24 */
   subnet: string;
   gateway: string;

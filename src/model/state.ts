@@ -84,9 +84,17 @@ export class StateIndex {
   /** "network id/next hop address" → endpoints with a route through that next hop */
   readonly routesVia = new Map<string, Set<string>>();
 
+  /** endpoints of uplink networks with an OutBoundNAT policy (translated on a bridged path) */
+  readonly bridgedNat = new Set<string>();
+
   /** Whether any endpoint meets ACL rules (its own or its network's). */
   anyAcl(): boolean {
     return this.aclEndpoints.size > 0 || this.aclNetworks.size > 0;
+  }
+
+  /** Whether bridged IPv4 must pass the inet hooks (br_netfilter): for ACLs, and for NAT on a bridged path. */
+  bridgeHooks(): boolean {
+    return this.anyAcl() || this.bridgedNat.size > 0;
   }
 
   constructor(state: Pick<HostState, 'networks' | 'endpoints' | 'namespaces'>) {
@@ -116,6 +124,7 @@ export class StateIndex {
       if (b) {
         this.endpointByName.delete(b.name);
         this.aclEndpoints.delete(b.id);
+        this.bridgedNat.delete(b.id);
         for (const r of b.policies.routes) if (r.nextHop) removeFrom(this.routesVia, `${b.networkId}/${r.nextHop}`, b.id);
         this.shortIds.endpoints.delete(shortId(b.id));
         const ips = this.addresses.get(b.networkId);
@@ -135,6 +144,7 @@ export class StateIndex {
       if (a) {
         this.endpointByName.set(a.name, a.id);
         if (a.policies.acls.length) this.aclEndpoints.add(a.id);
+        if (a.policies.outboundNat && state.networks.get(a.networkId)?.type !== 'NAT') this.bridgedNat.add(a.id);
         for (const r of a.policies.routes) if (r.nextHop) getOr(this.routesVia, `${a.networkId}/${r.nextHop}`, () => new Set()).add(a.id);
         this.shortIds.endpoints.set(shortId(a.id), a.id);
         getOr(this.addresses, a.networkId, () => new Map()).set(a.ip, a.id);

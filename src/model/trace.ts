@@ -179,6 +179,10 @@ export function trace(state: HostState, ep: EndpointRecord, p: TracePacket, host
       return done(d.allowed ? 'Allow' : 'Block', d.layer === 'NoPolicy' ? own : d);
     }
   }
+  if (isHost && net.type !== 'NAT') {
+    path.push(`${ep.name} → the host (${dst}) on the bridge of "${net.name}", as any machine on ${net.uplink?.name ?? 'its adapter'}'s network reaches it`);
+    return done('Allow', own);
+  }
   if (isHost) {
     path.push(`${ep.name} → the host (${dst})`);
     const why = hostAccessAllows(net, dst, p.protocol, p.remotePort);
@@ -191,7 +195,9 @@ export function trace(state: HostState, ep: EndpointRecord, p: TracePacket, host
   const to = networkOf(state, dst);
   if (to && to.id === net.id) {
     const peer = endpointAt(state, net, dst);
-    path.push(`bridged on "${net.name}" to ${peer ? peer.name : `${dst} (no endpoint has it)`}`);
+    if (net.type === 'L2Tunnel') path.push(`${ep.name} → out of ${net.uplink?.name} to the upstream switch (no local switching on an L2Tunnel network), back in to ${peer ? peer.name : dst}`);
+    else if (net.type !== 'NAT' && !peer) path.push(`${ep.name} → ${dst} on the wire: ${wire(net)}`);
+    else path.push(`bridged on "${net.name}" to ${peer ? peer.name : `${dst} (no endpoint has it)`}`);
     if (!peer) return done('Allow', own);
     const d = layer(peer, 'In', ep.ip, p.remotePort, p.localPort);
     return done(d.allowed ? 'Allow' : 'Block', d.layer === 'NoPolicy' ? own : d);
@@ -199,6 +205,14 @@ export function trace(state: HostState, ep: EndpointRecord, p: TracePacket, host
   if (to) {
     path.push(`${ep.name} on "${net.name}" → ${dst} on "${to.name}"`);
     return done('Block', { layer: 'Isolation', reason: `networks "${net.name}" and "${to.name}" are isolated (only replies and published ports cross)` });
+  }
+  if (net.type !== 'NAT') {
+    path.push(`${ep.name} → ${dst} by its gateway ${net.gateway}: ${wire(net)}`);
+    const onat = ep.policies.outboundNat;
+    const inside = (l: string[]) => l.some((c) => cidrContains(parseCidr(c), ipToInt(dst)));
+    if (onat && !inside([net.subnet, ...onat.exceptions])) nat.push(onat.virtualIp ? `SNAT to ${onat.virtualIp} (OutBoundNAT VirtualIP)` : 'masquerade to the host\'s address on the bridge (OutBoundNAT)');
+    else nat.push(onat ? `none: ${dst} is an OutBoundNAT exception of ${ep.name}` : 'none: the endpoint\'s own address is on the wire');
+    return done('Allow', own);
   }
   path.push(`${ep.name} → ${dst}: routed out of the host`);
   if (net.internal) return done('Block', { layer: 'Isolation', reason: `"${net.name}" is internal: nothing is forwarded beyond its bridge` });
@@ -210,4 +224,12 @@ export function trace(state: HostState, ep: EndpointRecord, p: TracePacket, host
   else if (onat?.destinations.length && !key(onat.destinations)) nat.push(`none: ${dst} is not among the OutBoundNAT destinations of ${ep.name}`);
   else if (net.type === 'NAT') nat.push(onat?.virtualIp ? `SNAT to ${onat.virtualIp} (OutBoundNAT VirtualIP)` : 'masquerade to the address of the interface it leaves by');
   return done('Allow', own);
+}
+
+/** What the physical network sees of an uplink network's endpoint. */
+function wire(net: NetworkRecord): string {
+  const up = net.uplink?.name ?? 'its adapter';
+  if (net.type === 'Transparent') return `bridged out of ${up} with the endpoint's own MAC`;
+  if (net.type === 'L2Bridge') return `bridged out of ${up} with ${up}'s MAC (rewritten on the way out, restored on the way back)`;
+  return `out of ${up} with ${up}'s MAC, through the upstream switch`;
 }

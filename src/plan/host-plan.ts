@@ -2,50 +2,48 @@
  * The planner: from hostd's records to the kernel state they call for. Pure: no I/O, no clock, so it
  * is tested without root and its output is kept in golden files. The data-plane layer applies a plan.
  *
- * NAT mode on Linux:
- *  - a bridge per network holding the gateway address; a veth per attached endpoint, its peer named
- *    eth0 inside the endpoint's namespace with the endpoint's address and a default route;
- *  - one nftables table `inet switchyard`: port mappings are elements of two DNAT maps (keyed by
- *    protocol + host port, with or without a host address), reached for local destinations from
- *    prerouting (other machines, other endpoints: hairpin) and from output (the host itself, also
- *    127.0.0.1, which needs route_localnet on the bridge and masquerade to the gateway);
- *  - isolation: traffic into a NAT network's bridge passes only if it comes from the same network,
- *    or from outside the networks (the host, other machines) as part of an established flow or
- *    DNATed by a port mapping; another network's bridge never comes in. Outbound traffic of a NAT
- *    subnet leaving through any non-Switchyard interface is masqueraded to the host's address;
- *  - host access: new flows from endpoints to the host itself are dropped but for ICMP echo to the
- *    gateway, ICMP errors, DNS to a gateway that is the network's DNS server and the ports of the
- *    network's HostAccess policies (model/host-access.ts); loopback addresses never come in from a
- *    network bridge.
- *  - an internal network forwards nothing beyond its own bridge (checked first in forward, so not
- *    even a published port of another network is reached through the host), translates nothing and
- *    gives its endpoints no default route; a network with a NetAdapterName leaves the host by that
- *    interface only (the host's routes still choose the way: what they send elsewhere is refused).
+ * What every mode shares is planned here: a bridge per network (its mode decides what is on it,
+ * plan/modes/), a veth per attached endpoint, its peer named eth0 (or InterfaceName) inside the
+ * endpoint's namespace with the endpoint's address and a default route, and two nftables tables:
+ *  - `inet switchyard`: port mappings are elements of two DNAT maps (keyed by protocol + host port,
+ *    with or without a host address), reached for local destinations from prerouting (other
+ *    machines, other endpoints: hairpin) and from output (the host itself, also 127.0.0.1, which
+ *    needs route_localnet on the bridge and masquerade to the gateway); ACLs as verdict maps
+ *    (plan/acl-maps.ts); OutBoundNAT; host access (model/host-access.ts): new flows from NAT
+ *    endpoints to the host itself are dropped but for ICMP echo to the gateway, ICMP errors, DNS to a
+ *    gateway that is the network's DNS server and the ports of HostAccess policies; loopback
+ *    addresses never come in from a network bridge. Each mode adds its own chains and elements.
+ *  - `bridge switchyard`: anti-spoofing of what endpoints send, and the uplink modes' MAC rewriting.
  */
 import type { EndpointRecord, NamespaceRecord, NetworkRecord } from '../model/records.js';
 import type { HostState } from '../model/state.js';
-import { ANY_BRIDGE, bridgeMac, bridgeName, LINK_PREFIX, NFT_TABLE, shortId, vethName } from '../model/names.js';
-import { dnsOnGateway, hostAccessRanges } from '../model/host-access.js';
+import { ANY_BRIDGE, LINK_PREFIX, networkBridge, NFT_TABLE, vethName } from '../model/names.js';
 import type { NftChain, NftElement, NftSet, NftTable } from './nft-table.js';
 import { effectiveAcls, type AclRule } from '../model/acl.js';
 import { aclElements, defaultElement } from './acl-maps.js';
 import { SyError } from '../errors.js';
-import { outboundInterface } from '../model/network-settings.js';
+import { modePlanner } from './modes/mode.js';
 
 export interface BridgePlan {
   name: string;
   networkId: string;
   mac: string;
-  /** gateway address with prefix, e.g. 172.18.0.1/24 */
-  address: string;
+  /** NAT: the gateway address with prefix, e.g. 172.18.0.1/24 */
+  address?: string;
+  /** uplink modes: the host adapter that becomes its port, with the host's addresses and routes moved onto the bridge */
+  uplink?: string;
   mtu?: number;
 }
+
+/** How a veth is a port of its bridge: NAT's hairpin (port mappings to oneself), a plain port, or isolated (L2Tunnel). */
+export type PortMode = 'hairpin' | 'plain' | 'isolated';
 
 export interface VethPlan {
   /** host side, enslaved to the bridge */
   name: string;
   endpointId: string;
   bridge: string;
+  port: PortMode;
   netnsPath: string;
   /** interface name inside the namespace */
   ifName: string;
@@ -109,6 +107,8 @@ export interface NetworkParts {
   chains: NftChain[];
   /** set name → this network's elements */
   elements: Map<string, NftElement[]>;
+  /** its chains in the bridge table (the uplink modes' MAC rewriting) */
+  bridgeChains?: NftChain[];
 }
 
 /** What one endpoint brings: its veth (when attached) and its map elements (ACLs among them). */
@@ -141,9 +141,9 @@ export function planHost(state: HostState): HostPlan {
     bridges: netParts.map((n) => n.bridge),
     veths: epParts.flatMap((e) => (e.veth ? [e.veth] : [])),
     namespaces: sortById(live).map((ns) => planNamespace(ns, byNamespace.get(ns.id) ?? [], state)),
-    sysctls: [...hostSysctls(networks.length > 0, state.index.anyAcl()), ...netParts.flatMap((n) => n.sysctls)],
+    sysctls: [...hostSysctls(networks.length > 0, state.index.bridgeHooks()), ...netParts.flatMap((n) => n.sysctls)],
     nft: assembleTable(netParts, epParts),
-    nftBridge: assembleBridgeTable(epParts),
+    nftBridge: assembleBridgeTable(netParts, epParts),
     iptablesForwardAccept: networks.length > 0,
   };
 }
@@ -166,61 +166,9 @@ export function hostSysctls(anyNetwork: boolean, anyAcl: boolean): Sysctl[] {
   ];
 }
 
+/** A network's parts, from the planner of its mode (plan/modes/). */
 export function planNetworkParts(net: NetworkRecord): NetworkParts {
-  const bridge = planBridge(net);
-  const br = `"${bridge.name}"`;
-  const comment = `net ${net.id}`;
-  const elements = new Map<string, NftElement[]>([
-    ['fwd_into_net', [{ key: [br], value: `jump ${netChain(net, 'in')}` }]],
-    ['net_gateway', [{ key: [br, net.gateway], comment }]],
-  ]);
-  if (dnsOnGateway(net)) elements.set('gateway_dns', [{ key: [br, net.gateway], comment }]);
-  const open = hostAccessRanges(net.hostAccess ?? []);
-  if (open.length) elements.set('host_access', open.map((o) => ({ key: [br, o.protocol, o.ports], comment })));
-  const chains: NftChain[] = [
-    {
-      // Another network's bridge never comes in, not even through a port mapping's DNAT (an
-      // endpoint of another network at a published port of this one): only the host, the outside
-      // and this network's own endpoints (hairpin) reach published ports.
-      name: netChain(net, 'in'),
-      rules: [
-        `iifname ${br} accept`,
-        `iifname "${ANY_BRIDGE}" counter drop comment "isolation of net ${net.id} from other networks"`,
-        'ct state established,related accept',
-        'ct status dnat accept',
-        `counter drop comment "isolation of net ${net.id}"`,
-      ],
-    },
-  ];
-  const way = outboundInterface(net);
-  if (net.internal || way) {
-    elements.set('fwd_from_net', [{ key: [br], value: `jump ${netChain(net, 'out')}` }]);
-    const reject = 'counter reject with icmpx type admin-prohibited';
-    chains.push({
-      name: netChain(net, 'out'),
-      rules: net.internal
-        ? [`oifname ${br} return`, `${reject} comment "internal net ${net.id}"`]
-        : [
-            // other networks decide in their own chains; replies go back the way their flow came in
-            `oifname "${ANY_BRIDGE}" return`,
-            `oifname "${way}" return`,
-            'ct direction reply return',
-            `${reject} comment "net ${net.id} leaves by ${way} only"`,
-          ],
-    });
-  }
-  if (net.type === 'NAT' && !net.internal) {
-    elements.set('nat_subnets', [{ key: [net.subnet], comment }]);
-    elements.set('post_into_net', [{ key: [br], value: `jump ${netChain(net, 'post')}` }]);
-    chains.push({
-      name: netChain(net, 'post'),
-      rules: [
-        `ip saddr ${net.subnet} ct status dnat masquerade comment "hairpin"`,
-        'ip saddr 127.0.0.0/8 masquerade comment "host localhost to a published port"',
-      ],
-    });
-  }
-  return { bridge, sysctls: [{ key: `net/ipv4/conf/${bridge.name}/route_localnet`, value: '1' }], chains, elements };
+  return modePlanner(net.type).network(net);
 }
 
 /**
@@ -248,7 +196,12 @@ export function planEndpointParts(ep: EndpointRecord, net: NetworkRecord | undef
   const nat = ep.policies.outboundNat;
   if (nat) {
     const pair = (cidr: string) => ({ key: [ep.ip, cidr.replace(/\/32$/, '')], comment: `ep ${ep.id}` });
-    if (nat.exceptions.length) elements.set('nat_except', nat.exceptions.map(pair));
+    // A NAT network's subnet is masqueraded as a whole; an uplink network's endpoint is translated
+    // because it asks (OutBoundNAT), and never towards its own subnet: its neighbours on the wire.
+    const uplinkNat = net && net.type !== 'NAT';
+    if (uplinkNat) elements.set('onat_eps', [{ key: [ep.ip], comment: `ep ${ep.id}` }]);
+    const exceptions = uplinkNat && net ? [net.subnet, ...nat.exceptions.filter((c) => c !== net.subnet)] : nat.exceptions;
+    if (exceptions.length) elements.set('nat_except', exceptions.map(pair));
     if (nat.destinations.length) {
       elements.set('nat_dest', nat.destinations.map(pair));
       elements.set('nat_dest_eps', [{ key: [ep.ip], comment: `ep ${ep.id}` }]);
@@ -264,6 +217,7 @@ export function planEndpointParts(ep: EndpointRecord, net: NetworkRecord | undef
     bridgeElements.set('ep_src', [{ key: [name, ep.ip], comment }]);
     if (via.length) bridgeElements.set('ep_routed', via.map((d) => ({ key: [name, d], comment })));
     bridgeElements.set('ep_mac', [{ key: [name, ep.mac], comment }]);
+    for (const [set, els] of modePlanner(net!.type).endpointBridgeElements(ep, net!)) bridgeElements.set(set, els);
   }
   return { ...(veth ? { veth } : {}), elements, bridgeElements };
 }
@@ -316,28 +270,21 @@ function prefixLen(subnet: string): string {
   return subnet.split('/')[1]!;
 }
 
-function planBridge(net: NetworkRecord): BridgePlan {
-  return {
-    name: bridgeName(net.id),
-    networkId: net.id,
-    mac: bridgeMac(net.id),
-    address: `${net.gateway}/${prefixLen(net.subnet)}`,
-    ...(net.mtu ? { mtu: net.mtu } : {}),
-  };
-}
-
 function planVeth(ep: EndpointRecord, net: NetworkRecord, ns: NamespaceRecord): VethPlan {
+  const mode = modePlanner(net.type);
+  const gateway = mode.gateway(net);
   const mtu = endpointMtu(ep, net);
   const qos = ep.policies.qos;
   return {
     name: vethName(ep.id),
     endpointId: ep.id,
-    bridge: bridgeName(net.id),
+    bridge: networkBridge(net),
+    port: mode.port(net),
     netnsPath: ns.path,
     ifName: ep.ifName,
     mac: ep.mac,
     address: `${ep.ip}/${prefixLen(net.subnet)}`,
-    ...(net.internal ? {} : { gateway: net.gateway }),
+    ...(gateway ? { gateway } : {}),
     settings: {
       ...(mtu ? { mtu } : {}),
       routes: ep.policies.routes.map((r) => ({ dst: r.destination, ...(r.nextHop ? { via: r.nextHop } : {}), ...(r.metric ? { metric: r.metric } : {}) })),
@@ -408,6 +355,7 @@ export function nftBridgeBase(): NftTable {
       { name: 'ep_src', keyTypes: ['ifname', 'ipv4_addr'], comment: 'endpoint veths and their addresses', elements: [] },
       { name: 'ep_routed', keyTypes: ['ifname', 'ipv4_addr'], flags: ['interval'], comment: 'endpoint veths and the destinations routed through them', elements: [] },
       { name: 'ep_mac', keyTypes: ['ifname', 'ether_addr'], comment: 'endpoint veths and their MACs', elements: [] },
+      { name: 'ep_by_ip', keyTypes: ['ifname', 'ipv4_addr'], valueType: 'ether_addr', comment: 'L2Bridge and L2Tunnel: adapter . endpoint address to the endpoint MAC', elements: [] },
     ],
     chains: [
       {
@@ -426,8 +374,8 @@ export function nftBridgeBase(): NftTable {
   };
 }
 
-/** The bridge table filled with the given endpoints' parts. */
-export function assembleBridgeTable(eps: EndpointParts[]): NftTable {
+/** The bridge table filled with the given networks' and endpoints' parts. */
+export function assembleBridgeTable(nets: NetworkParts[], eps: EndpointParts[]): NftTable {
   const t = nftBridgeBase();
   const sets = new Map(t.sets.map((s) => [s.name, s]));
   for (const p of eps) {
@@ -437,6 +385,7 @@ export function assembleBridgeTable(eps: EndpointParts[]): NftTable {
       for (const e of els) set.elements.push(e);
     }
   }
+  for (const n of nets) t.chains.push(...(n.bridgeChains ?? []));
   return t;
 }
 
@@ -489,6 +438,12 @@ export function nftBase(): NftTable {
       comment: `what no ACL ${dir} decides`,
       elements: [],
     })),
+    {
+      name: 'onat_eps',
+      keyTypes: ['ipv4_addr'],
+      comment: 'endpoints of uplink networks with an OutBoundNAT policy',
+      elements: [],
+    },
     {
       name: 'nat_except',
       keyTypes: ['ipv4_addr', 'ipv4_addr'],
@@ -581,6 +536,8 @@ export function nftBase(): NftTable {
         'ip saddr @nat_dest_eps ip saddr . ip daddr != @nat_dest accept',
         `ip saddr @nat_subnets oifname != "${ANY_BRIDGE}" snat ip to ip saddr map @snat_vip`,
         `ip saddr @nat_subnets oifname != "${ANY_BRIDGE}" masquerade`,
+        'ip saddr @onat_eps snat ip to ip saddr map @snat_vip',
+        'ip saddr @onat_eps masquerade',
       ],
     },
     {
@@ -653,8 +610,4 @@ export function assembleTable(nets: NetworkParts[], eps: EndpointParts[]): NftTa
   }
   for (const n of nets) t.chains.push(...n.chains);
   return t;
-}
-
-function netChain(n: NetworkRecord, kind: 'in' | 'out' | 'post'): string {
-  return `net-${shortId(n.id)}-${kind}`;
 }
