@@ -1,0 +1,170 @@
+/**
+ * The controller's northbound REST API ([MS-NCNBI] shapes) on fastify: every request authenticated
+ * by its bearer token before its body is read, bodies bounded in size and depth and checked against
+ * the kind's TypeBox schema, and SyErrors answered as `{code, message, syCode}` with their status.
+ * Routes translate HTTP into Engine calls and nothing else.
+ */
+import { createServer as createHttpsServer } from 'node:https';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { asSyError, httpStatusOf, SyError, type ErrorCode } from '../errors.js';
+import { parseDoc } from '../hcn/schema.js';
+import { MAX_JSON_DEPTH, nestsDeeperThan } from '../model/json-depth.js';
+import { readAudit } from './audit.js';
+import { authenticate, type Principal } from './auth.js';
+import { Engine, type Preconditions, type Target } from './engine.js';
+import type { PutBody } from './document.js';
+import type { ChildKind, Props, ResourceKind } from './kind.js';
+import { KINDS } from './kinds/index.js';
+import { API_PREFIX, openApiDocument } from './openapi.js';
+import { RESOURCE_ID } from './schema.js';
+import type { Store } from './store/store.js';
+
+export const CONTROLLER_VERSION = '0.1.0';
+
+/** No northbound document comes near this: 1,000 ACL rules take about 300 kB. */
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+export interface ControllerApiOptions {
+  store: Store;
+  /** serve HTTPS with this certificate and key (PEM) */
+  tls?: { cert: Buffer; key: Buffer };
+}
+
+/** [MS-NCNBI]-style error codes by status; syCode keeps Switchyard's own. */
+const CODES: Record<number, string> = {
+  400: 'BadRequest',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'ResourceNotFound',
+  409: 'Conflict',
+  410: 'Gone',
+  412: 'PreconditionFailed',
+  413: 'PayloadTooLarge',
+  503: 'ServiceUnavailable',
+};
+const SPECIFIC: Partial<Record<ErrorCode, string>> = {
+  SY_IN_USE: 'ResourceInUse',
+  SY_ADDRESS_IN_USE: 'AddressInUse',
+  SY_SUBNET_FULL: 'AddressSpaceExhausted',
+  SY_MAC_POOL_FULL: 'AddressSpaceExhausted',
+};
+
+export function buildControllerApi(opts: ControllerApiOptions): FastifyInstance {
+  const { store, tls } = opts;
+  const engine = new Engine(store, KINDS);
+  const app = Fastify({
+    logger: false,
+    bodyLimit: MAX_BODY_BYTES,
+    ...(tls ? { serverFactory: (handler: (req: IncomingMessage, res: ServerResponse) => void) => createHttpsServer({ cert: tls.cert, key: tls.key }, handler) as unknown as Server } : {}),
+    frameworkErrors: (err, _req, reply) => sendError(reply, new SyError('SY_BAD_REQUEST', err.message)),
+  });
+  const principals = new WeakMap<FastifyRequest, Principal>();
+  const who = (req: FastifyRequest): Principal => principals.get(req)!;
+
+  // onRequest runs before the body is read: an unauthenticated body is never parsed
+  app.addHook('onRequest', async (req, reply) => {
+    try {
+      principals.set(req, await authenticate(store, req.headers.authorization));
+    } catch (e) {
+      reply.header('www-authenticate', 'Bearer realm="switchyard-controller"');
+      return sendError(reply, e);
+    }
+  });
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
+    const text = String(body);
+    if (text.trim() === '') return done(null, undefined);
+    let doc: unknown;
+    try {
+      doc = JSON.parse(text);
+    } catch (e) {
+      return done(new SyError('SY_BAD_REQUEST', `Request body is not valid JSON: ${(e as Error).message}`), undefined);
+    }
+    if (nestsDeeperThan(doc, MAX_JSON_DEPTH)) return done(new SyError('SY_BAD_REQUEST', `Request body nests deeper than ${MAX_JSON_DEPTH} levels`), undefined);
+    done(null, doc);
+  });
+  app.setErrorHandler((err, _req, reply) => sendError(reply, err));
+  app.setNotFoundHandler((req, reply) => sendError(reply, new SyError('SY_NOT_FOUND', `No route ${req.method} ${req.url.slice(0, 200)}`)));
+
+  const openapi = openApiDocument(KINDS, CONTROLLER_VERSION);
+  app.get(`${API_PREFIX}/openapi.json`, async () => openapi);
+  app.get<{ Querystring: { limit?: unknown } }>(`${API_PREFIX}/auditLog`, async (req) => {
+    if (who(req).role !== 'admin') throw new SyError('SY_FORBIDDEN', 'Only admin tokens may read the audit log');
+    const limit = req.query.limit === undefined ? 1000 : Number(req.query.limit);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 100_000) throw new SyError('SY_BAD_REQUEST', 'Query parameter "limit" must be an integer from 1 to 100000');
+    return { value: await readAudit(store, limit) };
+  });
+
+  for (const kind of KINDS) routesOf(app, engine, kind, who);
+  return app;
+}
+
+type Params = { Params: { id: string; childId?: string } };
+
+function routesOf(app: FastifyInstance, engine: Engine, kind: ResourceKind, who: (req: FastifyRequest) => Principal): void {
+  const base = `${API_PREFIX}/${kind.collection}`;
+  app.get(base, async (req) => ({ value: await engine.list(who(req), kind) }));
+  resource(app, engine, kind, undefined, `${base}/:id`, who);
+  for (const child of kind.children) {
+    app.get<Params>(`${base}/:id/${child.name}`, async (req) => engine.get(who(req), { kind, id: resourceId(req.params.id, 'resourceId'), child: child.name }));
+    resource(app, engine, kind, child, `${base}/:id/${child.name}/:childId`, who);
+  }
+}
+
+/** GET, PUT and DELETE of one resource (child undefined) or one child. */
+function resource(app: FastifyInstance, engine: Engine, kind: ResourceKind, child: ChildKind | undefined, path: string, who: (req: FastifyRequest) => Principal): void {
+  const target = (req: FastifyRequest<Params>): Target => ({
+    kind,
+    id: resourceId(req.params.id, 'resourceId'),
+    ...(child ? { child: child.name, childId: resourceId(req.params.childId!, `${child.name} resourceId`) } : {}),
+  });
+  const schema = child ? child.schema : kind.body;
+  const what = child ? `${kind.collection} ${child.name} body` : `${kind.collection} body`;
+  app.get<Params>(path, async (req, reply) => etagged(reply, await engine.get(who(req), target(req))));
+  app.put<Params>(path, async (req, reply) => {
+    const t = target(req);
+    if (req.body === undefined) throw new SyError('SY_BAD_REQUEST', `PUT needs a JSON body (the ${what})`);
+    const body = parseDoc(schema, req.body, what) as PutBody | Props;
+    const { body: doc, created } = await engine.put(who(req), t, body, preconditions(req));
+    return etagged(reply.code(created ? 201 : 200), doc);
+  });
+  app.delete<Params>(path, async (req, reply) => {
+    await engine.delete(who(req), target(req), preconditions(req));
+    return reply.code(204).send();
+  });
+}
+
+function resourceId(id: string, what: string): string {
+  if (!new RegExp(RESOURCE_ID).test(id)) throw new SyError('SY_BAD_REQUEST', `The ${what} "${id.slice(0, 200)}" is not valid: use 1-128 of A-Z a-z 0-9 _ . ~ -, not starting with . ~ -`);
+  return id;
+}
+
+function preconditions(req: FastifyRequest): Preconditions {
+  const h = req.headers;
+  const one = (v: string | string[] | undefined) => (Array.isArray(v) ? v.join(', ') : v);
+  const ifMatch = one(h['if-match']);
+  const ifNoneMatch = one(h['if-none-match']);
+  return { ...(ifMatch !== undefined ? { ifMatch } : {}), ...(ifNoneMatch !== undefined ? { ifNoneMatch } : {}) };
+}
+
+function etagged(reply: FastifyReply, doc: Props): FastifyReply {
+  if (typeof doc.etag === 'string') reply.header('etag', doc.etag);
+  return reply.send(doc);
+}
+
+function statusOf(e: SyError): number {
+  return e.code === 'SY_STORE' ? 503 : httpStatusOf(e.code);
+}
+
+function sendError(reply: FastifyReply, err: unknown): FastifyReply {
+  let e = asSyError(err);
+  let status = statusOf(e);
+  const fe = err as { statusCode?: number };
+  // fastify's own refusals (body too large, bad content length) keep their 4xx
+  if (!(err instanceof SyError) && fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500) {
+    e = new SyError('SY_BAD_REQUEST', (err as Error).message);
+    status = fe.statusCode;
+  }
+  return reply.code(status).send({ code: SPECIFIC[e.code] ?? CODES[status] ?? 'InternalServerError', message: e.message, syCode: e.code });
+}

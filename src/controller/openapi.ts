@@ -1,0 +1,83 @@
+/**
+ * The OpenAPI 3.1 document of the northbound API, made from the very TypeBox schemas that validate
+ * requests (OpenAPI 3.1 takes JSON Schema as it is): what it says a PUT accepts is what is accepted.
+ */
+import type { TSchema } from '@sinclair/typebox';
+import type { ResourceKind } from './kind.js';
+
+export const API_PREFIX = '/networking/v1';
+
+/** A TypeBox schema as plain JSON Schema (its symbol-keyed bookkeeping dropped). */
+const plain = (s: TSchema): unknown => JSON.parse(JSON.stringify(s));
+
+export function openApiDocument(kinds: readonly ResourceKind[], version: string): Record<string, unknown> {
+  const schemas: Record<string, unknown> = {
+    Error: {
+      type: 'object',
+      required: ['code', 'message'],
+      properties: { code: { type: 'string' }, message: { type: 'string' }, syCode: { type: 'string', description: "Switchyard's stable error code (SY_...)" } },
+    },
+  };
+  const paths: Record<string, unknown> = {};
+  const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+  const json = (schema: unknown) => ({ 'application/json': { schema } });
+  const errors = {
+    '400': { description: 'Malformed body, or a reference to something that does not exist', content: json(ref('Error')) },
+    '401': { description: 'No token, or not a token of this controller', content: json(ref('Error')) },
+    '403': { description: 'A tenant token on a provider (admin-only) collection', content: json(ref('Error')) },
+    '404': { description: 'No such resource (or another tenant\'s)', content: json(ref('Error')) },
+    '409': { description: 'In use, or an address already taken', content: json(ref('Error')) },
+    '412': { description: 'If-Match / If-None-Match failed', content: json(ref('Error')) },
+  };
+  const idParam = (name: string) => ({ name, in: 'path', required: true, schema: { type: 'string', pattern: '^[A-Za-z0-9_][A-Za-z0-9_.~-]{0,127}$' } });
+  const conditional = [
+    { name: 'If-Match', in: 'header', required: false, schema: { type: 'string' }, description: 'Write only if the resource is at this etag (or "*": exists)' },
+    { name: 'If-None-Match', in: 'header', required: false, schema: { type: 'string' }, description: '"*": create only, 412 if it exists' },
+  ];
+  const crud = (name: string, tag: string, params: unknown[]) => ({
+    parameters: params,
+    get: { tags: [tag], summary: `Get ${name}`, responses: { '200': { description: 'The resource', content: json(ref(name)) }, ...errors } },
+    put: {
+      tags: [tag],
+      summary: `Create or replace ${name} (idempotent full replace)`,
+      parameters: conditional,
+      requestBody: { required: true, content: json(ref(name)) },
+      responses: { '200': { description: 'Replaced', content: json(ref(name)) }, '201': { description: 'Created', content: json(ref(name)) }, ...errors },
+    },
+    delete: { tags: [tag], summary: `Delete ${name}`, parameters: conditional, responses: { '204': { description: 'Deleted' }, ...errors } },
+  });
+  const list = (name: string, tag: string, params: unknown[]) => ({
+    parameters: params,
+    get: {
+      tags: [tag],
+      summary: `List ${name}`,
+      responses: { '200': { description: 'The collection', content: json({ type: 'object', properties: { value: { type: 'array', items: ref(name) } } }) }, ...errors },
+    },
+  });
+  for (const k of kinds) {
+    schemas[k.title] = plain(k.body);
+    paths[`${API_PREFIX}/${k.collection}`] = list(k.title, k.collection, []);
+    paths[`${API_PREFIX}/${k.collection}/{resourceId}`] = crud(k.title, k.collection, [idParam('resourceId')]);
+    for (const c of k.children) {
+      const name = `${k.title}.${c.name}`;
+      schemas[name] = plain(c.schema);
+      paths[`${API_PREFIX}/${k.collection}/{resourceId}/${c.name}`] = list(name, k.collection, [idParam('resourceId')]);
+      paths[`${API_PREFIX}/${k.collection}/{resourceId}/${c.name}/{childId}`] = crud(name, k.collection, [idParam('resourceId'), idParam('childId')]);
+    }
+  }
+  paths[`${API_PREFIX}/auditLog`] = {
+    get: {
+      tags: ['auditLog'],
+      summary: 'Who changed what (admins only), oldest first',
+      parameters: [{ name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 100000 } }],
+      responses: { '200': { description: 'The newest entries', content: json({ type: 'object', properties: { value: { type: 'array' } } }) }, ...errors },
+    },
+  };
+  return {
+    openapi: '3.1.0',
+    info: { title: 'Switchyard Network Controller northbound API', version, description: 'Resources shaped after [MS-NCNBI]; every request needs a bearer token.' },
+    components: { schemas, securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    security: [{ bearer: [] }],
+    paths,
+  };
+}
