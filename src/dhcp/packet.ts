@@ -3,7 +3,7 @@
  * clients (htype 1, hlen 6) are supported, which is all a veth or macvlan endpoint can be.
  *
  * decodeDhcp is strict: a packet that is short, has a wrong magic cookie, an option running past the
- * end, no end option, or a known option of the wrong length is refused with SyError SY_BAD_REQUEST,
+ * end, no end option, or a known option of the wrong length or content is refused with SyError SY_BAD_REQUEST,
  * and nothing but a SyError ever leaves it, whatever the bytes. Options split into several pieces
  * (RFC 3396) are joined before they are read; options we do not know are kept as raw bytes so that a
  * packet decodes and encodes back to the same options. Option overload (52) is not interpreted.
@@ -202,8 +202,8 @@ function decodeStrict(bytes: Uint8Array): DhcpPacket {
     i += 2 + len;
   }
   if (!ended) throw malformed('no end option (255)');
-  // After the end option only padding may follow.
-  for (let j = i + 1; j < bytes.length; j++) if (bytes[j] !== PAD) throw malformed(`byte ${j} after the end option is not padding`);
+  // What follows the end option is not read: it should be padding, but servers and relays that
+  // leave other bytes there exist, and refusing their answers would leave the endpoint without one.
 
   const options: DhcpOptions = {};
   for (const [code, parts] of pieces) {
@@ -381,7 +381,7 @@ function addressBytes(list: string[], field: string): Uint8Array {
 function writeField(buf: Buffer, at: number, size: number, text: string, field: string): void {
   if (!/^[\x01-\xff]*$/.test(text)) throw invalid(`${field} holds characters that are not latin1`);
   const b = Buffer.from(text, 'latin1');
-  // One byte stays for the terminating NUL.
-  if (b.length >= size || b.includes(0)) throw invalid(`${field} must be at most ${size - 1} bytes without NUL`);
+  // A field filled to its end needs no terminating NUL (decode reads it so too).
+  if (b.length > size || b.includes(0)) throw invalid(`${field} must be at most ${size} bytes without NUL`);
   b.copy(buf, at);
 }
