@@ -40,6 +40,10 @@ Commands:
   trace ENDPOINT --in|--out [--proto tcp|udp|icmp|N] --remote IP [--remote-port N] [--port N]
                   [--host-port N] [--probe]     what happens to a new flow's packet, and why
   status
+  controller [--listen IP:PORT] [--store SPEC] [--tls-cert F --tls-key F] | controller token create|ls|revoke
+                                                  run the Network Controller (switchyard controller --help)
+  nc get|put|delete PATH [-f FILE] [--controller URL] [--token-file F]
+                                                  the controller's northbound API (switchyard nc --help)
 
 The socket is --socket PATH, else $SWITCHYARD_SOCKET, else /run/switchyard/hns.sock. With --host, the
 CLI talks to hostd's TCP listener instead, sending the token of --token-file FILE or $SWITCHYARD_TOKEN.`;
@@ -85,6 +89,8 @@ function splitGlobals(argv: string[]): Globals {
 }
 
 async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'controller') return (await import('../controller/main.js')).controllerMain(argv.slice(1));
+  if (argv[0] === 'nc') return (await import('./nc.js')).ncMain(argv.slice(1));
   if (argv[0] === 'hostd') {
     const { hostdMain } = await import('../hostd/main.js');
     await hostdMain(argv.slice(1));
