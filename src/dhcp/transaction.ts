@@ -61,7 +61,7 @@ export function runTransaction(req: ExchangeRequest): ExchangeResult {
       case 'rebind': {
         const address = need(req.address, 'address');
         const to = req.op === 'renew' ? need(req.serverId, 'serverId') : BROADCAST;
-        const what = req.op === 'renew' ? `renew "${address}" with DHCP server "${to}"` : `rebind "${address}"`;
+        const what = `${req.op} "${address}"`;
         return done(req, started, transact(x, () => extendRequest(x.id, x.xid, secs(x), address), to, ['ACK', 'NAK'], deadline, what, req.op === 'renew' ? to : undefined));
       }
       case 'release': {
@@ -119,8 +119,9 @@ function acquire(x: Exchange, req: ExchangeRequest, deadline: number): Answer {
 
 function transact(x: Exchange, build: () => DhcpPacket, to: string, types: DhcpMessageType[], deadline: number, what: string, serverId?: string): Answer {
   const a = exchange(x, build, to, types, deadline, serverId);
-  if (!a) throw new SyError('SY_TIMEOUT', `No DHCP answer to ${what} on "${x.sock.ifName}" within ${Math.round((deadline - x.started) / 100) / 10} s`);
-  return accepted(a, what);
+  const s = Math.round((deadline - x.started) / 100) / 10;
+  if (!a) throw new SyError('SY_TIMEOUT', `No DHCP answer to ${what} on "${x.sock.ifName}" within ${s} s (sent to ${to === BROADCAST ? 'any server' : `"${to}"`})`);
+  return accepted(a, `${what} on "${x.sock.ifName}"`);
 }
 
 function accepted(a: Answer, what: string): Answer {

@@ -104,6 +104,21 @@ export class DhcpWorld {
     return d;
   }
 
+  /** tcpdump on `ns`'s eth0 (line-buffered, numeric), started once it listens; stopped by pid at cleanup. */
+  async capture(ns: string, filter: string[]): Promise<{ text: () => string }> {
+    const proc = spawn('nsenter', [`--net=${this.nsPath(ns)}`, '--', 'tcpdump', '-i', 'eth0', '-n', '-l', ...filter], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.procs.push(proc);
+    const out: Buffer[] = [];
+    let err = '';
+    proc.stdout!.on('data', (b: Buffer) => out.push(b));
+    proc.stderr!.on('data', (b: Buffer) => (err += b.toString()));
+    await waitFor('tcpdump to listen', () => {
+      if (proc.exitCode !== null) throw new Error(`tcpdump exited: ${err}`);
+      return err.includes('listening on');
+    });
+    return { text: () => Buffer.concat(out).toString() };
+  }
+
   /** dnsmasq's lease file, read now (it rewrites it on every change). */
   leases(d: Dnsmasq): LeaseLine[] {
     if (!existsSync(d.leaseFile)) return [];

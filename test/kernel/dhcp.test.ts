@@ -86,6 +86,7 @@ describe('DHCP client on a real kernel with dnsmasq', () => {
     const before = expiresInFile();
     // dnsmasq records expiry in whole seconds: let one pass so an extension shows there.
     await waitFor('a second to pass', () => Math.floor(Date.now() / 1000) > Math.floor(first.obtainedAt / 1000) + 1, 5_000);
+    const wire = await w.capture(w.server, ['udp', 'dst', 'port', '67', 'and', 'src', 'host', first.address]);
     const renewed = await renewLease(opts, first);
     assert.equal(renewed.address, first.address);
     assert.equal(renewed.serverId, SERVER_ADDRESS);
@@ -98,6 +99,13 @@ describe('DHCP client on a real kernel with dnsmasq', () => {
     const rebound = await renewLease(opts, renewed, renewed.rebindAt + 1);
     assert.equal(rebound.address, first.address);
     assert.ok(rebound.expiresAt >= renewed.expiresAt);
+    // On the wire: the renewal went to the server, the rebinding to everyone, both from the leased address.
+    const from = `${first.address}.68`.replaceAll('.', '\\.');
+    await waitFor('both requests on the wire', () => new RegExp(`${from} > 255\\.255\\.255\\.255\\.67`).test(wire.text()));
+    const requests = wire.text().trim().split('\n');
+    assert.ok(requests.length >= 2, wire.text());
+    assert.match(requests[0]!, new RegExp(`${from} > 198\\.18\\.0\\.1\\.67`));
+    assert.match(requests.at(-1)!, new RegExp(`${from} > 255\\.255\\.255\\.255\\.67`));
     // An expired lease is not renewed: the caller must acquire anew.
     const expired = await rejection(renewLease(opts, rebound, rebound.expiresAt));
     assert.equal(expired.code, 'SY_KERNEL');
@@ -117,6 +125,21 @@ describe('DHCP client on a real kernel with dnsmasq', () => {
     assert.equal(await releaseLease(opts, lease), true);
     assert.equal(await releaseLease({ ...opts, nsPath: `/run/netns/${w.prefix}-gone` }, lease), false);
     assert.equal(await releaseLease({ ...opts, ifName: 'nosuch0' }, lease), false);
+  });
+
+  it('a renewal the server refuses (the address left its range) is a NAK, told apart by isDhcpRefusal', async () => {
+    const mac = '02:5e:00:00:00:08';
+    const ns = await w.endpoint(mac);
+    const opts: DhcpInterface = { nsPath: w.nsPath(ns), ifName: 'eth0', mac };
+    // A lease as hostd would have persisted it, for an address dnsmasq's range does not (or no longer) hold.
+    const granted = await acquireLease(opts);
+    const lease: Lease = { ...granted, address: '198.18.0.201' };
+    await configure(w, ns, lease);
+    const err = await rejection(renewLease(opts, lease));
+    assert.equal(err.code, 'SY_KERNEL');
+    assert.ok(isDhcpRefusal(err));
+    assert.match(err.message, /^DHCP server "198\.18\.0\.1" refused to renew "198\.18\.0\.201" on "eth0" \(NAK: .+\)$/);
+    assert.match(server.log(), /DHCPNAK\(eth0\) 198\.18\.0\.201/);
   });
 
   it('honours a static reservation (dhcp-host=MAC,IP)', async () => {
