@@ -125,7 +125,9 @@ function resource(app: FastifyInstance, engine: Engine, kind: ResourceKind, chil
   app.put<Params>(path, async (req, reply) => {
     const t = target(req);
     if (req.body === undefined) throw new SyError('SY_BAD_REQUEST', `PUT needs a JSON body (the ${what})`);
-    const body = parseDoc(schema, req.body, what) as PutBody | Props;
+    // a child's id is in its URL: its body may leave it out (a different one is refused by the engine)
+    const raw = child && isObject(req.body) && !Object.hasOwn(req.body, 'resourceId') ? { resourceId: t.childId, ...req.body } : req.body;
+    const body = parseDoc(schema, raw, what) as PutBody | Props;
     const { body: doc, created } = await engine.put(who(req), t, body, preconditions(req));
     return etagged(reply.code(created ? 201 : 200), doc);
   });
@@ -133,6 +135,10 @@ function resource(app: FastifyInstance, engine: Engine, kind: ResourceKind, chil
     await engine.delete(who(req), target(req), preconditions(req));
     return reply.code(204).send();
   });
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function resourceId(id: string, what: string): string {

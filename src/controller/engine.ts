@@ -176,7 +176,8 @@ export class Engine {
     const rec: StoredRecord = { doc, claims: ctx.claims, refs };
     const created = !prev;
     const childCreated = t.child !== undefined && !((prev?.doc.properties[t.child] ?? []) as ChildDoc[]).some((c) => c.resourceId === t.childId);
-    if (prev && JSON.stringify(prev) === JSON.stringify(rec)) return { rec, created: false, revision: prevRevision };
+    // the same document again (key order aside: a GET written back lists fields in another order) writes nothing
+    if (prev && canonical(prev) === canonical(rec)) return { rec: prev, created: false, revision: prevRevision };
     txn.put(resourceKey(t.kind.collection, t.id), JSON.stringify(rec));
     const held = new Map((prev?.claims ?? []).map((c) => [c.key, c.owner]));
     for (const c of rec.claims) if (held.get(c.key) !== c.owner) txn.put(c.key, c.owner);
@@ -232,4 +233,11 @@ export class Engine {
       `DELETE ${ref}`,
     );
   }
+}
+
+/** JSON with object keys sorted: equal for documents that differ only in key order. */
+function canonical(v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) =>
+    x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x as Props).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : x,
+  );
 }
