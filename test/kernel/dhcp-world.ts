@@ -1,16 +1,16 @@
 /**
- * The world of the DHCP kernel test (shared/TESTING.md): a "fabric" namespace with a bridge standing
- * for the physical network, a server namespace running dnsmasq as the network's DHCP server, and
- * endpoint namespaces whose eth0 (a veth with a chosen MAC) joins the bridge. Nothing is made in the
- * machine's root namespace; names carry a random prefix; cleanup() removes everything, dnsmasq
- * stopped by its own pid.
+ * The world of the DHCP kernel test (shared/TESTING.md), built on the suite's World (world.ts): a
+ * "fabric" namespace with a bridge standing for the physical network, a server namespace running
+ * dnsmasq as the network's DHCP server, and endpoint namespaces whose eth0 (a veth with a chosen MAC)
+ * joins the bridge. Nothing is made in the machine's root namespace; names carry the run's prefix;
+ * cleanup() removes everything, dnsmasq and tcpdump stopped by their own pids.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { run } from '../../src/dataplane/run.js';
+import { World, requireRoot, waitFor } from './world.js';
+
+export { requireRoot, waitFor };
 
 export const SERVER_ADDRESS = '198.18.0.1';
 export const RANGE = ['198.18.0.100', '198.18.0.150'] as const;
@@ -33,38 +33,27 @@ export interface Dnsmasq {
 }
 
 export class DhcpWorld {
-  readonly prefix = `sydh-${randomBytes(3).toString('hex')}`;
-  readonly dir = mkdtempSync(join(tmpdir(), 'sydh-'));
-  private readonly namespaces: string[] = [];
-  private readonly procs: ChildProcess[] = [];
+  readonly world = new World('dh');
   private endpoints = 0;
   fabric = '';
   server = '';
 
-  static requireRoot(): void {
-    if (process.getuid?.() !== 0) throw new Error('the DHCP kernel test needs root (it builds network namespaces)');
+  get prefix(): string {
+    return this.world.prefix;
   }
 
   nsPath(ns: string): string {
     return `/run/netns/${ns}`;
   }
 
-  private async addNs(short: string): Promise<string> {
-    const name = `${this.prefix}-${short}`;
-    await run(['ip', 'netns', 'add', name]);
-    this.namespaces.push(name);
-    await this.ip(name, 'link set lo up');
-    return name;
-  }
-
-  async ip(ns: string, ...lines: string[]): Promise<void> {
-    await run(['ip', '-n', ns, '-batch', '-'], { stdin: lines.join('\n') + '\n' });
+  ip(ns: string, ...lines: string[]): Promise<void> {
+    return this.world.ip(ns, ...lines);
   }
 
   /** The fabric with its bridge and the server namespace (198.18.0.1/24) on it. */
   async build(): Promise<void> {
-    this.fabric = await this.addNs('fab');
-    this.server = await this.addNs('srv');
+    this.fabric = await this.world.addNs('fab');
+    this.server = await this.world.addNs('srv');
     await this.ip(this.fabric, 'link add br0 type bridge', 'link set br0 up', `link add p-srv type veth peer name eth0 netns ${this.server}`, 'link set p-srv master br0', 'link set p-srv up');
     await this.ip(this.server, `addr add ${SERVER_ADDRESS}/24 dev eth0`, 'link set eth0 up');
   }
@@ -75,28 +64,31 @@ export class DhcpWorld {
    */
   async endpoint(mac: string, attached = true): Promise<string> {
     const n = ++this.endpoints;
-    const ns = await this.addNs(`ep${n}`);
+    const ns = await this.world.addNs(`ep${n}`);
     await this.ip(this.fabric, `link add p-ep${n} type veth peer name eth0 netns ${ns}`, ...(attached ? [`link set p-ep${n} master br0`] : []), `link set p-ep${n} up`);
     await this.ip(ns, `link set eth0 address ${mac}`, 'link set eth0 up');
     return ns;
   }
 
+  /** argv run under `nsenter --net` in `ns` (nsenter execs it: the child's pid is argv's), output collected. */
+  private spawnIn(ns: string, argv: string[]): { proc: ChildProcess; out: () => string } {
+    const proc = this.world.spawnProc(['nsenter', `--net=${this.nsPath(ns)}`, '--', ...argv]);
+    const chunks: Buffer[] = [];
+    proc.stdout!.on('data', (b: Buffer) => chunks.push(b));
+    proc.stderr!.on('data', (b: Buffer) => chunks.push(b));
+    return { proc, out: () => Buffer.concat(chunks).toString() };
+  }
+
   /** Starts dnsmasq as the fabric's DHCP server (no DNS), waits until it serves, and returns it. */
   async startDnsmasq(extra: string[] = []): Promise<Dnsmasq> {
-    const leaseFile = join(this.dir, 'dnsmasq.leases');
-    const argv = [
-      `--net=${this.nsPath(this.server)}`, '--', '/usr/sbin/dnsmasq', '--keep-in-foreground', '--conf-file=/dev/null', '--port=0',
+    const leaseFile = join(this.world.dir, 'dnsmasq.leases');
+    const { proc, out } = this.spawnIn(this.server, [
+      '/usr/sbin/dnsmasq', '--keep-in-foreground', '--conf-file=/dev/null', '--port=0',
       '--interface=eth0', '--bind-interfaces', `--dhcp-range=${RANGE[0]},${RANGE[1]},255.255.255.0,${LEASE_SECONDS}`,
       `--dhcp-option=option:router,${SERVER_ADDRESS}`, `--dhcp-option=option:dns-server,${DNS_SERVERS.join(',')}`, `--domain=${DOMAIN}`,
       `--dhcp-leasefile=${leaseFile}`, '--dhcp-authoritative', '--log-facility=-', '--log-dhcp', '--pid-file=', ...extra,
-    ];
-    // nsenter execs dnsmasq: the child's pid is dnsmasq's.
-    const proc = spawn('nsenter', argv, { stdio: ['ignore', 'pipe', 'pipe'] });
-    this.procs.push(proc);
-    const out: Buffer[] = [];
-    proc.stdout!.on('data', (b: Buffer) => out.push(b));
-    proc.stderr!.on('data', (b: Buffer) => out.push(b));
-    const d: Dnsmasq = { pid: proc.pid!, proc, leaseFile, log: () => Buffer.concat(out).toString() };
+    ]);
+    const d: Dnsmasq = { pid: proc.pid!, proc, leaseFile, log: out };
     await waitFor('dnsmasq to serve DHCP', async () => {
       if (proc.exitCode !== null) throw new Error(`dnsmasq exited: ${d.log()}`);
       return /DHCP, IP range/.test(d.log());
@@ -104,19 +96,15 @@ export class DhcpWorld {
     return d;
   }
 
-  /** tcpdump on `ns`'s eth0 (line-buffered, numeric), started once it listens; stopped by pid at cleanup. */
+  /** tcpdump on `ns`'s eth0 (line-buffered, numeric), returned once it listens. */
   async capture(ns: string, filter: string[]): Promise<{ text: () => string }> {
-    const proc = spawn('nsenter', [`--net=${this.nsPath(ns)}`, '--', 'tcpdump', '-i', 'eth0', '-n', '-l', ...filter], { stdio: ['ignore', 'pipe', 'pipe'] });
-    this.procs.push(proc);
-    const out: Buffer[] = [];
-    let err = '';
-    proc.stdout!.on('data', (b: Buffer) => out.push(b));
-    proc.stderr!.on('data', (b: Buffer) => (err += b.toString()));
-    await waitFor('tcpdump to listen', () => {
-      if (proc.exitCode !== null) throw new Error(`tcpdump exited: ${err}`);
-      return err.includes('listening on');
+    const { proc, out } = this.spawnIn(ns, ['tcpdump', '-i', 'eth0', '-n', '-l', ...filter]);
+    await waitFor('tcpdump to listen', async () => {
+      if (proc.exitCode !== null) throw new Error(`tcpdump exited: ${out()}`);
+      return out().includes('listening on');
     });
-    return { text: () => Buffer.concat(out).toString() };
+    // Only the packet lines: tcpdump's notes go to stderr, collected alongside.
+    return { text: () => out().split('\n').filter((l) => /^\d\d:\d\d:/.test(l)).join('\n') };
   }
 
   /** dnsmasq's lease file, read now (it rewrites it on every change). */
@@ -131,22 +119,12 @@ export class DhcpWorld {
       });
   }
 
-  async cleanup(): Promise<void> {
-    for (const p of this.procs) {
-      if (p.exitCode === null && p.signalCode === null) {
-        const exited = new Promise((r) => p.once('exit', r));
-        p.kill('SIGTERM');
-        await exited;
-      }
-    }
-    for (const n of new Set([...this.namespaces, ...this.leftovers()])) await run(['ip', 'netns', 'delete', n], { okExitCodes: [1] });
-    rmSync(this.dir, { recursive: true, force: true });
+  cleanup(): Promise<void> {
+    return this.world.cleanup();
   }
 
-  /** Namespaces with this world's prefix that still exist (the leak check). */
   leftovers(): string[] {
-    if (!existsSync('/run/netns')) return [];
-    return readdirSync('/run/netns').filter((n) => n.startsWith(`${this.prefix}-`));
+    return this.world.leftovers();
   }
 }
 
@@ -162,16 +140,4 @@ export function processesMentioning(needle: string): number[] {
     }
   }
   return pids;
-}
-
-/** Polls `cond` until it holds (bounded); throws naming what was awaited. */
-export async function waitFor(what: string, cond: () => Promise<boolean> | boolean, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  let delay = 20;
-  for (;;) {
-    if (await cond()) return;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, delay));
-    delay = Math.min(delay * 2, 250);
-  }
 }

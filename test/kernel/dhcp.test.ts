@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { run } from '../../src/dataplane/run.js';
 import { SyError } from '../../src/errors.js';
 import { acquireLease, EXCHANGE_PROGRAM, isDhcpRefusal, releaseLease, renewLease, type DhcpInterface, type Lease } from '../../src/dhcp/client.js';
-import { DhcpWorld, DNS_SERVERS, DOMAIN, LEASE_SECONDS, RANGE, SERVER_ADDRESS, processesMentioning, waitFor, type Dnsmasq } from './dhcp-world.js';
+import { DhcpWorld, DNS_SERVERS, DOMAIN, LEASE_SECONDS, RANGE, SERVER_ADDRESS, processesMentioning, requireRoot, waitFor, type Dnsmasq } from './dhcp-world.js';
 
 const RESERVED_MAC = '02:5e:00:00:00:77';
 const RESERVED_ADDRESS = '198.18.0.77';
@@ -37,7 +37,7 @@ describe('DHCP client on a real kernel with dnsmasq', () => {
   let server: Dnsmasq;
 
   before(async () => {
-    DhcpWorld.requireRoot();
+    requireRoot();
     await w.build();
     server = await w.startDnsmasq([`--dhcp-host=${RESERVED_MAC},${RESERVED_ADDRESS}`]);
   });
@@ -85,7 +85,7 @@ describe('DHCP client on a real kernel with dnsmasq', () => {
     const expiresInFile = () => w.leases(server).find((l) => l.mac === mac)!.expires;
     const before = expiresInFile();
     // dnsmasq records expiry in whole seconds: let one pass so an extension shows there.
-    await waitFor('a second to pass', () => Math.floor(Date.now() / 1000) > Math.floor(first.obtainedAt / 1000) + 1, 5_000);
+    await waitFor('a second to pass', async () => Math.floor(Date.now() / 1000) > Math.floor(first.obtainedAt / 1000) + 1, 5_000);
     const wire = await w.capture(w.server, ['udp', 'dst', 'port', '67', 'and', 'src', 'host', first.address]);
     const renewed = await renewLease(opts, first);
     assert.equal(renewed.address, first.address);
@@ -101,7 +101,7 @@ describe('DHCP client on a real kernel with dnsmasq', () => {
     assert.ok(rebound.expiresAt >= renewed.expiresAt);
     // On the wire: the renewal went to the server, the rebinding to everyone, both from the leased address.
     const from = `${first.address}.68`.replaceAll('.', '\\.');
-    await waitFor('both requests on the wire', () => new RegExp(`${from} > 255\\.255\\.255\\.255\\.67`).test(wire.text()));
+    await waitFor('both requests on the wire', async () => new RegExp(`${from} > 255\\.255\\.255\\.255\\.67`).test(wire.text()));
     const requests = wire.text().trim().split('\n');
     assert.ok(requests.length >= 2, wire.text());
     assert.match(requests[0]!, new RegExp(`${from} > 198\\.18\\.0\\.1\\.67`));
@@ -120,7 +120,7 @@ describe('DHCP client on a real kernel with dnsmasq', () => {
     await configure(w, ns, lease);
     assert.ok(w.leases(server).some((l) => l.mac === mac));
     assert.equal(await releaseLease(opts, lease), true);
-    await waitFor('dnsmasq to drop the released lease', () => !w.leases(server).some((l) => l.mac === mac));
+    await waitFor('dnsmasq to drop the released lease', async () => !w.leases(server).some((l) => l.mac === mac));
     assert.match(server.log(), new RegExp(`DHCPRELEASE\\(eth0\\) ${lease.address.replaceAll('.', '\\.')} ${mac}`));
     assert.equal(await releaseLease(opts, lease), true);
     assert.equal(await releaseLease({ ...opts, nsPath: `/run/netns/${w.prefix}-gone` }, lease), false);
