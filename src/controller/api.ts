@@ -124,6 +124,8 @@ function resource(app: FastifyInstance, engine: Engine, kind: ResourceKind, chil
   app.get<Params>(path, async (req, reply) => etagged(reply, await engine.get(who(req), target(req))));
   app.put<Params>(path, async (req, reply) => {
     const t = target(req);
+    // a tenant on a provider collection is told so before its body is judged
+    engine.admit(who(req), kind);
     if (req.body === undefined) throw new SyError('SY_BAD_REQUEST', `PUT needs a JSON body (the ${what})`);
     // a child's id is in its URL: its body may leave it out (a different one is refused by the engine)
     const raw = child && isObject(req.body) && !Object.hasOwn(req.body, 'resourceId') ? { resourceId: t.childId, ...req.body } : req.body;

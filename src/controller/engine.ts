@@ -46,7 +46,7 @@ export class Engine {
   }
 
   /** A tenant may not touch provider collections at all (no resource's existence is told by that). */
-  private admit(who: Principal, kind: ResourceKind): void {
+  admit(who: Principal, kind: ResourceKind): void {
     if (kind.adminOnly && who.role !== 'admin') throw new SyError('SY_FORBIDDEN', `Only admin tokens may use ${kind.collection}`);
   }
 
