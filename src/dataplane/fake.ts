@@ -17,6 +17,7 @@ export class FakeDataPlane implements DataPlane {
   sysctls = new Map<string, string>();
   nft: NftTable | null = null;
   nftBridge: NftTable | null = null;
+  nftNetdev: NftTable | null = null;
   iptablesAccept = false;
   listening: ListeningSocket[] = [];
   addresses = ['192.0.2.1', '127.0.0.1'];
@@ -90,23 +91,23 @@ export class FakeDataPlane implements DataPlane {
 
   async applyNft(desired: NftTable[]): Promise<void> {
     this.hit('applyNft');
-    for (const t of desired) {
-      if (t.family === 'inet') this.nft = structuredClone(t);
-      else this.nftBridge = structuredClone(t);
-    }
+    for (const t of desired) this.setTable(structuredClone(t));
   }
 
   async applyNftChange(before: NftTable[], after: NftTable[]): Promise<void> {
     this.hit('applyNft');
     const next = after.map((t, i) => {
-      const have = t.family === 'inet' ? this.nft : this.nftBridge;
+      const have = t.family === 'inet' ? this.nft : t.family === 'bridge' ? this.nftBridge : this.nftNetdev;
       if (!have) throw new SyError('SY_KERNEL', `table ${t.family} ${t.name} does not exist`);
       return patchTable(have, before[i]!, t);
     });
-    for (const t of next) {
-      if (t.family === 'inet') this.nft = t;
-      else this.nftBridge = t;
-    }
+    for (const t of next) this.setTable(t);
+  }
+
+  private setTable(t: NftTable): void {
+    if (t.family === 'inet') this.nft = t;
+    else if (t.family === 'bridge') this.nftBridge = t;
+    else this.nftNetdev = t;
   }
 
   async applyNftChangeLater(before: NftTable[], after: NftTable[]): Promise<void> {
@@ -139,6 +140,7 @@ export class FakeDataPlane implements DataPlane {
     this.hit('deleteNft');
     this.nft = null;
     this.nftBridge = null;
+    this.nftNetdev = null;
   }
 
   async setSysctls(s: Sysctl[]): Promise<void> {
@@ -207,6 +209,7 @@ export class FakeDataPlane implements DataPlane {
     const canonical = (t: NftTable) => renderTable({ ...t, chains: [...t.chains].sort((x, y) => x.name.localeCompare(y.name)) });
     out.push(this.nft ? canonical(this.nft) : 'no nft table\n');
     out.push(this.nftBridge ? canonical(this.nftBridge) : 'no bridge nft table\n');
+    out.push(this.nftNetdev ? canonical(this.nftNetdev) : 'no netdev nft table\n');
     return out.join('\n');
   }
 }

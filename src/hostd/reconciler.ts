@@ -18,6 +18,7 @@ import type { EndpointRecord, NamespaceRecord, NetworkRecord } from '../model/re
 import type { HostState } from '../model/state.js';
 import {
   assembleBridgeTable,
+  assembleNetdevTable,
   assembleTable,
   hasAcls,
   hostSysctls,
@@ -136,8 +137,8 @@ export class Reconciler {
     const ruleset = async () => {
       try {
         await this.dp.setSysctls(hostSysctls(plan.bridges.length > 0, state.index.bridgeHooks()));
-        if (plan.bridges.length) await this.dp.applyNft([plan.nft, plan.nftBridge]);
-        else await this.dp.deleteNft([plan.nft, plan.nftBridge]);
+        if (plan.bridges.length) await this.dp.applyNft([plan.nft, plan.nftBridge, plan.nftNetdev]);
+        else await this.dp.deleteNft([plan.nft, plan.nftBridge, plan.nftNetdev]);
         await this.dp.ensureIptablesForwardAccept(plan.iptablesForwardAccept);
         this.status.set('nft', { state: 'ok' });
       } catch (err) {
@@ -335,8 +336,8 @@ export class Reconciler {
           // The first network makes the table, the last one removes it: rare, done whole.
           await this.dp.setSysctls(hostSysctls(anyNetwork, anyAcl));
           const plan = planHost(state);
-          if (anyNetwork) await this.dp.applyNft([plan.nft, plan.nftBridge]);
-          else await this.dp.deleteNft([plan.nft, plan.nftBridge]);
+          if (anyNetwork) await this.dp.applyNft([plan.nft, plan.nftBridge, plan.nftNetdev]);
+          else await this.dp.deleteNft([plan.nft, plan.nftBridge, plan.nftNetdev]);
           await this.dp.ensureIptablesForwardAccept(anyNetwork);
         } else if (anyNetwork && (nets.length || eps.length)) {
           if (anyAcl !== a.anyAcl) await this.dp.setSysctls(hostSysctls(anyNetwork, anyAcl));
@@ -351,18 +352,20 @@ export class Reconciler {
             eps.flatMap((e) => (e.old && !retiredIds.has(e.id) ? [e.old.parts] : [])),
           );
           const afterBridge = assembleBridgeTable([...newNet.values()], [...newEp.values()]);
+          const beforeNetdev = assembleNetdevTable(nets.flatMap((n) => (n.old ? [n.old.parts] : [])));
+          const afterNetdev = assembleNetdevTable([...newNet.values()]);
           if (retiredIds.size) {
             const gone = assembleBridgeTable([], eps.flatMap((e) => (retiredIds.has(e.id) ? [e.old!.parts] : [])));
             await this.dp.applyNftChangeLater([gone], [nftBridgeBase()]);
           }
           try {
-            await this.dp.applyNftChange([before, beforeBridge], [after, afterBridge]);
+            await this.dp.applyNftChange([before, beforeBridge, beforeNetdev], [after, afterBridge, afterNetdev]);
           } catch (err) {
             // The kernel may have drifted from what was applied (an element deleted behind hostd's
             // back): compare the whole table with the kernel once before failing the request.
             this.log.warn(`nft change refused (${(err as Error).message}); retrying against the kernel's table`);
             const plan = planHost(state);
-            await this.dp.applyNft([plan.nft, plan.nftBridge]);
+            await this.dp.applyNft([plan.nft, plan.nftBridge, plan.nftNetdev]);
           }
         }
         this.status.set('nft', { state: 'ok' });

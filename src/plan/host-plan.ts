@@ -94,6 +94,8 @@ export interface HostPlan {
   nft: NftTable;
   /** bridge family: what an endpoint's veth may send (anti-spoofing), before any IP hook */
   nftBridge: NftTable;
+  /** netdev family: what leaves an uplink network's adapter (L2Bridge and L2Tunnel MAC rewriting) */
+  nftNetdev: NftTable;
   /** accept Switchyard's bridges in iptables' FORWARD (needed where Docker set its policy to DROP) */
   iptablesForwardAccept: boolean;
 }
@@ -107,8 +109,9 @@ export interface NetworkParts {
   chains: NftChain[];
   /** set name → this network's elements */
   elements: Map<string, NftElement[]>;
-  /** its chains in the bridge table (the uplink modes' MAC rewriting) */
+  /** its chains in the bridge table and in the netdev table (the uplink modes' MAC rewriting) */
   bridgeChains?: NftChain[];
+  netdevChains?: NftChain[];
 }
 
 /** What one endpoint brings: its veth (when attached) and its map elements (ACLs among them). */
@@ -144,6 +147,7 @@ export function planHost(state: HostState): HostPlan {
     sysctls: [...hostSysctls(networks.length > 0, state.index.bridgeHooks()), ...netParts.flatMap((n) => n.sysctls)],
     nft: assembleTable(netParts, epParts),
     nftBridge: assembleBridgeTable(netParts, epParts),
+    nftNetdev: assembleNetdevTable(netParts),
     iptablesForwardAccept: networks.length > 0,
   };
 }
@@ -387,6 +391,11 @@ export function assembleBridgeTable(nets: NetworkParts[], eps: EndpointParts[]):
   }
   for (const n of nets) t.chains.push(...(n.bridgeChains ?? []));
   return t;
+}
+
+/** The netdev table: a base chain per adapter whose outgoing frames are rewritten. */
+export function assembleNetdevTable(nets: NetworkParts[]): NftTable {
+  return { family: 'netdev', name: NFT_TABLE, comment: 'managed by switchyard hostd, do not edit', sets: [], chains: nets.flatMap((n) => n.netdevChains ?? []) };
 }
 
 /** The table for these records alone (whole when given all of them); for tests and tools. */

@@ -34,7 +34,7 @@ export interface NftSet {
 }
 
 export interface NftTable {
-  family: 'inet' | 'bridge';
+  family: 'inet' | 'bridge' | 'netdev';
   name: string;
   comment: string;
   sets: NftSet[];

@@ -6,8 +6,9 @@
  * veths are ports of that bridge too. What differs is what the wire sees:
  *  - Transparent: nothing is rewritten; each endpoint's own MAC and IP are on the wire.
  *  - L2Bridge: what an endpoint sends out of the adapter carries the adapter's MAC (Ethernet source
- *    and the ARP sender), and what comes in for an endpoint's address gets the endpoint's MAC back
- *    before the bridge looks it up (bridge prerouting): one MAC, N IPs. Endpoints of one host switch
+ *    and the ARP sender, rewritten at the adapter's egress, netdev family), and what comes in for an
+ *    endpoint's address gets the endpoint's MAC back before the bridge looks it up (bridge
+ *    prerouting): one MAC, N IPs. Endpoints of one host switch
  *    locally.
  *  - L2Tunnel: as L2Bridge, and the endpoints' ports are isolated (they reach only the adapter, never
  *    each other), so every frame goes to the upstream switch, which applies policy and sends it back.
@@ -36,6 +37,7 @@ function uplinkNetwork(net: NetworkRecord, rewrite: 'none' | 'mac' | 'tunnel'): 
   const up = uplinkOf(net);
   const br = switchName(net.id);
   const bridgeChains: NftChain[] = [];
+  const netdevChains: NftChain[] = [];
   if (rewrite !== 'none') {
     const s = shortId(net.id);
     const fromEp = `iifname "${VETH_PREFIX}*"`;
@@ -46,19 +48,22 @@ function uplinkNetwork(net: NetworkRecord, rewrite: 'none' | 'mac' | 'tunnel'): 
         rules: [
           `iifname "${up.name}" ether type ip ether daddr set iifname . ip daddr map @ep_by_ip`,
           `iifname "${up.name}" ether type arp ether daddr set iifname . arp daddr ip map @ep_by_ip`,
-          ...(rewrite === 'tunnel' ? [`${fromEp} meta ibrname "${br}" ether daddr ${up.mac} ether daddr set ${TUNNEL_MAC}`] : []),
-        ],
-      },
-      {
-        name: `sw-${s}-out`,
-        base: 'type filter hook postrouting priority 0; policy accept;',
-        rules: [
-          ...(rewrite === 'tunnel' ? [`oifname "${up.name}" ether daddr ${TUNNEL_MAC} ether daddr set ${up.mac}`] : []),
-          `oifname "${up.name}" ${fromEp} ether type arp arp saddr ether set ${up.mac}`,
-          `oifname "${up.name}" ${fromEp} ether saddr set ${up.mac}`,
+          // the adapter's MAC names the network (an adapter serves one); meta ibrname is not in this kernel
+          ...(rewrite === 'tunnel' ? [`${fromEp} ether daddr ${up.mac} ether daddr set ${TUNNEL_MAC}`] : []),
         ],
       },
     );
+    // What leaves the adapter is rewritten at its egress: a frame the bridge floods (an endpoint's ARP
+    // request) is a clone there, which nft can mangle only where the frame starts at its MAC header.
+    netdevChains.push({
+      name: `up-${s}`,
+      base: `type filter hook egress device "${up.name}" priority 0; policy accept;`,
+      rules: [
+        ...(rewrite === 'tunnel' ? [`ether daddr ${TUNNEL_MAC} ether daddr set ${up.mac}`] : []),
+        `ether saddr != ${up.mac} ether type arp arp saddr ether set ${up.mac}`,
+        `ether saddr != ${up.mac} ether saddr set ${up.mac}`,
+      ],
+    });
   }
   return {
     bridge: { name: br, networkId: net.id, mac: up.mac, uplink: up.name, ...(net.mtu ? { mtu: net.mtu } : {}) },
@@ -66,6 +71,7 @@ function uplinkNetwork(net: NetworkRecord, rewrite: 'none' | 'mac' | 'tunnel'): 
     chains: [],
     elements: new Map(),
     bridgeChains,
+    netdevChains,
   };
 }
 
