@@ -50,7 +50,7 @@ export function isDhcpRefusal(err: unknown): boolean {
 
 /**
  * Leases an address for `ifName` (DISCOVER/OFFER/REQUEST/ACK; with `requestedAddress`, first an
- * INIT-REBOOT REQUEST for it, a third of the bound, then DISCOVER hinting it). The interface must
+ * INIT-REBOOT REQUEST for it for a quarter of the bound (1-2 s), then DISCOVER hinting it). The interface must
  * exist in the namespace, be up, carry `mac` and may have no address yet; the caller configures the
  * lease's address, prefix and gateway afterwards. Rejects with SY_TIMEOUT when no server answers
  * within `timeoutMs`, SY_KERNEL when the server refuses (isDhcpRefusal) or the socket fails,

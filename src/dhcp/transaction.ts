@@ -33,8 +33,15 @@ export type ExchangeResult =
 
 const SERVER_PORT = 67;
 const BROADCAST = '255.255.255.255';
-/** INIT-REBOOT's share of the bound before the client falls back to DISCOVER (a server that does not know us stays silent). */
-const REBOOT_SHARE = 1 / 3;
+/**
+ * How long INIT-REBOOT may take before the client falls back to DISCOVER: a server that is not
+ * authoritative stays silent for a client it does not know, and the DISCOVER that follows may wait
+ * for the server's conflict check (dnsmasq: ~3 s of ARP), so this takes a quarter of the bound,
+ * 1-2 s: a request and one retransmit.
+ */
+function rebootWindowMs(timeoutMs: number): number {
+  return Math.min(2_000, Math.max(1_000, timeoutMs / 4));
+}
 
 /** Raised inside a transaction when the server refuses (NAK); carried out as `nak: true`. */
 class Refused extends SyError {}
@@ -104,7 +111,7 @@ function acquire(x: Exchange, req: ExchangeRequest, deadline: number): Answer {
   const ifName = req.ifName;
   if (req.requestedAddress) {
     const address = req.requestedAddress;
-    const rebootUntil = Math.min(deadline, x.started + Math.max(1_000, req.timeoutMs * REBOOT_SHARE));
+    const rebootUntil = Math.min(deadline, x.started + rebootWindowMs(req.timeoutMs));
     const a = exchange(x, () => initRebootRequest(x.id, x.xid, secs(x), address), BROADCAST, ['ACK', 'NAK'], rebootUntil);
     if (a) return accepted(a, `keep "${address}" on "${ifName}"`);
     // No server confirmed or refused: start over with a new transaction, still hoping for the address.

@@ -33,10 +33,15 @@ export interface Dnsmasq {
 }
 
 export class DhcpWorld {
-  readonly world = new World('dh');
+  readonly world: World;
   private endpoints = 0;
   fabric = '';
   server = '';
+
+  /** `tag` tells apart the worlds of one test process (their namespaces carry it in their prefix). */
+  constructor(tag: string) {
+    this.world = new World(`dh${tag}`);
+  }
 
   get prefix(): string {
     return this.world.prefix;
@@ -79,14 +84,17 @@ export class DhcpWorld {
     return { proc, out: () => Buffer.concat(chunks).toString() };
   }
 
-  /** Starts dnsmasq as the fabric's DHCP server (no DNS), waits until it serves, and returns it. */
-  async startDnsmasq(extra: string[] = []): Promise<Dnsmasq> {
+  /**
+   * Starts dnsmasq as the fabric's DHCP server (no DNS), waits until it serves, and returns it.
+   * Authoritative by default (it NAKs requests for addresses it does not allow, known client or not).
+   */
+  async startDnsmasq(extra: string[] = [], { authoritative = true } = {}): Promise<Dnsmasq> {
     const leaseFile = join(this.world.dir, 'dnsmasq.leases');
     const { proc, out } = this.spawnIn(this.server, [
       '/usr/sbin/dnsmasq', '--keep-in-foreground', '--conf-file=/dev/null', '--port=0',
       '--interface=eth0', '--bind-interfaces', `--dhcp-range=${RANGE[0]},${RANGE[1]},255.255.255.0,${LEASE_SECONDS}`,
       `--dhcp-option=option:router,${SERVER_ADDRESS}`, `--dhcp-option=option:dns-server,${DNS_SERVERS.join(',')}`, `--domain=${DOMAIN}`,
-      `--dhcp-leasefile=${leaseFile}`, '--dhcp-authoritative', '--log-facility=-', '--log-dhcp', '--pid-file=', ...extra,
+      `--dhcp-leasefile=${leaseFile}`, ...(authoritative ? ['--dhcp-authoritative'] : []), '--log-facility=-', '--log-dhcp', '--pid-file=', ...extra,
     ]);
     const d: Dnsmasq = { pid: proc.pid!, proc, leaseFile, log: out };
     await waitFor('dnsmasq to serve DHCP', async () => {

@@ -33,7 +33,7 @@ async function rejection(p: Promise<unknown>): Promise<SyError> {
 }
 
 describe('DHCP client on a real kernel with dnsmasq', () => {
-  const w = new DhcpWorld();
+  const w = new DhcpWorld('a');
   let server: Dnsmasq;
 
   before(async () => {
@@ -193,5 +193,34 @@ describe('DHCP client on a real kernel with dnsmasq', () => {
     assert.match(noIf.message, /No interface "eth9"/);
     const noNs = await rejection(acquireLease({ nsPath: `/run/netns/${w.prefix}-gone`, ifName: 'eth0', mac }));
     assert.equal(noNs.code, 'SY_NAMESPACE_NOT_FOUND');
+  });
+});
+
+describe('DHCP client with a server that is not authoritative', () => {
+  const w = new DhcpWorld('b');
+  let server: Dnsmasq;
+
+  before(async () => {
+    requireRoot();
+    await w.build();
+    server = await w.startDnsmasq([], { authoritative: false });
+  });
+
+  after(async () => {
+    await w.cleanup();
+    assert.deepEqual(w.leftovers(), [], 'namespaces of this run remain');
+    assert.deepEqual(processesMentioning(EXCHANGE_PROGRAM), [], 'an exchange process is still running');
+  });
+
+  it('asking for an address it does not know goes unanswered, then DISCOVER gets that address', async () => {
+    const mac = '02:5e:00:00:01:01';
+    const ns = await w.endpoint(mac);
+    const wanted = '198.18.0.123';
+    const lease = await acquireLease({ nsPath: w.nsPath(ns), ifName: 'eth0', mac, requestedAddress: wanted });
+    assert.equal(lease.address, wanted);
+    assert.equal(w.leases(server).find((l) => l.mac === mac)?.address, wanted);
+    // The INIT-REBOOT request was ignored (no NAK, no ACK), the DISCOVER hinted the address.
+    assert.doesNotMatch(server.log(), /DHCPNAK/);
+    assert.match(server.log(), new RegExp(`DHCPDISCOVER\\(eth0\\) ${wanted.replaceAll('.', '\\.')} ${mac}`));
   });
 });
