@@ -5,6 +5,14 @@
  * hostd must never switch namespaces itself; the child binds its UDP socket to the interface
  * (udp-socket.ts says why) and answers in JSON. Nothing runs between transactions: hostd keeps the
  * Lease (plain JSON) and schedules renewals with schedule.ts.
+ *
+ * For hostd: before acquire the interface must be in the namespace, up, with its MAC; afterwards
+ * hostd configures the lease's address/prefix and default route. Persist the Lease with the endpoint:
+ * after a restart a lease before expiresAt is simply kept and scheduled; one past it means removing
+ * the address and acquiring with requestedAddress. Release before removing the address. Run one
+ * exchange at a time per endpoint (they share UDP port 68 of the namespace). The server must honour
+ * the BROADCAST flag (RFC 2131 4.1; dnsmasq, ISC and Windows servers do): until the address is
+ * configured, the kernel drops answers unicast to it.
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
