@@ -3,9 +3,12 @@
  * a SQLite store in a temp directory, tokens made through the store as the CLI makes them, and a small
  * HTTP helper. close() stops the server and removes the directory, also after a failed test.
  */
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { buildControllerApi } from '../../src/controller/api.js';
 import { createToken } from '../../src/controller/auth.js';
@@ -95,4 +98,50 @@ export async function request(
     // not JSON: the test sees the text
   }
   return { status: res.status, body: parsed, headers: res.headers };
+}
+
+/** A `switchyard controller` process of the build under test. */
+export interface ControllerProcess {
+  url: string;
+  pid: number;
+  /** SIGTERM, then SIGKILL if it has not gone within 5 s */
+  stop(): Promise<void>;
+}
+
+/** The CLI of the same build as this test file (dist/ or another --outDir). */
+export const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+
+/** A port nothing listens on now (the kernel's pick; a process started next binds it). */
+export async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as AddressInfo).port;
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+/** Starts `switchyard controller ARGS --listen 127.0.0.1:PORT` and waits until it serves. */
+export async function spawnController(args: string[]): Promise<ControllerProcess> {
+  const port = await freePort();
+  const proc = spawn(process.execPath, [CLI, 'controller', ...args, '--listen', `127.0.0.1:${port}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+  const stop = async () => {
+    if (proc.exitCode !== null || proc.signalCode !== null) return;
+    proc.kill('SIGTERM');
+    const timer = setTimeout(() => proc.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(timer);
+  };
+  const deadline = Date.now() + 15_000;
+  while (!out.includes('serving the northbound API')) {
+    if (proc.exitCode !== null || Date.now() > deadline) {
+      await stop();
+      throw new Error(`switchyard controller did not start: ${out}`);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return { url: `http://127.0.0.1:${port}`, pid: proc.pid!, stop };
 }
