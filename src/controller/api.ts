@@ -5,7 +5,8 @@
  * Routes translate HTTP into Engine calls and nothing else.
  */
 import { createServer as createHttpsServer } from 'node:https';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { asSyError, httpStatusOf, SyError, type ErrorCode } from '../errors.js';
 import { parseDoc } from '../hcn/schema.js';
@@ -58,6 +59,7 @@ export function buildControllerApi(opts: ControllerApiOptions): FastifyInstance 
     bodyLimit: MAX_BODY_BYTES,
     ...(tls ? { serverFactory: (handler: (req: IncomingMessage, res: ServerResponse) => void) => createHttpsServer({ cert: tls.cert, key: tls.key }, handler) as unknown as Server } : {}),
     frameworkErrors: (err, _req, reply) => sendError(reply, new SyError('SY_BAD_REQUEST', err.message)),
+    clientErrorHandler: answerClientError,
   });
   const principals = new WeakMap<FastifyRequest, Principal>();
   const who = (req: FastifyRequest): Principal => principals.get(req)!;
@@ -159,6 +161,17 @@ function preconditions(req: FastifyRequest): Preconditions {
 function etagged(reply: FastifyReply, doc: Props): FastifyReply {
   if (typeof doc.etag === 'string') reply.header('etag', doc.etag);
   return reply.send(doc);
+}
+
+/** What Node's HTTP parser refuses (a 16 kB URL, a broken request line) is answered in the API's error shape too. */
+function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+  const text = JSON.stringify({ code: 'BadRequest', message: `Not an HTTP request the controller can read (${err.code ?? err.message})`, syCode: 'SY_BAD_REQUEST' });
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`);
 }
 
 function statusOf(e: SyError): number {
