@@ -32,21 +32,28 @@ async function rejection(p: Promise<unknown>): Promise<SyError> {
   assert.fail('expected a rejection');
 }
 
-describe('DHCP client on a real kernel with dnsmasq', () => {
-  const w = new DhcpWorld('a');
-  let server: Dnsmasq;
-
+/**
+ * The world of one suite, built before its tests and removed after them (also when they fail), with
+ * the leak checks: no namespace of the run, no exchange process left.
+ */
+function worldWithServer(tag: string, args: string[], opts: { authoritative?: boolean } = {}): { w: DhcpWorld; dnsmasq: () => Dnsmasq } {
+  const w = new DhcpWorld(tag);
+  let server: Dnsmasq | undefined;
   before(async () => {
     requireRoot();
     await w.build();
-    server = await w.startDnsmasq([`--dhcp-host=${RESERVED_MAC},${RESERVED_ADDRESS}`]);
+    server = await w.startDnsmasq(args, opts);
   });
-
   after(async () => {
     await w.cleanup();
     assert.deepEqual(w.leftovers(), [], 'namespaces of this run remain');
     assert.deepEqual(processesMentioning(EXCHANGE_PROGRAM), [], 'an exchange process is still running');
   });
+  return { w, dnsmasq: () => server! };
+}
+
+describe('DHCP client on a real kernel with dnsmasq', () => {
+  const { w, dnsmasq } = worldWithServer('a', [`--dhcp-host=${RESERVED_MAC},${RESERVED_ADDRESS}`]);
 
   it('acquires the address, prefix, gateway and DNS servers dnsmasq hands out, usable on the wire', async () => {
     const mac = '02:5e:00:00:00:01';
@@ -66,8 +73,8 @@ describe('DHCP client on a real kernel with dnsmasq', () => {
     assert.equal(lease.expiresAt, lease.obtainedAt + LEASE_SECONDS * 1000);
     assert.ok(lease.renewAt < lease.rebindAt && lease.rebindAt < lease.expiresAt);
     // dnsmasq recorded the same lease for this MAC and hostname.
-    const recorded = w.leases(server).find((l) => l.mac === mac);
-    assert.ok(recorded, `dnsmasq's lease file names ${mac}: ${JSON.stringify(w.leases(server))}`);
+    const recorded = w.leases(dnsmasq()).find((l) => l.mac === mac);
+    assert.ok(recorded, `dnsmasq's lease file names ${mac}: ${JSON.stringify(w.leases(dnsmasq()))}`);
     assert.equal(recorded.address, lease.address);
     assert.equal(recorded.hostname, 'ep-one');
     // What the user sees: with the lease configured, the endpoint reaches the server's network.
@@ -82,7 +89,7 @@ describe('DHCP client on a real kernel with dnsmasq', () => {
     const opts: DhcpInterface = { nsPath: w.nsPath(ns), ifName: 'eth0', mac };
     const first = await acquireLease(opts);
     await configure(w, ns, first);
-    const expiresInFile = () => w.leases(server).find((l) => l.mac === mac)!.expires;
+    const expiresInFile = () => w.leases(dnsmasq()).find((l) => l.mac === mac)!.expires;
     const before = expiresInFile();
     // dnsmasq records expiry in whole seconds: let one pass so an extension shows there.
     await waitFor('a second to pass', async () => Math.floor(Date.now() / 1000) > Math.floor(first.obtainedAt / 1000) + 1, 5_000);
@@ -93,7 +100,7 @@ describe('DHCP client on a real kernel with dnsmasq', () => {
     assert.ok(renewed.expiresAt > first.expiresAt, 'the renewed lease lasts longer');
     assert.ok(renewed.obtainedAt > first.obtainedAt);
     assert.ok(expiresInFile() > before, `dnsmasq extended the lease (${before} -> ${expiresInFile()})`);
-    assert.match(server.log(), new RegExp(`DHCPACK\\(eth0\\) ${first.address.replaceAll('.', '\\.')} ${mac}`));
+    assert.match(dnsmasq().log(), new RegExp(`DHCPACK\\(eth0\\) ${first.address.replaceAll('.', '\\.')} ${mac}`));
 
     // Past T2 the same call rebinds: broadcast to any server.
     const rebound = await renewLease(opts, renewed, renewed.rebindAt + 1);
@@ -118,10 +125,10 @@ describe('DHCP client on a real kernel with dnsmasq', () => {
     const opts: DhcpInterface = { nsPath: w.nsPath(ns), ifName: 'eth0', mac };
     const lease = await acquireLease(opts);
     await configure(w, ns, lease);
-    assert.ok(w.leases(server).some((l) => l.mac === mac));
+    assert.ok(w.leases(dnsmasq()).some((l) => l.mac === mac));
     assert.equal(await releaseLease(opts, lease), true);
-    await waitFor('dnsmasq to drop the released lease', async () => !w.leases(server).some((l) => l.mac === mac));
-    assert.match(server.log(), new RegExp(`DHCPRELEASE\\(eth0\\) ${lease.address.replaceAll('.', '\\.')} ${mac}`));
+    await waitFor('dnsmasq to drop the released lease', async () => !w.leases(dnsmasq()).some((l) => l.mac === mac));
+    assert.match(dnsmasq().log(), new RegExp(`DHCPRELEASE\\(eth0\\) ${lease.address.replaceAll('.', '\\.')} ${mac}`));
     assert.equal(await releaseLease(opts, lease), true);
     assert.equal(await releaseLease({ ...opts, nsPath: `/run/netns/${w.prefix}-gone` }, lease), false);
     assert.equal(await releaseLease({ ...opts, ifName: 'nosuch0' }, lease), false);
@@ -139,14 +146,14 @@ describe('DHCP client on a real kernel with dnsmasq', () => {
     assert.equal(err.code, 'SY_KERNEL');
     assert.ok(isDhcpRefusal(err));
     assert.match(err.message, /^DHCP server "198\.18\.0\.1" refused to renew "198\.18\.0\.201" on "eth0" \(NAK: .+\)$/);
-    assert.match(server.log(), /DHCPNAK\(eth0\) 198\.18\.0\.201/);
+    assert.match(dnsmasq().log(), /DHCPNAK\(eth0\) 198\.18\.0\.201/);
   });
 
   it('honours a static reservation (dhcp-host=MAC,IP)', async () => {
     const ns = await w.endpoint(RESERVED_MAC);
     const lease = await acquireLease({ nsPath: w.nsPath(ns), ifName: 'eth0', mac: RESERVED_MAC });
     assert.equal(lease.address, RESERVED_ADDRESS);
-    assert.equal(w.leases(server).find((l) => l.mac === RESERVED_MAC)?.address, RESERVED_ADDRESS);
+    assert.equal(w.leases(dnsmasq()).find((l) => l.mac === RESERVED_MAC)?.address, RESERVED_ADDRESS);
   });
 
   it('asks for its old address first (INIT-REBOOT) and gets it back', async () => {
@@ -165,8 +172,8 @@ describe('DHCP client on a real kernel with dnsmasq', () => {
     assert.equal(err.code, 'SY_KERNEL');
     assert.ok(isDhcpRefusal(err), 'isDhcpRefusal tells a NAK from other failures');
     assert.match(err.message, /DHCP server "198\.18\.0\.1" refused to keep "198\.18\.0\.200" on "eth0" \(NAK/);
-    assert.match(server.log(), /DHCPNAK\(eth0\) 198\.18\.0\.200/);
-    assert.ok(!w.leases(server).some((l) => l.mac === mac), 'no lease was made');
+    assert.match(dnsmasq().log(), /DHCPNAK\(eth0\) 198\.18\.0\.200/);
+    assert.ok(!w.leases(dnsmasq()).some((l) => l.mac === mac), 'no lease was made');
   });
 
   it('without a DHCP server: SY_TIMEOUT within the bound, nothing left running', async () => {
@@ -197,20 +204,7 @@ describe('DHCP client on a real kernel with dnsmasq', () => {
 });
 
 describe('DHCP client with a server that is not authoritative', () => {
-  const w = new DhcpWorld('b');
-  let server: Dnsmasq;
-
-  before(async () => {
-    requireRoot();
-    await w.build();
-    server = await w.startDnsmasq([], { authoritative: false });
-  });
-
-  after(async () => {
-    await w.cleanup();
-    assert.deepEqual(w.leftovers(), [], 'namespaces of this run remain');
-    assert.deepEqual(processesMentioning(EXCHANGE_PROGRAM), [], 'an exchange process is still running');
-  });
+  const { w, dnsmasq } = worldWithServer('b', [], { authoritative: false });
 
   it('asking for an address it does not know goes unanswered, then DISCOVER gets that address', async () => {
     const mac = '02:5e:00:00:01:01';
@@ -218,9 +212,9 @@ describe('DHCP client with a server that is not authoritative', () => {
     const wanted = '198.18.0.123';
     const lease = await acquireLease({ nsPath: w.nsPath(ns), ifName: 'eth0', mac, requestedAddress: wanted });
     assert.equal(lease.address, wanted);
-    assert.equal(w.leases(server).find((l) => l.mac === mac)?.address, wanted);
+    assert.equal(w.leases(dnsmasq()).find((l) => l.mac === mac)?.address, wanted);
     // The INIT-REBOOT request was ignored (no NAK, no ACK), the DISCOVER hinted the address.
-    assert.doesNotMatch(server.log(), /DHCPNAK/);
-    assert.match(server.log(), new RegExp(`DHCPDISCOVER\\(eth0\\) ${wanted.replaceAll('.', '\\.')} ${mac}`));
+    assert.doesNotMatch(dnsmasq().log(), /DHCPNAK/);
+    assert.match(dnsmasq().log(), new RegExp(`DHCPDISCOVER\\(eth0\\) ${wanted.replaceAll('.', '\\.')} ${mac}`));
   });
 });
