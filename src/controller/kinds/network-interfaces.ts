@@ -1,7 +1,8 @@
 /**
  * networkInterfaces: a NIC's MAC and its ipConfigurations. Static addresses are checked against their
  * subnet (inside it, not its network, broadcast or gateway address) and claimed; Dynamic ones are the
- * lowest free of the subnet (MAC: of the macPools), claimed the same way: the claim key's absence is a
+ * lowest free of the subnet (MAC: of the macPools, or a random free one in pools past 4,096 MACs, see
+ * CheckContext.allocate), claimed the same way: the claim key's absence is a
  * compare of the write's txn, so concurrent PUTs never get the same address. A replace keeps what was
  * given before; a changed or removed address is released by the same txn (engine.ts).
  */
@@ -125,7 +126,7 @@ async function assignMac(c: CheckContext): Promise<void> {
       mac = kept;
       await c.claim(macClaimKey(mac), owner, taken);
     } else {
-      const n = await c.allocate(MAC_CLAIMS, macClaimKey, pools, owner);
+      const n = await c.allocate(MAC_CLAIMS, macClaimKey, pools, owner, true);
       if (n === undefined) throw new SyError('SY_MAC_POOL_FULL', `${field}: ${pools.length ? 'every macPool is used up' : 'no macPool exists to allocate from'}`);
       mac = n;
     }
