@@ -1,0 +1,155 @@
+/**
+ * A real 3-member etcd cluster for the etcd store tests: Debian's /usr/bin/etcd, each member a child
+ * process on 127.0.0.1 ports picked free, data directories under one temp directory. Members are
+ * stopped by their own pid (never by name), and everything is removed by stop(), also when a test
+ * failed; an exit hook kills what is left if the test process ends without calling stop().
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { openSync, closeSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+
+export const ETCD = '/usr/bin/etcd';
+
+interface Member {
+  name: string;
+  clientPort: number;
+  peerPort: number;
+  proc?: ChildProcess;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** One request with the require-leader header: 'ok', 'no leader', or 'down'. */
+export function probe(port: number): Promise<'ok' | 'no leader' | 'down'> {
+  return new Promise((resolve) => {
+    const body = JSON.stringify({ key: 'AA==', count_only: true });
+    const req = http.request(
+      { host: '127.0.0.1', port, path: '/v3/kv/range', method: 'POST', agent: false, timeout: 1000,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'grpc-metadata-hasleader': 'true' } },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () => resolve(res.statusCode === 200 ? 'ok' : /no leader/.test(text) ? 'no leader' : 'down'));
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', () => resolve('down'));
+    req.end(body);
+  });
+}
+
+export async function waitFor(what: string, cond: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export class EtcdCluster {
+  readonly dir = mkdtempSync(join(tmpdir(), 'sy-store-etcd-'));
+  private readonly token = `sy-test-${randomBytes(4).toString('hex')}`;
+  private readonly exitHook = (): void => this.killAllSync();
+  private constructor(readonly members: Member[]) {
+    process.on('exit', this.exitHook);
+  }
+
+  static async start(size = 3): Promise<EtcdCluster> {
+    const members: Member[] = [];
+    for (let i = 0; i < size; i++) members.push({ name: `m${i}`, clientPort: await freePort(), peerPort: await freePort() });
+    const c = new EtcdCluster(members);
+    try {
+      for (let i = 0; i < size; i++) c.startMember(i);
+      await c.waitHealthy();
+    } catch (e) {
+      await c.stop();
+      throw e;
+    }
+    return c;
+  }
+
+  get spec(): string {
+    return 'etcd://' + this.members.map((m) => `127.0.0.1:${m.clientPort}`).join(',');
+  }
+
+  startMember(i: number): void {
+    const m = this.members[i]!;
+    if (m.proc !== undefined) throw new Error(`member ${m.name} is already running`);
+    const cluster = this.members.map((x) => `${x.name}=http://127.0.0.1:${x.peerPort}`).join(',');
+    const log = openSync(join(this.dir, `${m.name}.log`), 'a');
+    // Short heartbeat and election timeouts (loopback): a lost quorum shows within a second.
+    const proc = spawn(ETCD, [
+      '--name', m.name,
+      '--data-dir', join(this.dir, m.name),
+      '--listen-client-urls', `http://127.0.0.1:${m.clientPort}`,
+      '--advertise-client-urls', `http://127.0.0.1:${m.clientPort}`,
+      '--listen-peer-urls', `http://127.0.0.1:${m.peerPort}`,
+      '--initial-advertise-peer-urls', `http://127.0.0.1:${m.peerPort}`,
+      '--initial-cluster', cluster,
+      '--initial-cluster-token', this.token,
+      '--initial-cluster-state', 'new',
+      '--heartbeat-interval', '50',
+      '--election-timeout', '500',
+      '--log-level', 'warn',
+    ], { stdio: ['ignore', log, log] });
+    closeSync(log);
+    m.proc = proc;
+    proc.once('exit', () => {
+      if (m.proc === proc) m.proc = undefined;
+    });
+  }
+
+  /** Kills member i (SIGKILL, its own pid: a crash, not a clean stop) and waits until it is gone. */
+  async kill(i: number): Promise<void> {
+    const proc = this.members[i]!.proc;
+    if (proc === undefined || proc.exitCode !== null || proc.signalCode !== null) return;
+    const gone = new Promise((r) => proc.once('exit', r));
+    process.kill(proc.pid!, 'SIGKILL');
+    await gone;
+  }
+
+  async waitHealthy(timeoutMs = 20_000): Promise<void> {
+    const running = this.members.filter((m) => m.proc !== undefined);
+    await waitFor('every running etcd member to have a leader', async () => (await Promise.all(running.map((m) => probe(m.clientPort)))).every((s) => s === 'ok'), timeoutMs);
+  }
+
+  log(i: number): string {
+    try {
+      return readFileSync(join(this.dir, `${this.members[i]!.name}.log`), 'utf8');
+    } catch {
+      return '';
+    }
+  }
+
+  private killAllSync(): void {
+    for (const m of this.members) {
+      if (m.proc?.pid !== undefined && m.proc.exitCode === null && m.proc.signalCode === null) {
+        try {
+          process.kill(m.proc.pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    for (let i = 0; i < this.members.length; i++) await this.kill(i);
+    process.off('exit', this.exitHook);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
