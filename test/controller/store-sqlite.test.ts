@@ -7,9 +7,13 @@ import { strict as assert } from 'node:assert';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { execFile } from 'node:child_process';
 import { after, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { openStore } from '../../src/controller/store/open.js';
 import { SqliteStore } from '../../src/controller/store/sqlite.js';
-import { record, storeContract, uniquePrefix, until } from './store-contract.js';
+import { record, rejectsWith, storeContract, uniquePrefix, until } from './store-contract.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sy-store-sqlite-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -47,5 +51,44 @@ describe('sqlite store file', () => {
       assert.ok(e.message.includes(join(notADir, 'controller.db')), e.message);
       return true;
     });
+  });
+
+  it('feeds a watch with the writes of another process on the same file', async () => {
+    const p = uniquePrefix();
+    const s = await SqliteStore.open(file);
+    try {
+      const w = await record(s, p, 0);
+      const module = fileURLToPath(new URL('../../src/controller/store/sqlite.js', import.meta.url));
+      const script =
+        `const { SqliteStore } = await import(${JSON.stringify(module)});` +
+        `const s = await SqliteStore.open(${JSON.stringify(file)});` +
+        `await s.put(${JSON.stringify(p + 'a')}, '1');` +
+        `await s.txn({ compare: [], success: [{ type: 'put', key: ${JSON.stringify(p + 'b')}, value: '2' }, { type: 'delete', key: ${JSON.stringify(p + 'a')} }] });` +
+        `await s.close();`;
+      await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script]);
+      await until('the other process\'s writes', () => w.events().length === 3);
+      assert.deepEqual(w.batches.map((b) => b.events.map((e) => `${e.type} ${e.kv.key}`)), [[`put ${p}a`], [`put ${p}b`, `delete ${p}a`]]);
+      await w.cancel();
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('is what openStore opens for no spec, sqlite: and sqlite:///path, and refuses other specs', async () => {
+    const stateDir = join(dir, 'open-state');
+    const byDefault = await openStore(undefined, stateDir);
+    const r = await byDefault.put('/open/a', '1');
+    await byDefault.close();
+    const named = await openStore('sqlite:', stateDir);
+    assert.equal((await named.get('/open/a'))?.modRevision, r, 'sqlite: is the same default file');
+    assert.equal(named.kind, 'sqlite');
+    await named.close();
+    const explicit = await openStore(`sqlite://${join(stateDir, 'controller.db')}`, '/nonexistent');
+    assert.equal((await explicit.get('/open/a'))?.value, '1');
+    await explicit.close();
+    await rejectsWith(openStore('sqlite://relative/path.db', stateDir), 'SY_BAD_REQUEST');
+    await rejectsWith(openStore('sqlite://%zz', stateDir), 'SY_BAD_REQUEST');
+    await rejectsWith(openStore('postgres://db', stateDir), 'SY_BAD_REQUEST');
+    await rejectsWith(openStore('/var/lib/x.db', stateDir), 'SY_BAD_REQUEST');
   });
 });

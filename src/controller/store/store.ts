@@ -1,7 +1,7 @@
 /**
  * The controller's store: a key-value store with etcd's semantics, so that the embedded backend
  * (SQLite, one file) and the clustered one (etcd) are interchangeable behind one contract
- * (test/store/contract.ts runs the same suite against both).
+ * (test/controller/store-contract.ts runs the same suite against both).
  *
  * - Every write bumps one store-wide `revision`; each key keeps `createRevision`, `modRevision` and a
  *   `version` (writes since it was created), as etcd does.
