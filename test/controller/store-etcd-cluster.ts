@@ -52,6 +52,32 @@ export function probe(port: number): Promise<'ok' | 'no leader' | 'down'> {
   });
 }
 
+/** The member's view of itself and its leader (etcd's /v3/maintenance/status), or undefined when down. */
+function status(port: number): Promise<{ memberId: string; leader: string } | undefined> {
+  return new Promise((resolve) => {
+    const req = http.request(
+      { host: '127.0.0.1', port, path: '/v3/maintenance/status', method: 'POST', agent: false, timeout: 1000,
+        headers: { 'content-type': 'application/json', 'content-length': 2 } },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () => {
+          try {
+            const j = JSON.parse(text) as { header?: { member_id?: string }; leader?: string };
+            resolve(j.header?.member_id && j.leader ? { memberId: j.header.member_id, leader: j.leader } : undefined);
+          } catch {
+            resolve(undefined);
+          }
+        });
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', () => resolve(undefined));
+    req.end('{}');
+  });
+}
+
 export async function waitFor(what: string, cond: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await cond())) {
@@ -125,6 +151,29 @@ export class EtcdCluster {
   async waitHealthy(timeoutMs = 20_000): Promise<void> {
     const running = this.members.filter((m) => m.proc !== undefined);
     await waitFor('every running etcd member to have a leader', async () => (await Promise.all(running.map((m) => probe(m.clientPort)))).every((s) => s === 'ok'), timeoutMs);
+  }
+
+  /** The index of the member the running members agree is the leader. */
+  async leader(): Promise<number> {
+    let found = -1;
+    await waitFor('the members to agree on a leader', async () => {
+      const views = await Promise.all(this.members.map((m) => (m.proc === undefined ? undefined : status(m.clientPort))));
+      const leaders = new Set(views.filter((v) => v !== undefined).map((v) => v!.leader));
+      if (leaders.size !== 1) return false;
+      const [id] = leaders;
+      found = views.findIndex((v) => v?.memberId === id);
+      return found >= 0;
+    });
+    return found;
+  }
+
+  /** A spec listing the members in the given order (a client tries the first one first). */
+  specOf(order: number[]): string {
+    return 'etcd://' + order.map((i) => `127.0.0.1:${this.members[i]!.clientPort}`).join(',');
+  }
+
+  restartStopped(): void {
+    for (let i = 0; i < this.members.length; i++) if (this.members[i]!.proc === undefined) this.startMember(i);
   }
 
   log(i: number): string {

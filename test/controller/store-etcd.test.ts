@@ -24,15 +24,6 @@ after(async () => {
 storeContract('etcd', { open: () => EtcdStore.open(cluster!.spec) });
 
 describe('etcd store across member failures', () => {
-  let store: EtcdStore;
-  before(async () => {
-    // A long watch retry window: the watch must outlive the quorum loss below and resume after it.
-    store = await EtcdStore.open(cluster!.spec, { watchRetryMs: 60_000 });
-  });
-  after(async () => {
-    await store?.close();
-  });
-
   it('opens through openStore and refuses a spec it does not know', async () => {
     const s = await openStore(cluster!.spec, '/nonexistent-state-dir');
     assert.equal(s.kind, 'etcd');
@@ -42,53 +33,69 @@ describe('etcd store across member failures', () => {
     await rejectsWith(openStore('redis://127.0.0.1:6379', '/tmp'), 'SY_BAD_REQUEST');
   });
 
-  it('keeps writing and watching with one member dead, fails cleanly without quorum, and recovers', { timeout: 45_000 }, async () => {
+  it('keeps writing and watching with one member dead, fails cleanly without quorum, and recovers', { timeout: 50_000 }, async () => {
     const c = cluster!;
-    const p = uniquePrefix();
-    const w = await record(store, p, 0);
-    const wrote: string[] = [];
-    const put = async (name: string): Promise<void> => {
-      await store.put(`${p}${name}`, name);
-      wrote.push(name);
-    };
-    for (let i = 0; i < 5; i++) await put(`before-${i}`);
-    // Kill the member the store (and so its watch) talks to: the first one it was given.
-    await c.kill(store.first);
-    for (let i = 0; i < 10; i++) await put(`one-down-${i}`);
-    const t = await store.txn({ compare: [{ key: `${p}txn`, target: 'version', op: '=', value: 0 }], success: [{ type: 'put', key: `${p}txn`, value: 'txn' }] });
-    assert.equal(t.succeeded, true);
-    wrote.push('txn');
-    await until('the watch to see every write made with one member down', () => w.events().length === wrote.length, 10_000);
-    assert.deepEqual(w.events().map((e) => e.kv.value), wrote, 'no event lost or repeated across the failover');
+    const leader = await c.leader();
+    const [f1, f2] = [0, 1, 2].filter((i) => i !== leader) as [number, number];
+    // The store talks to a follower first, so killing it shows the failover alone, with no election.
+    // A long watch retry window: the watch must outlive the quorum loss below and resume after it.
+    const store = await EtcdStore.open(c.specOf([f1, f2, leader]), { watchRetryMs: 60_000 });
+    try {
+      const p = uniquePrefix();
+      const w = await record(store, p, 0);
+      const wrote: string[] = [];
+      const put = async (name: string): Promise<void> => {
+        await store.put(`${p}${name}`, name);
+        wrote.push(name);
+      };
+      const watchedAll = (what: string): Promise<void> =>
+        until(what, () => w.events().length >= wrote.length, 15_000).then(() =>
+          assert.deepEqual(w.events().map((e) => e.kv.value), wrote, `${what}: no event lost or repeated`),
+        );
+      for (let i = 0; i < 5; i++) await put(`before-${i}`);
 
-    // Kill a second member; the survivor soon knows it has no leader.
-    const alive = c.members.map((_, i) => i).filter((i) => c.members[i]!.proc !== undefined);
-    const second = alive[0]!;
-    await c.kill(second);
-    const survivor = alive[1]!;
-    await waitFor('the survivor to lose its leader', async () => (await probe(c.members[survivor]!.clientPort)) === 'no leader');
+      await c.kill(f1);
+      for (let i = 0; i < 10; i++) await put(`one-down-${i}`);
+      const t = await store.txn({ compare: [{ key: `${p}txn`, target: 'version', op: '=', value: 0 }], success: [{ type: 'put', key: `${p}txn`, value: 'txn' }] });
+      assert.equal(t.succeeded, true);
+      wrote.push('txn');
+      await watchedAll('the writes made with a follower dead');
 
-    const e1 = await rejectsWith(store.put(`${p}lost-put`, 'x'), 'SY_STORE');
-    assert.match(e1.message, /no quorum/);
-    await rejectsWith(
-      store.txn({ compare: [], success: [{ type: 'put', key: `${p}lost-txn-a`, value: 'a' }, { type: 'put', key: `${p}lost-txn-b`, value: 'b' }] }),
-      'SY_STORE',
-    );
-    await rejectsWith(store.get(`${p}before-0`), 'SY_STORE');
-    await rejectsWith(EtcdStore.open(c.spec), 'SY_STORE');
+      // Kill the leader too; the survivor soon knows it has none.
+      await c.kill(leader);
+      await waitFor('the survivor to lose its leader', async () => (await probe(c.members[f2]!.clientPort)) === 'no leader');
+      const e1 = await rejectsWith(store.put(`${p}lost-put`, 'x'), 'SY_STORE');
+      assert.match(e1.message, /no quorum/);
+      await rejectsWith(
+        store.txn({ compare: [], success: [{ type: 'put', key: `${p}lost-txn-a`, value: 'a' }, { type: 'put', key: `${p}lost-txn-b`, value: 'b' }] }),
+        'SY_STORE',
+      );
+      await rejectsWith(store.get(`${p}before-0`), 'SY_STORE');
+      await rejectsWith(EtcdStore.open(c.spec, { deadlineMs: 1500 }), 'SY_STORE');
 
-    // Restart both: the cluster is whole again, the refused writes are nowhere, writes work, and the
-    // watch (which kept retrying) delivers the next write exactly once.
-    for (let i = 0; i < c.members.length; i++) if (c.members[i]!.proc === undefined) c.startMember(i);
-    await c.waitHealthy();
-    assert.equal(await store.get(`${p}lost-put`), undefined);
-    assert.equal(await store.get(`${p}lost-txn-a`), undefined);
-    assert.equal(await store.get(`${p}lost-txn-b`), undefined);
-    await put('after-restart');
-    await until('the watch to see the write after the restart', () => w.events().length === wrote.length, 15_000);
-    assert.deepEqual(w.events().map((e) => e.kv.value), wrote);
-    assert.deepEqual(w.errors, []);
-    assert.deepEqual((await store.range(p)).kvs.map((kv) => kv.value).sort(), [...wrote].sort());
-    await w.cancel();
+      // Restart both: the refused writes are nowhere, writes work, and the watch (which kept
+      // retrying) delivers the next write exactly once.
+      c.restartStopped();
+      await c.waitHealthy();
+      assert.equal(await store.get(`${p}lost-put`), undefined);
+      assert.equal(await store.get(`${p}lost-txn-a`), undefined);
+      assert.equal(await store.get(`${p}lost-txn-b`), undefined);
+      await put('after-restart');
+      await watchedAll('the write after the restart');
+
+      // Kill the leader: once the two left have elected one, writes go on.
+      await c.kill(await c.leader());
+      await c.waitHealthy();
+      await put('after-election');
+      await watchedAll('the write after the election');
+      c.restartStopped();
+      await c.waitHealthy();
+
+      assert.deepEqual(w.errors, []);
+      assert.deepEqual((await store.range(p)).kvs.map((kv) => kv.value).sort(), [...wrote].sort());
+      await w.cancel();
+    } finally {
+      await store.close();
+    }
   });
 });
