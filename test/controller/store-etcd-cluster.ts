@@ -32,50 +32,40 @@ async function freePort(): Promise<number> {
   });
 }
 
-/** One request with the require-leader header: 'ok', 'no leader', or 'down'. */
-export function probe(port: number): Promise<'ok' | 'no leader' | 'down'> {
+/** One POST to a member's gateway with the require-leader header: its status and body, or undefined when down. */
+function post(port: number, path: string, body: string): Promise<{ status: number; text: string } | undefined> {
   return new Promise((resolve) => {
-    const body = JSON.stringify({ key: 'AA==', count_only: true });
     const req = http.request(
-      { host: '127.0.0.1', port, path: '/v3/kv/range', method: 'POST', agent: false, timeout: 1000,
+      { host: '127.0.0.1', port, path, method: 'POST', agent: false, timeout: 1000,
         headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'grpc-metadata-hasleader': 'true' } },
       (res) => {
         let text = '';
         res.setEncoding('utf8');
         res.on('data', (c: string) => (text += c));
-        res.on('end', () => resolve(res.statusCode === 200 ? 'ok' : /no leader/.test(text) ? 'no leader' : 'down'));
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', () => resolve('down'));
-    req.end(body);
-  });
-}
-
-/** The member's view of itself and its leader (etcd's /v3/maintenance/status), or undefined when down. */
-function status(port: number): Promise<{ memberId: string; leader: string } | undefined> {
-  return new Promise((resolve) => {
-    const req = http.request(
-      { host: '127.0.0.1', port, path: '/v3/maintenance/status', method: 'POST', agent: false, timeout: 1000,
-        headers: { 'content-type': 'application/json', 'content-length': 2 } },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (text += c));
-        res.on('end', () => {
-          try {
-            const j = JSON.parse(text) as { header?: { member_id?: string }; leader?: string };
-            resolve(j.header?.member_id && j.leader ? { memberId: j.header.member_id, leader: j.leader } : undefined);
-          } catch {
-            resolve(undefined);
-          }
-        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
       },
     );
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', () => resolve(undefined));
-    req.end('{}');
+    req.end(body);
   });
+}
+
+/** Whether the member answers a read: 'ok', 'no leader', or 'down'. */
+export async function probe(port: number): Promise<'ok' | 'no leader' | 'down'> {
+  const r = await post(port, '/v3/kv/range', JSON.stringify({ key: 'AA==', count_only: true }));
+  return r?.status === 200 ? 'ok' : r !== undefined && /no leader/.test(r.text) ? 'no leader' : 'down';
+}
+
+/** The member's view of itself and its leader (etcd's /v3/maintenance/status), or undefined when down. */
+async function status(port: number): Promise<{ memberId: string; leader: string } | undefined> {
+  const r = await post(port, '/v3/maintenance/status', '{}');
+  try {
+    const j = JSON.parse(r?.text ?? '') as { header?: { member_id?: string }; leader?: string };
+    return j.header?.member_id && j.leader ? { memberId: j.header.member_id, leader: j.leader } : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export async function waitFor(what: string, cond: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {

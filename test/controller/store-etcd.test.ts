@@ -21,7 +21,8 @@ after(async () => {
   await cluster?.stop();
 });
 
-storeContract('etcd', { open: () => EtcdStore.open(cluster!.spec) });
+// Small range pages, so the contract's ranges also cross page boundaries inside one call.
+storeContract('etcd', { open: () => EtcdStore.open(cluster!.spec, { rangePageSize: 7 }) });
 
 describe('etcd store across member failures', () => {
   it('opens through openStore and refuses a spec it does not know', async () => {

@@ -6,7 +6,7 @@
  * UTF-8 bytes, as etcd does.
  */
 import { SyError } from '../../errors.js';
-import type { Compare, Op, RangeOptions, Txn } from './store.js';
+import type { Compare, Op, RangeOptions, Txn, WatchHandlers } from './store.js';
 
 // A lone surrogate has no UTF-8 form: it would be stored as U+FFFD and read back as another key.
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
@@ -54,6 +54,20 @@ export function checkTtl(ttl: unknown): number {
   const n = checkCount(ttl, 'lease TTL in seconds', 1);
   if (n > 86_400) throw new SyError('SY_BAD_REQUEST', `The lease TTL ${n} s is longer than a day`);
   return n;
+}
+
+/** Checks a watch's arguments. */
+export function checkWatch(prefix: unknown, fromRevision: unknown, handlers: WatchHandlers): void {
+  checkPrefix(prefix);
+  checkRevision(fromRevision, 'watch start revision');
+  if (typeof handlers?.onEvents !== 'function' || typeof handlers.onError !== 'function') {
+    throw new SyError('SY_BAD_REQUEST', 'A watch needs onEvents and onError handlers');
+  }
+}
+
+/** What ends a watch whose onEvents threw: it would otherwise miss events without anyone knowing. */
+export function handlerFailed(prefix: string, err: unknown): SyError {
+  return new SyError('SY_INTERNAL', `A watch handler on "${prefix}" failed: ${err instanceof Error ? err.message : String(err)}`);
 }
 
 export function checkRangeOptions(opts: RangeOptions | undefined): { limit?: number; after?: string } {

@@ -34,7 +34,9 @@ import {
   checkTtl,
   checkTxn,
   checkValue,
+  checkWatch,
   compareKeys,
+  handlerFailed,
   prefixEndBytes,
 } from './checks.js';
 import type {
@@ -59,6 +61,8 @@ export interface EtcdStoreOptions {
   deadlineMs?: number;
   /** how long a watch keeps trying to reconnect before it ends with SY_STORE (ms) */
   watchRetryMs?: number;
+  /** keys per range request (a range reads as many pages as it needs, at one revision) */
+  rangePageSize?: number;
 }
 
 interface Endpoint {
@@ -193,6 +197,8 @@ function errorText(j: JsonError): string {
 }
 
 const NO_LEADER = /no leader|not capable|too many requests/;
+/** keys per range request by default: about 3 MB of small documents, well inside a request timeout */
+const RANGE_PAGE = 10_000;
 
 export class EtcdStore implements Store {
   readonly kind = 'etcd';
@@ -204,6 +210,7 @@ export class EtcdStore implements Store {
   private readonly requestTimeoutMs: number;
   private readonly deadlineMs: number;
   readonly watchRetryMs: number;
+  private readonly rangePage: number;
 
   private constructor(
     readonly spec: string,
@@ -213,6 +220,7 @@ export class EtcdStore implements Store {
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 1500;
     this.deadlineMs = opts.deadlineMs ?? 4000;
     this.watchRetryMs = opts.watchRetryMs ?? 10_000;
+    this.rangePage = opts.rangePageSize ?? RANGE_PAGE;
   }
 
   /** Connects to the cluster and checks that it answers (SY_STORE when it has no quorum). */
@@ -351,18 +359,32 @@ export class EtcdStore implements Store {
     return r.kvs?.[0] === undefined ? undefined : toKv(r.kvs[0]);
   }
 
+  /**
+   * Reads at most rangePageSize keys per request, all pages at the revision of the first, so a large
+   * range is one consistent snapshot and no single answer outgrows the request timeout.
+   */
   async range(prefix: string, opts?: RangeOptions): Promise<RangeResult> {
     checkPrefix(prefix);
     const { limit, after } = checkRangeOptions(opts);
     const bounds = prefixRange(prefix);
-    const start = after !== undefined && compareKeys(after, prefix) >= 0 ? keyAfter(after) : bounds.key;
-    const r = await this.call<{ header: JsonHeader; kvs?: JsonKv[]; more?: boolean }>(
-      '/v3/kv/range',
-      { key: start, range_end: bounds.range_end, ...(limit === undefined ? {} : { limit: String(limit) }) },
-      'always',
-      `a range over "${prefix}"`,
-    );
-    return { kvs: (r.kvs ?? []).map(toKv), revision: num(r.header.revision), more: r.more === true };
+    let start = after !== undefined && compareKeys(after, prefix) >= 0 ? keyAfter(after) : bounds.key;
+    const kvs: KeyValue[] = [];
+    let revision = 0;
+    for (;;) {
+      const want = limit === undefined ? this.rangePage : Math.min(this.rangePage, limit - kvs.length);
+      const r = await this.call<{ header: JsonHeader; kvs?: JsonKv[]; more?: boolean }>(
+        '/v3/kv/range',
+        { key: start, range_end: bounds.range_end, limit: String(want), ...(revision > 0 ? { revision: String(revision) } : {}) },
+        'always',
+        `a range over "${prefix}"`,
+      );
+      if (revision === 0) revision = num(r.header.revision);
+      const page = r.kvs ?? [];
+      kvs.push(...page.map(toKv));
+      const more = r.more === true && page.length > 0;
+      if (!more || (limit !== undefined && kvs.length >= limit)) return { kvs, revision, more };
+      start = keyAfter(kvs[kvs.length - 1]!.key);
+    }
   }
 
   async put(key: string, value: string, opts?: { lease?: string }): Promise<number> {
@@ -445,11 +467,7 @@ export class EtcdStore implements Store {
   }
 
   async watch(prefix: string, fromRevision: number, handlers: WatchHandlers): Promise<Watch> {
-    checkPrefix(prefix);
-    checkRevision(fromRevision, 'watch start revision');
-    if (typeof handlers?.onEvents !== 'function' || typeof handlers.onError !== 'function') {
-      throw new SyError('SY_BAD_REQUEST', 'A watch needs onEvents and onError handlers');
-    }
+    checkWatch(prefix, fromRevision, handlers);
     if (this.closed) throw new SyError('SY_STORE', `etcd store "${this.spec}" is closed`);
     const w = new EtcdWatch(this, prefix, fromRevision, handlers);
     this.watches.add(w);
@@ -644,7 +662,7 @@ class EtcdWatch {
         try {
           this.handlers.onEvents(events.slice(i, j).map(toEvent), rev);
         } catch (e) {
-          this.end(new SyError('SY_INTERNAL', `A watch handler on "${this.prefix}" failed: ${(e as Error).message}`));
+          this.end(handlerFailed(this.prefix, e));
           return;
         }
       }

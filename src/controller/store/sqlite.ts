@@ -36,7 +36,9 @@ import {
   checkTtl,
   checkTxn,
   checkValue,
+  checkWatch,
   compareKeys,
+  handlerFailed,
   prefixEndString,
 } from './checks.js';
 import type {
@@ -477,11 +479,7 @@ export class SqliteStore implements Store {
   }
 
   async watch(prefix: string, fromRevision: number, handlers: WatchHandlers): Promise<Watch> {
-    checkPrefix(prefix);
-    checkRevision(fromRevision, 'watch start revision');
-    if (typeof handlers?.onEvents !== 'function' || typeof handlers.onError !== 'function') {
-      throw new SyError('SY_BAD_REQUEST', 'A watch needs onEvents and onError handlers');
-    }
+    checkWatch(prefix, fromRevision, handlers);
     const head = await this.revision();
     const w: Watcher = { prefix, next: fromRevision === 0 ? head + 1 : fromRevision, handlers, done: false };
     this.watchers.add(w);
@@ -524,7 +522,7 @@ export class SqliteStore implements Store {
       w.handlers.onEvents(events, rev);
     } catch (e) {
       // A handler that throws would otherwise miss events silently; end its watch and say why.
-      this.end(w, new SyError('SY_INTERNAL', `A watch handler on "${w.prefix}" failed: ${(e as Error).message}`));
+      this.end(w, handlerFailed(w.prefix, e));
     }
   }
 
