@@ -126,12 +126,14 @@ export class ModeFloorPath implements EndpointPath {
   readonly key: string;
   readonly title: string;
 
+  /** `withNft` false: the links alone (no nft elements), a lower bound of the kernel work. */
   constructor(
     readonly mode: Mode,
     readonly hostNetns: string,
+    private readonly withNft = true,
   ) {
-    this.key = `floor-${mode.toLowerCase()}`;
-    this.title = `floor ${mode} (ip -batch ×2 + nft -f, by hand)`;
+    this.key = `${withNft ? 'floor' : 'floor-ip'}-${mode.toLowerCase()}`;
+    this.title = withNft ? `floor ${mode} (ip -batch ×2 + nft -f, by hand)` : `ip-only floor ${mode} (ip -batch ×2, no nft)`;
   }
 
   /** The floor host: an adapter (a veth whose other end stays unplugged) in a switch bridge with its MAC, and the tables. */
@@ -164,13 +166,14 @@ export class ModeFloorPath implements EndpointPath {
       ...(this.mode === 'L2Tunnel' ? [`link set ${veth} type bridge_slave isolated on`] : []),
     ]);
     await ipBatch(it.containerNetns, ['link set lo up', `addr replace ${ip}/24 dev eth0`, 'link set eth0 up', `route add default via ${peerIp(SUBNET_OF[this.mode])} dev eth0`], true);
-    await exec(['nft', '-f', '-'], { netns: this.hostNetns, stdin: this.elements(veth, ip, mac).map((e) => `add element bridge ${FLOOR_TABLE} ${e}`).join('\n') + '\n' });
+    if (this.withNft) await exec(['nft', '-f', '-'], { netns: this.hostNetns, stdin: this.elements(veth, ip, mac).map((e) => `add element bridge ${FLOOR_TABLE} ${e}`).join('\n') + '\n' });
     return { ip, ref: veth };
   }
 
   async remove(it: Iteration, ep: CreatedEndpoint): Promise<void> {
     const ip = lifecycleIp(this.mode, it.seq);
     await exec(['ip', '-n', this.hostNetns, 'link', 'del', ep.ref]);
+    if (!this.withNft) return;
     await exec(['nft', '-f', '-'], {
       netns: this.hostNetns,
       stdin: this.elements(ep.ref, ip, macOf(ip)).map((e) => `delete element bridge ${FLOOR_TABLE} ${e.replace(/ : [0-9a-f:]+ \}$/, ' }')}`).join('\n') + '\n',

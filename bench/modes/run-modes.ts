@@ -258,9 +258,10 @@ async function main(): Promise<void> {
       const paths: EndpointPath[] = [];
       for (const m of MODES) {
         paths.push(new ModeHostdPath(m, api, idOf(m), hostd.opts.netns));
-        const fp = new ModeFloorPath(m, `${cfg.prefix}floor-${m.toLowerCase()}`);
-        await fp.setup(work);
-        paths.push(fp);
+        for (const fp of [new ModeFloorPath(m, `${cfg.prefix}floor-${m.toLowerCase()}`), new ModeFloorPath(m, `${cfg.prefix}floor-ip-${m.toLowerCase()}`, false)]) {
+          await fp.setup(work);
+          paths.push(fp);
+        }
       }
       log(`(2) endpoint create/delete: ${paths.map((p) => p.key).join(', ')} × ${lifeRounds} rounds (+1 warm-up)`);
       report.lifecycle = await runLifecycle(paths, lifeRounds, cfg.prefix, work, log);
