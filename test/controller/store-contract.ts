@@ -259,8 +259,17 @@ export function storeContract(name: string, factory: StoreFactory): void {
         'SY_BAD_REQUEST',
       );
       await rejectsWith(store.watch(p, -1, { onEvents: () => undefined, onError: () => undefined }), 'SY_BAD_REQUEST');
-      assert.equal(await store.revision(), r);
+      assert.equal(await store.revision(), r, 'refused calls write nothing');
+      // The limits etcd sets by default hold for every backend: 128 ops per txn, about 1 MiB per write.
+      const many = Array.from({ length: 129 }, (_, i) => ({ type: 'put' as const, key: `${p}many/${i}`, value: 'x' }));
+      await rejectsWith(store.txn({ compare: [], success: many }), 'SY_BAD_REQUEST');
+      assert.equal((await store.txn({ compare: [], success: many.slice(0, 128) })).succeeded, true);
+      await rejectsWith(store.put(`${p}big`, 'x'.repeat(1024 * 1024 + 1)), 'SY_BAD_REQUEST');
+      const half = 'y'.repeat(600 * 1024);
+      await rejectsWith(store.txn({ compare: [], success: [{ type: 'put', key: `${p}h1`, value: half }, { type: 'put', key: `${p}h2`, value: half }] }), 'SY_BAD_REQUEST');
+      await store.txn({ compare: [], success: [{ type: 'deletePrefix', prefix: `${p}many/` }] });
       assert.deepEqual((await store.range(p)).kvs, []);
+      assert.equal(await store.get(`${p}h1`), undefined);
     });
 
     it('loses no update when clients increment one counter by compare-and-swap concurrently', async () => {
@@ -338,6 +347,29 @@ export function storeContract(name: string, factory: StoreFactory): void {
       await until('the probe to see the late write', () => probe.events().length === 1);
       await probe.cancel();
       assert.equal(w.events().length, 1, 'no event after cancel');
+    });
+
+    it('ends a watch whose handler throws with SY_INTERNAL, and the others go on', async () => {
+      const p = uniquePrefix();
+      const errors: Error[] = [];
+      let calls = 0;
+      const bad = await store.watch(p, 0, {
+        onEvents: () => {
+          calls++;
+          throw new Error('handler bug');
+        },
+        onError: (e) => errors.push(e),
+      });
+      const good = await record(store, p, 0);
+      await other.put(`${p}a`, '1');
+      await until('the handler failure to end its watch', () => errors.length === 1);
+      assert.equal((errors[0] as SyError).code, 'SY_INTERNAL');
+      assert.match(errors[0]!.message, /handler bug/);
+      await other.put(`${p}b`, '2');
+      await until('the other watch to go on', () => good.events().length === 2);
+      assert.equal(calls, 1);
+      await bad.cancel();
+      await good.cancel();
     });
 
     it('ends a watch from before the compaction point with SY_COMPACTED', async () => {

@@ -27,8 +27,20 @@ export function checkPrefix(prefix: unknown): string {
   return checkText(prefix, 'key prefix', true);
 }
 
+/**
+ * What one call may write, and how many ops one transaction may hold: etcd's defaults
+ * (--max-request-bytes 1.5 MiB, --max-txn-ops 128) with room for the request's own framing, applied
+ * to SQLite too, so that what works on the embedded store also works on a cluster.
+ */
+export const MAX_WRITE_BYTES = 1024 * 1024;
+export const MAX_TXN_OPS = 128;
+
 export function checkValue(value: unknown): string {
-  return checkText(value, 'value', true);
+  const v = checkText(value, 'value', true);
+  if (v.length > MAX_WRITE_BYTES / 3 && Buffer.byteLength(v, 'utf8') > MAX_WRITE_BYTES) {
+    throw new SyError('SY_BAD_REQUEST', `A value of ${Buffer.byteLength(v, 'utf8')} bytes is larger than the store's limit of ${MAX_WRITE_BYTES}`);
+  }
+  return v;
 }
 
 export function checkLeaseId(id: unknown): string {
@@ -102,6 +114,10 @@ function checkCompare(c: Compare, i: number): void {
 
 function checkOps(ops: unknown, branch: string): Op[] {
   if (!Array.isArray(ops)) throw new SyError('SY_BAD_REQUEST', `The ${branch} ops of a transaction must be an array`);
+  if (ops.length > MAX_TXN_OPS) {
+    throw new SyError('SY_BAD_REQUEST', `A transaction may hold at most ${MAX_TXN_OPS} ${branch} ops, not ${ops.length} (use deletePrefix, or several transactions)`);
+  }
+  let bytes = 0;
   const puts = new Set<string>();
   const deletes: string[] = [];
   const prefixes: string[] = [];
@@ -111,6 +127,10 @@ function checkOps(ops: unknown, branch: string): Op[] {
       case 'put':
         checkKey(op.key);
         checkValue(op.value);
+        bytes += Buffer.byteLength(op.key, 'utf8') + Buffer.byteLength(op.value, 'utf8');
+        if (bytes > MAX_WRITE_BYTES) {
+          throw new SyError('SY_BAD_REQUEST', `The ${branch} ops of a transaction write more than the store's limit of ${MAX_WRITE_BYTES} bytes`);
+        }
         if (op.lease !== undefined) checkLeaseId(op.lease);
         if (puts.has(op.key)) throw new SyError('SY_BAD_REQUEST', `The ${branch} ops put "${op.key}" twice in one transaction`);
         puts.add(op.key);
@@ -141,6 +161,7 @@ function checkOps(ops: unknown, branch: string): Op[] {
 export function checkTxn(t: Txn): Required<Txn> {
   if (typeof t !== 'object' || t === null) throw new SyError('SY_BAD_REQUEST', 'A transaction must be an object');
   if (!Array.isArray(t.compare)) throw new SyError('SY_BAD_REQUEST', 'The compare list of a transaction must be an array');
+  if (t.compare.length > MAX_TXN_OPS) throw new SyError('SY_BAD_REQUEST', `A transaction may hold at most ${MAX_TXN_OPS} compares`);
   t.compare.forEach(checkCompare);
   return { compare: t.compare, success: checkOps(t.success, 'success'), failure: checkOps(t.failure ?? [], 'failure') };
 }
