@@ -259,17 +259,12 @@ export function storeContract(name: string, factory: StoreFactory): void {
         'SY_BAD_REQUEST',
       );
       await rejectsWith(store.watch(p, -1, { onEvents: () => undefined, onError: () => undefined }), 'SY_BAD_REQUEST');
-      assert.equal(await store.revision(), r, 'refused calls write nothing');
-      // The limits etcd sets by default hold for every backend: 128 ops per txn, about 1 MiB per write.
-      const many = Array.from({ length: 129 }, (_, i) => ({ type: 'put' as const, key: `${p}many/${i}`, value: 'x' }));
-      await rejectsWith(store.txn({ compare: [], success: many }), 'SY_BAD_REQUEST');
-      assert.equal((await store.txn({ compare: [], success: many.slice(0, 128) })).succeeded, true);
+      // About 1 MiB per write, whatever the backend (etcd's request limit).
       await rejectsWith(store.put(`${p}big`, 'x'.repeat(1024 * 1024 + 1)), 'SY_BAD_REQUEST');
       const half = 'y'.repeat(600 * 1024);
       await rejectsWith(store.txn({ compare: [], success: [{ type: 'put', key: `${p}h1`, value: half }, { type: 'put', key: `${p}h2`, value: half }] }), 'SY_BAD_REQUEST');
-      await store.txn({ compare: [], success: [{ type: 'deletePrefix', prefix: `${p}many/` }] });
+      assert.equal(await store.revision(), r);
       assert.deepEqual((await store.range(p)).kvs, []);
-      assert.equal(await store.get(`${p}h1`), undefined);
     });
 
     it('loses no update when clients increment one counter by compare-and-swap concurrently', async () => {

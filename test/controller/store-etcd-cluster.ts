@@ -121,6 +121,8 @@ export class EtcdCluster {
       '--heartbeat-interval', '50',
       '--election-timeout', '500',
       '--log-level', 'warn',
+      // The controller's transactions may hold more than etcd's default of 128 ops.
+      '--max-txn-ops', '1024',
     ], { stdio: ['ignore', log, log] });
     closeSync(log);
     m.proc = proc;
