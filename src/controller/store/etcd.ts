@@ -19,6 +19,9 @@
  *   watch reconnects to another member from the last revision it delivered + 1 and drops anything at or
  *   below that revision, so nothing is lost or seen twice. It ends with SY_STORE only after
  *   `watchRetryMs` without any member to watch from.
+ * - A range reads pages of `rangePageSize` keys, all at the first page's revision: one consistent
+ *   snapshot, and no single answer big enough to outlast the request timeout.
+ * - etcd refuses a txn of more than --max-txn-ops ops (128 by default): start the cluster with more.
  * - etcd rounds lease TTLs up to its minimum (1.5 election timeouts: 2 s with default settings); the
  *   Lease returned says the TTL granted.
  * TLS and authentication are not supported yet: the cluster is reached on a trusted network.

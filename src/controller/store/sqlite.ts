@@ -20,7 +20,8 @@
  *   watchers see them go. Any object that has the file open may sweep; the sweep re-checks expiry
  *   inside its transaction, so two sweepers never delete twice.
  * better-sqlite3 is synchronous: each call blocks the event loop for the length of one statement or
- * transaction (micro- to milliseconds here), which is why it beats an async driver's round trips.
+ * transaction (micro- to milliseconds here), which is why it beats an async driver's round trips;
+ * a write waiting for another process's write lock blocks it for up to `busyTimeoutMs` too.
  */
 import Database from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
