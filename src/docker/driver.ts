@@ -263,6 +263,11 @@ export function networkDriver(driver: string, svc: HostService, serial: Serial, 
         ].filter((id) => id !== ep.id);
         const internal = isInternal(ep.id);
         const primary = !internal && !others.some((id) => !isInternal(id));
+        const type = svc.state.networks.get(ep.networkId)?.type;
+        if (primary && policies.length && type && type !== 'NAT') {
+          // Refused before anything is made: Docker then deletes the endpoint (a failed Join is not left).
+          throw new SyError('SY_NOT_SUPPORTED', `Ports cannot be published (-p, -P) on a ${type} network: its containers are on the wire with their own addresses; port mappings are a nat network's`);
+        }
         if (internal && policies.length) log.info(`docker: endpoint ${ep.name} is on an internal network: its ${policies.length} port mapping(s) are not published`);
         if (primary && policies.length && !ep.portMappings.length) {
           await withStaleRetry(() => svc.modifyEndpoint(ep.id, { ResourceType: 'Policy', RequestType: 'Add', Settings: { Policies: policies } }));

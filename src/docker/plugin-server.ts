@@ -1,6 +1,7 @@
 /**
  * Serves Docker's plugin protocol on unix sockets in the plugin directory (default
- * /run/docker/plugins): one socket per network driver (`nat.sock`, named as Docker's `-d` names it)
+ * /run/docker/plugins): one socket per network driver (`nat.sock`, `l2bridge.sock`, `transparent.sock`,
+ * `l2tunnel.sock`: named as Docker's `-d` names them)
  * and `switchyard.sock` for the IPAM driver. Docker POSTs `/<Method>` with a JSON body (empty for
  * calls without arguments) and expects JSON back; a failure is answered with HTTP 200 and the error
  * field of the protocol (`Err` for NetworkDriver calls, `Error` for IpamDriver calls), which Docker

@@ -9,6 +9,10 @@
  * becomes the NetAdapterName policy, `macpool` the MacPool; hostd checks both). Keys that do not
  * apply to the network's mode are refused with SY_NOT_SUPPORTED, unknown keys with SY_BAD_REQUEST:
  * an option is never silently ignored.
+ *
+ * The uplink drivers (`transparent`, `l2bridge`, `l2tunnel`) are Windows' drivers of those names: the
+ * network is bound to a host adapter (`interface`, or `parent` as Docker's macvlan driver names it),
+ * which they require. `vlanid` becomes the subnet's VLAN policy, for hostd to judge.
  */
 import { SyError } from '../errors.js';
 import type { HostComputeEndpoint, HostComputeNetwork, Policy } from '../hcn/schema.js';
@@ -33,7 +37,10 @@ export function dockerName(kind: 'net' | 'ep', dockerId: string): string {
 }
 
 /** Network drivers hostd serves, by Docker driver name → HCN network Type. */
-export const NETWORK_DRIVERS: Record<string, string> = { nat: 'NAT' };
+export const NETWORK_DRIVERS: Record<string, string> = { nat: 'NAT', transparent: 'Transparent', l2bridge: 'L2Bridge', l2tunnel: 'L2Tunnel' };
+
+/** The drivers whose network is bound to a host adapter (Windows' names, as `docker network create -d`). */
+export const UPLINK_DRIVERS: readonly string[] = ['transparent', 'l2bridge', 'l2tunnel'];
 
 /** What a Docker network asks of its endpoints (kept by the driver: Docker sends options once). */
 export interface NetworkExtras {
@@ -41,9 +48,21 @@ export interface NetworkExtras {
   endpointPolicies: Policy[];
 }
 
+/** What the options of one CreateNetwork have said so far, beside the document. */
+interface OptionContext {
+  driver: string;
+  extras: NetworkExtras;
+  /** enable_outboundnat as given (undefined: not given) */
+  outboundNat?: boolean;
+  /** outboundnat_exceptions as given */
+  exceptions?: string[];
+  /** vlanid as given */
+  vlan?: number;
+}
+
 interface OptionRule {
   /** what the option does, for the error listing known keys */
-  apply?: (value: string, doc: HostComputeNetwork, extras: NetworkExtras) => void;
+  apply?: (value: string, doc: HostComputeNetwork, ctx: OptionContext) => void;
   /** the feature is known but not in hostd yet */
   notSupported?: string;
 }
@@ -66,25 +85,29 @@ const RULES: Record<string, OptionRule> = {
   [`${SHIM}dnsservers`]: { apply: (v, d) => (dns(d).ServerList = list(v)) },
   [`${SHIM}dnssuffix`]: { apply: (v, d) => (dns(d).Domain = v) },
   [`${SHIM}enable_outboundnat`]: {
-    apply: (v) => {
-      // NAT networks always translate outbound traffic; "false" would need the OutBoundNAT policy.
-      if (isTrue(v)) return;
-      if (isFalse(v)) throw new SyError('SY_NOT_SUPPORTED', `Option ${SHIM}enable_outboundnat=false is not supported: NAT networks always translate outbound traffic`);
-      throw new SyError('SY_BAD_REQUEST', `Option ${SHIM}enable_outboundnat must be true or false, not "${v}"`);
-    },
-  },
-  [`${SHIM}outboundnat_exceptions`]: {
-    // As Docker's Windows driver does: an OutBoundNAT endpoint policy on every endpoint of the network.
     apply: (v, _d, x) => {
-      const policy = { Type: 'OutBoundNAT', Settings: { Exceptions: list(v) } };
-      parsePolicies([policy], `Option ${SHIM}outboundnat_exceptions`);
-      x.endpointPolicies.push(policy);
+      if (isTrue(v)) x.outboundNat = true;
+      else if (isFalse(v)) x.outboundNat = false;
+      else throw new SyError('SY_BAD_REQUEST', `Option ${SHIM}enable_outboundnat must be true or false, not "${v}"`);
     },
   },
-  [`${SHIM}vsid`]: { notSupported: 'a VSID is the virtual subnet of an overlay network (driver sdnoverlay, not in hostd yet); a nat network has none' },
-  [`${SHIM}vlanid`]: { notSupported: 'a VLAN tags what an l2bridge or transparent network puts on the wire (drivers not in hostd yet); a nat network\'s traffic leaves as the host\'s, untagged' },
+  [`${SHIM}outboundnat_exceptions`]: { apply: (v, _d, x) => (x.exceptions = list(v)) },
+  [`${SHIM}vsid`]: { notSupported: 'a VSID is the virtual subnet of an overlay network (driver sdnoverlay, not in hostd yet)' },
+  [`${SHIM}vlanid`]: {
+    apply: (v, _d, x) => {
+      if (x.driver === 'nat') throw new SyError('SY_NOT_SUPPORTED', `Option ${SHIM}vlanid is not supported: a VLAN tags what an l2bridge or transparent network puts on the wire; a nat network's traffic leaves as the host's, untagged`);
+      x.vlan = intOption(`${SHIM}vlanid`, v);
+    },
+  },
   // As Windows binds the network to that adapter: here the one interface its traffic may leave by.
-  [`${SHIM}interface`]: { apply: (v, d) => (d.Policies = [...(d.Policies ?? []), { Type: 'NetAdapterName', Settings: { NetworkAdapterName: v } }]) },
+  [`${SHIM}interface`]: { apply: (v, d) => adapterOption(d, v) },
+  // Docker's macvlan and ipvlan drivers name the adapter so.
+  parent: {
+    apply: (v, d, x) => {
+      if (!UPLINK_DRIVERS.includes(x.driver)) throw new SyError('SY_NOT_SUPPORTED', `Option parent is the uplink drivers' (${UPLINK_DRIVERS.join(', ')}); a ${x.driver} network names the interface its traffic leaves by with ${SHIM}interface`);
+      adapterOption(d, v);
+    },
+  },
   // Docker's Windows driver: "start,end[,start,end...]", each a MAC range its endpoints take MACs from.
   [`${SHIM}macpool`]: {
     apply: (v, d) => {
@@ -96,6 +119,42 @@ const RULES: Record<string, OptionRule> = {
     },
   },
 };
+
+/** The NetAdapterName policy; given twice (interface and parent) it must name one adapter. */
+function adapterOption(d: HostComputeNetwork, v: string): void {
+  const have = (d.Policies ?? []).find((p) => p.Type === 'NetAdapterName');
+  if (have) {
+    if ((have.Settings as { NetworkAdapterName?: string }).NetworkAdapterName === v) return;
+    throw new SyError('SY_BAD_REQUEST', `The network is bound to one adapter: options ${SHIM}interface and parent name different ones`);
+  }
+  d.Policies = [...(d.Policies ?? []), { Type: 'NetAdapterName', Settings: { NetworkAdapterName: v } }];
+}
+
+/**
+ * enable_outboundnat and outboundnat_exceptions, as Docker's Windows driver reads them: an OutBoundNAT
+ * policy (with the exceptions) on every endpoint of the network. A nat network always translates
+ * (false is refused); an l2bridge network translates only when asked (true, or exceptions given);
+ * transparent and l2tunnel endpoints are on the wire with their own addresses.
+ */
+function outboundNatOptions(x: OptionContext): void {
+  if (x.outboundNat === undefined && x.exceptions === undefined) return;
+  if (x.driver === 'nat' && x.outboundNat === false) {
+    throw new SyError('SY_NOT_SUPPORTED', `Option ${SHIM}enable_outboundnat=false is not supported: NAT networks always translate outbound traffic`);
+  }
+  if (x.driver === 'transparent' || x.driver === 'l2tunnel') {
+    if (x.outboundNat === false && x.exceptions === undefined) return;
+    throw new SyError('SY_NOT_SUPPORTED', `Options ${SHIM}enable_outboundnat and outboundnat_exceptions are not supported on ${x.driver} networks: their endpoints are on the wire with their own addresses (OutBoundNAT is l2bridge's and nat's)`);
+  }
+  if (x.outboundNat === false) {
+    if (x.exceptions !== undefined) throw new SyError('SY_BAD_REQUEST', `Option ${SHIM}outboundnat_exceptions needs outbound NAT: not with enable_outboundnat=false`);
+    return;
+  }
+  // nat: only exceptions make a policy (the network translates anyway); l2bridge: true makes one
+  if (x.driver === 'nat' && x.exceptions === undefined) return;
+  const policy = { Type: 'OutBoundNAT', Settings: { Exceptions: x.exceptions ?? [] } };
+  parsePolicies([policy], `Option ${SHIM}outboundnat_exceptions`);
+  x.extras.endpointPolicies.push(policy);
+}
 
 function intOption(key: string, v: string): number {
   if (!/^[0-9]{1,6}$/.test(v)) throw new SyError('SY_BAD_REQUEST', `Option ${key} must be a number, not "${v}"`);
@@ -114,6 +173,7 @@ export function networkRequest(driver: string, req: CreateNetworkRequest): { doc
   if (!type) throw new SyError('SY_NOT_SUPPORTED', `Network driver "${driver}" is not served by this hostd; drivers: ${Object.keys(NETWORK_DRIVERS).join(', ')}`);
   const opts = req.Options ?? {};
   const doc: HostComputeNetwork = { ID: guidOf(req.NetworkID), Name: dockerName('net', req.NetworkID), Type: type, SchemaVersion: { Major: 2, Minor: 0 } };
+  const ctx: OptionContext = { driver, extras };
   if (opts['com.docker.network.enable_ipv6'] === true || (req.IPv6Data ?? []).length) {
     throw new SyError('SY_NOT_SUPPORTED', 'IPv6 is not supported yet: create the network without --ipv6');
   }
@@ -130,14 +190,26 @@ export function networkRequest(driver: string, req: CreateNetworkRequest): { doc
       }
       if (rule.notSupported) throw new SyError('SY_NOT_SUPPORTED', `Option ${key} is not supported: ${rule.notSupported}`);
       if (typeof raw !== 'string' && typeof raw !== 'number' && typeof raw !== 'boolean') throw new SyError('SY_BAD_REQUEST', `Option ${key} must be a string`);
-      rule.apply!(String(raw), doc, extras);
+      rule.apply!(String(raw), doc, ctx);
     }
+  }
+  outboundNatOptions(ctx);
+  if (UPLINK_DRIVERS.includes(driver) && !(doc.Policies ?? []).some((p) => p.Type === 'NetAdapterName')) {
+    throw new SyError('SY_BAD_REQUEST', `A ${driver} network is bound to a host adapter: give it with -o ${SHIM}interface=IFNAME (or -o parent=IFNAME)`);
   }
   const v4 = req.IPv4Data ?? [];
   if (v4.length > 1) throw new SyError('SY_NOT_SUPPORTED', `A ${driver} network takes one IPv4 subnet, not ${v4.length}`);
   const pool = v4[0];
-  if (pool) {
-    doc.Ipams = [{ Type: 'Static', Subnets: [{ IpAddressPrefix: pool.Pool, ...(pool.Gateway ? { Routes: [{ NextHop: bareIp(pool.Gateway), DestinationPrefix: '0.0.0.0/0' }] } : {}) }] }];
+  const vlan = ctx.vlan === undefined ? [] : [{ Type: 'VLAN', Settings: { IsolationId: ctx.vlan } }];
+  if (pool || vlan.length) {
+    doc.Ipams = [{
+      Type: 'Static',
+      Subnets: [{
+        ...(pool ? { IpAddressPrefix: pool.Pool } : {}),
+        ...(pool?.Gateway ? { Routes: [{ NextHop: bareIp(pool.Gateway), DestinationPrefix: '0.0.0.0/0' }] } : {}),
+        ...(vlan.length ? { Policies: vlan } : {}),
+      }],
+    }];
   }
   return { doc, extras };
 }

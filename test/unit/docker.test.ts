@@ -52,7 +52,7 @@ describe('Docker translation', () => {
     assert.deepEqual(extras.endpointPolicies, [{ Type: 'OutBoundNAT', Settings: { Exceptions: ['10.0.0.0/8', '192.0.2.7'] } }]);
     throwsCode(() => networkDoc('nat', generic({ 'com.docker.network.windowsshim.outboundnat_exceptions': '10.0.0.1/8' })), 'SY_INVALID_POLICY', /host bits/);
     throwsCode(() => networkDoc('nat', generic({ 'com.docker.network.windowsshim.vsid': '4096' })), 'SY_NOT_SUPPORTED', /vsid.*overlay network \(driver sdnoverlay/);
-    throwsCode(() => networkDoc('nat', generic({ 'com.docker.network.windowsshim.vlanid': '7' })), 'SY_NOT_SUPPORTED', /vlanid.*l2bridge or transparent/);
+    throwsCode(() => networkDoc('nat', generic({ 'com.docker.network.windowsshim.vlanid': '7' })), 'SY_NOT_SUPPORTED', /vlanid.*l2bridge or transparent.*untagged/);
     const shim = networkDoc('nat', generic({ 'com.docker.network.windowsshim.interface': 'eth1', 'com.docker.network.windowsshim.macpool': '00-15-5D-52-C0-00,00-15-5D-52-CF-FF' }));
     assert.deepEqual(shim.Policies, [{ Type: 'NetAdapterName', Settings: { NetworkAdapterName: 'eth1' } }]);
     assert.deepEqual(shim.MacPool, { Ranges: [{ StartMacAddress: '00-15-5D-52-C0-00', EndMacAddress: '00-15-5D-52-CF-FF' }] });
@@ -61,7 +61,7 @@ describe('Docker translation', () => {
     throwsCode(() => networkDoc('nat', generic({ 'switchyard.mtu': '1400; rm -rf /' })), 'SY_BAD_REQUEST');
     assert.equal(networkDoc('nat', { NetworkID: NET, Options: { 'com.docker.network.internal': true }, IPv4Data: v4 }).Internal, true);
     throwsCode(() => networkDoc('nat', { NetworkID: NET, Options: { 'com.docker.network.enable_ipv6': true }, IPv4Data: v4 }), 'SY_NOT_SUPPORTED', /IPv6/);
-    throwsCode(() => networkDoc('transparent', generic({})), 'SY_NOT_SUPPORTED');
+    throwsCode(() => networkDoc('transparent', generic({})), 'SY_BAD_REQUEST', /bound to a host adapter/);
   });
 
   it('turns port bindings into PortMapping policies and the base64 MAC into a MAC', () => {
