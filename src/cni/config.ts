@@ -23,6 +23,8 @@ const DOMAIN_RE = /^(?=.{1,253}$)[A-Za-z0-9_][A-Za-z0-9_-]{0,62}(\.[A-Za-z0-9_][
 /** An IPv4 address, or an IPv6 one with an optional %zone (no node:net here: Bun would take ~10 ms to load it) */
 const NAMESERVER_RE = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}|[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:%[A-Za-z0-9_.-]{1,15})?)$/;
 const MODES: Record<string, string> = { nat: 'NAT', transparent: 'Transparent', l2bridge: 'L2Bridge', l2tunnel: 'L2Tunnel', overlay: 'Overlay' };
+/** The HCN Types whose network is bound to a host adapter (`master`). */
+const UPLINK_MODES: readonly string[] = ['Transparent', 'L2Bridge', 'L2Tunnel'];
 
 export interface PortMappingRequest {
   hostPort: number;
@@ -219,11 +221,28 @@ function parseNetConf(raw: Json, command: Command): NetConf {
   if (raw.timeout !== undefined) conf.timeoutSeconds = checkInt(raw.timeout, 'timeout', 1, 3600);
   if (raw.dns !== undefined) conf.dns = parseDns(raw.dns, 'dns');
   parseAdditionalArgs(raw.AdditionalArgs, conf);
+  // As the reference macvlan plugin names its parent: the host adapter an uplink network is bound to
+  // (HCN's NetAdapterName, which may also come as a raw NetworkPolicy; hostd checks it).
+  if (raw.master !== undefined) {
+    if (typeof raw.master !== 'string' || !IFNAME_RE.test(raw.master)) throw bad(`master ${JSON.stringify(raw.master)} is not an interface name`);
+    const given = conf.networkPolicies.find((p) => p.Type === 'NetAdapterName');
+    if (given && (given.Settings as { NetworkAdapterName?: unknown } | undefined)?.NetworkAdapterName !== raw.master) {
+      throw bad(`master "${raw.master}" and the NetAdapterName policy name different adapters`);
+    }
+    if (!given) conf.networkPolicies.push({ Type: 'NetAdapterName', Settings: { NetworkAdapterName: raw.master } });
+  }
+  if (command === 'ADD' && UPLINK_MODES.includes(conf.networkType) && !conf.networkPolicies.some((p) => p.Type === 'NetAdapterName' || p.Type === 'UpstreamSwitch')) {
+    throw bad(`mode ${mode} binds the network to a host adapter: give it as "master": "IFNAME" (or a NetAdapterName NetworkPolicy)`);
+  }
   if (raw.prevResult !== undefined) conf.prevResult = parsePrevResult(raw.prevResult);
   const rc = raw.runtimeConfig ?? {};
   if (!isObj(rc)) throw bad('runtimeConfig is not an object');
   if (command === 'ADD' || command === 'CHECK') {
     if (rc.portMappings !== undefined) conf.portMappings = parsePortMappings(rc.portMappings);
+    if (conf.portMappings.length && UPLINK_MODES.includes(conf.networkType)) {
+      // Answered before any request: hostd would refuse it too (PortMapping is NAT's, as in HNS).
+      throw new CniError(CNI_CODES.UNSUPPORTED_FIELD, `portMappings are not supported in mode ${mode}: its containers are on the physical network with their own addresses; port mappings are a nat network's`);
+    }
     if (rc.bandwidth !== undefined) conf.bandwidth = parseBandwidth(rc.bandwidth);
     if (rc.ipRanges !== undefined) conf.ipRanges = parseIpRanges(rc.ipRanges);
     if (rc.dns !== undefined) conf.runtimeDns = parseDns(rc.dns, 'runtimeConfig.dns');
