@@ -1,0 +1,107 @@
+/**
+ * Docker's l2bridge driver end to end: a private Debian dockerd (default settings: FORWARD policy
+ * DROP, br_netfilter) in a test host namespace whose eth1 (10.0.0.11/24) is a veth into a "fabric"
+ * namespace holding the peer 10.0.0.1, the physical network's router. `docker network create -d
+ * l2bridge -o ...interface=eth1` binds the network to eth1; a container with --ip 10.0.0.50 reaches the
+ * peer and the peer reaches it at its own address; -p and a missing adapter are refused with the
+ * protocol's error and leave nothing; `docker network rm` gives eth1 its address and route back.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { requireRoot, World, waitFor, type Hostd } from './world.js';
+import { DockerEngine, IMAGE, ncGet, withNetwork } from './docker-world.js';
+import { run } from '../../src/dataplane/run.js';
+
+const SHIM = 'com.docker.network.windowsshim.';
+
+describe('Docker l2bridge driver (private dockerd, a fabric on eth1)', () => {
+  const w = new World('du');
+  let host: string;
+  let fabric: string;
+  let hostd: Hostd;
+  let engine: DockerEngine;
+
+  const addrsOf = async (ns: string, dev: string) => {
+    const j = JSON.parse((await run(['ip', '-n', ns, '-j', 'addr', 'show', 'dev', dev])).stdout) as { addr_info: { family: string; local: string; prefixlen: number }[] }[];
+    return j[0]!.addr_info.filter((a) => a.family === 'inet').map((a) => `${a.local}/${a.prefixlen}`);
+  };
+  const routes = async () => (await run(['ip', '-n', host, 'route', 'show'])).stdout.trim();
+  const endpoints = async () => (await hostd.client.request<{ ID: string }[]>('GET', '/endpoints')) ?? [];
+
+  before(async () => {
+    requireRoot();
+    host = await w.addNs('host');
+    fabric = await w.addNs('fab');
+    await w.ip(host, `link add eth1 type veth peer name p0 netns ${fabric}`, 'addr add 10.0.0.11/24 dev eth1', 'link set eth1 up', 'route add 198.18.0.0/15 via 10.0.0.1 dev eth1');
+    await w.ip(fabric, 'addr add 10.0.0.1/24 dev p0', 'link set p0 up');
+    await w.httpServer(fabric, 8000, 'hello-from-the-peer');
+    engine = new DockerEngine(w, host);
+    await engine.prepare();
+    hostd = await w.startHostd(host, { args: ['--docker', '--docker-plugin-dir', engine.pluginDir], mountNsPid: engine.mountNsPid, resyncSeconds: 2 });
+    await engine.start();
+    await engine.importImage();
+  });
+  after(async () => {
+    if (process.env.SY_DEBUG) console.log(`--- hostd\n${w.daemonLogs()}\n--- dockerd\n${engine?.log()}`);
+    await engine?.cleanup();
+    await w.cleanup();
+    assert.deepEqual(w.leftovers(), []);
+  });
+
+  it('refuses an l2bridge network without its adapter, with the protocol error, and makes nothing', async () => {
+    const r = await engine.docker('network', 'create', '-d', 'l2bridge', '--subnet', '10.0.0.0/24', 'noadapter');
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /remote: switchyard: A l2bridge network is bound to a host adapter: give it with -o com\.docker\.network\.windowsshim\.interface=IFNAME.*\(SY_BAD_REQUEST\)/);
+    assert.deepEqual((await hostd.client.request<unknown[]>('GET', '/networks')) ?? [], []);
+  });
+
+  const before0 = { addrs: [] as string[], routes: '' };
+  it('docker network create -d l2bridge --subnet --gateway -o interface=eth1 binds the network to eth1', async () => {
+    before0.addrs = await addrsOf(host, 'eth1');
+    before0.routes = await routes();
+    assert.deepEqual(before0.addrs, ['10.0.0.11/24']);
+    await engine.ok('network', 'create', '-d', 'l2bridge', '--subnet', '10.0.0.0/24', '--gateway', '10.0.0.1', '-o', `${SHIM}interface=eth1`, 'lan');
+    const nets = (await hostd.client.request<{ Type: string; Bridge: string; Uplink: { Adapter: string }; Ipams: { Subnets: { IpAddressPrefix: string; Routes: { NextHop: string }[] }[] }[] }[]>('GET', '/networks'))!;
+    assert.equal(nets.length, 1);
+    assert.equal(nets[0]!.Type, 'L2Bridge');
+    assert.equal(nets[0]!.Uplink.Adapter, 'eth1');
+    assert.equal(nets[0]!.Ipams[0]!.Subnets[0]!.IpAddressPrefix, '10.0.0.0/24');
+    assert.equal(nets[0]!.Ipams[0]!.Subnets[0]!.Routes[0]!.NextHop, '10.0.0.1');
+    // the host's address moved onto the network's bridge, and the host still reaches the peer
+    assert.deepEqual(await addrsOf(host, nets[0]!.Bridge), ['10.0.0.11/24']);
+    assert.deepEqual(await addrsOf(host, 'eth1'), []);
+    assert.equal(await w.curl(host, 'http://10.0.0.1:8000/'), 'hello-from-the-peer');
+  });
+
+  it('docker run --ip 10.0.0.50 reaches the peer, and the peer reaches the container at its own address', async () => {
+    await engine.ok('run', '-d', '--stop-timeout', '1', '--name', 'c1', '--net', 'lan', '--ip', '10.0.0.50', IMAGE, 'httpd', '-f', '-p', '80', '-h', '/www');
+    const route = await engine.ok('exec', 'c1', ...withNetwork('ip route show default'));
+    assert.match(route, /default via 10\.0\.0\.1 dev eth0/);
+    await engine.ok('exec', 'c1', 'ping', '-c', '1', '-W', '2', '10.0.0.1');
+    assert.equal(await engine.ok('exec', 'c1', ...ncGet('10.0.0.1', 8000)), 'hello-from-the-peer');
+    await waitFor('the container from the peer', async () => (await w.curl(fabric, 'http://10.0.0.50/')) === 'hello-from-docker');
+    // on the wire with its own address: the peer saw 10.0.0.50, not the host's 10.0.0.11
+    const neigh = (await run(['ip', '-n', fabric, 'neigh', 'show', '10.0.0.50'])).stdout;
+    assert.match(neigh, /lladdr/);
+  });
+
+  it('refuses -p on an l2bridge network with a clear error and leaves no endpoint', async () => {
+    const n = (await endpoints()).length;
+    const r = await engine.docker('run', '-d', '--name', 'p1', '--net', 'lan', '--ip', '10.0.0.51', '-p', '8080:80', IMAGE, 'httpd', '-f', '-p', '80', '-h', '/www');
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /remote: switchyard: Ports cannot be published \(-p, -P\) on a L2Bridge network.*\(SY_NOT_SUPPORTED\)/);
+    await waitFor('the refused endpoint to go', async () => (await endpoints()).length === n);
+    await engine.docker('rm', '-f', 'p1');
+    assert.equal(await w.curl(fabric, 'http://10.0.0.51/', 1), '');
+  });
+
+  it('docker rm and network rm give eth1 its address and routes back', async () => {
+    await engine.ok('rm', '-f', 'c1');
+    await engine.ok('network', 'rm', 'lan');
+    assert.deepEqual(await addrsOf(host, 'eth1'), before0.addrs);
+    assert.equal(await routes(), before0.routes);
+    const links = (await run(['ip', '-n', host, '-o', 'link', 'show'])).stdout;
+    assert.doesNotMatch(links, /sy-sw-|sy-ep-/);
+    assert.equal(await w.curl(host, 'http://10.0.0.1:8000/'), 'hello-from-the-peer');
+  });
+});
