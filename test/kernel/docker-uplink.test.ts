@@ -4,7 +4,8 @@
  * namespace holding the peer 10.0.0.1, the physical network's router. `docker network create -d
  * l2bridge -o ...interface=eth1` binds the network to eth1; a container with --ip 10.0.0.50 reaches the
  * peer and the peer reaches it at its own address; -p and a missing adapter are refused with the
- * protocol's error and leave nothing; `docker network rm` gives eth1 its address and route back.
+ * protocol's error and leave nothing; `docker network rm` gives eth1 its address and route back. Then
+ * the same with `-d transparent -o parent=eth1` and an address from Docker's own IPAM.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -103,5 +104,22 @@ describe('Docker l2bridge driver (private dockerd, a fabric on eth1)', () => {
     const links = (await run(['ip', '-n', host, '-o', 'link', 'show'])).stdout;
     assert.doesNotMatch(links, /sy-sw-|sy-ep-/);
     assert.equal(await w.curl(host, 'http://10.0.0.1:8000/'), 'hello-from-the-peer');
+  });
+
+  it('-d transparent -o parent=eth1 (macvlan\'s key): the container and the peer reach each other; rm gives eth1 back', async () => {
+    await engine.ok('network', 'create', '-d', 'transparent', '--subnet', '10.0.0.0/24', '--gateway', '10.0.0.1', '--aux-address', 'host=10.0.0.11', '-o', 'parent=eth1', 'tlan');
+    const nets = (await hostd.client.request<{ Type: string; Uplink: { Adapter: string } }[]>('GET', '/networks'))!;
+    assert.deepEqual(nets.map((n) => [n.Type, n.Uplink.Adapter]), [['Transparent', 'eth1']]);
+    // Docker's own IPAM picks the address (the host's is kept out by --aux-address)
+    await engine.ok('run', '-d', '--stop-timeout', '1', '--name', 't1', '--net', 'tlan', IMAGE, 'httpd', '-f', '-p', '80', '-h', '/www');
+    const addr = await engine.ok('inspect', '--format', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', 't1');
+    assert.match(addr, /^10\.0\.0\.\d+$/);
+    assert.notEqual(addr, '10.0.0.11');
+    assert.equal(await engine.ok('exec', 't1', ...ncGet('10.0.0.1', 8000)), 'hello-from-the-peer');
+    await waitFor('the container from the peer', async () => (await w.curl(fabric, `http://${addr}/`)) === 'hello-from-docker');
+    await engine.ok('rm', '-f', 't1');
+    await engine.ok('network', 'rm', 'tlan');
+    assert.deepEqual(await addrsOf(host, 'eth1'), before0.addrs);
+    assert.equal(await routes(), before0.routes);
   });
 });
