@@ -195,7 +195,7 @@ export function networkRequest(driver: string, req: CreateNetworkRequest): { doc
   }
   outboundNatOptions(ctx);
   if (UPLINK_DRIVERS.includes(driver) && !(doc.Policies ?? []).some((p) => p.Type === 'NetAdapterName')) {
-    throw new SyError('SY_BAD_REQUEST', `A ${driver} network is bound to a host adapter: give it with -o ${SHIM}interface=IFNAME (or -o parent=IFNAME)`);
+    throw new SyError('SY_BAD_REQUEST', `The ${driver} driver binds its network to a host adapter: give it with -o ${SHIM}interface=IFNAME (or -o parent=IFNAME)`);
   }
   const v4 = req.IPv4Data ?? [];
   if (v4.length > 1) throw new SyError('SY_NOT_SUPPORTED', `A ${driver} network takes one IPv4 subnet, not ${v4.length}`);

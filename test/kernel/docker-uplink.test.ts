@@ -52,7 +52,11 @@ describe('Docker l2bridge driver (private dockerd, a fabric on eth1)', () => {
   it('refuses an l2bridge network without its adapter, with the protocol error, and makes nothing', async () => {
     const r = await engine.docker('network', 'create', '-d', 'l2bridge', '--subnet', '10.0.0.0/24', 'noadapter');
     assert.notEqual(r.code, 0);
-    assert.match(r.stderr, /remote: switchyard: A l2bridge network is bound to a host adapter: give it with -o com\.docker\.network\.windowsshim\.interface=IFNAME.*\(SY_BAD_REQUEST\)/);
+    assert.match(r.stderr, /remote: switchyard: The l2bridge driver binds its network to a host adapter: give it with -o com\.docker\.network\.windowsshim\.interface=IFNAME.*\(SY_BAD_REQUEST\)/);
+    // the switchyard IPAM hands out pools that overlap nothing of the host's: the adapter's segment is refused
+    const ipam = await engine.docker('network', 'create', '-d', 'l2bridge', '--ipam-driver', 'switchyard', '--subnet', '10.0.0.0/24', '-o', `${SHIM}interface=eth1`, 'byipam');
+    assert.notEqual(ipam.code, 0);
+    assert.match(ipam.stderr, /overlaps.*SY_SUBNET_OVERLAP/);
     assert.deepEqual((await hostd.client.request<unknown[]>('GET', '/networks')) ?? [], []);
   });
 
@@ -90,7 +94,7 @@ describe('Docker l2bridge driver (private dockerd, a fabric on eth1)', () => {
     const n = (await endpoints()).length;
     const r = await engine.docker('run', '-d', '--name', 'p1', '--net', 'lan', '--ip', '10.0.0.51', '-p', '8080:80', IMAGE, 'httpd', '-f', '-p', '80', '-h', '/www');
     assert.notEqual(r.code, 0);
-    assert.match(r.stderr, /remote: switchyard: Ports cannot be published \(-p, -P\) on a L2Bridge network.*\(SY_NOT_SUPPORTED\)/);
+    assert.match(r.stderr, /remote: switchyard: Ports cannot be published \(-p, -P\) on this L2Bridge network.*\(SY_NOT_SUPPORTED\)/);
     await waitFor('the refused endpoint to go', async () => (await endpoints()).length === n);
     await engine.docker('rm', '-f', 'p1');
     assert.equal(await w.curl(fabric, 'http://10.0.0.51/', 1), '');

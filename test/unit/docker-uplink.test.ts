@@ -57,7 +57,7 @@ describe('Docker uplink drivers: translation', () => {
 
   it('requires the adapter on every uplink driver, with a message naming the option', () => {
     for (const d of ['transparent', 'l2bridge', 'l2tunnel']) {
-      throwsCode(() => networkDoc(d, create({})), 'SY_BAD_REQUEST', /bound to a host adapter: give it with -o com\.docker\.network\.windowsshim\.interface=IFNAME/);
+      throwsCode(() => networkDoc(d, create({})), 'SY_BAD_REQUEST', /binds its network to a host adapter: give it with -o com\.docker\.network\.windowsshim\.interface=IFNAME/);
     }
   });
 
@@ -144,7 +144,7 @@ describe('Docker uplink drivers: handlers over the fake data plane', () => {
       await call('CreateEndpoint', { NetworkID: NET, EndpointID: EP, Interface: iface, Options: portmap });
       await assert.rejects(
         call('Join', { NetworkID: NET, EndpointID: EP, SandboxKey: SANDBOX, Options: portmap }),
-        (e: unknown) => e instanceof SyError && e.code === 'SY_NOT_SUPPORTED' && /Ports cannot be published \(-p, -P\) on a L2Bridge network/.test(e.message),
+        (e: unknown) => e instanceof SyError && e.code === 'SY_NOT_SUPPORTED' && /Ports cannot be published \(-p, -P\) on this L2Bridge network/.test(e.message),
       );
       const ep = h.svc.state.endpoints.get('eeeeeeee-5555-5555-5555-555555555555')!;
       assert.equal(ep.namespaceId, undefined);

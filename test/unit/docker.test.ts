@@ -61,7 +61,7 @@ describe('Docker translation', () => {
     throwsCode(() => networkDoc('nat', generic({ 'switchyard.mtu': '1400; rm -rf /' })), 'SY_BAD_REQUEST');
     assert.equal(networkDoc('nat', { NetworkID: NET, Options: { 'com.docker.network.internal': true }, IPv4Data: v4 }).Internal, true);
     throwsCode(() => networkDoc('nat', { NetworkID: NET, Options: { 'com.docker.network.enable_ipv6': true }, IPv4Data: v4 }), 'SY_NOT_SUPPORTED', /IPv6/);
-    throwsCode(() => networkDoc('transparent', generic({})), 'SY_BAD_REQUEST', /bound to a host adapter/);
+    throwsCode(() => networkDoc('transparent', generic({})), 'SY_BAD_REQUEST', /binds its network to a host adapter/);
   });
 
   it('turns port bindings into PortMapping policies and the base64 MAC into a MAC', () => {
