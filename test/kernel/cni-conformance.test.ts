@@ -280,7 +280,8 @@ describe('CNI plugin conformance (spec 1.0/1.1 against a real hostd)', () => {
       ['bad port mapping', { conf: conf({ runtimeConfig: { portMappings: [{ hostPort: 70000, containerPort: 80 }] } }) }, 7],
       ['bad hostIP', { conf: conf({ runtimeConfig: { portMappings: [{ hostPort: 81, containerPort: 80, hostIP: '1.2.3' }] } }) }, 7],
       ['subnet differs from the existing network', { conf: conf({ subnet: '10.89.0.0/16' }) }, 7],
-      ['mode hostd does not support', { conf: conf({ name: 'l2', subnet: '10.66.0.0/16', mode: 'l2bridge' }) }, 2],
+      ['mode hostd does not support', { conf: conf({ name: 'ov', subnet: '10.66.0.0/16', mode: 'overlay' }) }, 2],
+      ['uplink mode without its adapter (master)', { conf: conf({ name: 'l2', subnet: '10.66.0.0/16', mode: 'l2bridge' }) }, 7],
       ['namespace that does not exist', { netns: '/run/netns/syt-no-such-ns' }, 3],
     ];
     for (const [what, c, code] of cases) {

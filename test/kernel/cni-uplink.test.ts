@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { requireRoot, World, type Hostd } from './world.js';
 import { CniHarness } from './cni.js';
 import { run } from '../../src/dataplane/run.js';
+import { inetAddrs, PEER_PAGE, uplinkFabric } from './docker-fabric.js';
 
 type Result = { interfaces: { name: string; sandbox?: string }[]; ips: { address: string; gateway?: string }[]; routes: { dst: string; gw?: string }[] };
 
@@ -33,19 +34,12 @@ describe('CNI plugin, mode l2bridge on a fabric', () => {
     capabilities: { portMappings: true },
     ...extra,
   });
-  const addrsOf = async (ns: string, dev: string) => {
-    const j = JSON.parse((await run(['ip', '-n', ns, '-j', 'addr', 'show', 'dev', dev])).stdout) as { addr_info: { family: string; local: string; prefixlen: number }[] }[];
-    return j[0]!.addr_info.filter((a) => a.family === 'inet').map((a) => `${a.local}/${a.prefixlen}`);
-  };
   const endpoints = async () => (await hostd.client.request<{ ID: string }[]>('GET', '/endpoints?network=lan')) ?? [];
 
   before(async () => {
     requireRoot();
     host = await w.addNs('host');
-    fabric = await w.addNs('fab');
-    await w.ip(host, `link add eth1 type veth peer name p0 netns ${fabric}`, 'addr add 10.0.0.11/24 dev eth1', 'link set eth1 up');
-    await w.ip(fabric, 'addr add 10.0.0.1/24 dev p0', 'link set p0 up');
-    await w.httpServer(fabric, 8000, 'hello-from-the-peer');
+    fabric = await uplinkFabric(w, host);
     hostd = await w.startHostd(host);
     cni = new CniHarness(w, host);
     ctr = await cni.container('c1');
@@ -78,7 +72,7 @@ describe('CNI plugin, mode l2bridge on a fabric', () => {
     assert.equal(net.Uplink.Adapter, 'eth1');
     const addr = ip.address.split('/')[0]!;
     await w.exec(ctr.replace('/run/netns/', ''), ['busybox', 'ping', '-c', '1', '-W', '2', '10.0.0.1']);
-    assert.equal(await w.curl(ctr.replace('/run/netns/', ''), 'http://10.0.0.1:8000/'), 'hello-from-the-peer');
+    assert.equal(await w.curl(ctr.replace('/run/netns/', ''), 'http://10.0.0.1:8000/'), PEER_PAGE);
     await w.exec(fabric, ['busybox', 'ping', '-c', '1', '-W', '2', addr]);
   });
 
@@ -96,7 +90,7 @@ describe('CNI plugin, mode l2bridge on a fabric', () => {
     const links = (await run(['ip', '-n', ctr.replace('/run/netns/', ''), '-o', 'link', 'show'])).stdout;
     assert.doesNotMatch(links, /eth0/);
     await hostd.client.request('DELETE', '/networks/lan');
-    assert.deepEqual(await addrsOf(host, 'eth1'), ['10.0.0.11/24']);
-    assert.equal(await w.curl(host, 'http://10.0.0.1:8000/'), 'hello-from-the-peer');
+    assert.deepEqual(await inetAddrs(host, 'eth1'), ['10.0.0.11/24']);
+    assert.equal(await w.curl(host, 'http://10.0.0.1:8000/'), PEER_PAGE);
   });
 });

@@ -12,6 +12,7 @@ import assert from 'node:assert/strict';
 import { requireRoot, World, waitFor, type Hostd } from './world.js';
 import { DockerEngine, IMAGE, ncGet, withNetwork } from './docker-world.js';
 import { run } from '../../src/dataplane/run.js';
+import { inetAddrs, PEER_PAGE, uplinkFabric } from './docker-fabric.js';
 
 const SHIM = 'com.docker.network.windowsshim.';
 
@@ -22,20 +23,13 @@ describe('Docker l2bridge driver (private dockerd, a fabric on eth1)', () => {
   let hostd: Hostd;
   let engine: DockerEngine;
 
-  const addrsOf = async (ns: string, dev: string) => {
-    const j = JSON.parse((await run(['ip', '-n', ns, '-j', 'addr', 'show', 'dev', dev])).stdout) as { addr_info: { family: string; local: string; prefixlen: number }[] }[];
-    return j[0]!.addr_info.filter((a) => a.family === 'inet').map((a) => `${a.local}/${a.prefixlen}`);
-  };
   const routes = async () => (await run(['ip', '-n', host, 'route', 'show'])).stdout.trim();
   const endpoints = async () => (await hostd.client.request<{ ID: string }[]>('GET', '/endpoints')) ?? [];
 
   before(async () => {
     requireRoot();
     host = await w.addNs('host');
-    fabric = await w.addNs('fab');
-    await w.ip(host, `link add eth1 type veth peer name p0 netns ${fabric}`, 'addr add 10.0.0.11/24 dev eth1', 'link set eth1 up', 'route add 198.18.0.0/15 via 10.0.0.1 dev eth1');
-    await w.ip(fabric, 'addr add 10.0.0.1/24 dev p0', 'link set p0 up');
-    await w.httpServer(fabric, 8000, 'hello-from-the-peer');
+    fabric = await uplinkFabric(w, host, ['route add 198.18.0.0/15 via 10.0.0.1 dev eth1']);
     engine = new DockerEngine(w, host);
     await engine.prepare();
     hostd = await w.startHostd(host, { args: ['--docker', '--docker-plugin-dir', engine.pluginDir], mountNsPid: engine.mountNsPid, resyncSeconds: 2 });
@@ -62,7 +56,7 @@ describe('Docker l2bridge driver (private dockerd, a fabric on eth1)', () => {
 
   const before0 = { addrs: [] as string[], routes: '' };
   it('docker network create -d l2bridge --subnet --gateway -o interface=eth1 binds the network to eth1', async () => {
-    before0.addrs = await addrsOf(host, 'eth1');
+    before0.addrs = await inetAddrs(host, 'eth1');
     before0.routes = await routes();
     assert.deepEqual(before0.addrs, ['10.0.0.11/24']);
     await engine.ok('network', 'create', '-d', 'l2bridge', '--subnet', '10.0.0.0/24', '--gateway', '10.0.0.1', '-o', `${SHIM}interface=eth1`, 'lan');
@@ -73,9 +67,9 @@ describe('Docker l2bridge driver (private dockerd, a fabric on eth1)', () => {
     assert.equal(nets[0]!.Ipams[0]!.Subnets[0]!.IpAddressPrefix, '10.0.0.0/24');
     assert.equal(nets[0]!.Ipams[0]!.Subnets[0]!.Routes[0]!.NextHop, '10.0.0.1');
     // the host's address moved onto the network's bridge, and the host still reaches the peer
-    assert.deepEqual(await addrsOf(host, nets[0]!.Bridge), ['10.0.0.11/24']);
-    assert.deepEqual(await addrsOf(host, 'eth1'), []);
-    assert.equal(await w.curl(host, 'http://10.0.0.1:8000/'), 'hello-from-the-peer');
+    assert.deepEqual(await inetAddrs(host, nets[0]!.Bridge), ['10.0.0.11/24']);
+    assert.deepEqual(await inetAddrs(host, 'eth1'), []);
+    assert.equal(await w.curl(host, 'http://10.0.0.1:8000/'), PEER_PAGE);
   });
 
   it('docker run --ip 10.0.0.50 reaches the peer, and the peer reaches the container at its own address', async () => {
@@ -83,7 +77,7 @@ describe('Docker l2bridge driver (private dockerd, a fabric on eth1)', () => {
     const route = await engine.ok('exec', 'c1', ...withNetwork('ip route show default'));
     assert.match(route, /default via 10\.0\.0\.1 dev eth0/);
     await engine.ok('exec', 'c1', 'ping', '-c', '1', '-W', '2', '10.0.0.1');
-    assert.equal(await engine.ok('exec', 'c1', ...ncGet('10.0.0.1', 8000)), 'hello-from-the-peer');
+    assert.equal(await engine.ok('exec', 'c1', ...ncGet('10.0.0.1', 8000)), PEER_PAGE);
     await waitFor('the container from the peer', async () => (await w.curl(fabric, 'http://10.0.0.50/')) === 'hello-from-docker');
     // on the wire with its own address: the peer saw 10.0.0.50, not the host's 10.0.0.11
     const neigh = (await run(['ip', '-n', fabric, 'neigh', 'show', '10.0.0.50'])).stdout;
@@ -103,11 +97,11 @@ describe('Docker l2bridge driver (private dockerd, a fabric on eth1)', () => {
   it('docker rm and network rm give eth1 its address and routes back', async () => {
     await engine.ok('rm', '-f', 'c1');
     await engine.ok('network', 'rm', 'lan');
-    assert.deepEqual(await addrsOf(host, 'eth1'), before0.addrs);
+    assert.deepEqual(await inetAddrs(host, 'eth1'), before0.addrs);
     assert.equal(await routes(), before0.routes);
     const links = (await run(['ip', '-n', host, '-o', 'link', 'show'])).stdout;
     assert.doesNotMatch(links, /sy-sw-|sy-ep-/);
-    assert.equal(await w.curl(host, 'http://10.0.0.1:8000/'), 'hello-from-the-peer');
+    assert.equal(await w.curl(host, 'http://10.0.0.1:8000/'), PEER_PAGE);
   });
 
   it('-d transparent -o parent=eth1 (macvlan\'s key): the container and the peer reach each other; rm gives eth1 back', async () => {
@@ -119,11 +113,11 @@ describe('Docker l2bridge driver (private dockerd, a fabric on eth1)', () => {
     const addr = await engine.ok('inspect', '--format', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', 't1');
     assert.match(addr, /^10\.0\.0\.\d+$/);
     assert.notEqual(addr, '10.0.0.11');
-    assert.equal(await engine.ok('exec', 't1', ...ncGet('10.0.0.1', 8000)), 'hello-from-the-peer');
+    assert.equal(await engine.ok('exec', 't1', ...ncGet('10.0.0.1', 8000)), PEER_PAGE);
     await waitFor('the container from the peer', async () => (await w.curl(fabric, `http://${addr}/`)) === 'hello-from-docker');
     await engine.ok('rm', '-f', 't1');
     await engine.ok('network', 'rm', 'tlan');
-    assert.deepEqual(await addrsOf(host, 'eth1'), before0.addrs);
+    assert.deepEqual(await inetAddrs(host, 'eth1'), before0.addrs);
     assert.equal(await routes(), before0.routes);
   });
 });
