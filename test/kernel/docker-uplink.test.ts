@@ -10,7 +10,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { requireRoot, World, waitFor, type Hostd } from './world.js';
-import { DockerEngine, IMAGE, ncGet, withNetwork } from './docker-world.js';
+import { IMAGE, ncGet, startDockerWorld, stopDockerWorld, withNetwork, type DockerEngine } from './docker-world.js';
 import { run } from '../../src/dataplane/run.js';
 import { inetAddrs, PEER_PAGE, uplinkFabric } from './docker-fabric.js';
 
@@ -30,16 +30,10 @@ describe('Docker l2bridge driver (private dockerd, a fabric on eth1)', () => {
     requireRoot();
     host = await w.addNs('host');
     fabric = await uplinkFabric(w, host, ['route add 198.18.0.0/15 via 10.0.0.1 dev eth1']);
-    engine = new DockerEngine(w, host);
-    await engine.prepare();
-    hostd = await w.startHostd(host, { args: ['--docker', '--docker-plugin-dir', engine.pluginDir], mountNsPid: engine.mountNsPid, resyncSeconds: 2 });
-    await engine.start();
-    await engine.importImage();
+    ({ engine, hostd } = await startDockerWorld(w, host));
   });
   after(async () => {
-    if (process.env.SY_DEBUG) console.log(`--- hostd\n${w.daemonLogs()}\n--- dockerd\n${engine?.log()}`);
-    await engine?.cleanup();
-    await w.cleanup();
+    await stopDockerWorld(w, engine);
     assert.deepEqual(w.leftovers(), []);
   });
 

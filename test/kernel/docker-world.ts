@@ -14,7 +14,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmdirSync, symlinkSync, copyFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { run } from '../../src/dataplane/run.js';
-import { waitFor, type World } from './world.js';
+import { waitFor, type Hostd, type World } from './world.js';
 
 export const DOCKER = '/usr/bin/docker';
 export const DOCKERD = '/usr/sbin/dockerd';
@@ -259,4 +259,21 @@ export function ncGet(host: string, port: number): string[] {
 export function withNetwork(cmd: string): string[] {
   const waitNet = 'i=0; while [ $i -lt 200 ] && ! ip route | grep -q default; do sleep 0.01; i=$((i+1)); done';
   return ['sh', '-c', `${waitNet}; ${cmd}`];
+}
+
+/** The Docker world of a test: the engine's mount namespace, hostd --docker in it, dockerd, the image. */
+export async function startDockerWorld(w: World, hostNs: string): Promise<{ engine: DockerEngine; hostd: Hostd }> {
+  const engine = new DockerEngine(w, hostNs);
+  await engine.prepare();
+  const hostd = await w.startHostd(hostNs, { args: ['--docker', '--docker-plugin-dir', engine.pluginDir], mountNsPid: engine.mountNsPid, resyncSeconds: 2 });
+  await engine.start();
+  await engine.importImage();
+  return { engine, hostd };
+}
+
+/** Removes the engine and the world (also after a failure; SY_DEBUG=1 prints both daemons' logs first). */
+export async function stopDockerWorld(w: World, engine: DockerEngine | undefined): Promise<void> {
+  if (process.env.SY_DEBUG) console.log(`--- hostd\n${w.daemonLogs()}\n--- dockerd\n${engine?.log()}`);
+  await engine?.cleanup();
+  await w.cleanup();
 }

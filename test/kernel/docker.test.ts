@@ -9,7 +9,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { requireRoot, World, waitFor, type Hostd } from './world.js';
-import { DockerEngine, IMAGE, ncGet, withNetwork } from './docker-world.js';
+import { IMAGE, ncGet, startDockerWorld, stopDockerWorld, withNetwork, type DockerEngine } from './docker-world.js';
 import { run } from '../../src/dataplane/run.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -36,16 +36,10 @@ describe('Docker front door (private dockerd, nat driver, switchyard IPAM)', () 
   before(async () => {
     requireRoot();
     ({ host, outside } = await w.hostAndOutside());
-    engine = new DockerEngine(w, host);
-    await engine.prepare();
-    hostd = await w.startHostd(host, { args: hostdArgs(), mountNsPid: engine.mountNsPid, resyncSeconds: 2 });
-    await engine.start();
-    await engine.importImage();
+    ({ engine, hostd } = await startDockerWorld(w, host));
   });
   after(async () => {
-    if (process.env.SY_DEBUG) console.log(`--- hostd\n${w.daemonLogs()}\n--- dockerd\n${engine?.log()}`);
-    await engine?.cleanup();
-    await w.cleanup();
+    await stopDockerWorld(w, engine);
     assert.deepEqual(w.leftovers(), []);
   });
 
