@@ -48,6 +48,7 @@ export class FakeDataPlane implements DataPlane {
 
   async ensureBridge(b: BridgePlan): Promise<void> {
     this.hit('ensureBridge');
+    if (b.foreign) return;
     if (b.uplink && !this.uplinks.includes(b.uplink)) throw new SyError('SY_KERNEL', `Adapter "${b.uplink}" of bridge "${b.name}" does not exist`);
     this.links.set(b.name, { name: b.name, kind: 'bridge', up: true, mac: b.mac, addresses: b.address ? [b.address] : [], ...(b.uplink ? { uplink: b.uplink } : {}) });
   }

@@ -48,6 +48,11 @@ export class LinuxDataPlane implements DataPlane {
   }
 
   async ensureBridge(b: BridgePlan, existing: LinkState | undefined): Promise<void> {
+    if (b.foreign) {
+      const a = await readAdapter(b.name);
+      if (a?.kind !== 'bridge') throw new SyError('SY_KERNEL', `Upstream bridge "${b.name}" is not there`);
+      return;
+    }
     if (b.uplink) return ensureSwitch(b, !!existing, existing?.up ?? false);
     const cmds: string[] = [];
     if (!existing) {

@@ -49,6 +49,7 @@ export function renderNetwork(n: NetworkRecord, status?: ObjectStatus) {
     ...(n.internal ? { Internal: true } : {}),
     Bridge: networkBridge(n),
     ...(n.uplink ? { Uplink: { Adapter: n.uplink.name, MacAddress: hcnMac(n.uplink.mac) } } : {}),
+    ...(n.upstream ? { Upstream: { Bridge: n.upstream.bridge } } : {}),
     HostAccess: hostAccessDoc(n),
     Health: health(status),
   };
@@ -87,7 +88,7 @@ export function renderEndpoint(e: EndpointRecord, state: HostState, status?: Obj
         ]
       : [],
     MacAddress: hcnMac(e.mac),
-    Flags: 0,
+    Flags: e.remote ? 1 : 0,
     SchemaVersion: V2,
     // HCN v1's endpoint state, and Switchyard extensions
     State: status?.state === 'error' ? 'Degraded' : e.namespaceId ? 'Attached' : 'Created',

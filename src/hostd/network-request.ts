@@ -13,7 +13,7 @@ import { checkHostAddress, cidrSize, cidrsOverlap, cidrToString, intToIp, ipToIn
 import { parseDns } from '../model/dns.js';
 import { parseNetworkAcls } from '../model/acl.js';
 import { parseHostAccessPolicies } from '../model/host-access.js';
-import { NET_ADAPTER_NAME, outboundInterface, parseMacPool, parseNetworkPolicies } from '../model/network-settings.js';
+import { NET_ADAPTER_NAME, outboundInterface, parseMacPool, parseNetworkPolicies, UPSTREAM_SWITCH } from '../model/network-settings.js';
 import { UPLINK_TYPES, type NetworkRecord, type NetworkType, type UplinkRecord } from '../model/records.js';
 import type { HostState } from '../model/state.js';
 import { NAME_PATTERN } from '../model/names.js';
@@ -40,7 +40,7 @@ export async function networkRecordOf(doc: HostComputeNetwork, ctx: NetworkReque
   const mode = type as NetworkType;
   const uplinkMode = mode !== 'NAT';
   const acls = parseNetworkAcls(doc.Policies ?? [], 'Policies');
-  const { stored: policies, adapter } = parseNetworkPolicies(doc.Policies ?? [], mode);
+  const { stored: policies, adapter, upstream } = parseNetworkPolicies(doc.Policies ?? [], mode);
   const hostAccess = parseHostAccessPolicies(doc.Policies ?? []);
   const macPool = parseMacPool(doc.MacPool);
   if (doc.MTU !== undefined && (doc.MTU < 576 || doc.MTU > 65535)) throw new SyError('SY_BAD_REQUEST', `MTU ${doc.MTU} is out of range (576-65535)`);
@@ -49,10 +49,10 @@ export async function networkRecordOf(doc: HostComputeNetwork, ctx: NetworkReque
   if (uplinkMode) {
     if (doc.Internal) throw new SyError('SY_NOT_SUPPORTED', `A ${mode} network is the physical network: it cannot be internal`);
     if (hostAccess.length) throw new SyError('SY_NOT_SUPPORTED', `HostAccess is a NAT network's: a ${mode} network's endpoints meet the host as any machine on the wire does`);
-    if (!adapter) {
+    if (upstream) await checkUpstreamBridge(upstream, ctx);
+    else if (!adapter) {
       throw new SyError('SY_BAD_REQUEST', `A ${mode} network is bound to a host adapter: give it as the policy {"Type": "${NET_ADAPTER_NAME}", "Settings": {"NetworkAdapterName": "eth1"}}`);
-    }
-    ({ uplink, prefix: adapterPrefix } = await checkAdapter(adapter, mode, ctx));
+    } else ({ uplink, prefix: adapterPrefix } = await checkAdapter(adapter, mode, ctx));
   } else {
     if (adapter && doc.Internal) throw new SyError('SY_BAD_REQUEST', `An internal network leaves the host by no interface; it takes no ${NET_ADAPTER_NAME}`);
     if (adapter && !(await ctx.dp.hostLinkNames()).includes(adapter)) throw new SyError('SY_BAD_REQUEST', `${NET_ADAPTER_NAME} "${adapter}" is not an interface of this host`);
@@ -82,7 +82,7 @@ export async function networkRecordOf(doc: HostComputeNetwork, ctx: NetworkReque
   } else if (adapterPrefix) {
     cidr = adapterPrefix;
   } else if (uplinkMode) {
-    throw new SyError('SY_BAD_REQUEST', `Adapter "${uplink!.name}" has no IPv4 address to take the subnet from: give Ipams[0].Subnets[0].IpAddressPrefix`);
+    throw new SyError('SY_BAD_REQUEST', `${uplink ? `Adapter "${uplink.name}" has no IPv4 address to take the subnet from` : 'The tunnelled endpoints\' subnet is not known'}: give Ipams[0].Subnets[0].IpAddressPrefix`);
   } else {
     cidr = pickFreeSubnet(taken.map((t) => t.cidr));
   }
@@ -101,6 +101,7 @@ export async function networkRecordOf(doc: HostComputeNetwork, ctx: NetworkReque
     name,
     type: mode,
     ...(uplink ? { uplink } : {}),
+    ...(upstream ? { upstream: { bridge: upstream } } : {}),
     subnet: cidrToString(cidr),
     gateway,
     dns: parseDns(doc.Dns, 'network Dns') ?? { search: [], servers: [], options: [] },
@@ -139,6 +140,15 @@ async function checkAdapter(name: string, mode: NetworkType, ctx: NetworkRequest
     prefix = { base: (ipToInt(ip!) & maskOf(p)) >>> 0, prefix: p };
   }
   return { uplink: { name, mac: a.mac }, ...(prefix ? { prefix } : {}) };
+}
+
+/** The upstream switch's bridge: there, a bridge, not Switchyard's, not another upstream network's. */
+async function checkUpstreamBridge(name: string, ctx: NetworkRequestContext): Promise<void> {
+  const other = [...ctx.state.networks.values()].find((n) => n.upstream?.bridge === name);
+  if (other) throw new SyError('SY_IN_USE', `Bridge "${name}" is already the upstream of network "${other.name}"`);
+  const a = await ctx.dp.adapter(name);
+  if (!a) throw new SyError('SY_BAD_REQUEST', `${UPSTREAM_SWITCH} bridge "${name}" is not an interface of this host`);
+  if (a.kind !== 'bridge') throw new SyError('SY_BAD_REQUEST', `${UPSTREAM_SWITCH} "${name}" is not a bridge (its ports face the tunnel hosts, with hairpin on)`);
 }
 
 /**

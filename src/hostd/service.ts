@@ -237,7 +237,7 @@ export class HostService {
       const ns = doc.HostComputeNamespace ? await this.namespaceForEndpoint(doc.HostComputeNamespace, doc.AdoptNamespace === true) : undefined;
       const ifName = checkIfName(doc.InterfaceName ?? 'eth0');
       if (ns) this.checkInterfaceFree(ns, ifName);
-      if (doc.Flags) throw new SyError('SY_NOT_SUPPORTED', `Endpoint Flags ${doc.Flags} are not supported yet (remote endpoints land with Overlay networks)`);
+      const remote = checkRemote(doc, net);
       // On an uplink network the host's own addresses are on the subnet too.
       const hostOwn = net.type === 'NAT' ? new Set<string>() : new Set(await this.dp.localAddresses());
       const ip = this.chooseAddress(net, doc.IpConfigurations, hostOwn);
@@ -247,6 +247,7 @@ export class HostService {
       checkPublishable(net, parsed.portMappings);
       const routes = (doc.Routes ?? []).map((r, i) => routeOf(r as Record<string, unknown>, `Routes[${i}]`));
       const policies = modifyPolicies(emptyPolicies(), 'add', { ...parsed, routes: [...routes, ...parsed.routes] });
+      if (remote) checkRemotePolicies(policies);
       await this.checkPolicies(policies, net, ip);
       const mappings = await this.resolveMappings(parsed.portMappings, undefined);
       const dns = parseDns(doc.Dns, 'endpoint Dns');
@@ -254,6 +255,7 @@ export class HostService {
         id,
         name,
         networkId: net.id,
+        ...(remote ? { remote } : {}),
         ...(ns ? { namespaceId: ns.id } : {}),
         ip,
         mac,
@@ -296,6 +298,7 @@ export class HostService {
     return this.serial(async () => {
       const req = parseDoc(AttachRequest, body, 'attach request');
       const ep = this.findEndpoint(ref);
+      if (ep.remote) throw new SyError('SY_NOT_SUPPORTED', `Endpoint "${ep.name}" is a remote endpoint (it lives on another host): it is never attached here`);
       const ns = await this.namespaceForEndpoint(req.NamespaceId, req.AdoptNamespace === true);
       if (ep.namespaceId === ns.id) return this.endpointDoc(ep);
       if (ep.namespaceId) throw new SyError('SY_IN_USE', `Endpoint "${ep.name}" is attached to another namespace; detach it first`);
@@ -361,6 +364,7 @@ export class HostService {
       if (kind !== 'remove') checkPublishable(this.findNetwork(ep.networkId), parsed.portMappings);
       // Everything is checked before anything changes: one request is one transaction.
       const policies = modifyPolicies(ep.policies, kind, parsed);
+      if (ep.remote) checkRemotePolicies(policies);
       await this.checkPolicies(policies, this.findNetwork(ep.networkId), ep.ip);
       const requests = parsed.portMappings;
       let next = ep.portMappings;
@@ -746,6 +750,28 @@ function checkPublishable(net: NetworkRecord, mappings: PortRequest[]): void {
   if (net.internal && mappings.length) {
     throw new SyError('SY_NOT_SUPPORTED', `Network "${net.name}" is internal: its endpoints cannot publish ports (PortMapping)`);
   }
+}
+
+/**
+ * HCN Flags of an endpoint request: RemoteEndpoint (1) is an endpoint of another host whose policy
+ * this host enforces, here the tunnelled endpoints an L2Tunnel upstream holds (Overlay's come later).
+ */
+function checkRemote(doc: HostComputeEndpoint, net: NetworkRecord): true | undefined {
+  if (doc.Flags && doc.Flags !== 1) throw new SyError('SY_NOT_SUPPORTED', `Endpoint Flags ${doc.Flags} are not supported; RemoteEndpoint (1) is`);
+  if (!doc.Flags) {
+    if (net.upstream) throw new SyError('SY_NOT_SUPPORTED', `Network "${net.name}" is the upstream of endpoints on other hosts: its endpoints are remote ones (Flags 1, RemoteEndpoint)`);
+    return undefined;
+  }
+  if (!net.upstream) throw new SyError('SY_NOT_SUPPORTED', `A remote endpoint (Flags 1) belongs on the upstream of an L2Tunnel network (its UpstreamSwitch policy); "${net.name}" is not one (Overlay's remote endpoints come later)`);
+  if (doc.HostComputeNamespace) throw new SyError('SY_BAD_REQUEST', 'A remote endpoint lives on another host: it takes no HostComputeNamespace');
+  if (!doc.IpConfigurations?.some((c) => c.IpAddress)) throw new SyError('SY_BAD_REQUEST', 'A remote endpoint needs its IpConfigurations[0].IpAddress (the address it has on its own host)');
+  return true;
+}
+
+/** What an upstream enforces for a remote endpoint: its ACLs; anything else is its own host's. */
+function checkRemotePolicies(p: EndpointPolicies): void {
+  const other = p.qos ? 'QOS' : p.outboundNat ? 'OutBoundNAT' : p.routes.length ? 'SDNRoute' : p.encapOverhead !== undefined ? 'EncapOverhead' : undefined;
+  if (other) throw new SyError('SY_NOT_SUPPORTED', `A remote endpoint takes ACL policies only (its own host applies ${other})`);
 }
 
 function sameMapping(m: PortMapping, r: PortRequest): boolean {

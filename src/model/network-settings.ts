@@ -15,6 +15,8 @@ export interface MacRange {
 }
 
 export const NET_ADAPTER_NAME = 'NetAdapterName';
+/** Switchyard's: an L2Tunnel network in the upstream role, on the upstream switch's bridge. */
+export const UPSTREAM_SWITCH = 'UpstreamSwitch';
 
 /**
  * Network policies read by parsers of their own and kept as records of their own (model/acl.ts,
@@ -34,22 +36,39 @@ const IFNAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/;
  * Checks a network's Policies. Returns them as stored (NetAdapterName normalised) and the named
  * interface, if any.
  */
-export function parseNetworkPolicies(policies: { Type: string; Settings?: unknown }[], mode: string = 'NAT'): { stored: NetworkRecord['policies']; adapter?: string } {
+export function parseNetworkPolicies(
+  policies: { Type: string; Settings?: unknown }[],
+  mode: string = 'NAT',
+): { stored: NetworkRecord['policies']; adapter?: string; upstream?: string } {
   let adapter: string | undefined;
+  let upstream: string | undefined;
+  const ifName = (i: string, what: string, name: unknown): string => {
+    if (typeof name !== 'string' || !IFNAME.test(name)) {
+      throw new SyError('SY_INVALID_POLICY', `Policies[${i}]: ${what} ${JSON.stringify(name)} is not an interface name (1-15 letters, digits, "_", "." or "-")`);
+    }
+    if (name.startsWith(LINK_PREFIX)) throw new SyError('SY_INVALID_POLICY', `Policies[${i}]: "${name}" is one of Switchyard's own links`);
+    return name;
+  };
   for (const [i, p] of policies.entries()) {
     if (LIVE_NETWORK_POLICIES.some((t) => isPolicyType(p, t))) continue;
+    if (isPolicyType(p, UPSTREAM_SWITCH) && mode === 'L2Tunnel') {
+      if (upstream !== undefined) throw new SyError('SY_BAD_REQUEST', `Policies[${i}]: a network has one ${UPSTREAM_SWITCH}`);
+      upstream = ifName(String(i), 'Bridge', (p.Settings as { Bridge?: unknown } | undefined)?.Bridge);
+      continue;
+    }
     if (!isPolicyType(p, NET_ADAPTER_NAME)) {
-      throw new SyError('SY_NOT_SUPPORTED', `Network policy "${p.Type}" is not supported on ${mode} networks; supported: ${NET_ADAPTER_NAME}, NetworkACL${mode === 'NAT' ? ', HostAccess' : ''}`);
+      const known = [NET_ADAPTER_NAME, 'NetworkACL', ...(mode === 'NAT' ? ['HostAccess'] : []), ...(mode === 'L2Tunnel' ? [UPSTREAM_SWITCH] : [])];
+      throw new SyError('SY_NOT_SUPPORTED', `Network policy "${p.Type}" is not supported on ${mode} networks; supported: ${known.join(', ')}`);
     }
     if (adapter !== undefined) throw new SyError('SY_BAD_REQUEST', `Policies[${i}]: a network has one ${NET_ADAPTER_NAME}`);
-    const name = (p.Settings as { NetworkAdapterName?: unknown } | undefined)?.NetworkAdapterName;
-    if (typeof name !== 'string' || !IFNAME.test(name)) {
-      throw new SyError('SY_INVALID_POLICY', `Policies[${i}]: NetworkAdapterName ${JSON.stringify(name)} is not an interface name (1-15 letters, digits, "_", "." or "-")`);
-    }
-    if (name.startsWith(LINK_PREFIX)) throw new SyError('SY_INVALID_POLICY', `Policies[${i}]: "${name}" is one of Switchyard's own links, not a way out of the host`);
-    adapter = name;
+    adapter = ifName(String(i), 'NetworkAdapterName', (p.Settings as { NetworkAdapterName?: unknown } | undefined)?.NetworkAdapterName);
   }
-  return adapter === undefined ? { stored: [] } : { stored: [{ Type: NET_ADAPTER_NAME, Settings: { NetworkAdapterName: adapter } }], adapter };
+  if (adapter && upstream) throw new SyError('SY_BAD_REQUEST', `A network is either bound to an adapter (${NET_ADAPTER_NAME}) or the upstream of tunnelled endpoints (${UPSTREAM_SWITCH}), not both`);
+  const stored: NetworkRecord['policies'] = [
+    ...(adapter ? [{ Type: NET_ADAPTER_NAME, Settings: { NetworkAdapterName: adapter } }] : []),
+    ...(upstream ? [{ Type: UPSTREAM_SWITCH, Settings: { Bridge: upstream } }] : []),
+  ];
+  return { stored, ...(adapter ? { adapter } : {}), ...(upstream ? { upstream } : {}) };
 }
 
 /** The one interface a NAT network's traffic may leave the host by (its NetAdapterName), if limited. */

@@ -35,6 +35,13 @@ export interface NetworkRecord {
   type: NetworkType;
   /** uplink modes only: the adapter (also kept as the NetAdapterName policy) */
   uplink?: UplinkRecord;
+  /**
+   * L2Tunnel, upstream role: this host is the upstream switch of tunnelled endpoints on other hosts.
+   * Its network is a bridge hostd does not own (its ports face the tunnel hosts, with hairpin on);
+   * the endpoints are remote ones (RemoteEndpoint: an address, a MAC, ACLs), whose ACLs apply here
+   * to their traffic as it passes the bridge.
+   */
+  upstream?: { bridge: string };
   /** IPv4 prefix, canonical, e.g. 172.18.0.0/24 */
   subnet: string;
   gateway: string;
@@ -82,6 +89,8 @@ export interface EndpointRecord {
   id: string;
   name: string;
   networkId: string;
+  /** HCN Flags RemoteEndpoint (1): an endpoint of another host this one enforces policy for */
+  remote?: true;
   namespaceId?: string;
   ip: string;
   mac: string;

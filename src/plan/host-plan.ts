@@ -32,6 +32,8 @@ export interface BridgePlan {
   address?: string;
   /** uplink modes: the host adapter that becomes its port, with the host's addresses and routes moved onto the bridge */
   uplink?: string;
+  /** an upstream's bridge: not hostd's, only checked to be there (never made, changed or removed) */
+  foreign?: true;
   mtu?: number;
 }
 

@@ -193,6 +193,53 @@ describe('Transparent, L2Bridge and L2Tunnel networks on a fabric', () => {
     assert.deepEqual((await uplinkOf(h1ns)).v4, ['10.0.0.11/24']);
   });
 
+  it('L2Tunnel upstream role: the upstream host holds the tunnelled endpoints\' ACLs and applies them to their traffic', async () => {
+    const { hostd: h1, ns: h1ns } = hosts.h1!;
+    await h1.client.request('POST', '/networks', { Name: 'tun2', Type: 'L2Tunnel', Policies: [adapterPolicy], Ipams: subnet() });
+    await endpoint(h1, 'tun2', 'v72', '10.0.0.72');
+    await endpoint(h1, 'tun2', 'v73', '10.0.0.73');
+    w.spawnIn(w.nsName('v73'), ['socat', 'TCP-LISTEN:8080,reuseaddr,fork', 'SYSTEM:echo hello']);
+    const reach = async () => (await w.exec(w.nsName('v72'), ['socat', '-T', '2', '-', 'TCP:10.0.0.73:8080,connect-timeout=2'], { okExitCodes: [1], stdin: '' })).stdout.trim();
+    await w.ip(fabric, 'link set fab-h1 type bridge_slave hairpin on');
+    const up = await w.startHostd(fabric);
+    try {
+      await waitFor('the same-host server through the upstream', async () => (await reach()) === 'hello');
+      const upNet = { Name: 'tunnelled', Type: 'L2Tunnel', Policies: [{ Type: 'UpstreamSwitch', Settings: { Bridge: 'fab0' } }], Ipams: subnet() };
+      await assert.rejects(up.client.request('POST', '/networks', { ...upNet, Policies: [...upNet.Policies, adapterPolicy] }), /not both/);
+      await up.client.request('POST', '/networks', upNet);
+      await assert.rejects(up.client.request('POST', '/endpoints', { Name: 'x', HostComputeNetwork: 'tunnelled', IpConfigurations: [{ IpAddress: '10.0.0.79' }] }), /remote ones/);
+      await assert.rejects(
+        up.client.request('POST', '/endpoints', { Name: 'x', HostComputeNetwork: 'tunnelled', Flags: 1, IpConfigurations: [{ IpAddress: '10.0.0.79' }], Policies: [{ Type: 'QOS', Settings: { MaximumOutgoingBandwidthInBytes: 1000000 } }] }),
+        /ACL policies only/,
+      );
+      await up.client.request('POST', '/endpoints', {
+        Name: 'r73',
+        HostComputeNetwork: 'tunnelled',
+        Flags: 1,
+        IpConfigurations: [{ IpAddress: '10.0.0.73' }],
+        Policies: [
+          { Type: 'ACL', Settings: { Id: 'no-8080', Action: 'Block', Direction: 'In', Protocols: '6', LocalPorts: '8080', Priority: 100 } },
+          { Type: 'ACL', Settings: { Id: 'rest-in', Action: 'Allow', Direction: 'In', Priority: 200 } },
+          { Type: 'ACL', Settings: { Id: 'all-out', Action: 'Allow', Direction: 'Out', Priority: 200 } },
+        ],
+      });
+      assert.equal(await reach(), '', 'the upstream blocks TCP 8080 to the tunnelled endpoint, also from an endpoint on its own host');
+      assert.ok(await ping('v72', '10.0.0.73'), 'what its ACLs allow still flows');
+      const stats = await up.client.request<{ AclStats: { Id: string; Direction: string; Packets: number }[] }>('GET', '/endpoints/r73/stats');
+      assert.ok((stats.AclStats.find((x) => x.Id === 'no-8080')?.Packets ?? 0) > 0, `the upstream counted the blocked flow: ${JSON.stringify(stats)}`);
+      const ep = await up.client.request<{ Flags: number }>('GET', '/endpoints/r73');
+      assert.equal(ep.Flags, 1);
+      await up.client.request('DELETE', '/endpoints/r73');
+      await waitFor('the flow to pass again once the upstream holds no ACL for it', async () => (await reach()) === 'hello');
+      await up.client.request('DELETE', '/networks/tunnelled');
+      assert.equal((await run(['ip', '-n', fabric, '-j', 'link', 'show', 'dev', 'fab0'])).exitCode, 0, 'the upstream\'s own bridge is left alone');
+    } finally {
+      await w.ip(fabric, 'link set fab-h1 type bridge_slave hairpin off');
+    }
+    await h1.client.request('DELETE', '/networks/tun2');
+    assert.deepEqual((await uplinkOf(h1ns)).v4, ['10.0.0.11/24']);
+  });
+
   it('a network survives a hostd crash, and its removal after the restart gives the adapter back', async () => {
     const { ns: h1ns } = hosts.h1!;
     let h1 = hosts.h1!.hostd;

@@ -96,8 +96,17 @@ export const l2BridgeMode: ModePlanner = {
   endpointBridgeElements: rewrittenEndpoint,
 };
 
+/**
+ * The upstream role of an L2Tunnel network: the bridge is the upstream switch's own, and all this
+ * host adds is its remote endpoints' ACLs (shared ACL maps: bridged traffic meets them through
+ * br_netfilter).
+ */
+function upstreamNetwork(net: NetworkRecord): NetworkParts {
+  return { bridge: { name: net.upstream!.bridge, networkId: net.id, mac: '', foreign: true }, sysctls: [], chains: [], elements: new Map() };
+}
+
 export const l2TunnelMode: ModePlanner = {
-  network: (net) => uplinkNetwork(net, 'tunnel'),
+  network: (net) => (net.upstream ? upstreamNetwork(net) : uplinkNetwork(net, 'tunnel')),
   port: () => 'isolated',
   gateway,
   endpointBridgeElements: rewrittenEndpoint,
