@@ -4,7 +4,8 @@
  * is a veth into a "fabric" namespace with the peer 10.0.0.1. ADD makes the L2Bridge network bound to
  * eth1 (`"master": "eth1"`) and gives the container 10.0.0.x with the gateway; it reaches the peer
  * and the peer reaches it; CHECK passes; portMappings are refused with code 2 and make nothing; DEL
- * (twice) removes the attachment, and removing the network gives eth1 its address back.
+ * (twice) removes the attachment, and removing the network gives eth1 its address back. Then the
+ * same round for modes transparent and l2tunnel.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -93,4 +94,25 @@ describe('CNI plugin, mode l2bridge on a fabric', () => {
     assert.deepEqual(await inetAddrs(host, 'eth1'), ['10.0.0.11/24']);
     assert.equal(await w.curl(host, 'http://10.0.0.1:8000/'), PEER_PAGE);
   });
+
+  for (const mode of ['transparent', 'l2tunnel']) {
+    it(`mode ${mode}: ADD, the peer both ways, CHECK, DEL, and eth1 back`, async () => {
+      const c = conf({ name: `lan-${mode}`, mode });
+      const r = await cni.call({ command: 'ADD', containerId: `c-${mode}`, netns: ctr, conf: c });
+      assert.equal(r.exit, 0, r.stdout + r.stderr);
+      const res = r.json as unknown as Result;
+      assert.equal(res.ips[0]!.gateway, '10.0.0.1');
+      const net = (await hostd.client.request<{ Type: string; Uplink: { Adapter: string } }[]>('GET', '/networks'))![0]!;
+      assert.equal(net.Type.toLowerCase(), mode);
+      assert.equal(net.Uplink.Adapter, 'eth1');
+      const ns = ctr.replace('/run/netns/', '');
+      assert.equal(await w.curl(ns, 'http://10.0.0.1:8000/'), PEER_PAGE);
+      await w.exec(fabric, ['busybox', 'ping', '-c', '1', '-W', '2', res.ips[0]!.address.split('/')[0]!]);
+      assert.equal((await cni.call({ command: 'CHECK', containerId: `c-${mode}`, netns: ctr, conf: { ...c, prevResult: res } })).exit, 0);
+      assert.equal((await cni.call({ command: 'DEL', containerId: `c-${mode}`, netns: ctr, conf: c })).exit, 0);
+      assert.deepEqual((await hostd.client.request<unknown[]>('GET', `/endpoints?network=lan-${mode}`)) ?? [], []);
+      await hostd.client.request('DELETE', `/networks/lan-${mode}`);
+      assert.deepEqual(await inetAddrs(host, 'eth1'), ['10.0.0.11/24']);
+    });
+  }
 });
