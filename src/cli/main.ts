@@ -20,7 +20,7 @@ Commands:
         [--docker [--docker-plugin-dir DIR]]      run the host network service (--docker: also Docker's nat and switchyard plugins;
                                                   switchyard hostd --help for every flag)
   install-cni [DIR]                               install the CNI plugin as DIR/switchyard (default /opt/cni/bin)
-  network create --type nat [--subnet CIDR] [--gateway IP] [--dns-server IP]... [--dns-search DOMAIN]... [--mtu N]
+  network create --type nat|transparent|l2bridge|l2tunnel [--adapter IFNAME | --upstream BRIDGE] [--subnet CIDR] [--gateway IP] [--dns-server IP]... [--dns-search DOMAIN]... [--mtu N]
                  [--internal] [--host-access PORT[-END][/tcp|udp|sctp],...]... [--policy JSON]... NAME
                   (endpoints open nothing new on the host but the ports --host-access names;
                    DNS to the gateway is open when --dns-server is the gateway)
@@ -194,6 +194,9 @@ function needNames(rest: string[], what: string): string[] {
   return names;
 }
 
+/** --type as users type it → the HCN network Type. */
+const MODE_NAMES: Record<string, string> = { nat: 'NAT', transparent: 'Transparent', l2bridge: 'L2Bridge', l2tunnel: 'L2Tunnel' };
+
 async function networkCreate(client: HostClient, args: string[]): Promise<Doc> {
   const { values, positionals } = parseArgs({
     args,
@@ -209,11 +212,19 @@ async function networkCreate(client: HostClient, args: string[]): Promise<Doc> {
       policy: { type: 'string', multiple: true },
       internal: { type: 'boolean' },
       'host-access': { type: 'string', multiple: true },
+      adapter: { type: 'string' },
+      upstream: { type: 'string' },
     },
   });
   if (positionals.length !== 1) throw new UsageError('network create: exactly one NAME');
+  const type = MODE_NAMES[values.type!.toLowerCase()] ?? values.type;
   const hostAccess = values['host-access'] ? usage(() => hostAccessPolicies(values['host-access']!.join(','), '--host-access')) : [];
-  const policies = [...hostAccess, ...usage(() => (values.policy ?? []).map(parsePolicyJson))];
+  const policies = [
+    ...hostAccess,
+    ...(values.adapter ? [{ Type: 'NetAdapterName', Settings: { NetworkAdapterName: values.adapter } }] : []),
+    ...(values.upstream ? [{ Type: 'UpstreamSwitch', Settings: { Bridge: values.upstream } }] : []),
+    ...usage(() => (values.policy ?? []).map(parsePolicyJson)),
+  ];
   const subnet: Record<string, unknown> = {};
   if (values.subnet) subnet.IpAddressPrefix = values.subnet;
   if (values.gateway) subnet.Routes = [{ NextHop: values.gateway, DestinationPrefix: '0.0.0.0/0' }];
@@ -223,7 +234,7 @@ async function networkCreate(client: HostClient, args: string[]): Promise<Doc> {
   if (values['dns-domain']) dns.Domain = values['dns-domain'];
   const body: Record<string, unknown> = {
     Name: positionals[0],
-    Type: values.type,
+    Type: type,
     SchemaVersion: { Major: 2, Minor: 0 },
     ...(Object.keys(subnet).length ? { Ipams: [{ Type: 'Static', Subnets: [subnet] }] } : {}),
     ...(Object.keys(dns).length ? { Dns: dns } : {}),
@@ -360,7 +371,10 @@ function health(d: Doc): string {
 
 function networkRow(d: Doc): Record<string, string> {
   const sub = ((d.Ipams as { Subnets?: { IpAddressPrefix?: string; Routes?: { NextHop?: string }[] }[] }[])?.[0]?.Subnets ?? [])[0];
-  return { NAME: String(d.Name), ID: d.ID, TYPE: `${String(d.Type)}${d.Internal ? ' internal' : ''}`, SUBNET: sub?.IpAddressPrefix ?? '', GATEWAY: sub?.Routes?.[0]?.NextHop ?? '', HEALTH: health(d) };
+  const up = d.Uplink as { Adapter?: string } | undefined;
+  const upstream = d.Upstream as { Bridge?: string } | undefined;
+  const adapter = up?.Adapter ?? (upstream?.Bridge ? `upstream of ${upstream.Bridge}` : '');
+  return { NAME: String(d.Name), ID: d.ID, TYPE: `${String(d.Type)}${d.Internal ? ' internal' : ''}`, ADAPTER: adapter, SUBNET: sub?.IpAddressPrefix ?? '', GATEWAY: sub?.Routes?.[0]?.NextHop ?? '', HEALTH: health(d) };
 }
 
 function endpointRow(d: Doc, nets: Map<string, string>): Record<string, string> {
@@ -392,8 +406,10 @@ function namespaceRow(d: Doc): Record<string, string> {
 
 function statusText(d: Doc): string {
   const problems = (d.Problems as { ID: string; Reason: string }[]) ?? [];
+  const modes = (d.Modes as { Type: string; Supported: boolean; Reason?: string }[]) ?? [];
   return [
     `hostd ${String(d.Version)}: ${String(d.Networks)} network(s), ${String(d.Endpoints)} endpoint(s), ${String(d.Namespaces)} namespace(s)`,
+    `modes: ${modes.map((m) => (m.Supported ? m.Type : `${m.Type} (no: ${m.Reason})`)).join(', ')}`,
     problems.length ? `problems:\n${problems.map((p) => `  ${p.ID}: ${p.Reason}`).join('\n')}` : 'no problems',
   ].join('\n');
 }

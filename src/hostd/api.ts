@@ -64,6 +64,7 @@ export function buildApi(svc: HostService, opts: ApiOptions = {}): FastifyInstan
       Endpoints: svc.state.endpoints.size,
       Namespaces: svc.state.namespaces.size,
       ReconcilePasses: svc.reconciler.passes,
+      Modes: svc.modes,
       Problems: problems.map(([id, s]) => ({ ID: id, Reason: s.reason ?? '', Code: s.code ?? '' })),
     };
   });

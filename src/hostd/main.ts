@@ -15,6 +15,7 @@ import { HostService } from './service.js';
 import { Store } from './store.js';
 import { isLoopback, parseListenAddress, readTokenFile } from './token.js';
 import { groupId, listenOnUnixSocket, socketDirectory } from './unix-socket.js';
+import { probeCapabilities } from '../dataplane/capabilities.js';
 
 export const HOSTD_USAGE = `Usage: switchyard hostd [--state-dir DIR] [--socket PATH] [--socket-group GROUP] [--resync-interval SECONDS]
                         [--listen IP:PORT --token-file FILE] [--docker [--docker-plugin-dir DIR]]
@@ -67,9 +68,12 @@ export async function hostdMain(argv: string[]): Promise<void> {
   };
   if (process.getuid?.() !== 0) log.warn('hostd is not running as root: kernel changes will fail');
   log.info(`commands are started with ${spawnMethod() === 'node' ? "Node's spawn (posix_spawn could not be loaded, or SWITCHYARD_SPAWN=node)" : 'posix_spawn'}`);
+  const caps = await probeCapabilities();
+  if (caps.missing.length) throw new Error(`hostd cannot run on this host: ${caps.missing.join('; ')} (install what is missing: scripts/setup.sh)`);
+  for (const m of caps.modes) if (!m.Supported && m.Reason !== 'not in hostd yet') log.warn(`network Type ${m.Type} is not available here: ${m.Reason}`);
   const dataplane = new LinuxDataPlane();
   log.info(`nftables changes go through ${dataplane.nft.via}`);
-  const svc = new HostService({ store: new Store(values['state-dir']), dataplane, log });
+  const svc = new HostService({ store: new Store(values['state-dir']), dataplane, log, modes: caps.modes });
   const t0 = Date.now();
   await svc.start();
   log.info(`state restored: ${svc.state.networks.size} network(s), ${svc.state.endpoints.size} endpoint(s) in ${Date.now() - t0} ms`);

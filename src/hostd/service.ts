@@ -33,7 +33,8 @@ import { aclMapElements } from '../plan/host-plan.js';
 import { checkAclSize } from '../plan/acl-maps.js';
 import { elementKey } from '../plan/nft-table.js';
 import { Reconciler, type Logger } from './reconciler.js';
-import { checkName, networkRecordOf, takenPrefixes } from './network-request.js';
+import { checkName, networkRecordOf, SUPPORTED_NETWORK_TYPES, takenPrefixes } from './network-request.js';
+import type { ModeSupport } from '../dataplane/capabilities.js';
 import { parseDns } from '../model/dns.js';
 import { Store, type Kind } from './store.js';
 
@@ -42,6 +43,8 @@ export interface HostServiceOptions {
   store: Store;
   dataplane: DataPlane;
   log: Logger;
+  /** which network Types this host supports (capabilities.ts); absent = all hostd has */
+  modes?: ModeSupport[];
 }
 
 export class HostService {
@@ -54,6 +57,8 @@ export class HostService {
     return this.dp;
   }
   private readonly log: Logger;
+  /** per network Type: supported here, or why not (shown by /status) */
+  readonly modes: ModeSupport[];
   private queue: Promise<unknown> = Promise.resolve();
   private portCursor = EPHEMERAL_FIRST;
   private ipCursor = new Map<string, number>();
@@ -62,6 +67,7 @@ export class HostService {
     this.store = opts.store;
     this.dp = opts.dataplane;
     this.log = opts.log;
+    this.modes = opts.modes ?? SUPPORTED_NETWORK_TYPES.map((Type) => ({ Type, Supported: true }));
     this.state = this.store.load();
     this.reconciler = new Reconciler(this.dp, this.log);
   }
@@ -195,6 +201,8 @@ export class HostService {
   }
 
   private validateNetwork(doc: HostComputeNetwork): Promise<NetworkRecord> {
+    const unsupported = this.modes.find((m) => !m.Supported && m.Type.toLowerCase() === String(doc.Type).toLowerCase() && m.Reason !== 'not in hostd yet');
+    if (unsupported) return Promise.reject(new SyError('SY_NOT_SUPPORTED', `Network Type "${unsupported.Type}" is not available on this host: ${unsupported.Reason}`));
     return networkRecordOf(doc, { state: this.state, dp: this.dp, newId: (given) => this.newId(given, 'networks', 'network') });
   }
 
