@@ -5,7 +5,8 @@
  * l2bridge -o ...interface=eth1` binds the network to eth1; a container with --ip 10.0.0.50 reaches the
  * peer and the peer reaches it at its own address; -p and a missing adapter are refused with the
  * protocol's error and leave nothing; `docker network rm` gives eth1 its address and route back. Then
- * the same with `-d transparent -o parent=eth1` and an address from Docker's own IPAM.
+ * the same with `-d transparent -o parent=eth1` and an address from Docker's own IPAM; and
+ * `enable_outboundnat=true`: traffic beyond the segment leaves as the host's address, not its own.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -30,8 +31,14 @@ describe('Docker l2bridge driver (private dockerd, a fabric on eth1)', () => {
     requireRoot();
     host = await w.addNs('host');
     fabric = await uplinkFabric(w, host, ['route add 198.18.0.0/15 via 10.0.0.1 dev eth1']);
+    // a server beyond the segment (198.18.0.1, behind the router) and on it, answering the peer address it sees
+    await w.ip(fabric, 'addr add 198.18.0.1/32 dev lo');
+    w.spawnIn(fabric, ['socat', 'TCP-LISTEN:9000,reuseaddr,fork', 'SYSTEM:echo $SOCAT_PEERADDR']);
+    await waitFor('the fabric\'s echo server', async () => (await w.exec(fabric, ['socat', '-T1', '-', 'TCP:127.0.0.1:9000'], { okExitCodes: [1] })).stdout.trim() === '127.0.0.1');
     ({ engine, hostd } = await startDockerWorld(w, host));
   });
+  /** The source address the fabric's echo server at `dst` sees for a connection from `container`. */
+  const seenFrom = (container: string, dst: string) => engine.ok('exec', container, ...withNetwork(`nc -w 2 ${dst} 9000 </dev/null`));
   after(async () => {
     await stopDockerWorld(w, engine);
     assert.deepEqual(w.leftovers(), []);
@@ -96,6 +103,22 @@ describe('Docker l2bridge driver (private dockerd, a fabric on eth1)', () => {
     const links = (await run(['ip', '-n', host, '-o', 'link', 'show'])).stdout;
     assert.doesNotMatch(links, /sy-sw-|sy-ep-/);
     assert.equal(await w.curl(host, 'http://10.0.0.1:8000/'), PEER_PAGE);
+  });
+
+  it('enable_outboundnat=true on l2bridge: traffic beyond the segment leaves as the host\'s address, the segment sees the container\'s', async () => {
+    await engine.ok('network', 'create', '-d', 'l2bridge', '--subnet', '10.0.0.0/24', '--gateway', '10.0.0.1', '-o', `${SHIM}interface=eth1`, '-o', `${SHIM}enable_outboundnat=true`, 'nlan');
+    await engine.ok('run', '-d', '--stop-timeout', '1', '--name', 'n1', '--net', 'nlan', '--ip', '10.0.0.60', IMAGE, 'sleep', '600');
+    assert.equal(await seenFrom('n1', '198.18.0.1'), '10.0.0.11', 'translated to the host\'s address');
+    assert.equal(await seenFrom('n1', '10.0.0.1'), '10.0.0.60', 'the network\'s own subnet is never translated');
+    await engine.ok('rm', '-f', 'n1');
+    // without the option the same container is seen with its own address everywhere
+    await engine.ok('network', 'rm', 'nlan');
+    await engine.ok('network', 'create', '-d', 'l2bridge', '--subnet', '10.0.0.0/24', '--gateway', '10.0.0.1', '-o', `${SHIM}interface=eth1`, 'plan');
+    await engine.ok('run', '-d', '--stop-timeout', '1', '--name', 'n2', '--net', 'plan', '--ip', '10.0.0.60', IMAGE, 'sleep', '600');
+    assert.equal(await seenFrom('n2', '198.18.0.1'), '10.0.0.60');
+    await engine.ok('rm', '-f', 'n2');
+    await engine.ok('network', 'rm', 'plan');
+    assert.deepEqual(await inetAddrs(host, 'eth1'), before0.addrs);
   });
 
   it('-d transparent -o parent=eth1 (macvlan\'s key): the container and the peer reach each other; rm gives eth1 back', async () => {
