@@ -148,11 +148,13 @@ export function networkDriver(driver: string, svc: HostService, serial: Serial, 
       // (the detach may forget the adopted sandbox, which the attach adopts again)
       await svc.detachEndpoint(heirId);
       await svc.attachEndpoint(heirId, { NamespaceId: path, AdoptNamespace: true, InterfaceName: heir.ifName });
-      if (from.portMappings.length && !heir.portMappings.length) {
+      // (an uplink network's endpoint takes no mappings: they go with the endpoint that held them)
+      const natHeir = svc.state.networks.get(heir.networkId)?.type === 'NAT';
+      if (from.portMappings.length && !heir.portMappings.length && natHeir) {
         const policies = from.portMappings.map((m) => renderPortMappingPolicy(m));
         await svc.modifyEndpoint(heirId, { ResourceType: 'Policy', RequestType: 'Add', Settings: { Policies: policies } });
       }
-      log.info(`docker: endpoint ${heir.name} (${heir.ifName}) now holds the default route${from.portMappings.length ? ' and the port mappings' : ''} of its sandbox`);
+      log.info(`docker: endpoint ${heir.name} (${heir.ifName}) now holds the default route${from.portMappings.length && natHeir ? ' and the port mappings' : ''} of its sandbox`);
     } catch (e) {
       log.warn(`docker: cannot move the default route to endpoint ${heir.name}: ${(e as Error).message}`);
     }

@@ -136,6 +136,29 @@ describe('Docker uplink drivers: handlers over the fake data plane', () => {
     }
   });
 
+  it('a container leaving its nat network hands the default route to its l2bridge endpoint, but not the -p mappings', async () => {
+    const { h, call } = await setup();
+    const serial = new Serial();
+    const extras = new JsonRecords<NetworkExtras>(join(h.dir, 'docker', 'networks2.json'), 'networks');
+    const nat = networkDriver('nat', h.svc, serial, { log: { info: () => undefined, warn: (m) => assert.fail(m) }, sandboxTimeoutMs: 2000, extras }).handlers;
+    const NATNET = 'f'.repeat(8) + '6'.repeat(56);
+    const NATEP = '9'.repeat(8) + '7'.repeat(56);
+    try {
+      await nat['NetworkDriver.CreateNetwork']!({ NetworkID: NATNET, Options: {}, IPv4Data: [{ AddressSpace: 'LocalDefault', Pool: '10.99.0.0/24', Gateway: '10.99.0.1/24' }], IPv6Data: [] });
+      await call('CreateNetwork', create({ [`${SHIM}interface`]: 'eth1' }));
+      await nat['NetworkDriver.CreateEndpoint']!({ NetworkID: NATNET, EndpointID: NATEP, Interface: { Address: '10.99.0.2/24', AddressIPv6: '', MacAddress: '' }, Options: portmap });
+      await nat['NetworkDriver.Join']!({ NetworkID: NATNET, EndpointID: NATEP, SandboxKey: SANDBOX, Options: portmap });
+      await call('CreateEndpoint', { NetworkID: NET, EndpointID: EP, Interface: iface, Options: portmap });
+      await call('Join', { NetworkID: NET, EndpointID: EP, SandboxKey: SANDBOX, Options: portmap });
+      await nat['NetworkDriver.Leave']!({ NetworkID: NATNET, EndpointID: NATEP });
+      const heir = h.svc.state.endpoints.get('eeeeeeee-5555-5555-5555-555555555555')!;
+      assert.ok(heir.namespaceId, 'still attached');
+      assert.deepEqual(heir.portMappings, []);
+    } finally {
+      h.cleanup();
+    }
+  });
+
   it('refuses -p at Join before anything is attached; Docker\'s DeleteEndpoint then leaves the host as it was', async () => {
     const { h, call } = await setup();
     try {
