@@ -2,7 +2,8 @@
  * Do hostd's stored state and the kernel agree? Derives, from the host API's listing alone (not from
  * the planner), every kernel object Switchyard must have made — links and addresses in hostd's
  * namespace, interfaces, addresses, routes and qdiscs inside endpoint namespaces, the elements and
- * chains of the `inet` and `bridge` switchyard tables, resolv.conf files — and compares it with what
+ * chains of the `inet`, `bridge` and `netdev` switchyard tables, resolv.conf files; for the uplink
+ * modes (a network with an Uplink) its sy-sw bridge with the adapter's MAC and the adapter as its port — and compares it with what
  * the kernel holds, both ways: nothing missing, and nothing extra that carries Switchyard's mark (or
  * the test run's prefix). Also compares the listing with the files in the state directory.
  * Returns the differences, one line each; an empty list means they agree.
@@ -18,8 +19,11 @@ interface NetDoc {
   Bridge: string;
   Ipams: { Subnets: { IpAddressPrefix: string; Routes: { NextHop: string }[] }[] }[];
   Dns: { ServerList?: string[]; Search?: string[]; Domain?: string };
+  Type: string;
   Policies?: Policy[];
   Internal?: boolean;
+  /** the uplink modes' host adapter */
+  Uplink?: { Adapter: string; MacAddress: string };
 }
 interface Policy {
   Type: string;
@@ -58,14 +62,16 @@ interface IpLink {
   flags?: string[];
   address?: string;
   mtu?: number;
-  linkinfo?: { info_kind?: string };
-  addr_info?: { family: string; local: string; prefixlen: number }[];
+  linkinfo?: { info_kind?: string; info_slave_data?: { isolated?: boolean } };
+  addr_info?: { family: string; local: string; prefixlen: number; scope?: string }[];
 }
 
 const PROTO: Record<number, string> = { 6: 'tcp', 17: 'udp', 132: 'sctp' };
 const ACTIONS = ['Block', 'Pass', 'Allow'];
 const VERDICTS: Record<string, string> = { Allow: 'accept', Block: 'drop', Pass: 'return' };
 const BASE_CHAINS = ['portmaps', 'nat-prerouting', 'nat-output', 'nat-postrouting', 'acl-out', 'acl-in', 'forward', 'from-net', 'host-in'];
+/** The uplink modes that rewrite MACs: the rule count of their chains sw-*-in (bridge table) and up-* (netdev table). */
+const REWRITES: Record<string, number> = { L2Bridge: 2, L2Tunnel: 3 };
 const short = (id: string) => id.replace(/-/g, '').slice(0, 8);
 const macOf = (doc: string) => doc.toLowerCase().replace(/-/g, ':');
 
@@ -105,9 +111,30 @@ export async function disagreements(l: Listing, o: { hostNs: string; stateDir: s
   const hostLinks = new Map(((await ipJson(['-d', 'addr', 'show'], `/run/netns/${o.hostNs}`)) as IpLink[]).filter((x) => x.ifname.startsWith('sy-')).map((x) => [x.ifname, x]));
   const wantLinks = new Set([...l.networks.map((n) => n.Bridge), ...attached.map((e) => e.HostIfName)]);
   compareSets('host links', wantLinks, new Set(hostLinks.keys()), out);
+  // An uplink network's switch has the adapter's MAC and the adapter as its port, which holds no
+  // address of its own (the host's moved onto the switch); no other link is a port of a switch.
+  const allLinks = (await ipJson(['-d', 'addr', 'show'], `/run/netns/${o.hostNs}`)) as IpLink[];
+  const adapters = new Map(l.networks.filter((n) => n.Uplink).map((n) => [n.Uplink!.Adapter, n]));
+  for (const k of allLinks.filter((x) => !x.ifname.startsWith('sy-'))) {
+    const n = adapters.get(k.ifname);
+    if (!n) {
+      if (k.master?.startsWith('sy-')) out.push(`link ${k.ifname}: a port of ${k.master} but no network's adapter`);
+      continue;
+    }
+    if (k.master !== n.Bridge) out.push(`adapter ${k.ifname}: master ${k.master}, want ${n.Bridge}`);
+    if (!k.flags?.includes('UP')) out.push(`adapter ${k.ifname}: down`);
+    same(`adapter ${k.ifname} addresses (they live on ${n.Bridge})`, [], movable(k), out);
+  }
+  for (const [a, n] of adapters) if (!allLinks.some((x) => x.ifname === a)) out.push(`adapter ${a} of network ${n.Name} does not exist`);
   for (const n of l.networks) {
     const k = hostLinks.get(n.Bridge);
     if (!k) continue;
+    if (n.Uplink) {
+      if (k.linkinfo?.info_kind !== 'bridge') out.push(`link ${n.Bridge}: kind ${k.linkinfo?.info_kind}, want bridge`);
+      if (!k.flags?.includes('UP')) out.push(`link ${n.Bridge}: down`);
+      if (k.address !== macOf(n.Uplink.MacAddress)) out.push(`link ${n.Bridge}: MAC ${k.address}, want the adapter's ${macOf(n.Uplink.MacAddress)}`);
+      continue;
+    }
     const want = `${gatewayOf(n)}/${subnetOf(n).IpAddressPrefix.split('/')[1]}`;
     if (k.linkinfo?.info_kind !== 'bridge') out.push(`link ${n.Bridge}: kind ${k.linkinfo?.info_kind}, want bridge`);
     if (!k.flags?.includes('UP')) out.push(`link ${n.Bridge}: down`);
@@ -118,6 +145,8 @@ export async function disagreements(l: Listing, o: { hostNs: string; stateDir: s
     if (!k) continue;
     const bridge = nets.get(e.HostComputeNetwork)?.Bridge;
     if (k.master !== bridge) out.push(`link ${e.HostIfName}: master ${k.master}, want ${bridge}`);
+    const isolated = nets.get(e.HostComputeNetwork)?.Type === 'L2Tunnel';
+    if (!!k.linkinfo?.info_slave_data?.isolated !== isolated) out.push(`link ${e.HostIfName}: isolated ${!!k.linkinfo?.info_slave_data?.isolated}, want ${isolated}`);
     if (!k.flags?.includes('UP')) out.push(`link ${e.HostIfName}: down`);
     if (k.mtu !== (e.Mtu ?? 1500)) out.push(`link ${e.HostIfName}: MTU ${k.mtu}, want ${e.Mtu ?? 1500}`);
     same(`link ${e.HostIfName} addresses`, [], v4(k), out);
@@ -190,6 +219,14 @@ export async function disagreements(l: Listing, o: { hostNs: string; stateDir: s
   // ---- the inet table: map and set elements, chains ----
   const inet = await nftTable(o.hostNs, 'inet');
   const bridgeT = await nftTable(o.hostNs, 'bridge');
+  const netdevT = await nftTable(o.hostNs, 'netdev');
+  const rewriting = l.networks.filter((n) => n.Uplink && REWRITES[n.Type]);
+  if (!rewriting.length && netdevT?.rules.size) out.push(`table netdev switchyard has chains without an L2Bridge or L2Tunnel network: ${[...netdevT.rules.keys()]}`);
+  if (rewriting.length) {
+    if (!netdevT) out.push('table netdev switchyard is missing');
+    // an adapter's egress: the Ethernet source and the ARP sender, and L2Tunnel's TUNNEL_MAC back
+    else compareTable('netdev', new Map(), new Map(rewriting.map((n) => [`up-${short(n.ID)}`, REWRITES[n.Type]!])), netdevT, out);
+  }
   if (!l.networks.length) {
     if (inet) out.push('table inet switchyard exists without networks');
     if (bridgeT) out.push('table bridge switchyard exists without networks');
@@ -213,14 +250,14 @@ export async function disagreements(l: Listing, o: { hostNs: string; stateDir: s
     want.get(set)!.set(key, value);
   };
   const chains = new Map<string, number | undefined>(BASE_CHAINS.map((c) => [c, undefined]));
-  for (const n of l.networks) {
+  for (const n of l.networks.filter((x) => !x.Uplink)) {
     put('nat_subnets', subnetOf(n).IpAddressPrefix);
     put('fwd_into_net', n.Bridge, `jump net-${short(n.ID)}-in`);
     put('post_into_net', n.Bridge, `jump net-${short(n.ID)}-post`);
     put('net_gateway', `${n.Bridge} . ${gatewayOf(n)}`);
     chains.set(`net-${short(n.ID)}-in`, 5);
     chains.set(`net-${short(n.ID)}-post`, 2);
-    const underived = [...(n.Policies ?? []).map((p) => p.Type), ...(n.Internal ? ['Internal'] : []), ...((n.Dns.ServerList ?? []).includes(gatewayOf(n)) ? ['DNS on the gateway'] : [])];
+    const underived = [...(n.Policies ?? []).map((p) => p.Type).filter((t) => t !== 'NetAdapterName'), ...(n.Internal ? ['Internal'] : []), ...((n.Dns.ServerList ?? []).includes(gatewayOf(n)) ? ['DNS on the gateway'] : [])];
     if (underived.length) out.push(`checker: network ${n.Name} has ${underived.join(', ')}, which this checker does not derive`);
   }
   for (const e of l.endpoints) {
@@ -263,7 +300,17 @@ export async function disagreements(l: Listing, o: { hostNs: string; stateDir: s
     putB('ep_src', `${e.HostIfName} . ${ip}`);
     putB('ep_mac', `${e.HostIfName} . ${mac}`);
   }
-  compareTable('bridge', wantB, new Map([['spoof', 6]]), bridgeT, out);
+  // L2Bridge and L2Tunnel: what comes in by the adapter for an endpoint's address gets its MAC back
+  const wantBChains = new Map<string, number | undefined>([['spoof', 6]]);
+  for (const n of rewriting) wantBChains.set(`sw-${short(n.ID)}-in`, REWRITES[n.Type]);
+  const byId = new Map(l.networks.map((n) => [n.ID, n]));
+  for (const e of attached) {
+    const n = byId.get(e.HostComputeNetwork);
+    if (!n?.Uplink || !REWRITES[n.Type]) continue;
+    if (!wantB.has('ep_by_ip')) wantB.set('ep_by_ip', new Map());
+    wantB.get('ep_by_ip')!.set(`${n.Uplink.Adapter} . ${e.IpConfigurations[0]!.IpAddress}`, macOf(e.MacAddress));
+  }
+  compareTable('bridge', wantB, wantBChains, bridgeT, out);
   return out;
 }
 
@@ -282,6 +329,11 @@ async function checkQdisc(what: string, dev: string, netns: string, bytes: numbe
 
 async function ipJson(args: string[], netns: string): Promise<unknown[]> {
   return JSON.parse((await run(['ip', '-j', ...args], { netns })).stdout || '[]') as unknown[];
+}
+
+/** The addresses that move between an adapter and its switch: IPv4, and IPv6 but link-local. */
+function movable(k: IpLink): string[] {
+  return (k.addr_info ?? []).filter((a) => a.family === 'inet' || a.scope !== 'link').map((a) => `${a.local}/${a.prefixlen}`);
 }
 
 function v4(k: IpLink): string[] {
