@@ -6,17 +6,10 @@
 import type { LifecycleResult } from './lifecycle/run-lifecycle.js';
 import type { ScaleResult } from './scale/run-scale.js';
 import type { ThroughputResult } from './throughput/run-throughput.js';
+import type { Machine } from './lib/machine.js';
 import { fmtGbps, fmtMs, fmtRatio, median, percentile, ratio } from './lib/stats.js';
 
-export interface Machine {
-  kernel: string;
-  nproc: string;
-  cpu: string;
-  node: string;
-  date: string;
-  command: string;
-  commit: string;
-}
+export type { Machine } from './lib/machine.js';
 
 export interface BenchReport {
   machine: Machine;

@@ -7,7 +7,7 @@
  * BENCH_IPERF_RUNS, BENCH_SCALE (0 skips (c)), BENCH_SCALE_ATTACHED, BENCH_ONLY=lifecycle,throughput,scale,docker.
  * (d) the Docker front door (bench/docker/run-docker.ts) writes bench/DOCKER-RESULTS.md.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hostdAvailable, loadConfig, type BenchConfig } from './lib/config.js';
@@ -24,7 +24,8 @@ import { runLifecycle } from './lifecycle/run-lifecycle.js';
 import { runScale } from './scale/run-scale.js';
 import { runThroughput } from './throughput/run-throughput.js';
 import { buildBareBridge, buildBareVeth, buildHostd, type Scenario } from './throughput/topologies.js';
-import { renderReport, type BenchReport, type Machine } from './report.js';
+import { renderReport, type BenchReport } from './report.js';
+import { describeMachine } from './lib/machine.js';
 
 /** Names the run gives to objects inside its namespaces; seeing one in the root namespace is a leak. */
 const OUR_NAMES = ['cni-bench0', 'br-floor', 'bench-out0', 'sybench'];
@@ -37,25 +38,6 @@ function message(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-async function describeMachine(cfg: BenchConfig): Promise<Machine> {
-  const out = async (argv: string[], opts = {}) => (await exec(argv, opts).catch(() => ({ stdout: '?' }))).stdout.trim();
-  const cpu = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? '?';
-  const env = Object.entries(process.env)
-    .filter(([k]) => k.startsWith('BENCH_'))
-    .map(([k, v]) => `${k}=${v}`);
-  const invoked = process.env['npm_lifecycle_event'] === 'bench' ? 'npm run bench' : 'node dist/bench/run.js';
-  const commit = await out(['git', '-C', cfg.repoRoot, 'rev-parse', '--short', 'HEAD']);
-  const dirty = (await out(['git', '-C', cfg.repoRoot, 'status', '--porcelain'])) !== '';
-  return {
-    kernel: await out(['uname', '-r']),
-    nproc: await out(['nproc']),
-    cpu,
-    node: process.version,
-    date: new Date().toISOString(),
-    command: [...env, invoked].join(' '),
-    commit: `${commit}${dirty ? ' + uncommitted changes' : ''}`,
-  };
-}
 
 async function lifecycleSection(cfg: BenchConfig, world: HostdWorld | undefined, tmpDir: string, root: Teardown, report: BenchReport): Promise<void> {
   const td = root.child();
@@ -127,7 +109,7 @@ async function main(): Promise<void> {
   const cfg = loadConfig();
   const rootBefore = await snapshotRoot();
   const report: BenchReport = {
-    machine: await describeMachine(cfg),
+    machine: await describeMachine(cfg.repoRoot, 'bench', 'node dist/bench/run.js'),
     iterations: cfg.iterations,
     iperfRuns: cfg.iperfRuns,
     iperfSeconds: cfg.iperfSeconds,

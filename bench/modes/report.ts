@@ -6,16 +6,11 @@
 import type { LifecycleResult } from '../lifecycle/run-lifecycle.js';
 import type { ThroughputResult } from '../throughput/run-throughput.js';
 import { fmtGbps, fmtMs, fmtRatio, median, percentile, ratio } from '../lib/stats.js';
+import type { Machine as BaseMachine } from '../lib/machine.js';
 import { MODES, scenarioKey, type Mode } from './fabric.js';
 
-export interface Machine {
-  kernel: string;
-  nproc: string;
-  cpu: string;
-  node: string;
-  date: string;
-  command: string;
-  commit: string;
+/** The bench's machine facts, with the machine's load around the run (it is shared and noisy). */
+export interface Machine extends BaseMachine {
   loadBefore: string;
   loadAfter?: string;
   durationS?: number;

@@ -30,7 +30,8 @@ import { runThroughput } from '../throughput/run-throughput.js';
 import type { Scenario } from '../throughput/topologies.js';
 import { buildBareScenarios, buildFabric, buildSwitchyardScenarios, hostIp, ipBatch, MODES, SUBNET_OF, TIMED_ADAPTER, uplinkNetworkDoc, type Fabric, type Mode } from './fabric.js';
 import { ModeFloorPath, ModeHostdPath } from './paths.js';
-import { renderReport, type Machine, type ModesReport, type NetCreateResult } from './report.js';
+import { renderReport, type ModesReport, type NetCreateResult } from './report.js';
+import { describeMachine } from '../lib/machine.js';
 
 const OUR_NAMES = ['sybench', 'sy-sw-floor'];
 const started = Date.now();
@@ -53,26 +54,6 @@ function intFromEnv(name: string, fallback: number, min: number, max = Number.MA
 
 const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 
-async function describeMachine(cfg: BenchConfig): Promise<Machine> {
-  const out = async (argv: string[]) => (await exec(argv).catch(() => ({ stdout: '?' }))).stdout.trim();
-  const cpu = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? '?';
-  const env = Object.entries(process.env)
-    .filter(([k]) => k.startsWith('BENCH_'))
-    .map(([k, v]) => `${k}=${v}`);
-  const invoked = process.env['npm_lifecycle_event'] === 'bench:modes' ? 'npm run bench:modes' : 'node dist/bench/modes/run-modes.js';
-  const commit = await out(['git', '-C', cfg.repoRoot, 'rev-parse', '--short', 'HEAD']);
-  const dirty = (await out(['git', '-C', cfg.repoRoot, 'status', '--porcelain'])) !== '';
-  return {
-    kernel: await out(['uname', '-r']),
-    nproc: await out(['nproc']),
-    cpu,
-    node: process.version,
-    date: new Date().toISOString(),
-    command: [...env, invoked].join(' '),
-    commit: `${commit}${dirty ? ' + uncommitted changes in the working tree (shared with other engineers)' : ''}`,
-    loadBefore: loadavg(),
-  };
-}
 
 interface LinkJson {
   ifname: string;
@@ -192,7 +173,7 @@ async function main(): Promise<void> {
   if (!hostdAvailable(cfg)) throw new Error(`${cfg.hostdEntry} does not exist`);
   const rootBefore = await snapshotRoot();
   const report: ModesReport = {
-    machine: await describeMachine(cfg),
+    machine: { ...(await describeMachine(cfg.repoRoot, 'bench:modes', 'node dist/bench/modes/run-modes.js', ' + uncommitted changes in the working tree (shared with other engineers)')), loadBefore: loadavg() },
     prefix: cfg.prefix,
     rounds,
     iperfSeconds: cfg.iperfSeconds,

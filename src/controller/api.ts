@@ -10,7 +10,7 @@ import type { Duplex } from 'node:stream';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { asSyError, httpStatusOf, SyError, type ErrorCode } from '../errors.js';
 import { parseDoc } from '../hcn/schema.js';
-import { MAX_JSON_DEPTH, nestsDeeperThan } from '../model/json-depth.js';
+import { acceptJsonBodies } from '../http/json-body.js';
 import { readAudit } from './audit.js';
 import { authenticate, type Principal } from './auth.js';
 import { Engine, type Preconditions, type Target } from './engine.js';
@@ -73,19 +73,7 @@ export function buildControllerApi(opts: ControllerApiOptions): FastifyInstance 
       return sendError(reply, e);
     }
   });
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
-    const text = String(body);
-    if (text.trim() === '') return done(null, undefined);
-    let doc: unknown;
-    try {
-      doc = JSON.parse(text);
-    } catch (e) {
-      return done(new SyError('SY_BAD_REQUEST', `Request body is not valid JSON: ${(e as Error).message}`), undefined);
-    }
-    if (nestsDeeperThan(doc, MAX_JSON_DEPTH)) return done(new SyError('SY_BAD_REQUEST', `Request body nests deeper than ${MAX_JSON_DEPTH} levels`), undefined);
-    done(null, doc);
-  });
+  acceptJsonBodies(app);
   app.setErrorHandler((err, _req, reply) => sendError(reply, err));
   app.setNotFoundHandler((req, reply) => sendError(reply, new SyError('SY_NOT_FOUND', `No route ${req.method} ${req.url.slice(0, 200)}`)));
 

@@ -179,7 +179,7 @@ export class FakeDataPlane implements DataPlane {
     const master = [...this.links.values()].find((l) => l.uplink === name)?.name;
     const n = [...name].reduce((h, c) => (h * 31 + c.charCodeAt(0)) >>> 0, 7);
     const mac = `02:00:${[24, 16, 8, 0].map((s) => ((n >>> s) & 255).toString(16).padStart(2, '0')).join(':')}`;
-    return { name, mac, linkType: 'ether', up: true, mtu: 1500, addresses: [], ...(master ? { master } : {}) };
+    return { name, mac, linkType: 'ether', up: true, mtu: 1500, addresses: [], addressSpecs: [], ...(master ? { master } : {}) };
   }
 
   async hostLinkNames(): Promise<string[]> {

@@ -66,6 +66,8 @@ export interface AdapterState {
   mtu: number;
   /** the addresses that move with it (IPv4, IPv6 but link-local), "addr/len" */
   addresses: { address: string; family: 'inet' | 'inet6'; dynamic: boolean }[];
+  /** the same as `ip addr` arguments (flags and broadcast kept), for the move */
+  addressSpecs: string[];
 }
 
 const FOREVER = 4294967295;
@@ -93,14 +95,18 @@ export async function readAdapter(name: string): Promise<AdapterState | undefine
       family: a.family,
       dynamic: !!a.dynamic || (a.valid_life_time !== undefined && a.valid_life_time !== FOREVER),
     })),
+    addressSpecs: specsOf(l.addr_info ?? []),
   };
 }
 
 /** The link's addresses that move, as `ip addr` arguments (flags and broadcast kept). */
 async function addressSpecs(dev: string): Promise<string[]> {
   const { stdout } = await run(['ip', '-j', 'addr', 'show', 'dev', dev]);
-  const l = (JSON.parse(stdout || '[]') as IpLinkAddrs[])[0];
-  return (l?.addr_info ?? []).filter(movable).map((a) =>
+  return specsOf((JSON.parse(stdout || '[]') as IpLinkAddrs[])[0]?.addr_info ?? []);
+}
+
+function specsOf(addrs: IpAddr[]): string[] {
+  return addrs.filter(movable).map((a) =>
     [
       `${a.local}/${a.prefixlen}`,
       ...(a.broadcast ? ['brd', a.broadcast] : []),
@@ -135,9 +141,12 @@ async function routeSpecs(dev: string): Promise<string[]> {
   return out;
 }
 
-/** The batch that moves `from`'s addresses and routes to `to`, with `port` (the port change) in the middle. */
-async function moveBatch(from: string, to: string, port: string[]): Promise<string[]> {
-  const [addrs, routes] = await Promise.all([addressSpecs(from), routeSpecs(from)]);
+/**
+ * The batch that moves `from`'s addresses and routes to `to`, with `port` (the port change) in the
+ * middle; `known`: `from`'s addresses when the caller has just read them.
+ */
+async function moveBatch(from: string, to: string, port: string[], known?: string[]): Promise<string[]> {
+  const [addrs, routes] = await Promise.all([known ?? addressSpecs(from), routeSpecs(from)]);
   return [
     ...addrs.map((a) => `addr replace ${a} dev ${to}`),
     ...port,
@@ -162,7 +171,7 @@ export async function ensureSwitch(b: BridgePlan, exists: boolean, up: boolean):
   if (adapter.master !== b.name) {
     const leased = adapter.addresses.find((a) => a.dynamic);
     if (leased) throw new SyError('SY_IN_USE', `Adapter "${name}" holds ${leased.address} leased by DHCP: moving it onto "${b.name}" would stop its renewals and cut the host off`);
-    cmds.push(...(await moveBatch(name, b.name, [`link set ${b.name} up`, `link set ${name} master ${b.name}`, `link set ${name} up`])));
+    cmds.push(...(await moveBatch(name, b.name, [`link set ${b.name} up`, `link set ${name} master ${b.name}`, `link set ${name} up`], adapter.addressSpecs)));
   } else if (!up) cmds.push(`link set ${b.name} up`);
   if (!cmds.length) return;
   faultStep(`kernel: switch ${b.name}`);

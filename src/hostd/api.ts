@@ -10,7 +10,7 @@ import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { asSyError, httpStatusOf, SyError } from '../errors.js';
 import type { HostService } from './service.js';
 import { renderMetrics } from './metrics.js';
-import { MAX_JSON_DEPTH, nestsDeeperThan } from '../model/json-depth.js';
+import { acceptJsonBodies } from '../http/json-body.js';
 import { bearerMatches } from './token.js';
 
 export const VERSION = '0.1.0';
@@ -37,20 +37,7 @@ export function buildApi(svc: HostService, opts: ApiOptions = {}): FastifyInstan
       return sendError(reply, new SyError('SY_UNAUTHORIZED', 'This listener needs "Authorization: Bearer <token>" with hostd\'s token'));
     });
   }
-  // hcsshim and curl send JSON with or without a content type: parse any body as JSON.
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
-    const text = String(body);
-    if (text.trim() === '') return done(null, undefined);
-    let doc: unknown;
-    try {
-      doc = JSON.parse(text);
-    } catch (e) {
-      return done(new SyError('SY_BAD_REQUEST', `Request body is not valid JSON: ${(e as Error).message}`), undefined);
-    }
-    if (nestsDeeperThan(doc, MAX_JSON_DEPTH)) return done(new SyError('SY_BAD_REQUEST', `Request body nests deeper than ${MAX_JSON_DEPTH} levels`), undefined);
-    done(null, doc);
-  });
+  acceptJsonBodies(app);
   app.setErrorHandler((err, _req, reply) => sendError(reply, err));
   app.setNotFoundHandler((req, reply) => sendError(reply, new SyError('SY_NOT_FOUND', `No route ${req.method} ${req.url}`)));
 
