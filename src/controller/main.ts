@@ -5,21 +5,20 @@
  * controllers on one etcd are replicas, and a restarted one picks up where the store is.
  */
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { SyError } from '../errors.js';
 import { parseListenAddress, isLoopback } from '../hostd/token.js';
 import { buildControllerApi } from './api.js';
 import { createToken, listTokens, revokeToken } from './auth.js';
-import { SqliteStore } from './store/sqlite.js';
-import type { Store } from './store/store.js';
+import { openStore } from './store/open.js';
 
 export const CONTROLLER_USAGE = `Usage: switchyard controller [--listen IP:PORT] [--store SPEC] [--state-dir DIR] [--tls-cert FILE --tls-key FILE]
        switchyard controller token create --tenant TENANT --role admin|tenant [--store SPEC] [--state-dir DIR]
        switchyard controller token ls | revoke TOKEN-ID [--store SPEC] [--state-dir DIR]
 
   --listen IP:PORT     where the northbound API (/networking/v1/...) answers (default 127.0.0.1:7080)
-  --store SPEC         sqlite (default: DIR/controller.db), sqlite:PATH, or etcd://HOST:PORT[,HOST:PORT...]
+  --store SPEC         sqlite (default: DIR/controller.db), sqlite:/PATH, or an etcd cluster:
+                       etcd://HOST:PORT[,HOST:PORT...] (replicas on one cluster serve the same data)
   --state-dir DIR      default /var/lib/switchyard
   --tls-cert/--tls-key serve HTTPS with this PEM certificate and key (bearer tokens should not cross a
                        network in clear text)
@@ -47,7 +46,7 @@ export async function controllerMain(argv: string[]): Promise<number> {
   // only what this file writes is logged (addresses already parsed): no user string reaches the log
   const log = (m: string) => console.log(`${new Date().toISOString()} info ${m}`);
   if (!tls && !isLoopback(host)) console.error(`${new Date().toISOString()} warn serving on ${host} without TLS: bearer tokens cross the network in clear text (give --tls-cert/--tls-key)`);
-  const store = await openControllerStore(values.store, values['state-dir']);
+  const store = await openStore(values.store, values['state-dir']);
   const app = buildControllerApi({ store, ...(tls ? { tls } : {}) });
   try {
     await app.listen({ host, port });
@@ -76,7 +75,7 @@ async function tokenCommand(argv: string[]): Promise<number> {
   if (extra !== undefined || !['create', 'ls', 'revoke'].includes(verb ?? '')) throw new SyError('SY_BAD_REQUEST', `controller token create|ls|revoke\n\n${CONTROLLER_USAGE}`);
   if (verb === 'create' && (!values.tenant || !values.role)) throw new SyError('SY_BAD_REQUEST', 'controller token create needs --tenant TENANT and --role admin|tenant');
   if (verb === 'revoke' && !id) throw new SyError('SY_BAD_REQUEST', 'controller token revoke TOKEN-ID');
-  const store = await openControllerStore(values.store, values['state-dir']);
+  const store = await openStore(values.store, values['state-dir']);
   try {
     if (verb === 'create') {
       const t = await createToken(store, values.tenant!, values.role!);
@@ -92,12 +91,4 @@ async function tokenCommand(argv: string[]): Promise<number> {
   } finally {
     await store.close();
   }
-}
-
-/** --store: "sqlite" (the default, DIR/controller.db), "sqlite:PATH", or an etcd cluster. */
-async function openControllerStore(spec: string | undefined, stateDir: string): Promise<Store> {
-  const s = spec ?? 'sqlite';
-  if (s === 'sqlite') return SqliteStore.open(join(stateDir, 'controller.db'));
-  if (s.startsWith('sqlite:')) return SqliteStore.open(s.slice('sqlite:'.length));
-  throw new SyError('SY_NOT_SUPPORTED', `--store ${s}: use sqlite or sqlite:PATH (the etcd backend is not in this build yet)`);
 }

@@ -74,18 +74,23 @@ describe('sqlite store file', () => {
     }
   });
 
-  it('is what openStore opens for no spec, sqlite: and sqlite:///path, and refuses other specs', async () => {
+  it('is what openStore opens for no spec, sqlite, sqlite:, sqlite:/path and sqlite:///path, and refuses other specs', async () => {
     const stateDir = join(dir, 'open-state');
     const byDefault = await openStore(undefined, stateDir);
     const r = await byDefault.put('/open/a', '1');
     await byDefault.close();
-    const named = await openStore('sqlite:', stateDir);
-    assert.equal((await named.get('/open/a'))?.modRevision, r, 'sqlite: is the same default file');
-    assert.equal(named.kind, 'sqlite');
-    await named.close();
-    const explicit = await openStore(`sqlite://${join(stateDir, 'controller.db')}`, '/nonexistent');
-    assert.equal((await explicit.get('/open/a'))?.value, '1');
-    await explicit.close();
+    for (const spec of ['sqlite:', 'sqlite']) {
+      const named = await openStore(spec, stateDir);
+      assert.equal((await named.get('/open/a'))?.modRevision, r, `${spec} is the same default file`);
+      assert.equal(named.kind, 'sqlite');
+      await named.close();
+    }
+    for (const spec of [`sqlite://${join(stateDir, 'controller.db')}`, `sqlite:${join(stateDir, 'controller.db')}`]) {
+      const explicit = await openStore(spec, '/nonexistent');
+      assert.equal((await explicit.get('/open/a'))?.value, '1', spec);
+      await explicit.close();
+    }
+    await rejectsWith(openStore('sqlite:relative/path.db', stateDir), 'SY_BAD_REQUEST');
     await rejectsWith(openStore('sqlite://relative/path.db', stateDir), 'SY_BAD_REQUEST');
     await rejectsWith(openStore('sqlite://%zz', stateDir), 'SY_BAD_REQUEST');
     await rejectsWith(openStore('postgres://db', stateDir), 'SY_BAD_REQUEST');
