@@ -20,6 +20,7 @@ import { KINDS } from './kinds/index.js';
 import { API_PREFIX, openApiDocument } from './openapi.js';
 import { RESOURCE_ID } from './schema.js';
 import type { Store } from './store/store.js';
+import { REVISION_HEADER, watchRoute, type WatchRouteOptions } from './watch.js';
 
 export const CONTROLLER_VERSION = '0.1.0';
 
@@ -30,6 +31,7 @@ export interface ControllerApiOptions {
   store: Store;
   /** serve HTTPS with this certificate and key (PEM) */
   tls?: { cert: Buffer; key: Buffer };
+  watch?: WatchRouteOptions;
 }
 
 /** [MS-NCNBI]-style error codes by status; syCode keeps Switchyard's own. */
@@ -87,6 +89,7 @@ export function buildControllerApi(opts: ControllerApiOptions): FastifyInstance 
   });
 
   for (const kind of KINDS) routesOf(app, engine, kind, who);
+  watchRoute(app, engine, who, opts.watch);
   return app;
 }
 
@@ -94,7 +97,11 @@ type Params = { Params: { id: string; childId?: string } };
 
 function routesOf(app: FastifyInstance, engine: Engine, kind: ResourceKind, who: (req: FastifyRequest) => Principal): void {
   const base = `${API_PREFIX}/${kind.collection}`;
-  app.get(base, async (req) => ({ value: await engine.list(who(req), kind) }));
+  app.get(base, async (req, reply) => {
+    const { value, revision } = await engine.list(who(req), kind);
+    // where a watch (GET /networking/v1/watch?fromRevision=) picks up after this list
+    return reply.header(REVISION_HEADER, String(revision)).send({ value });
+  });
   resource(app, engine, kind, undefined, `${base}/:id`, who);
   for (const child of kind.children) {
     app.get<Params>(`${base}/:id/${child.name}`, async (req) => engine.get(who(req), { kind, id: resourceId(req.params.id, 'resourceId'), child: child.name }));

@@ -67,16 +67,34 @@ export class Engine {
     return this.visible(who, rec) ? { kv, rec } : undefined;
   }
 
-  async list(who: Principal, kind: ResourceKind): Promise<Props[]> {
+  /** The collection as `who` sees it, and the store revision it was read at (watch from revision + 1 to miss nothing). */
+  async list(who: Principal, kind: ResourceKind): Promise<{ value: Props[]; revision: number }> {
     this.admit(who, kind);
     const prefix = `/${kind.collection}`;
-    const [{ kvs }, state] = await Promise.all([this.store.range(collectionPrefix(kind.collection)), this.readState(kind, prefix, true)]);
-    const out: Props[] = [];
+    const [{ kvs, revision }, state] = await Promise.all([this.store.range(collectionPrefix(kind.collection)), this.readState(kind, prefix, true)]);
+    const value: Props[] = [];
     for (const kv of kvs) {
       const rec = JSON.parse(kv.value) as StoredRecord;
-      if (this.visible(who, rec)) out.push(viewOf(kind, rec.doc, kv.modRevision, state));
+      if (this.visible(who, rec)) value.push(viewOf(kind, rec.doc, kv.modRevision, state));
     }
-    return out;
+    return { value, revision };
+  }
+
+  /**
+   * A stored resource (a key under collectionPrefix) as `who` would GET it, or undefined when `who`
+   * may not see it: what the watch stream sends for a put.
+   */
+  async viewOfStored(who: Principal, kind: ResourceKind, kv: KeyValue): Promise<Props | undefined> {
+    if (kind.adminOnly && who.role !== 'admin') return undefined;
+    const rec = JSON.parse(kv.value) as StoredRecord;
+    if (!this.visible(who, rec)) return undefined;
+    return viewOf(kind, rec.doc, kv.modRevision, await this.readState(kind, rec.doc.resourceRef, false));
+  }
+
+  /** Whether `who` may see the stored resource (a stored record's JSON). */
+  maySee(who: Principal, kind: ResourceKind, value: string): boolean {
+    if (kind.adminOnly && who.role !== 'admin') return false;
+    return this.visible(who, JSON.parse(value) as StoredRecord);
   }
 
   /** GET of a resource, a child, or (childId undefined) a child collection. */

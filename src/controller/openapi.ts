@@ -51,7 +51,14 @@ export function openApiDocument(kinds: readonly ResourceKind[], version: string)
     get: {
       tags: [tag],
       summary: `List ${name}`,
-      responses: { '200': { description: 'The collection', content: json({ type: 'object', properties: { value: { type: 'array', items: ref(name) } } }) }, ...errors },
+      responses: {
+        '200': {
+          description: 'The collection',
+          headers: { 'X-Sy-Revision': { description: 'The store revision the list was read at: GET /watch?fromRevision=(it + 1) misses nothing after it', schema: { type: 'integer' } } },
+          content: json({ type: 'object', properties: { value: { type: 'array', items: ref(name) } } }),
+        },
+        ...errors,
+      },
     },
   });
   for (const k of kinds) {
@@ -71,6 +78,18 @@ export function openApiDocument(kinds: readonly ResourceKind[], version: string)
       summary: 'Who changed what (admins only), oldest first',
       parameters: [{ name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 100000 } }],
       responses: { '200': { description: 'The newest entries', content: json({ type: 'object', properties: { value: { type: 'array' } } }) }, ...errors },
+    },
+  };
+  paths[`${API_PREFIX}/watch`] = {
+    get: {
+      tags: ['watch'],
+      summary: 'Changes as server-sent events (put, delete, configurationState) of what the token may see; resumes after Last-Event-ID',
+      parameters: [
+        { name: 'fromRevision', in: 'query', required: false, schema: { type: 'integer', minimum: 0 }, description: 'Start at this store revision (a list\'s X-Sy-Revision + 1); 0 or none: from now' },
+        { name: 'collection', in: 'query', required: false, schema: { type: 'string', enum: kinds.map((k) => k.collection) } },
+        { name: 'Last-Event-ID', in: 'header', required: false, schema: { type: 'string' }, description: 'The last event id seen: resume after it' },
+      ],
+      responses: { '200': { description: 'An endless text/event-stream; an error event ends it (Gone: the revision was compacted, list again)', content: { 'text/event-stream': { schema: { type: 'string' } } } }, ...errors },
     },
   };
   return {

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
-import { buildControllerApi } from '../../src/controller/api.js';
+import { buildControllerApi, type ControllerApiOptions } from '../../src/controller/api.js';
 import { createToken } from '../../src/controller/auth.js';
 import { SqliteStore } from '../../src/controller/store/sqlite.js';
 import type { Store } from '../../src/controller/store/store.js';
@@ -35,13 +35,13 @@ export interface TestController {
   close(): Promise<void>;
 }
 
-export async function startController(): Promise<TestController> {
+export async function startController(opts: Omit<ControllerApiOptions, 'store'> = {}): Promise<TestController> {
   const dir = mkdtempSync(join(tmpdir(), 'sy-nc-api-'));
   let store: Store | undefined;
   let app: FastifyInstance | undefined;
   try {
     store = await SqliteStore.open(join(dir, 'controller.db'));
-    app = buildControllerApi({ store });
+    app = buildControllerApi({ ...opts, store });
     await app.listen({ host: '127.0.0.1', port: 0 });
   } catch (e) {
     await app?.close();

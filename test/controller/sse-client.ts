@@ -1,0 +1,93 @@
+/**
+ * A server-sent events reader for the watch tests: opens GET /networking/v1/watch with a token and
+ * parses the text/event-stream framing itself (id, event, data lines; comments skipped), so the
+ * tests check the wire format a browser's EventSource reads, not a library's idea of it.
+ */
+export interface SseEvent {
+  id?: string;
+  event: string;
+  /** the parsed JSON data (tests read it field by field) */
+  data: any;
+}
+
+export interface SseStream {
+  status: number;
+  contentType: string | null;
+  /** the next event that satisfies pred (events before it are consumed), or a timeout error */
+  next(pred?: (e: SseEvent) => boolean, timeoutMs?: number): Promise<SseEvent>;
+  /** every event received so far and not yet consumed */
+  pending(): SseEvent[];
+  /** resolves when the server ended the stream */
+  ended: Promise<void>;
+  close(): void;
+}
+
+export async function openWatch(base: string, token: string, query = '', headers: Record<string, string> = {}): Promise<SseStream> {
+  const ac = new AbortController();
+  const res = await fetch(`${base}/networking/v1/watch${query}`, { headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream', ...headers }, signal: ac.signal });
+  const queue: SseEvent[] = [];
+  const waiters = new Set<() => void>();
+  const wake = () => {
+    for (const w of [...waiters]) w();
+  };
+  let done = false;
+  const ended = (async () => {
+    if (!res.body || res.status !== 200) return;
+    const decoder = new TextDecoder();
+    let buf = '';
+    try {
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        buf += decoder.decode(chunk, { stream: true });
+        let cut: number;
+        while ((cut = buf.indexOf('\n\n')) >= 0) {
+          const block = buf.slice(0, cut);
+          buf = buf.slice(cut + 2);
+          const ev: Partial<SseEvent> & { lines: string[] } = { lines: [] };
+          for (const line of block.split('\n')) {
+            if (line.startsWith(':')) continue;
+            const colon = line.indexOf(':');
+            const field = colon < 0 ? line : line.slice(0, colon);
+            const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
+            if (field === 'id') ev.id = value;
+            else if (field === 'event') ev.event = value;
+            else if (field === 'data') ev.lines.push(value);
+          }
+          if (!ev.lines.length) continue;
+          queue.push({ ...(ev.id !== undefined ? { id: ev.id } : {}), event: ev.event ?? 'message', data: JSON.parse(ev.lines.join('\n')) });
+          wake();
+        }
+      }
+    } catch {
+      // aborted by close()
+    } finally {
+      done = true;
+      wake();
+    }
+  })();
+  return {
+    status: res.status,
+    contentType: res.headers.get('content-type'),
+    ended,
+    pending: () => [...queue],
+    close: () => ac.abort(),
+    async next(pred = () => true, timeoutMs = 10_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const i = queue.findIndex(pred);
+        if (i >= 0) return queue.splice(0, i + 1)[i]!;
+        if (done) throw new Error(`The stream ended before the awaited event (got: ${JSON.stringify(queue.map((e) => e.event))})`);
+        const left = deadline - Date.now();
+        if (left <= 0) throw new Error(`No awaited event within ${timeoutMs} ms (got: ${JSON.stringify(queue.map((e) => e.event))})`);
+        await new Promise<void>((r) => {
+          const t = setTimeout(r, left);
+          const w = () => {
+            clearTimeout(t);
+            waiters.delete(w);
+            r();
+          };
+          waiters.add(w);
+        });
+      }
+    },
+  };
+}
