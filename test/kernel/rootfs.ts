@@ -2,7 +2,7 @@
 import { copyFileSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
-const APPLETS = ['sh', 'httpd', 'sleep', 'ip', 'cat', 'ls', 'wget', 'ifconfig', 'true'];
+const APPLETS = ['sh', 'httpd', 'sleep', 'ip', 'cat', 'ls', 'wget', 'ifconfig', 'true', 'nc', 'printf', 'tail', 'grep'];
 
 /** Makes DIR/rootfs with /bin/busybox, its applets and `files` (path → content); answers its path. */
 export function busyboxRootfs(dir: string, files: Record<string, string> = {}): string {

@@ -78,11 +78,11 @@ export class Podman {
     return p;
   }
 
-  /** Runs `podman ARGS` in the host namespace; exit codes 1, 2 and 125 are answered, not thrown. */
+  /** Runs `podman ARGS` in the host namespace; exit codes 1, 2 and 125-127 (e.g. 126: a CNI ADD refused) are answered, not thrown. */
   run(...args: string[]) {
     return run(['nsenter', `--net=/run/netns/${this.hostNs}`, '--', 'podman', '--root', this.graph, '--runroot', this.runroot, ...args], {
       env: this.env,
-      okExitCodes: [1, 2, 125],
+      okExitCodes: [1, 2, 125, 126, 127],
       timeoutMs: 120_000,
     });
   }
@@ -153,7 +153,8 @@ export class Containerd {
    * Starts `ctr run --rm --cni --rootfs ROOTFS ID ARGV` in the host namespace, in the foreground (ctr
    * runs DEL when the task ends). ctr reads /etc/cni/net.d and /opt/cni/bin only: it runs in a private
    * mount namespace with `netd` and the test's plugin directory mounted over those two paths. ctr
-   * picks the first config of `netd`, so give it a directory holding only the network meant.
+   * picks the first config of `netd`, so give it a directory holding only the network meant. PATH is
+   * set (a bare rootfs has no image config), so `ctr task exec` finds busybox's applets.
    */
   runCni(id: string, netd: string, rootfs: string, argv: string[]): CtrTask {
     const script = join(this.w.dir, `ctr-run-${id}.sh`);
@@ -168,7 +169,7 @@ export class Containerd {
         'if [ ! -d /etc/cni/net.d ]; then [ -d /etc/cni ] || { echo "no /etc/cni to mount over" >&2; exit 1; }; mount -t tmpfs none /etc/cni; mkdir /etc/cni/net.d; fi',
         `mount --bind ${runtimeCniBin(this.w)} /opt/cni/bin`,
         `mount --bind ${netd} /etc/cni/net.d`,
-        `exec ctr --address ${this.sock} --namespace ${this.ns} run --rm --cni --rootfs ${rootfs} ${id} ${argv.join(' ')}`,
+        `exec ctr --address ${this.sock} --namespace ${this.ns} run --rm --cni --env PATH=/bin --rootfs ${rootfs} ${id} ${argv.join(' ')}`,
       ].join('\n') + '\n',
     );
     const proc = this.w.spawnProc(['nsenter', `--net=/run/netns/${this.hostNs}`, '--', 'unshare', '-m', '--propagation', 'private', 'bash', script]);
