@@ -36,10 +36,11 @@ describe('podman (CNI backend) with the Switchyard plugin', () => {
     await podman?.stop();
     await w.cleanup();
     assert.deepEqual(w.leftovers(), []);
+    assert.deepEqual(podman?.removeCgroups() ?? [], []);
   });
 
   it('podman run -p 8083:80 on a Switchyard network: reachable from outside; podman rm detaches it', async () => {
-    const r = await podman!.run('run', '-d', '--name', 'web', '--network', 'synet', '-p', '8083:80', 'localhost/sybox', '/bin/httpd', '-f', '-p', '80', '-h', '/www');
+    const r = await podman!.runContainer('-d', '--name', 'web', '--network', 'synet', '-p', '8083:80', 'localhost/sybox', '/bin/httpd', '-f', '-p', '80', '-h', '/www');
     assert.equal(r.exitCode, 0, r.stderr);
     const eps = await hostd.client.request<Ep[]>('GET', '/endpoints?network=synet');
     assert.equal(eps.length, 1);

@@ -71,11 +71,12 @@ describe('podman and ctr on Switchyard networks in modes l2bridge, transparent a
     await containerd?.stop();
     await w.cleanup();
     assert.deepEqual(w.leftovers(), []);
+    assert.deepEqual(podman?.removeCgroups() ?? [], []);
     assert.deepEqual(containerd?.removeCgroups() ?? [], []);
   });
 
   it('podman run -p on an l2bridge network fails with the plugin\'s error and leaves no network, endpoint, namespace or link', async () => {
-    const r = await podman!.run('run', '-d', '--name', 'refused', '--network', 'up-l2bridge', '-p', '8080:80', IMAGE, '/bin/httpd', '-f', '-p', '80', '-h', '/www/podman');
+    const r = await podman!.runContainer('-d', '--name', 'refused', '--network', 'up-l2bridge', '-p', '8080:80', IMAGE, '/bin/httpd', '-f', '-p', '80', '-h', '/www/podman');
     assert.notEqual(r.exitCode, 0);
     // podman quotes the plugin's own error (CNI code 2) for the ADD it made with runtimeConfig.portMappings
     assert.match(r.stderr, /plugin type="switchyard" failed \(add\): .*portMappings are not supported in mode l2bridge: its containers are on the physical network with their own addresses/);
@@ -92,7 +93,7 @@ describe('podman and ctr on Switchyard networks in modes l2bridge, transparent a
       if (mode === 'l2tunnel') await upstreamHairpin(w, fabric, true);
       let started: CtrTask | undefined;
       try {
-        const r = await podman!.run('run', '-d', '--name', `p-${mode}`, '--network', net, IMAGE, '/bin/httpd', '-f', '-p', '80', '-h', '/www/podman');
+        const r = await podman!.runContainer('-d', '--name', `p-${mode}`, '--network', net, IMAGE, '/bin/httpd', '-f', '-p', '80', '-h', '/www/podman');
         assert.equal(r.exitCode, 0, r.stderr);
         const task = (started = containerd!.runCni(`c-${mode}`, ctrNetd[mode]!, rootfs, ['/bin/httpd', '-f', '-p', '80', '-h', '/www/ctr']));
         await waitFor(

@@ -233,7 +233,8 @@ function cgroupProcs(parent: string): number[] {
   return [...pids];
 }
 
-function removeCgroups(parent: string): void {
+/** Removes the cgroup `parent` (every controller) with what is below it; answers the directories left (busy). */
+export function removeCgroups(parent: string): string[] {
   const rm = (d: string) => {
     try {
       for (const e of readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) rm(join(d, e.name));
@@ -243,6 +244,7 @@ function removeCgroups(parent: string): void {
     }
   };
   for (const d of cgroupDirs(parent)) rm(d);
+  return cgroupDirs(parent);
 }
 
 /**

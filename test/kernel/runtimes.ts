@@ -5,12 +5,13 @@
  * test's host network namespace, from a plugin directory holding the installed Switchyard plugin and
  * Debian's loopback. Nothing of theirs is left once `stop` (and the world's cleanup) has run.
  */
-import { existsSync, mkdirSync, readdirSync, rmdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { run } from '../../src/dataplane/run.js';
 import { installCni } from '../../src/cli/install-cni.js';
 import { waitFor, type World } from './world.js';
+import { removeCgroups } from './docker-world.js';
 
 /** The test's CNI plugin directory (made once per world): the Switchyard plugin and Debian's loopback. */
 export function runtimeCniBin(w: World): string {
@@ -29,9 +30,14 @@ export function writeNetDir(dir: string, ...lists: { name: string; [key: string]
   return dir;
 }
 
-/** podman with private storage, run root, tmp and network config dir, run in the host namespace. */
+/**
+ * podman with private storage, run root, tmp and network config dir, run in the host namespace. Its
+ * containers (and their conmon) get a cgroup parent of the run's prefix instead of the machine-wide
+ * libpod_parent, which podman would leave behind.
+ */
 export class Podman {
   readonly netd: string;
+  private readonly cgroupParent: string;
   private readonly graph: string;
   private readonly runroot: string;
   private readonly env: NodeJS.ProcessEnv;
@@ -41,6 +47,7 @@ export class Podman {
     private readonly hostNs: string,
   ) {
     const dir = w.dir;
+    this.cgroupParent = `${w.prefix}-podman`;
     this.graph = join(dir, 'podman-graph');
     this.runroot = join(dir, 'podman-run');
     this.netd = join(dir, 'net.d');
@@ -87,10 +94,20 @@ export class Podman {
     });
   }
 
+  /** `podman run ARGS` in this test's cgroup parent. */
+  runContainer(...args: string[]) {
+    return this.run('run', '--cgroup-parent', `/${this.cgroupParent}`, ...args);
+  }
+
   /** Removes every container (their DEL runs) and podman's storage; call before the world's cleanup. */
   async stop(): Promise<void> {
     await this.run('rm', '-f', '-t', '0', '--all').catch(() => undefined);
     await this.run('system', 'reset', '-f').catch(() => undefined);
+  }
+
+  /** Removes the containers' cgroup parent, which podman leaves (after stop); answers what could not be removed. */
+  removeCgroups(): string[] {
+    return removeCgroups(this.cgroupParent);
   }
 }
 
@@ -202,18 +219,10 @@ export class Containerd {
   }
 
   /**
-   * containerd (cgroup v1) leaves a directory named after its namespace in every controller: removes
-   * them (after the world's cleanup stopped containerd) and answers those that could not be removed.
+   * Removes the cgroup named after the containerd namespace, which containerd (cgroup v1) leaves in
+   * every controller (after the world's cleanup stopped containerd); answers what could not be removed.
    */
   removeCgroups(): string[] {
-    const left: string[] = [];
-    for (const ctl of existsSync('/sys/fs/cgroup') ? readdirSync('/sys/fs/cgroup') : []) {
-      const dir = join('/sys/fs/cgroup', ctl, this.ns);
-      if (!existsSync(dir)) continue;
-      for (const sub of readdirSync(dir, { withFileTypes: true })) if (sub.isDirectory()) rmdirSync(join(dir, sub.name));
-      rmdirSync(dir);
-      if (existsSync(dir)) left.push(dir);
-    }
-    return left;
+    return removeCgroups(this.ns);
   }
 }
