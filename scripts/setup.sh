@@ -6,11 +6,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 runtime_pkgs=(nftables iptables iproute2 util-linux)
-test_pkgs=(curl socat busybox-static iperf3 conntrack tcpdump strace containernetworking-plugins containerd runc podman docker.io etcd-server dnsmasq-base)
+test_pkgs=(curl socat busybox-static iperf3 conntrack tcpdump strace containernetworking-plugins containerd runc podman docker.io etcd-server dnsmasq-base chromium)
 declare -A provides=([nftables]=nft [iptables]=iptables [iproute2]=ip [util-linux]=nsenter [curl]=curl [socat]=socat
   [busybox-static]=busybox [iperf3]=iperf3 [conntrack]=conntrack [tcpdump]=tcpdump [strace]=strace [containernetworking-plugins]=/usr/lib/cni/bridge
   [containerd]=containerd [runc]=runc [podman]=podman [docker.io]=/usr/sbin/dockerd
-  [etcd-server]=/usr/bin/etcd [dnsmasq-base]=/usr/sbin/dnsmasq)
+  [etcd-server]=/usr/bin/etcd [dnsmasq-base]=/usr/sbin/dnsmasq [chromium]=/usr/bin/chromium)
 
 want=("${runtime_pkgs[@]}")
 [[ "${1:-}" == "--test" ]] && want+=("${test_pkgs[@]}")
@@ -46,6 +46,8 @@ fi
 # command runs every test file there).
 rm -rf dist/src dist/test dist/bench
 npx tsc -p tsconfig.json
+# the web portal the controller serves at /portal/ (dist/portal)
+scripts/build-portal.sh
 # The CNI plugin, compiled by Bun (npm's `bun` package) into one executable with its code as bytecode:
 # a runtime starts it for every ADD/DEL, and it starts in a few ms where Node needs ~75
 # (bench/RESULTS-cni.md). It reads no .env or bunfig.toml from the runtime's working directory; a

@@ -18,6 +18,7 @@ import type { PutBody } from './document.js';
 import type { ChildKind, Props, ResourceKind } from './kind.js';
 import { KINDS } from './kinds/index.js';
 import { API_PREFIX, openApiDocument } from './openapi.js';
+import { isPortalPath, portalRoutes } from './portal.js';
 import { RESOURCE_ID } from './schema.js';
 import type { Store } from './store/store.js';
 import { REVISION_HEADER, watchRoute, type WatchRouteOptions } from './watch.js';
@@ -68,6 +69,8 @@ export function buildControllerApi(opts: ControllerApiOptions): FastifyInstance 
 
   // onRequest runs before the body is read: an unauthenticated body is never parsed
   app.addHook('onRequest', async (req, reply) => {
+    // the portal's static files: the page asks for a token and the API checks it
+    if (isPortalPath(req.url)) return;
     try {
       principals.set(req, await authenticate(store, req.headers.authorization));
     } catch (e) {
@@ -90,6 +93,7 @@ export function buildControllerApi(opts: ControllerApiOptions): FastifyInstance 
 
   for (const kind of KINDS) routesOf(app, engine, kind, who);
   watchRoute(app, engine, who, opts.watch);
+  portalRoutes(app);
   return app;
 }
 

@@ -1,0 +1,109 @@
+/**
+ * The topology as a picture: virtual networks → subnets → NICs (by their ipConfigurations' subnet)
+ * → servers (by the NIC's server), four columns of boxes joined by lines, drawn as SVG from the live
+ * cache, so it redraws when the watch brings a change. Text goes in as SVG text nodes (escaped).
+ */
+import type { Doc } from './api.js';
+import type { Session } from './main.js';
+import { children } from './pages.js';
+
+const COL_W = 220;
+const BOX_W = 180;
+const BOX_H = 40;
+const GAP = 14;
+const TOP = 36;
+
+interface Box {
+  key: string;
+  col: number;
+  row: number;
+  title: string;
+  sub: string;
+  href?: string;
+  state?: string;
+}
+
+export function Topology(props: { session: Session }) {
+  const { live } = props.session;
+  const boxes: Box[] = [];
+  const edges: [string, string][] = [];
+  const rows = [0, 0, 0, 0];
+  const add = (b: Omit<Box, 'row'>) => {
+    if (!boxes.some((x) => x.key === b.key)) boxes.push({ ...b, row: rows[b.col]!++ });
+  };
+  const status = (ref: string, p: Record<string, unknown>) => (live.reportOf(ref, p) as { status?: string } | undefined)?.status;
+  const nics = live.docs('networkInterfaces');
+  const nicsOf = (subnetRef: string): Doc[] => nics.filter((n) => children(n, 'ipConfigurations').some((c) => (c.properties.subnet as { resourceRef?: string } | undefined)?.resourceRef === subnetRef));
+  for (const vn of live.docs('virtualNetworks')) {
+    add({ key: vn.resourceRef, col: 0, title: vn.resourceId, sub: ((vn.properties.addressSpace as { addressPrefixes?: string[] })?.addressPrefixes ?? []).join(', '), href: `#/c/virtualNetworks/${vn.resourceId}` });
+    for (const sn of children(vn, 'subnets')) {
+      add({ key: sn.resourceRef, col: 1, title: sn.resourceId, sub: String(sn.properties.addressPrefix ?? ''), href: `#/c/virtualNetworks/${vn.resourceId}` });
+      edges.push([vn.resourceRef, sn.resourceRef]);
+      for (const nic of nicsOf(sn.resourceRef)) {
+        const ips = children(nic, 'ipConfigurations')
+          .map((c) => String(c.properties.privateIPAddress ?? ''))
+          .join(', ');
+        add({ key: nic.resourceRef, col: 2, title: nic.resourceId, sub: ips, href: `#/c/networkInterfaces/${nic.resourceId}`, ...optional(status(nic.resourceRef, nic.properties)) });
+        edges.push([sn.resourceRef, nic.resourceRef]);
+        const server = (nic.properties.server as { resourceRef?: string } | undefined)?.resourceRef;
+        if (server) {
+          const doc = live.doc('servers', server.split('/')[2] ?? '');
+          // a tenant cannot read servers: it sees the name its NIC refers to
+          add({ key: server, col: 3, title: server.split('/')[2] ?? server, sub: doc ? 'server' : 'server (provider)', ...(doc ? { href: `#/c/servers/${doc.resourceId}` } : {}), ...optional(doc && status(server, doc.properties)) });
+          edges.push([nic.resourceRef, server]);
+        }
+      }
+    }
+  }
+  const at = new Map(boxes.map((b) => [b.key, b]));
+  const height = TOP + Math.max(1, ...rows) * (BOX_H + GAP);
+  const x = (b: Box) => 10 + b.col * COL_W;
+  const y = (b: Box) => TOP + b.row * (BOX_H + GAP);
+  return (
+    <section>
+      <h1>Topology</h1>
+      <p class="hint">Virtual networks → subnets → network interfaces → servers, from the live data.</p>
+      {boxes.length === 0 ? (
+        <p class="empty">No virtual networks yet.</p>
+      ) : (
+        <div class="topology-wrap">
+          <svg class="topology" role="img" aria-label={`Topology: ${boxes.length} nodes`} viewBox={`0 0 ${10 + 4 * COL_W} ${height}`} width={10 + 4 * COL_W} height={height} data-testid="topology">
+            {['Virtual networks', 'Subnets', 'Network interfaces', 'Servers'].map((t, i) => (
+              <text key={t} class="col-title" x={10 + i * COL_W} y={18}>
+                {t}
+              </text>
+            ))}
+            {edges.map(([a, b]) => {
+              const p = at.get(a)!;
+              const q = at.get(b)!;
+              return <path key={`${a}>${b}`} class="edge" d={`M${x(p) + BOX_W},${y(p) + BOX_H / 2} C${x(p) + BOX_W + 20},${y(p) + BOX_H / 2} ${x(q) - 20},${y(q) + BOX_H / 2} ${x(q)},${y(q) + BOX_H / 2}`} />;
+            })}
+            {boxes.map((b) => {
+              const body = (
+                <g class={`node col${b.col}${b.state ? ` state-${/^succe/i.test(b.state) ? 'ok' : /fail|error/i.test(b.state) ? 'bad' : 'warn'}` : ''}`} data-ref={b.key}>
+                  <rect x={x(b)} y={y(b)} width={BOX_W} height={BOX_H} rx={6} />
+                  <text x={x(b) + 8} y={y(b) + 16} class="title">
+                    {clip(b.title, 22)}
+                  </text>
+                  <text x={x(b) + 8} y={y(b) + 32} class="sub">
+                    {clip(b.state ? `${b.sub} · ${b.state}` : b.sub, 28)}
+                  </text>
+                </g>
+              );
+              return b.href ? (
+                <a key={b.key} href={b.href}>
+                  {body}
+                </a>
+              ) : (
+                <g key={b.key}>{body}</g>
+              );
+            })}
+          </svg>
+        </div>
+      )}
+    </section>
+  );
+}
+
+const optional = (state: string | undefined) => (state ? { state } : {});
+const clip = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
