@@ -5,7 +5,7 @@
  * badge. Validation is the API's: the portal sends, and shows what the API says.
  */
 import type { ComponentChildren } from 'preact';
-import { useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, fieldOf, pointerOf } from './api.js';
 
 /** An API error and the field it concerns (undefined: the form's own). */
@@ -39,6 +39,18 @@ export function useSubmit(fields: readonly string[]) {
   return { error, busy, run, errorFor: (f: string) => (error?.field === f ? error.message : undefined) };
 }
 
+/**
+ * A ref that takes the focus when the element appears (HTML's autofocus works only once per page
+ * load): a form that opens puts the keyboard in its first field, a confirm on its button.
+ */
+export function useAutoFocus<T extends HTMLElement>(on: boolean | undefined) {
+  const ref = useRef<T>(null);
+  useEffect(() => {
+    if (on) ref.current?.focus();
+  }, []);
+  return ref;
+}
+
 let uid = 0;
 const nextId = () => `f${++uid}`;
 
@@ -54,16 +66,17 @@ export function Field(props: {
   autoFocus?: boolean;
 }) {
   const [id] = useState(nextId);
+  const ref = useAutoFocus<HTMLInputElement>(props.autoFocus);
   return (
     <div class={`field${props.error ? ' invalid' : ''}`}>
       <label for={id}>{props.label}</label>
       <input
+        ref={ref}
         id={id}
         name={props.name}
         value={props.value}
         placeholder={props.placeholder}
         required={props.required}
-        autoFocus={props.autoFocus}
         aria-invalid={props.error ? 'true' : undefined}
         aria-describedby={props.error ? `${id}-err` : props.hint ? `${id}-hint` : undefined}
         onInput={(e) => props.onInput((e.currentTarget as HTMLInputElement).value)}

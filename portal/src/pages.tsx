@@ -8,7 +8,7 @@
 import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
 import { pathOf, type Doc } from './api.js';
-import { Field, Form, RawJson, Select, StateBadge, UnknownFields, useSubmit } from './forms.js';
+import { Field, Form, RawJson, Select, StateBadge, UnknownFields, useAutoFocus, useSubmit } from './forms.js';
 import type { Session } from './main.js';
 
 const TITLES: Record<string, string> = {
@@ -267,18 +267,23 @@ export function DeleteButton(props: { what: string; onDelete: () => Promise<void
         Delete {props.what}
       </button>
     );
+  return <ConfirmDelete {...props} busy={s.busy} error={s.error?.message} onYes={() => void s.run(props.onDelete)} onKeep={() => setAsking(false)} />;
+}
+
+function ConfirmDelete(props: { what: string; busy: boolean; error: string | undefined; onYes: () => void; onKeep: () => void }) {
+  const ref = useAutoFocus<HTMLButtonElement>(true);
   return (
     <span class="confirm" role="group" aria-label={`Delete ${props.what}?`}>
       <span>Delete {props.what}?</span>
-      <button type="button" class="danger" autoFocus disabled={s.busy} onClick={() => void s.run(props.onDelete)}>
+      <button ref={ref} type="button" class="danger" disabled={props.busy} onClick={props.onYes}>
         Yes, delete
       </button>
-      <button type="button" onClick={() => setAsking(false)}>
+      <button type="button" onClick={props.onKeep}>
         Keep
       </button>
-      {s.error && (
+      {props.error && (
         <span class="form-error" role="alert">
-          {s.error.message}
+          {props.error}
         </span>
       )}
     </span>

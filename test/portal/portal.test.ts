@@ -1,0 +1,388 @@
+/**
+ * The portal in a real browser (Debian's chromium, headless, driven by playwright-core) against a real
+ * `switchyard controller` process on a SQLite store: what a tenant does through the forms is read back
+ * through the REST API, what the API says is wrong shows at the field, what another tenant owns never
+ * shows, what changes through the API (or a host's report, written into the store as a host agent
+ * will) shows in an open page without a reload, and the main flow works with the keyboard alone.
+ * One browser for the file, one context per user. Screenshots of the main pages at laptop and phone
+ * widths go to a temp dir, or to docs/portal/ with UPDATE_SCREENSHOTS=1 (the README shows those).
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import Fastify from 'fastify';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { createToken, revokeToken } from '../../src/controller/auth.js';
+import { statusKey } from '../../src/controller/keys.js';
+import { portalRoutes } from '../../src/controller/portal.js';
+import { SqliteStore } from '../../src/controller/store/sqlite.js';
+import { request, spawnController, type Answer, type ControllerProcess } from '../controller/api-fixture.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const REPO = fileURLToPath(new URL('../../../', import.meta.url));
+const BUILT = existsSync(join(REPO, 'dist/portal/index.html'));
+/** a condition a page must reach: bounded, never a measured time */
+const WAIT = { timeout: 10_000 };
+const LAPTOP = { width: 1280, height: 800 };
+const PHONE = { width: 390, height: 844 };
+
+let dir: string;
+let shots: string;
+let store: SqliteStore | undefined;
+let ctl: ControllerProcess | undefined;
+let browser: Browser | undefined;
+const contexts: BrowserContext[] = [];
+let admin: string;
+let blue: string;
+let red: string;
+
+before(async () => {
+  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: scripts/setup.sh --test installs Debian's chromium`);
+  assert.ok(BUILT, 'dist/portal is not built: run npm run build (scripts/build-portal.sh)');
+  dir = mkdtempSync(join(tmpdir(), 'sy-portal-'));
+  shots = process.env.UPDATE_SCREENSHOTS === '1' ? join(REPO, 'docs/portal') : join(dir, 'shots');
+  mkdirSync(shots, { recursive: true });
+  const db = join(dir, 'controller.db');
+  // the test's own Store object on the controller's file: tokens as the CLI makes them, and host reports
+  store = await SqliteStore.open(db);
+  admin = (await createToken(store, 'provider', 'admin')).token;
+  blue = (await createToken(store, 'blue', 'tenant')).token;
+  red = (await createToken(store, 'red', 'tenant')).token;
+  ctl = await spawnController(['--store', `sqlite:${db}`]);
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+  });
+});
+
+after(async () => {
+  for (const c of contexts) await c.close().catch(() => undefined);
+  await browser?.close();
+  await ctl?.stop();
+  await store?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+const api = (method: string, path: string, token: string, body?: unknown): Promise<Answer> => request(ctl!.url, method, path, body, { token });
+
+async function newPage(viewport = LAPTOP): Promise<Page> {
+  const context = await browser!.newContext({ viewport });
+  contexts.push(context);
+  const page = await context.newPage();
+  // nothing but the controller: a request anywhere else fails the test
+  await context.route(/^(?!http:\/\/127\.0\.0\.1:)/, (route) => route.abort());
+  page.on('pageerror', (e) => assert.fail(`page error: ${e.message}`));
+  return page;
+}
+
+async function signIn(page: Page, token: string): Promise<void> {
+  await page.goto(`${ctl!.url}/portal/`);
+  await page.getByLabel('API token').fill(token);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { name: 'Virtual networks', level: 1 }).waitFor(WAIT);
+  await page.getByText('live', { exact: true }).waitFor(WAIT);
+}
+
+async function shot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+}
+
+const fieldError = (page: Page, field: string) => page.locator(`.field-error[data-field="${field}"]`);
+const nav = (page: Page, name: string) => page.getByRole('navigation').getByRole('link', { name, exact: true }).click();
+
+describe('portal', () => {
+  let bluePage: Page;
+
+  it('serves its files without a token and says so when it is not built', async () => {
+    const index = await fetch(`${ctl!.url}/portal/`);
+    assert.equal(index.status, 200);
+    assert.match(index.headers.get('content-type') ?? '', /^text\/html/);
+    assert.match(index.headers.get('content-security-policy') ?? '', /default-src 'self'/);
+    const js = await fetch(`${ctl!.url}/portal/main.js`);
+    assert.match(js.headers.get('content-type') ?? '', /^text\/javascript/);
+    assert.equal((await fetch(`${ctl!.url}/portal/..%2Fcontroller.db`)).status, 404);
+    assert.equal((await fetch(`${ctl!.url}/networking/v1/virtualNetworks`)).status, 401, 'the API still wants its token');
+    const bare = Fastify();
+    portalRoutes(bare, join(dir, 'no-build/'));
+    const missing = await bare.inject({ method: 'GET', url: '/portal/' });
+    await bare.close();
+    assert.equal(missing.statusCode, 404);
+    assert.match(missing.json().message, /The portal is not built .*npm run build/);
+  });
+
+  it('refuses a wrong token with the API message and signs a tenant in', async () => {
+    const page = await newPage();
+    await page.goto(`${ctl!.url}/portal/`);
+    await shot(page, 'sign-in');
+    await page.getByLabel('API token').fill('sy_not-a-token');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('alert').filter({ hasText: 'The controller refused this token' }).waitFor(WAIT);
+    await signIn(page, blue);
+    const sections = await page.getByRole('navigation').getByRole('link').allTextContents();
+    assert.ok(sections.includes('Access control lists') && sections.includes('Topology'), sections.join());
+    assert.ok(!sections.includes('Servers') && !sections.includes('MAC pools'), `a tenant sees no provider collection: ${sections.join()}`);
+    bluePage = page;
+  });
+
+  it('creates a virtual network, subnets and an ACL through the forms, as the API then shows them', async () => {
+    const page = bluePage;
+    await page.getByRole('button', { name: 'New', exact: true }).click();
+    await page.getByLabel('Name (resourceId)').fill('blue-net');
+    await page.getByLabel('Address space').fill('10.1.0.0/16');
+    await page.getByLabel('First subnet name (optional)').fill('web');
+    // outside the address space: the API says so, next to the subnet prefix field
+    await page.getByLabel('First subnet prefix').fill('10.2.1.0/24');
+    await page.getByRole('button', { name: 'Create' }).click();
+    await fieldError(page, 'addressPrefix').waitFor(WAIT);
+    const refused = await api('PUT', '/virtualNetworks/blue-net', blue, { properties: { addressSpace: { addressPrefixes: ['10.1.0.0/16'] }, subnets: [{ resourceId: 'web', properties: { addressPrefix: '10.2.1.0/24' } }] } });
+    assert.equal(refused.status, 400);
+    assert.equal(await fieldError(page, 'addressPrefix').textContent(), refused.body.message, "the API's own message, at the field it names");
+    await page.getByLabel('First subnet prefix').fill('10.1.1.0/24');
+    await page.getByRole('button', { name: 'Create' }).click();
+    await page.getByRole('heading', { name: 'blue-net', level: 1 }).waitFor(WAIT);
+    await page.getByRole('button', { name: 'Add subnet' }).click();
+    await page.getByLabel('Subnet name').fill('db');
+    await page.getByLabel('Address prefix', { exact: true }).fill('10.1.2.0/24');
+    await page.getByRole('button', { name: 'Add subnet' }).click();
+    await page.getByTestId('subnets').locator('tr[data-id="db"]').waitFor(WAIT);
+
+    const vn = await api('GET', '/virtualNetworks/blue-net', blue);
+    assert.equal(vn.status, 200);
+    assert.deepEqual(vn.body.properties.addressSpace.addressPrefixes, ['10.1.0.0/16']);
+    assert.deepEqual(
+      vn.body.properties.subnets.map((s: { resourceId: string; properties: { addressPrefix: string } }) => [s.resourceId, s.properties.addressPrefix]),
+      [
+        ['web', '10.1.1.0/24'],
+        ['db', '10.1.2.0/24'],
+      ],
+    );
+    assert.equal(vn.body.resourceMetadata.tenantId, 'blue');
+    await shot(page, 'virtual-network');
+
+    await nav(page, 'Access control lists');
+    await page.getByRole('button', { name: 'New', exact: true }).click();
+    await page.getByLabel('Name (resourceId)').fill('web-acl');
+    await page.getByRole('button', { name: 'Create' }).click();
+    await page.getByRole('heading', { name: 'web-acl', level: 1 }).waitFor(WAIT);
+    assert.equal(await page.getByTestId('default-Inbound').locator('.action').textContent(), 'Allow', 'no rules: everything passes');
+    for (const [id, prio, port] of [
+      ['allow-http', '100', '80'],
+      ['allow-ssh', '200', '22'],
+    ] as const) {
+      await page.getByRole('button', { name: 'Add inbound rule' }).click();
+      await page.getByLabel('Rule name').fill(id);
+      await page.getByLabel('Priority').fill(prio);
+      await page.getByLabel('Destination ports').fill(port);
+      await page.getByRole('button', { name: 'Add rule' }).click();
+      await page.getByTestId('rules-Inbound').locator(`li[data-id="${id}"]`).waitFor(WAIT);
+    }
+    const acl = await api('GET', '/accessControlLists/web-acl', blue);
+    assert.deepEqual(
+      acl.body.properties.aclRules.map((r: { resourceId: string; properties: Record<string, unknown> }) => [r.resourceId, r.properties.priority, r.properties.type, r.properties.destinationPortRange, r.properties.action]),
+      [
+        ['allow-http', 100, 'Inbound', '80', 'Allow'],
+        ['allow-ssh', 200, 'Inbound', '22', 'Allow'],
+      ],
+    );
+    assert.equal(await page.getByTestId('default-Inbound').locator('.action').textContent(), 'Deny');
+    assert.equal(await page.getByTestId('default-Outbound').locator('.action').textContent(), 'Deny', 'a list with rules blocks by default in both directions');
+  });
+
+  it("edits an ACL rule: a bad prefix shows the API's error at that field; reordering rewrites priorities", async () => {
+    const page = bluePage;
+    const rule = page.getByTestId('rules-Inbound').locator('li[data-id="allow-http"]');
+    await rule.getByRole('button', { name: 'Edit' }).click();
+    await rule.getByLabel('Source prefix').fill('10.0.0.300/24');
+    await rule.getByRole('button', { name: 'Save rule' }).click();
+    await fieldError(page, 'sourceAddressPrefix').waitFor(WAIT);
+    const refused = await api('PUT', '/accessControlLists/web-acl/aclRules/allow-http', blue, {
+      properties: { protocol: 'TCP', action: 'Allow', type: 'Inbound', priority: 100, sourceAddressPrefix: '10.0.0.300/24', destinationPortRange: '80' },
+    });
+    assert.equal(refused.status, 400);
+    assert.match(refused.body.message, /sourceAddressPrefix/);
+    assert.equal(await fieldError(page, 'sourceAddressPrefix').textContent(), refused.body.message);
+    assert.equal(await rule.getByLabel('Source prefix').getAttribute('aria-invalid'), 'true');
+    await shot(page, 'acl-rule-error');
+    await rule.getByLabel('Source prefix').fill('10.0.0.0/8');
+    await rule.getByRole('button', { name: 'Save rule' }).click();
+    await rule.getByRole('button', { name: 'Save rule' }).waitFor({ ...WAIT, state: 'detached' });
+    assert.equal((await api('GET', '/accessControlLists/web-acl/aclRules/allow-http', blue)).body.properties.sourceAddressPrefix, '10.0.0.0/8');
+
+    await rule.getByRole('button', { name: 'Move down' }).click();
+    await page.locator('[data-testid="rules-Inbound"] li[data-id]').first().and(page.locator('[data-id="allow-ssh"]')).waitFor(WAIT);
+    const rules = (await api('GET', '/accessControlLists/web-acl', blue)).body.properties.aclRules as { resourceId: string; properties: { priority: number } }[];
+    assert.deepEqual(Object.fromEntries(rules.map((r) => [r.resourceId, r.properties.priority])), { 'allow-http': 200, 'allow-ssh': 100 });
+    assert.deepEqual(await page.locator('[data-testid="rules-Inbound"] li[data-id]').evaluateAll((els) => els.map((e) => `${e.getAttribute('data-id')}@${e.getAttribute('data-priority')}`)), [
+      'allow-ssh@100',
+      'allow-http@200',
+    ]);
+    await shot(page, 'acl-editor');
+  });
+
+  it('shows a change made through the API in an open page without a reload', async () => {
+    const page = bluePage;
+    await nav(page, 'Virtual networks');
+    await page.evaluate(() => ((window as unknown as { notReloaded: boolean }).notReloaded = true));
+    const row = page.getByTestId('list-virtualNetworks').locator('tr[data-id="api-net"]');
+    assert.equal((await api('PUT', '/virtualNetworks/api-net', blue, { properties: { addressSpace: { addressPrefixes: ['10.9.0.0/16'] } } })).status, 201);
+    await row.waitFor(WAIT);
+    assert.match((await row.textContent()) ?? '', /10\.9\.0\.0\/16/);
+    assert.equal((await api('PUT', '/virtualNetworks/api-net', blue, { properties: { addressSpace: { addressPrefixes: ['10.9.0.0/16', '10.10.0.0/16'] } } })).status, 200);
+    await row.filter({ hasText: '10.10.0.0/16' }).waitFor(WAIT);
+    assert.equal((await api('DELETE', '/virtualNetworks/api-net', blue)).status, 204);
+    await row.waitFor({ ...WAIT, state: 'detached' });
+    assert.equal(await page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded), true, 'the same page, not a reload');
+  });
+
+  it("shows a second tenant none of the first tenant's resources", async () => {
+    const page = await newPage();
+    await signIn(page, red);
+    assert.equal(await page.getByText('None yet.').count(), 1);
+    await nav(page, 'Access control lists');
+    await page.getByRole('heading', { name: 'Access control lists', level: 1 }).waitFor(WAIT);
+    await nav(page, 'Topology');
+    await page.getByRole('heading', { name: 'Topology', level: 1 }).waitFor(WAIT);
+    await page.goto(`${ctl!.url}/portal/#/c/virtualNetworks/blue-net`);
+    await page.getByRole('status').filter({ hasText: 'There is no virtualNetworks resource "blue-net"' }).waitFor(WAIT);
+    // blue writes while red watches: nothing of it reaches red's page
+    assert.equal((await api('PUT', '/virtualNetworks/blue-late', blue, { properties: { addressSpace: { addressPrefixes: ['10.7.0.0/16'] } } })).status, 201);
+    assert.equal((await api('PUT', '/virtualNetworks/red-net', red, { properties: { addressSpace: { addressPrefixes: ['10.7.0.0/16'] } } })).status, 201);
+    await nav(page, 'Virtual networks');
+    await page.getByTestId('list-virtualNetworks').locator('tr[data-id="red-net"]').waitFor(WAIT);
+    const text = await page.locator('body').textContent();
+    for (const name of ['blue-net', 'blue-late', 'web-acl', 'allow-http', '10.1.0.0/16']) assert.ok(!text?.includes(name), `red sees "${name}"`);
+  });
+
+  it('places a NIC through the form and draws the topology from live data', async () => {
+    assert.equal((await api('PUT', '/macPools/pool1', admin, { properties: { startMacAddress: '00-1D-D8-B7-1C-00', endMacAddress: '00-1D-D8-B7-1C-FF' } })).status, 201);
+    assert.equal((await api('PUT', '/credentials/host-cred', admin, { properties: { type: 'UsernamePassword', userName: 'sdn', value: 'secret' } })).status, 201);
+    assert.equal((await api('PUT', '/servers/host1', admin, { properties: { connections: [{ managementAddresses: ['10.0.0.11'], credential: { resourceRef: '/credentials/host-cred' } }] } })).status, 201);
+    const page = bluePage;
+    await nav(page, 'Network interfaces');
+    await page.getByRole('button', { name: 'New', exact: true }).click();
+    await page.getByLabel('Name (resourceId)').fill('web-1');
+    await page.getByLabel('Subnet').selectOption('/virtualNetworks/blue-net/subnets/web');
+    await page.getByLabel('Server (resourceRef, optional)').fill('/servers/host1');
+    await page.getByRole('button', { name: 'Create' }).click();
+    await page.getByRole('heading', { name: 'web-1', level: 1 }).waitFor(WAIT);
+    const nic = await api('GET', '/networkInterfaces/web-1', blue);
+    assert.equal(nic.status, 200, JSON.stringify(nic.body));
+    const ip = nic.body.properties.ipConfigurations[0].properties.privateIPAddress as string;
+    assert.match(ip, /^10\.1\.1\.\d+$/);
+    await page.getByTestId('ipconfigs').getByText(ip).waitFor(WAIT);
+    assert.equal(await page.getByTestId('mac').textContent(), `${String(nic.body.properties.privateMacAddress)} (Dynamic)`);
+    await shot(page, 'network-interface');
+
+    await nav(page, 'Topology');
+    const svg = page.getByTestId('topology');
+    for (const ref of ['/virtualNetworks/blue-net', '/virtualNetworks/blue-net/subnets/web', '/networkInterfaces/web-1', '/servers/host1']) await svg.locator(`[data-ref="${ref}"]`).waitFor(WAIT);
+    assert.equal(await svg.locator('path.edge').count(), 4, 'vnet→web, vnet→db, web→web-1, web-1→host1');
+    // a NIC added through the API is drawn without a reload
+    assert.equal((await api('PUT', '/networkInterfaces/db-1', blue, { properties: { ipConfigurations: [{ resourceId: 'ip1', properties: { subnet: { resourceRef: '/virtualNetworks/blue-net/subnets/db' } } }] } })).status, 201);
+    await svg.locator('[data-ref="/networkInterfaces/db-1"]').waitFor(WAIT);
+    await shot(page, 'topology');
+  });
+
+  it("shows an admin the servers, every tenant's resources, and a host's configurationState as it changes", async () => {
+    const page = await newPage();
+    await signIn(page, admin);
+    const tenants = await page.getByTestId('list-virtualNetworks').getByTestId('tenant').allTextContents();
+    assert.ok(tenants.includes('blue') && tenants.includes('red'), tenants.join());
+    await nav(page, 'Servers');
+    const row = page.getByTestId('list-servers').locator('tr[data-id="host1"]');
+    await row.waitFor(WAIT);
+    assert.match((await row.textContent()) ?? '', /10\.0\.0\.11/);
+    assert.equal(await row.locator('td').nth(2).textContent(), '1', 'host1 runs one NIC');
+    assert.equal(await row.getByTestId('config-state').count(), 0, 'nothing reported yet');
+    // as a host agent will report it (issue 16): a key under /nc/status, from another process
+    await store!.put(statusKey('/servers/host1'), JSON.stringify({ status: 'Success', lastUpdatedTime: new Date().toISOString() }));
+    await row.getByTestId('config-state').filter({ hasText: 'Success' }).waitFor(WAIT);
+    await shot(page, 'servers');
+    await store!.put(statusKey('/servers/host1'), JSON.stringify({ status: 'Failure', detailedInfo: [{ source: 'hostd', code: 'SY_KERNEL', message: 'nft -f failed' }] }));
+    await row.getByTestId('config-state').filter({ hasText: 'Failure' }).waitFor(WAIT);
+    await store!.delete(statusKey('/servers/host1'));
+    await row.getByTestId('config-state').waitFor({ ...WAIT, state: 'detached' });
+    // a collection without a form of its own is shown as its JSON
+    await nav(page, 'MAC pools');
+    await page.getByRole('link', { name: 'pool1' }).click();
+    assert.match((await page.locator('details[open] pre').textContent()) ?? '', /"startMacAddress": "00-1D-D8-B7-1C-00"/);
+  });
+
+  it('goes back to sign-in on sign-out and when the token is revoked', async () => {
+    const page = bluePage;
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByLabel('API token').waitFor(WAIT);
+    assert.equal(await page.evaluate(() => sessionStorage.length), 0, 'the token is gone from the tab');
+    await page.reload();
+    await page.getByLabel('API token').waitFor(WAIT);
+
+    const green = await createToken(store!, 'green', 'tenant');
+    await signIn(page, green.token);
+    await revokeToken(store!, green.id);
+    // the next call the page makes is refused: it signs out and says why
+    await page.getByRole('button', { name: 'New', exact: true }).click();
+    await page.getByLabel('Name (resourceId)').fill('green-net');
+    await page.getByLabel('Address space').fill('10.5.0.0/16');
+    await page.getByRole('button', { name: 'Create' }).click();
+    await page.getByRole('status').filter({ hasText: 'Signed out' }).waitFor(WAIT);
+    await page.getByLabel('API token').waitFor(WAIT);
+    assert.equal(await page.evaluate(() => sessionStorage.length), 0);
+  });
+
+  it('works with the keyboard alone: sign in, go to a section, create an ACL', async () => {
+    const page = await newPage();
+    await page.goto(`${ctl!.url}/portal/`);
+    const focused = () => page.evaluate(() => `${document.activeElement?.tagName ?? ''} ${document.activeElement?.textContent?.trim() ?? ''}`);
+    /** Tab until the focused element's tag and text match, at most 40 times */
+    const tabTo = async (want: RegExp) => {
+      for (let i = 0; i < 40; i++) {
+        if (want.test(await focused())) return;
+        await page.keyboard.press('Tab');
+      }
+      assert.fail(`Tab never reached ${String(want)} (at: ${await focused()})`);
+    };
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'token', 'the token field has the focus');
+    await page.keyboard.type(blue);
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Virtual networks', level: 1 }).waitFor(WAIT);
+    await tabTo(/^A Access control lists$/);
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Access control lists', level: 1 }).waitFor(WAIT);
+    await tabTo(/^BUTTON New$/);
+    await page.keyboard.press('Enter');
+    await page.getByLabel('Name (resourceId)').waitFor(WAIT);
+    assert.equal(await page.evaluate(() => (document.activeElement as HTMLInputElement | null)?.name), 'resourceId', 'the form takes the focus');
+    await page.keyboard.type('kbd-acl');
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'kbd-acl', level: 1 }).waitFor(WAIT);
+    await tabTo(/^BUTTON Add inbound rule$/);
+    await page.keyboard.press('Enter');
+    await page.keyboard.type('kbd-rule');
+    await page.keyboard.press('Enter');
+    await page.getByTestId('rules-Inbound').locator('li[data-id="kbd-rule"]').waitFor(WAIT);
+    const acl = await api('GET', '/accessControlLists/kbd-acl', blue);
+    assert.deepEqual(
+      acl.body.properties.aclRules.map((r: { resourceId: string; properties: { priority: number } }) => [r.resourceId, r.properties.priority]),
+      [['kbd-rule', 100]],
+    );
+  });
+
+  it('reads on a phone', async () => {
+    const page = await newPage(PHONE);
+    await signIn(page, blue);
+    await shot(page, 'phone-virtual-networks');
+    // nothing wider than the screen but what scrolls inside its own box (tables, the topology)
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `the page is ${overflow}px wider than a phone`);
+    await page.goto(`${ctl!.url}/portal/#/c/accessControlLists/web-acl`);
+    await page.getByRole('heading', { name: 'web-acl', level: 1 }).waitFor(WAIT);
+    assert.ok((await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)) <= 0, 'the ACL editor fits a phone');
+    await shot(page, 'phone-acl-editor');
+    await page.goto(`${ctl!.url}/portal/#/topology`);
+    await page.getByTestId('topology').waitFor(WAIT);
+    await shot(page, 'phone-topology');
+  });
+});
