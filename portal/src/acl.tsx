@@ -146,7 +146,7 @@ function RuleForm(props: { session: Session; acl: Doc; rule?: Doc; type: string;
     description: str('description', ''),
   });
   const s = useSubmit(RULE_FIELDS);
-  const field = (k: keyof typeof v, label: string, extra: { hint?: string } = {}) => (
+  const field = (k: keyof typeof v, label: string, extra: { hint?: string; autoFocus?: boolean } = {}) => (
     <Field label={label} name={k} value={v[k]} onInput={(x) => set({ ...v, [k]: x })} error={s.errorFor(k)} {...extra} />
   );
   const submit = () =>
@@ -163,7 +163,7 @@ function RuleForm(props: { session: Session; acl: Doc; rule?: Doc; type: string;
     <Form title={rule ? `Edit rule ${rule.resourceId}` : `New ${props.type.toLowerCase()} rule`} submit={rule ? 'Save rule' : 'Add rule'} busy={s.busy} error={s.error} onSubmit={submit} onCancel={props.onDone}>
       <div class="grid">
         {!rule && <Field label="Rule name" name="resourceId" value={v.resourceId} autoFocus onInput={(x) => set({ ...v, resourceId: x })} error={s.errorFor('resourceId')} />}
-        {field('priority', 'Priority', { hint: '1-65500, lower goes first' })}
+        {field('priority', 'Priority', { hint: '1-65500, lower goes first', autoFocus: !!rule })}
         <Select label="Action" name="action" value={v.action} options={['Allow', 'Deny']} onInput={(x) => set({ ...v, action: x })} error={s.errorFor('action')} />
         <Select label="Protocol" name="protocol" value={v.protocol} options={['TCP', 'UDP', 'ICMP', 'All']} onInput={(x) => set({ ...v, protocol: x })} error={s.errorFor('protocol')} />
         {field('sourceAddressPrefix', 'Source prefix', { hint: '* or an IPv4 address/prefix' })}

@@ -5,7 +5,7 @@
  * badge. Validation is the API's: the portal sends, and shows what the API says.
  */
 import type { ComponentChildren } from 'preact';
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, fieldOf, pointerOf } from './api.js';
 
 /** An API error and the field it concerns (undefined: the form's own). */
@@ -45,7 +45,8 @@ export function useSubmit(fields: readonly string[]) {
  */
 export function useAutoFocus<T extends HTMLElement>(on: boolean | undefined) {
   const ref = useRef<T>(null);
-  useEffect(() => {
+  // before the next paint: keys typed right after the click land in the field
+  useLayoutEffect(() => {
     if (on) ref.current?.focus();
   }, []);
   return ref;

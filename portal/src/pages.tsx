@@ -102,21 +102,21 @@ function ListPage(props: { session: Session; collection: string; showTenant: boo
         <p class="empty">None yet.</p>
       ) : (
         <Table testid={`list-${collection}`} heads={['Name', ...(props.showTenant ? ['Tenant'] : []), ...cols.map((c) => c.title), 'Provisioning', 'Configuration']}>
-              {docs.map((d) => (
-                <tr key={d.resourceId} data-id={d.resourceId}>
-                  <th scope="row">
-                    <a href={`#/c/${collection}/${encodeURIComponent(d.resourceId)}`}>{d.resourceId}</a>
-                  </th>
-                  {props.showTenant && <td data-testid="tenant">{d.resourceMetadata?.tenantId ?? ''}</td>}
-                  {cols.map((c) => (
-                    <td key={c.title}>{c.cell(d, session)}</td>
-                  ))}
-                  <td>{String(d.properties.provisioningState ?? '')}</td>
-                  <td>
-                    <StateBadge state={session.live.reportOf(d.resourceRef, d.properties)} />
-                  </td>
-                </tr>
+          {docs.map((d) => (
+            <tr key={d.resourceId} data-id={d.resourceId}>
+              <th scope="row">
+                <a href={`#/c/${collection}/${encodeURIComponent(d.resourceId)}`}>{d.resourceId}</a>
+              </th>
+              {props.showTenant && <td data-testid="tenant">{d.resourceMetadata?.tenantId ?? ''}</td>}
+              {cols.map((c) => (
+                <td key={c.title}>{c.cell(d, session)}</td>
               ))}
+              <td>{String(d.properties.provisioningState ?? '')}</td>
+              <td>
+                <StateBadge state={session.live.reportOf(d.resourceRef, d.properties)} />
+              </td>
+            </tr>
+          ))}
         </Table>
       )}
     </section>
@@ -380,9 +380,9 @@ function VnetBody(props: { session: Session; doc: Doc }) {
       </div>
       {adding && <SubnetForm session={session} vnet={doc} onDone={() => setAdding(false)} />}
       <Table testid="subnets" heads={['Subnet', 'Prefix', 'ACL', 'IP configurations', 'Configuration', '']}>
-            {subnets.map((sn) => (
-              <SubnetRow key={sn.resourceId} session={session} vnet={doc} subnet={sn} />
-            ))}
+        {subnets.map((sn) => (
+          <SubnetRow key={sn.resourceId} session={session} vnet={doc} subnet={sn} />
+        ))}
       </Table>
     </>
   );
@@ -468,18 +468,18 @@ function NicBody(props: { session: Session; doc: Doc }) {
       </Form>
       <h2>IP configurations</h2>
       <Table testid="ipconfigs" heads={['Name', 'Address', 'Method', 'Subnet', 'ACL', 'Configuration']}>
-            {children(doc, 'ipConfigurations').map((c) => (
-              <tr key={c.resourceId}>
-                <th scope="row">{c.resourceId}</th>
-                <td>{String(c.properties.privateIPAddress ?? '')}</td>
-                <td>{String(c.properties.privateIPAllocationMethod ?? '')}</td>
-                <td>{refOf(c.properties.subnet) ?? ''}</td>
-                <td>{lastId(refOf(c.properties.accessControlList)) || '—'}</td>
-                <td>
-                  <StateBadge state={session.live.reportOf(c.resourceRef, c.properties)} />
-                </td>
-              </tr>
-            ))}
+        {children(doc, 'ipConfigurations').map((c) => (
+          <tr key={c.resourceId}>
+            <th scope="row">{c.resourceId}</th>
+            <td>{String(c.properties.privateIPAddress ?? '')}</td>
+            <td>{String(c.properties.privateIPAllocationMethod ?? '')}</td>
+            <td>{refOf(c.properties.subnet) ?? ''}</td>
+            <td>{lastId(refOf(c.properties.accessControlList)) || '—'}</td>
+            <td>
+              <StateBadge state={session.live.reportOf(c.resourceRef, c.properties)} />
+            </td>
+          </tr>
+        ))}
       </Table>
     </>
   );

@@ -353,13 +353,14 @@ describe('portal', () => {
     await page.getByRole('heading', { name: 'Access control lists', level: 1 }).waitFor(WAIT);
     await tabTo(/^BUTTON New$/);
     await page.keyboard.press('Enter');
-    await page.getByLabel('Name (resourceId)').waitFor(WAIT);
-    assert.equal(await page.evaluate(() => (document.activeElement as HTMLInputElement | null)?.name), 'resourceId', 'the form takes the focus');
+    // the form takes the focus (what the keys type below goes to it)
+    await page.waitForFunction(() => (document.activeElement as HTMLInputElement | null)?.name === 'resourceId', undefined, WAIT);
     await page.keyboard.type('kbd-acl');
     await page.keyboard.press('Enter');
     await page.getByRole('heading', { name: 'kbd-acl', level: 1 }).waitFor(WAIT);
     await tabTo(/^BUTTON Add inbound rule$/);
     await page.keyboard.press('Enter');
+    await page.waitForFunction(() => (document.activeElement as HTMLInputElement | null)?.name === 'resourceId', undefined, WAIT);
     await page.keyboard.type('kbd-rule');
     await page.keyboard.press('Enter');
     await page.getByTestId('rules-Inbound').locator('li[data-id="kbd-rule"]').waitFor(WAIT);
