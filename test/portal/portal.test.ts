@@ -383,7 +383,9 @@ describe('portal', () => {
     assert.ok((await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)) <= 0, 'the ACL editor fits a phone');
     await shot(page, 'phone-acl-editor');
     await page.goto(`${ctl!.url}/portal/#/topology`);
-    await page.getByTestId('topology').waitFor(WAIT);
+    const svg = page.getByTestId('topology');
+    await svg.locator('[data-ref="/networkInterfaces/web-1"]').waitFor(WAIT);
+    assert.ok(await svg.evaluate((e) => e.getBoundingClientRect().right <= window.innerWidth), 'the topology is drawn as a tree that fits a phone');
     await shot(page, 'phone-topology');
   });
 });
