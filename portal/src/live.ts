@@ -8,14 +8,14 @@
  * (text/event-stream: id, event and data lines). A stream that breaks is resumed after the last
  * revision seen; `Gone` (compacted) lists again; `Unauthorized` signs the user out.
  */
-import { Api, API, type Doc } from './api.js';
+import { Api, API, ApiError, type Doc } from './api.js';
 
 export interface LiveState {
   /** collection → resourceId → the resource as GET shows it */
   collections: Map<string, Map<string, Doc>>;
   /** resourceRef → configurationState reported by hosts (from the stream) */
   reports: Map<string, unknown>;
-  /** collections this token may list */
+  /** collections this token may list, in the order asked */
   visible: string[];
   connected: boolean;
   /** the last store revision applied */
@@ -54,16 +54,30 @@ export class Live {
     void this.follow();
   }
 
-  /** Lists every collection afresh; the stream then follows from the oldest list's revision. */
+  /**
+   * Lists every collection afresh; the stream then follows from the oldest list's revision. A
+   * collection the token may not list (403: a provider collection, to a tenant) is left out.
+   */
   private async relist(): Promise<void> {
-    const lists = await Promise.all(this.collections.map(async (c) => ({ c, ...(await this.api.list(c)) })));
+    const tried = await Promise.all(
+      this.collections.map((c) =>
+        this.api.list(c).then(
+          (l) => ({ c, ...l }),
+          (e: unknown) => {
+            if (e instanceof ApiError && e.status === 403) return undefined;
+            throw e;
+          },
+        ),
+      ),
+    );
+    const lists = tried.filter((l) => l !== undefined);
     const collections = new Map<string, Map<string, Doc>>();
     for (const l of lists) {
       collections.set(l.c, new Map(l.value.map((d) => [d.resourceId, d])));
       this.listedAt.set(l.c, l.revision);
     }
-    const from = Math.min(...lists.map((l) => l.revision));
-    this.changed({ collections, visible: this.collections, revision: from });
+    const from = lists.length ? Math.min(...lists.map((l) => l.revision)) : 0;
+    this.changed({ collections, visible: lists.map((l) => l.c), revision: from });
   }
 
   stop(): void {

@@ -7,7 +7,7 @@
 import { render } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { AclDetail } from './acl.js';
-import { Api, ApiError } from './api.js';
+import { Api } from './api.js';
 import { Form, useSubmit } from './forms.js';
 import { Live } from './live.js';
 import { CollectionPage, titleOf } from './pages.js';
@@ -45,23 +45,10 @@ async function openSession(token: string, onUnauthorized: (m: string) => void): 
   const paths = Object.keys((body as { paths: Record<string, unknown> }).paths);
   const served = paths.map((p) => /^\/networking\/v1\/([A-Za-z]+)$/.exec(p)?.[1]).filter((c): c is string => !!c && !['watch', 'auditLog'].includes(c));
   const ordered = [...KNOWN.filter((c) => served.includes(c)), ...served.filter((c) => !KNOWN.includes(c))];
-  // what this token may list: a tenant is refused the provider collections (403)
-  const visible = (
-    await Promise.all(
-      ordered.map((c) =>
-        api.call('GET', `/${c}`).then(
-          () => c,
-          (e: unknown) => {
-            if (e instanceof ApiError && e.status === 403) return undefined;
-            throw e;
-          },
-        ),
-      ),
-    )
-  ).filter((c): c is string => c !== undefined);
-  const role = visible.includes('servers') ? 'admin' : 'tenant';
-  const live = new Live(api, visible, onUnauthorized);
+  const live = new Live(api, ordered, onUnauthorized);
   await live.start();
+  // a tenant is refused the provider collections
+  const role = live.state.visible.includes('servers') ? 'admin' : 'tenant';
   return { api, live, role };
 }
 

@@ -59,6 +59,8 @@ const COLUMNS: Record<string, Column[]> = {
   servers: [
     { title: 'Management addresses', cell: (d) => ((d.properties.connections ?? []) as { managementAddresses?: string[] }[]).flatMap((c) => c.managementAddresses ?? []).join(', ') },
     { title: 'NICs', cell: (d, s) => s.live.docs('networkInterfaces').filter((n) => refOf(n.properties.server) === d.resourceRef).length },
+    // health, heartbeat and version come with the host agents' reports (issue 16): until then, the report's time
+    { title: 'Last report', cell: (d, s) => String((s.live.reportOf(d.resourceRef, d.properties) as { lastUpdatedTime?: string } | undefined)?.lastUpdatedTime ?? '—') },
   ],
   macPools: [{ title: 'Range', cell: (d) => `${String(d.properties.startMacAddress)} – ${String(d.properties.endMacAddress)}` }],
   logicalNetworks: [{ title: 'Subnets', cell: (d) => children(d, 'subnets').map((s) => String(s.properties.addressPrefix)).join(', ') }],
@@ -447,6 +449,7 @@ function NicBody(props: { session: Session; doc: Doc }) {
   const { session, doc } = props;
   const p = doc.properties;
   const [server, setServer] = useState(refOf(p.server) ?? '');
+  const [adding, setAdding] = useState(false);
   const s = useSubmit(['server', 'privateMacAddress']);
   const save = () =>
     s.run(async () => {
@@ -466,8 +469,16 @@ function NicBody(props: { session: Session; doc: Doc }) {
       <Form title="Placement" submit="Save placement" busy={s.busy} error={s.error} onSubmit={save}>
         <ServerField session={session} value={server} onInput={setServer} error={s.errorFor('server')} />
       </Form>
-      <h2>IP configurations</h2>
-      <Table testid="ipconfigs" heads={['Name', 'Address', 'Method', 'Subnet', 'ACL', 'Configuration']}>
+      <div class="title-row">
+        <h2>IP configurations</h2>
+        {!adding && (
+          <button type="button" onClick={() => setAdding(true)}>
+            Add IP configuration
+          </button>
+        )}
+      </div>
+      {adding && <IpConfigForm session={session} nic={doc} onDone={() => setAdding(false)} />}
+      <Table testid="ipconfigs" heads={['Name', 'Address', 'Method', 'Subnet', 'ACL', 'Configuration', '']}>
         {children(doc, 'ipConfigurations').map((c) => (
           <tr key={c.resourceId}>
             <th scope="row">{c.resourceId}</th>
@@ -478,9 +489,36 @@ function NicBody(props: { session: Session; doc: Doc }) {
             <td>
               <StateBadge state={session.live.reportOf(c.resourceRef, c.properties)} />
             </td>
+            <td>
+              <DeleteButton what={`IP configuration ${c.resourceId}`} onDelete={() => session.api.del(pathOf('networkInterfaces', doc.resourceId, 'ipConfigurations', c.resourceId)).then(() => undefined)} />
+            </td>
           </tr>
         ))}
       </Table>
     </>
+  );
+}
+
+/** A new address of a NIC: from a subnet, the next free one or a chosen one, with an optional ACL. */
+function IpConfigForm(props: { session: Session; nic: Doc; onDone: () => void }) {
+  const { session, nic } = props;
+  const subnets = subnetOptions(session);
+  const [v, set] = useState({ resourceId: '', subnet: subnets[0]?.[0] ?? '', privateIPAddress: '', acl: '' });
+  const s = useSubmit(['resourceId', 'subnet', 'privateIPAddress', 'accessControlList']);
+  const acls: [string, string][] = [['', '(none)'], ...session.live.docs('accessControlLists').map((a): [string, string] => [a.resourceRef, a.resourceId])];
+  const submit = () =>
+    s.run(async () => {
+      const ip = v.privateIPAddress ? { privateIPAddress: v.privateIPAddress, privateIPAllocationMethod: 'Static' } : { privateIPAllocationMethod: 'Dynamic' };
+      const properties = { ...ip, subnet: { resourceRef: v.subnet }, ...(v.acl ? { accessControlList: { resourceRef: v.acl } } : {}) };
+      await session.api.put(pathOf('networkInterfaces', nic.resourceId, 'ipConfigurations', v.resourceId), { properties });
+      props.onDone();
+    });
+  return (
+    <Form title="New IP configuration" submit="Add IP configuration" busy={s.busy} error={s.error} onSubmit={submit} onCancel={props.onDone}>
+      <Field label="IP configuration name" name="resourceId" value={v.resourceId} autoFocus onInput={(x) => set({ ...v, resourceId: x })} error={s.errorFor('resourceId')} />
+      <Select label="Subnet" name="subnet" value={v.subnet} options={subnets} onInput={(x) => set({ ...v, subnet: x })} error={s.errorFor('subnet')} />
+      <Field label="Static IP (empty: the next free one)" name="privateIPAddress" value={v.privateIPAddress} onInput={(x) => set({ ...v, privateIPAddress: x })} error={s.errorFor('privateIPAddress')} />
+      <Select label="Access control list" name="accessControlList" value={v.acl} options={acls} onInput={(x) => set({ ...v, acl: x })} error={s.errorFor('accessControlList')} />
+    </Form>
   );
 }

@@ -220,6 +220,25 @@ describe('portal', () => {
       'allow-http@200',
     ]);
     await shot(page, 'acl-editor');
+
+    // a subnet gets the ACL from the list of the tenant's ACLs; a subnet is deleted after a confirm
+    await nav(page, 'Virtual networks');
+    await page.getByRole('link', { name: 'blue-net' }).click();
+    const web = page.getByTestId('subnets').locator('tr[data-id="web"]');
+    await web.getByRole('button', { name: 'Edit' }).click();
+    await page.getByLabel('Access control list').selectOption('/accessControlLists/web-acl');
+    await page.getByRole('button', { name: 'Save subnet' }).click();
+    await web.getByRole('link', { name: 'web-acl' }).waitFor(WAIT);
+    assert.deepEqual((await api('GET', '/virtualNetworks/blue-net/subnets/web', blue)).body.properties.accessControlList, { resourceRef: '/accessControlLists/web-acl' });
+    await page.getByRole('button', { name: 'Add subnet' }).click();
+    await page.getByLabel('Subnet name').fill('tmp');
+    await page.getByLabel('Address prefix', { exact: true }).fill('10.1.9.0/24');
+    await page.getByRole('button', { name: 'Add subnet' }).click();
+    const tmp = page.getByTestId('subnets').locator('tr[data-id="tmp"]');
+    await tmp.getByRole('button', { name: 'Delete subnet tmp' }).click();
+    await tmp.getByRole('button', { name: 'Yes, delete' }).click();
+    await tmp.waitFor({ ...WAIT, state: 'detached' });
+    assert.equal((await api('GET', '/virtualNetworks/blue-net/subnets/tmp', blue)).status, 404);
   });
 
   it('shows a change made through the API in an open page without a reload', async () => {
@@ -235,6 +254,20 @@ describe('portal', () => {
     assert.equal((await api('DELETE', '/virtualNetworks/api-net', blue)).status, 204);
     await row.waitFor({ ...WAIT, state: 'detached' });
     assert.equal(await page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded), true, 'the same page, not a reload');
+
+    // a field this portal does not know (as a newer controller sharing the store would write it) is shown raw
+    const key = '/nc/res/virtualNetworks/blue-net';
+    const rec = JSON.parse((await store!.get(key))!.value);
+    rec.doc.properties.encryptionPolicy = { mode: 'Required', cipher: '<b>aes-gcm</b>' };
+    await store!.put(key, JSON.stringify(rec));
+    await page.getByRole('link', { name: 'blue-net' }).click();
+    const other = page.getByTestId('unknown-fields');
+    await other.waitFor(WAIT);
+    assert.deepEqual(JSON.parse((await other.locator('pre').textContent()) ?? ''), { encryptionPolicy: { mode: 'Required', cipher: '<b>aes-gcm</b>' } }, 'as text, markup and all');
+    await shot(page, 'unknown-field');
+    delete rec.doc.properties.encryptionPolicy;
+    await store!.put(key, JSON.stringify(rec));
+    await other.waitFor({ ...WAIT, state: 'detached' });
   });
 
   it("shows a second tenant none of the first tenant's resources", async () => {
@@ -274,7 +307,22 @@ describe('portal', () => {
     assert.match(ip, /^10\.1\.1\.\d+$/);
     await page.getByTestId('ipconfigs').getByText(ip).waitFor(WAIT);
     assert.equal(await page.getByTestId('mac').textContent(), `${String(nic.body.properties.privateMacAddress)} (Dynamic)`);
+    // a second address: a static one outside its subnet is refused at the field, then a good one
+    await page.getByRole('button', { name: 'Add IP configuration' }).click();
+    await page.getByLabel('IP configuration name').fill('ip2');
+    await page.getByLabel('Subnet').selectOption('/virtualNetworks/blue-net/subnets/db');
+    await page.getByLabel('Static IP (empty: the next free one)').fill('10.1.1.50');
+    await page.getByRole('button', { name: 'Add IP configuration' }).click();
+    await fieldError(page, 'privateIPAddress').filter({ hasText: '10.1.1.50' }).waitFor(WAIT);
+    await page.getByLabel('Static IP (empty: the next free one)').fill('10.1.2.50');
+    await page.getByRole('button', { name: 'Add IP configuration' }).click();
+    await page.getByTestId('ipconfigs').getByText('10.1.2.50').waitFor(WAIT);
+    const ip2 = await api('GET', '/networkInterfaces/web-1/ipConfigurations/ip2', blue);
+    assert.deepEqual([ip2.body.properties.privateIPAddress, ip2.body.properties.privateIPAllocationMethod], ['10.1.2.50', 'Static']);
     await shot(page, 'network-interface');
+    await page.getByRole('button', { name: 'Delete IP configuration ip2' }).click();
+    await page.getByRole('button', { name: 'Yes, delete' }).click();
+    await page.getByTestId('ipconfigs').getByText('10.1.2.50').waitFor({ ...WAIT, state: 'detached' });
 
     await nav(page, 'Topology');
     const svg = page.getByTestId('topology');
@@ -300,6 +348,7 @@ describe('portal', () => {
     // as a host agent will report it (issue 16): a key under /nc/status, from another process
     await store!.put(statusKey('/servers/host1'), JSON.stringify({ status: 'Success', lastUpdatedTime: new Date().toISOString() }));
     await row.getByTestId('config-state').filter({ hasText: 'Success' }).waitFor(WAIT);
+    assert.match((await row.locator('td').nth(3).textContent()) ?? '', /^\d{4}-\d\d-\d\dT/, "the report's time");
     await shot(page, 'servers');
     await store!.put(statusKey('/servers/host1'), JSON.stringify({ status: 'Failure', detailedInfo: [{ source: 'hostd', code: 'SY_KERNEL', message: 'nft -f failed' }] }));
     await row.getByTestId('config-state').filter({ hasText: 'Failure' }).waitFor(WAIT);
@@ -313,6 +362,9 @@ describe('portal', () => {
 
   it('goes back to sign-in on sign-out and when the token is revoked', async () => {
     const page = bluePage;
+    // a reload keeps the tab signed in (the token is in sessionStorage)
+    await page.reload();
+    await page.getByRole('heading', { name: 'Topology', level: 1 }).waitFor(WAIT);
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByLabel('API token').waitFor(WAIT);
     assert.equal(await page.evaluate(() => sessionStorage.length), 0, 'the token is gone from the tab');
