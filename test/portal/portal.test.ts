@@ -168,17 +168,29 @@ describe('portal', () => {
     await page.getByRole('button', { name: 'Create' }).click();
     await page.getByRole('heading', { name: 'web-acl', level: 1 }).waitFor(WAIT);
     assert.equal(await page.getByTestId('default-Inbound').locator('.action').textContent(), 'Allow', 'no rules: everything passes');
-    for (const [id, prio, port] of [
-      ['allow-http', '100', '80'],
-      ['allow-ssh', '200', '22'],
+    // a priority that is not a number: the schema's error, at the priority field
+    await page.getByRole('button', { name: 'Add inbound rule' }).click();
+    await page.getByLabel('Rule name').fill('allow-http');
+    await page.getByLabel('Priority').fill('high');
+    await page.getByRole('button', { name: 'Add rule' }).click();
+    await fieldError(page, 'priority').filter({ hasText: '/properties/priority' }).waitFor(WAIT);
+    await page.getByRole('button', { name: 'Cancel' }).click();
+    const markup = '<img src=x onerror="document.title=1">ssh';
+    for (const [id, prio, port, description] of [
+      ['allow-http', '100', '80', ''],
+      ['allow-ssh', '200', '22', markup],
     ] as const) {
       await page.getByRole('button', { name: 'Add inbound rule' }).click();
       await page.getByLabel('Rule name').fill(id);
       await page.getByLabel('Priority').fill(prio);
       await page.getByLabel('Destination ports').fill(port);
+      await page.getByLabel('Description').fill(description);
       await page.getByRole('button', { name: 'Add rule' }).click();
       await page.getByTestId('rules-Inbound').locator(`li[data-id="${id}"]`).waitFor(WAIT);
     }
+    // what a user typed is shown as text, never as markup
+    assert.match((await page.locator('li[data-id="allow-ssh"]').textContent()) ?? '', /<img src=x onerror="document.title=1">ssh/);
+    assert.equal(await page.locator('main img').count(), 0);
     const acl = await api('GET', '/accessControlLists/web-acl', blue);
     assert.deepEqual(
       acl.body.properties.aclRules.map((r: { resourceId: string; properties: Record<string, unknown> }) => [r.resourceId, r.properties.priority, r.properties.type, r.properties.destinationPortRange, r.properties.action]),
@@ -358,6 +370,18 @@ describe('portal', () => {
     await nav(page, 'MAC pools');
     await page.getByRole('link', { name: 'pool1' }).click();
     assert.match((await page.locator('details[open] pre').textContent()) ?? '', /"startMacAddress": "00-1D-D8-B7-1C-00"/);
+    // and made as JSON: an overlapping range is the API's error, a free one is created
+    await nav(page, 'MAC pools');
+    await page.getByRole('button', { name: 'New', exact: true }).click();
+    await page.getByLabel('Name (resourceId)').fill('pool2');
+    const editor = page.getByLabel('Document (JSON)');
+    await editor.fill(JSON.stringify({ properties: { startMacAddress: '00-1D-D8-B7-1C-80', endMacAddress: '00-1D-D8-B7-1D-FF' } }));
+    await page.getByRole('button', { name: 'Create' }).click();
+    await page.locator('.form-error').filter({ hasText: 'overlaps /macPools/pool1' }).waitFor(WAIT);
+    await editor.fill(JSON.stringify({ properties: { startMacAddress: '00-1D-D8-B7-1D-00', endMacAddress: '00-1D-D8-B7-1D-FF' } }));
+    await page.getByRole('button', { name: 'Create' }).click();
+    await page.getByRole('heading', { name: 'pool2', level: 1 }).waitFor(WAIT);
+    assert.equal((await api('GET', '/macPools/pool2', admin)).body.properties.endMacAddress, '00-1D-D8-B7-1D-FF');
   });
 
   it('goes back to sign-in on sign-out and when the token is revoked', async () => {
