@@ -52,6 +52,22 @@ export function useAutoFocus<T extends HTMLElement>(on: boolean | undefined) {
   return ref;
 }
 
+/**
+ * A field's text while it is edited, over the resource's live value. Untouched, it follows the live
+ * value (a change through the API shows); once typed in, it keeps the typed text and the etag it was
+ * started from, so saving over someone else's change meanwhile is the API's 412, not a silent overwrite.
+ */
+export function useDraft(current: string, etag: string | undefined) {
+  const [draft, setDraft] = useState<{ text: string; etag: string | undefined } | undefined>(undefined);
+  return {
+    value: draft ? draft.text : current,
+    etag: draft ? draft.etag : etag,
+    set: (text: string) => setDraft({ text, etag: draft ? draft.etag : etag }),
+    /** after a save: follow the live value again */
+    done: () => setDraft(undefined),
+  };
+}
+
 let uid = 0;
 const nextId = () => `f${++uid}`;
 

@@ -8,7 +8,7 @@
 import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
 import { pathOf, type Doc } from './api.js';
-import { Field, Form, RawJson, Select, StateBadge, UnknownFields, useAutoFocus, useSubmit } from './forms.js';
+import { Field, Form, RawJson, Select, StateBadge, UnknownFields, useAutoFocus, useDraft, useSubmit } from './forms.js';
 import type { Session } from './main.js';
 
 const TITLES: Record<string, string> = {
@@ -215,6 +215,8 @@ function JsonEditor(props: { session: Session; collection: string; doc?: Doc; ti
   const { doc } = props;
   const [id, setId] = useState(doc?.resourceId ?? '');
   const [text, setText] = useState(JSON.stringify(doc ? { tags: doc.tags, properties: doc.properties } : { properties: {} }, null, 2));
+  // the version the text was taken from: a change meanwhile makes the save a 412
+  const [etag] = useState(doc?.etag);
   const s = useSubmit(['resourceId']);
   const submit = () =>
     s.run(async () => {
@@ -224,7 +226,7 @@ function JsonEditor(props: { session: Session; collection: string; doc?: Doc; ti
       } catch (e) {
         throw new Error(`Not JSON: ${String(e)}`);
       }
-      await props.session.api.put(pathOf(props.collection, id), body, doc?.etag);
+      await props.session.api.put(pathOf(props.collection, id), body, etag);
       props.onDone();
       if (!doc) location.hash = `#/c/${props.collection}/${encodeURIComponent(id)}`;
     });
@@ -359,18 +361,19 @@ export const KNOWN_FIELDS: Record<string, string[]> = {
 function VnetBody(props: { session: Session; doc: Doc }) {
   const { session, doc } = props;
   const prefixes = ((doc.properties.addressSpace as { addressPrefixes?: string[] } | undefined)?.addressPrefixes ?? []).join(', ');
-  const [space, setSpace] = useState(prefixes);
+  const space = useDraft(prefixes, doc.etag);
   const [adding, setAdding] = useState(false);
   const s = useSubmit(['addressPrefixes']);
   const subnets = children(doc, 'subnets');
   const save = () =>
     s.run(async () => {
-      await session.api.put(pathOf('virtualNetworks', doc.resourceId), { tags: doc.tags, properties: { ...doc.properties, addressSpace: { addressPrefixes: list(space) } } }, doc.etag);
+      await session.api.put(pathOf('virtualNetworks', doc.resourceId), { tags: doc.tags, properties: { ...doc.properties, addressSpace: { addressPrefixes: list(space.value) } } }, space.etag);
+      space.done();
     });
   return (
     <>
       <Form title="Address space" submit="Save address space" busy={s.busy} error={s.error} onSubmit={save}>
-        <Field label="Address prefixes" name="addressPrefixes" hint="comma separated" value={space} onInput={setSpace} error={s.errorFor('addressPrefixes')} />
+        <Field label="Address prefixes" name="addressPrefixes" hint="comma separated" value={space.value} onInput={space.set} error={s.errorFor('addressPrefixes')} />
       </Form>
       <div class="title-row">
         <h2>Subnets</h2>
@@ -448,13 +451,14 @@ function SubnetForm(props: { session: Session; vnet: Doc; subnet?: Doc; onDone: 
 function NicBody(props: { session: Session; doc: Doc }) {
   const { session, doc } = props;
   const p = doc.properties;
-  const [server, setServer] = useState(refOf(p.server) ?? '');
+  const server = useDraft(refOf(p.server) ?? '', doc.etag);
   const [adding, setAdding] = useState(false);
   const s = useSubmit(['server', 'privateMacAddress']);
   const save = () =>
     s.run(async () => {
       const { server: _old, ...rest } = p;
-      await session.api.put(pathOf('networkInterfaces', doc.resourceId), { tags: doc.tags, properties: { ...rest, ...(server ? { server: { resourceRef: server } } : {}) } }, doc.etag);
+      await session.api.put(pathOf('networkInterfaces', doc.resourceId), { tags: doc.tags, properties: { ...rest, ...(server.value ? { server: { resourceRef: server.value } } : {}) } }, server.etag);
+      server.done();
     });
   return (
     <>
@@ -467,7 +471,7 @@ function NicBody(props: { session: Session; doc: Doc }) {
         <dd>{refOf(p.server) ?? 'not placed'}</dd>
       </dl>
       <Form title="Placement" submit="Save placement" busy={s.busy} error={s.error} onSubmit={save}>
-        <ServerField session={session} value={server} onInput={setServer} error={s.errorFor('server')} />
+        <ServerField session={session} value={server.value} onInput={server.set} error={s.errorFor('server')} />
       </Form>
       <div class="title-row">
         <h2>IP configurations</h2>

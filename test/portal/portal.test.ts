@@ -280,6 +280,20 @@ describe('portal', () => {
     delete rec.doc.properties.encryptionPolicy;
     await store!.put(key, JSON.stringify(rec));
     await other.waitFor({ ...WAIT, state: 'detached' });
+
+    // an untouched field follows the API; a field being edited keeps its text, and saving it over a
+    // change made meanwhile is the API's 412, not a silent overwrite
+    const space = page.getByLabel('Address prefixes');
+    const asIs = (await api('GET', '/virtualNetworks/blue-net', blue)).body;
+    const withSpace = (prefixes: string[]) => ({ properties: { ...asIs.properties, addressSpace: { addressPrefixes: prefixes } } });
+    assert.equal((await api('PUT', '/virtualNetworks/blue-net', blue, withSpace(['10.1.0.0/16', '10.99.0.0/16']))).status, 200);
+    await page.waitForFunction(() => (document.querySelector('input[name="addressPrefixes"]') as HTMLInputElement | null)?.value === '10.1.0.0/16, 10.99.0.0/16', undefined, WAIT);
+    await space.fill('10.1.0.0/16, 10.98.0.0/16');
+    assert.equal((await api('PUT', '/virtualNetworks/blue-net', blue, withSpace(['10.1.0.0/16']))).status, 200);
+    await page.getByRole('button', { name: 'Save address space' }).click();
+    await page.getByRole('alert').filter({ hasText: 'If-Match' }).waitFor(WAIT);
+    assert.equal(await space.inputValue(), '10.1.0.0/16, 10.98.0.0/16', 'the typed text stays');
+    assert.deepEqual((await api('GET', '/virtualNetworks/blue-net', blue)).body.properties.addressSpace.addressPrefixes, ['10.1.0.0/16']);
   });
 
   it("shows a second tenant none of the first tenant's resources", async () => {
