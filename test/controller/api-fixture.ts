@@ -120,9 +120,9 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/** Starts `switchyard controller ARGS --listen 127.0.0.1:PORT` and waits until it serves. */
-export async function spawnController(args: string[]): Promise<ControllerProcess> {
-  const port = await freePort();
+/** Starts `switchyard controller ARGS --listen 127.0.0.1:PORT` (a free port unless given) and waits until it serves. */
+export async function spawnController(args: string[], port?: number): Promise<ControllerProcess> {
+  port ??= await freePort();
   const proc = spawn(process.execPath, [CLI, 'controller', ...args, '--listen', `127.0.0.1:${port}`], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout.on('data', (d: Buffer) => (out += d.toString()));

@@ -315,6 +315,22 @@ describe('portal', () => {
     for (const name of ['blue-net', 'blue-late', 'web-acl', 'allow-http', '10.1.0.0/16']) assert.ok(!text?.includes(name), `red sees "${name}"`);
   });
 
+  it('follows the controller across a restart: the stream resumes and misses nothing', async () => {
+    const page = await newPage();
+    await signIn(page, red);
+    const live = page.getByRole('status').filter({ hasText: /^(live|reconnecting…)$/ });
+    const port = Number(new URL(ctl!.url).port);
+    await ctl!.stop();
+    await live.filter({ hasText: 'reconnecting…' }).waitFor(WAIT);
+    ctl = await spawnController(['--store', `sqlite:${join(dir, 'controller.db')}`], port);
+    // written at once: the page has not reconnected yet or just has; either way it must show
+    assert.equal((await api('PUT', '/virtualNetworks/red-after', red, { properties: { addressSpace: { addressPrefixes: ['10.8.0.0/16'] } } })).status, 201);
+    await page.getByTestId('list-virtualNetworks').locator('tr[data-id="red-after"]').waitFor(WAIT);
+    await live.filter({ hasText: 'live' }).waitFor(WAIT);
+    assert.equal((await api('DELETE', '/virtualNetworks/red-after', red)).status, 204);
+    await page.getByTestId('list-virtualNetworks').locator('tr[data-id="red-after"]').waitFor({ ...WAIT, state: 'detached' });
+  });
+
   it('places a NIC through the form and draws the topology from live data', async () => {
     assert.equal((await api('PUT', '/macPools/pool1', admin, { properties: { startMacAddress: '00-1D-D8-B7-1C-00', endMacAddress: '00-1D-D8-B7-1C-FF' } })).status, 201);
     assert.equal((await api('PUT', '/credentials/host-cred', admin, { properties: { type: 'UsernamePassword', userName: 'sdn', value: 'secret' } })).status, 201);
