@@ -77,7 +77,8 @@ export class Live {
       this.listedAt.set(l.c, l.revision);
     }
     const from = lists.length ? Math.min(...lists.map((l) => l.revision)) : 0;
-    this.changed({ collections, visible: lists.map((l) => l.c), revision: from });
+    // the lists carry the reports as of now: older ones from the stream no longer apply
+    this.changed({ collections, reports: new Map(), visible: lists.map((l) => l.c), revision: from });
   }
 
   stop(): void {
@@ -157,8 +158,8 @@ export class Live {
     const collections = new Map(this.state.collections);
     const reports = new Map(this.state.reports);
     if (event === 'configurationState') {
-      if (ev.configurationState === null) reports.delete(ev.resourceRef);
-      else reports.set(ev.resourceRef, ev.configurationState);
+      // null (the report is gone) is kept too: it overrides what the resource's last GET carried
+      reports.set(ev.resourceRef, ev.configurationState ?? null);
     } else if (!child && collections.has(collection) && ev.revision > (this.listedAt.get(collection) ?? 0)) {
       const docs = new Map(collections.get(collection));
       if (event === 'put' && ev.resource) docs.set(id, ev.resource);

@@ -332,9 +332,11 @@ function ResourcePage(props: { session: Session; collection: string; doc: Doc; s
   const { session, collection, doc } = props;
   const [editing, setEditing] = useState(false);
   const known = KNOWN_FIELDS[collection];
+  const report = session.live.reportOf(doc.resourceRef, doc.properties);
   return (
     <section>
       <ResourceHeader {...props} />
+      {report ? <RawJson value={report} label="Latest report from the hosts (configurationState)" open /> : null}
       {collection === 'virtualNetworks' && <VnetBody session={session} doc={doc} />}
       {collection === 'networkInterfaces' && <NicBody session={session} doc={doc} />}
       {!known &&

@@ -394,8 +394,16 @@ describe('portal', () => {
     await shot(page, 'servers');
     await store!.put(statusKey('/servers/host1'), JSON.stringify({ status: 'Failure', detailedInfo: [{ source: 'hostd', code: 'SY_KERNEL', message: 'nft -f failed' }] }));
     await row.getByTestId('config-state').filter({ hasText: 'Failure' }).waitFor(WAIT);
+    // the server written again now carries the report in its own GET; the report going still shows
+    const host1 = (await api('GET', '/servers/host1', admin)).body;
+    assert.equal(host1.properties.configurationState.status, 'Failure');
+    assert.equal((await api('PUT', '/servers/host1', admin, { properties: { connections: host1.properties.connections } })).status, 200);
+    await row.getByRole('link', { name: 'host1' }).click();
+    const report = page.locator('details[open] pre').filter({ hasText: 'nft -f failed' });
+    await report.waitFor(WAIT);
     await store!.delete(statusKey('/servers/host1'));
-    await row.getByTestId('config-state').waitFor({ ...WAIT, state: 'detached' });
+    await report.waitFor({ ...WAIT, state: 'detached' });
+    assert.equal(await page.getByTestId('config-state').count(), 0, 'nothing reported any more');
     // a collection without a form of its own is shown as its JSON
     await nav(page, 'MAC pools');
     await page.getByRole('link', { name: 'pool1' }).click();
