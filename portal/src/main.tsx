@@ -107,6 +107,13 @@ function App() {
     if (saved) signIn(saved).catch((e: unknown) => signOut(`Signed out: ${e instanceof Error ? e.message : String(e)}`));
   }, []);
 
+  useEffect(() => {
+    const [, k, c, i] = hash.split('/').map(decodeURIComponent);
+    document.title = `${session ? (k === 'topology' ? 'Topology' : c ? (i ?? titleOf(c)) : 'Switchyard') : 'Sign in'} · Switchyard portal`;
+    // a page that replaced the focused element (a form that made a resource, then its page) gives the keyboard to the new page
+    if (session && (!document.activeElement || document.activeElement === document.body)) document.getElementById('main')?.focus({ preventScroll: true });
+  }, [hash, session]);
+
   if (!session) return starting ? <p class="loading">Loading…</p> : <SignIn onToken={signIn} notice={notice} />;
   const { live, role } = session;
   const tenant = role === 'tenant';

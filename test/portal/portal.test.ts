@@ -472,6 +472,9 @@ describe('portal', () => {
     await page.keyboard.type('kbd-acl');
     await page.keyboard.press('Enter');
     await page.getByRole('heading', { name: 'kbd-acl', level: 1 }).waitFor(WAIT);
+    // the new page has the keyboard (not the body the form left) and says where it is
+    await page.waitForFunction(() => document.activeElement?.id === 'main', undefined, WAIT);
+    assert.equal(await page.title(), 'kbd-acl · Switchyard portal');
     await tabTo(/^BUTTON Add inbound rule$/);
     await page.keyboard.press('Enter');
     await page.waitForFunction(() => (document.activeElement as HTMLInputElement | null)?.name === 'resourceId', undefined, WAIT);
