@@ -348,6 +348,9 @@ describe('portal', () => {
     const ip = nic.body.properties.ipConfigurations[0].properties.privateIPAddress as string;
     assert.match(ip, /^10\.1\.1\.\d+$/);
     await page.getByTestId('ipconfigs').getByText(ip).waitFor(WAIT);
+    // a host's report on the NIC's address reaches its tenant's page
+    await store!.put(statusKey('/networkInterfaces/web-1/ipConfigurations/ip1'), JSON.stringify({ status: 'Success' }));
+    await page.getByTestId('ipconfigs').getByTestId('config-state').filter({ hasText: 'Success' }).waitFor(WAIT);
     assert.equal(await page.getByTestId('mac').textContent(), `${String(nic.body.properties.privateMacAddress)} (Dynamic)`);
     // a second address: a static one outside its subnet is refused at the field, then a good one
     await page.getByRole('button', { name: 'Add IP configuration' }).click();
@@ -381,6 +384,7 @@ describe('portal', () => {
     await signIn(page, admin);
     const tenants = await page.getByTestId('list-virtualNetworks').getByTestId('tenant').allTextContents();
     assert.ok(tenants.includes('blue') && tenants.includes('red'), tenants.join());
+    await shot(page, 'admin-virtual-networks');
     await nav(page, 'Servers');
     const row = page.getByTestId('list-servers').locator('tr[data-id="host1"]');
     await row.waitFor(WAIT);
