@@ -10,7 +10,7 @@ import { useState } from 'preact/hooks';
 import { pathOf, type Doc } from './api.js';
 import { Field, Form, RawJson, Select, StateBadge, UnknownFields, useSubmit } from './forms.js';
 import type { Session } from './main.js';
-import { children, KNOWN_FIELDS, ResourceHeader, titleOf, DeleteButton } from './pages.js';
+import { children, DeleteButton, KNOWN_FIELDS, ResourceHeader, titleOf } from './parts.js';
 
 const DIRECTIONS = ['Inbound', 'Outbound'] as const;
 const RULE_FIELDS = ['resourceId', 'priority', 'action', 'protocol', 'sourceAddressPrefix', 'sourcePortRange', 'destinationAddressPrefix', 'destinationPortRange', 'description', 'logging', 'type'];
@@ -172,6 +172,22 @@ function RuleForm(props: { session: Session; acl: Doc; rule?: Doc; type: string;
         {field('destinationPortRange', 'Destination ports')}
         {field('description', 'Description')}
       </div>
+    </Form>
+  );
+}
+
+export function AclCreate(props: { session: Session; onDone: () => void }) {
+  const [id, setId] = useState('');
+  const s = useSubmit(['resourceId']);
+  const submit = () =>
+    s.run(async () => {
+      await props.session.api.put(pathOf('accessControlLists', id), { properties: { aclRules: [] } });
+      props.onDone();
+      location.hash = `#/c/accessControlLists/${encodeURIComponent(id)}`;
+    });
+  return (
+    <Form title="New access control list" submit="Create" busy={s.busy} error={s.error} onSubmit={submit} onCancel={props.onDone}>
+      <Field label="Name (resourceId)" name="resourceId" value={id} autoFocus onInput={setId} error={s.errorFor('resourceId')} />
     </Form>
   );
 }

@@ -10,7 +10,8 @@ import { AclDetail } from './acl.js';
 import { Api } from './api.js';
 import { Form, useSubmit } from './forms.js';
 import { Live } from './live.js';
-import { CollectionPage, titleOf } from './pages.js';
+import { CollectionPage } from './pages.js';
+import { titleOf } from './parts.js';
 import { Topology } from './topology.js';
 import './portal.css';
 

@@ -8,7 +8,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { Doc } from './api.js';
 import type { Session } from './main.js';
-import { children } from './pages.js';
+import { children } from './parts.js';
 
 const COL_W = 220;
 const BOX_W = 180;
