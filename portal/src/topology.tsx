@@ -78,6 +78,10 @@ export function Topology(props: { session: Session }) {
       }
     }
   }
+  // an admin sees every host, also those no NIC is placed on yet
+  for (const sv of live.docs('servers')) {
+    if (!boxes.some((b) => b.ref === sv.resourceRef)) add({ ref: sv.resourceRef, col: tree ? 0 : 3, title: sv.resourceId, sub: 'server, no NICs', href: `#/c/servers/${sv.resourceId}`, ...optional(status(sv.resourceRef, sv.properties)) });
+  }
   const at = new Map(boxes.map((b) => [b.key, b]));
   const top = tree ? 8 : TOP;
   const height = top + Math.max(1, ...rows) * (BOX_H + GAP);

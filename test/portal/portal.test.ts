@@ -408,6 +408,10 @@ describe('portal', () => {
     await store!.delete(statusKey('/servers/host1'));
     await report.waitFor({ ...WAIT, state: 'detached' });
     assert.equal(await page.getByTestId('config-state').count(), 0, 'nothing reported any more');
+    // the admin's topology has every tenant's networks and every host, also one without NICs
+    assert.equal((await api('PUT', '/servers/host2', admin, { properties: { connections: host1.properties.connections } })).status, 201);
+    await nav(page, 'Topology');
+    for (const ref of ['/virtualNetworks/blue-net', '/virtualNetworks/red-net', '/servers/host1', '/servers/host2']) await page.getByTestId('topology').locator(`[data-ref="${ref}"]`).waitFor(WAIT);
     // a collection without a form of its own is shown as its JSON
     await nav(page, 'MAC pools');
     await page.getByRole('link', { name: 'pool1' }).click();
