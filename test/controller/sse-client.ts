@@ -22,9 +22,15 @@ export interface SseStream {
   close(): void;
 }
 
-export async function openWatch(base: string, token: string, query = '', headers: Record<string, string> = {}): Promise<SseStream> {
+/** GET /networking/v1/watch with a token. */
+export function openWatch(base: string, token: string, query = '', headers: Record<string, string> = {}): Promise<SseStream> {
+  return openEventStream(`${base}/networking/v1/watch${query}`, { headers: { authorization: `Bearer ${token}`, ...headers } });
+}
+
+/** Any request answered with an event stream (the southbound watch is a POST). */
+export async function openEventStream(url: string, init: RequestInit): Promise<SseStream> {
   const ac = new AbortController();
-  const res = await fetch(`${base}/networking/v1/watch${query}`, { headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream', ...headers }, signal: ac.signal });
+  const res = await fetch(url, { ...init, headers: { accept: 'text/event-stream', ...(init.headers as Record<string, string>) }, signal: ac.signal });
   const queue: SseEvent[] = [];
   const waiters = new Set<() => void>();
   const wake = () => {
