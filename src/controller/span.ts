@@ -5,6 +5,7 @@
  *  - what those reference: the virtual networks of their ipConfigurations' subnets (whole), ACLs
  *    (of an ipConfiguration or of a subnet of those virtual networks), route tables of those subnets,
  *    public IPs bound to their ipConfigurations;
+ *  - load balancers with a backend among its NICs or a VIP in those virtual networks (their clients);
  *  - remote endpoints: every ipConfiguration of another NIC in those virtual networks, as the CA→PA
  *    mapping the host programs (its MAC, address, subnet and the provider addresses its server last
  *    reported), so a host knows where its NICs' peers live without reading their NICs.
@@ -99,9 +100,14 @@ export async function computeSpan(store: Store, id: string): Promise<Span | unde
       if (t) wanted.add(`/${t.collection}/${t.id}`);
     }
   }
-  for (const ref of wanted) {
-    const r = await read(ref);
-    if (r) add(r);
+  // load balancers with a backend here (a local ipConfiguration in a pool or an inbound NAT rule)
+  for (const nicRef of placed) {
+    for (const ipc of (span.resources.get(nicRef)?.resource.properties.ipConfigurations ?? []) as ChildDoc[]) {
+      for (const kv of (await store.range(backrefsTo(ipc.resourceRef))).kvs) {
+        const s = parseRef(backrefParts(kv.key).source);
+        if (s?.collection === 'loadBalancers') wanted.add(`/loadBalancers/${s.id}`);
+      }
+    }
   }
 
   // every other NIC's ipConfigurations in those virtual networks
@@ -111,6 +117,8 @@ export async function computeSpan(store: Store, id: string): Promise<Span | unde
     const byNic = new Map<string, Set<string>>();
     for (const { source } of uses) {
       const s = parseRef(source);
+      // a load balancer with a VIP in this virtual network serves its clients here
+      if (s?.collection === 'loadBalancers') wanted.add(`/loadBalancers/${s.id}`);
       if (s?.collection !== 'networkInterfaces' || s.child !== 'ipConfigurations') continue;
       const nicRef = `${NICS}${s.id}`;
       if (span.resources.has(nicRef)) continue;
@@ -140,6 +148,10 @@ export async function computeSpan(store: Store, id: string): Promise<Span | unde
         span.remotes.set(ipc.resourceRef, { etag: fingerprint(remoteEndpoint), remoteEndpoint });
       }
     }
+  }
+  for (const ref of wanted) {
+    const r = await read(ref);
+    if (r) add(r);
   }
   return span;
 }
@@ -187,14 +199,16 @@ export function diffSpan(have: ReadonlyMap<string, string>, span: Span): SpanCha
  */
 export function mayAffect(span: Span, ref: string, values: (string | undefined)[]): boolean {
   if (span.resources.has(ref) || span.remoteServers.has(ref)) return true;
-  if (!ref.startsWith(NICS)) return false;
-  const vnets = [...span.resources.keys()].filter((r) => r.startsWith('/virtualNetworks/'));
+  if (!ref.startsWith(NICS) && !ref.startsWith('/loadBalancers/')) return false;
+  const mine = [...span.resources.keys()];
+  const vnets = mine.filter((r) => r.startsWith('/virtualNetworks/')).map((vn) => `${vn}/subnets/`);
+  const nics = mine.filter((r) => r.startsWith(NICS)).map((n) => `${n}/`);
   for (const v of values) {
     if (v === undefined) continue;
     const rec = JSON.parse(v) as StoredRecord;
     for (const r of rec.refs) {
       if (r.target === span.server) return true;
-      if (vnets.some((vn) => r.target.startsWith(`${vn}/subnets/`))) return true;
+      if (vnets.some((p) => r.target.startsWith(p)) || nics.some((p) => r.target.startsWith(p))) return true;
     }
   }
   return false;
