@@ -1,8 +1,10 @@
 /**
- * A server-sent events reader for the watch tests: opens GET /networking/v1/watch with a token and
- * parses the text/event-stream framing itself (id, event, data lines; comments skipped), so the
- * tests check the wire format a browser's EventSource reads, not a library's idea of it.
+ * A server-sent events reader for the controller's stream tests: opens the stream with a token and
+ * reads it with the product's own SseParser (src/http/sse-parser.ts: id, event, data lines, comments
+ * skipped), queueing parsed events for the test to await.
  */
+import { SseParser } from '../../src/http/sse-parser.js';
+
 export interface SseEvent {
   id?: string;
   event: string;
@@ -37,32 +39,14 @@ export async function openEventStream(url: string, init: RequestInit): Promise<S
     for (const w of [...waiters]) w();
   };
   let done = false;
+  const parser = new SseParser((e) => {
+    queue.push({ ...(e.id !== undefined ? { id: e.id } : {}), event: e.event, data: JSON.parse(e.data) });
+    wake();
+  });
   const ended = (async () => {
     if (!res.body || res.status !== 200) return;
-    const decoder = new TextDecoder();
-    let buf = '';
     try {
-      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-        buf += decoder.decode(chunk, { stream: true });
-        let cut: number;
-        while ((cut = buf.indexOf('\n\n')) >= 0) {
-          const block = buf.slice(0, cut);
-          buf = buf.slice(cut + 2);
-          const ev: Partial<SseEvent> & { lines: string[] } = { lines: [] };
-          for (const line of block.split('\n')) {
-            if (line.startsWith(':')) continue;
-            const colon = line.indexOf(':');
-            const field = colon < 0 ? line : line.slice(0, colon);
-            const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
-            if (field === 'id') ev.id = value;
-            else if (field === 'event') ev.event = value;
-            else if (field === 'data') ev.lines.push(value);
-          }
-          if (!ev.lines.length) continue;
-          queue.push({ ...(ev.id !== undefined ? { id: ev.id } : {}), event: ev.event ?? 'message', data: JSON.parse(ev.lines.join('\n')) });
-          wake();
-        }
-      }
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) parser.push(chunk);
     } catch {
       // aborted by close()
     } finally {
