@@ -22,6 +22,7 @@ import { isPortalPath, portalRoutes } from './portal.js';
 import { RESOURCE_ID } from './schema.js';
 import type { Store } from './store/store.js';
 import { REVISION_HEADER, watchRoute, type WatchRouteOptions } from './watch.js';
+import { SOUTHBOUND, southboundRoutes } from './southbound.js';
 
 export const CONTROLLER_VERSION = '0.1.0';
 
@@ -71,12 +72,18 @@ export function buildControllerApi(opts: ControllerApiOptions): FastifyInstance 
   app.addHook('onRequest', async (req, reply) => {
     // the portal's static files: the page asks for a token and the API checks it
     if (isPortalPath(req.url)) return;
+    let p: Principal;
     try {
-      principals.set(req, await authenticate(store, req.headers.authorization));
+      p = await authenticate(store, req.headers.authorization);
     } catch (e) {
       reply.header('www-authenticate', 'Bearer realm="switchyard-controller"');
       return sendError(reply, e);
     }
+    // a host token is its server's agent: the southbound routes of that server, nothing else
+    if (p.role === 'host' && !req.url.startsWith(`${SOUTHBOUND}/${p.server}/`)) {
+      return sendError(reply, new SyError('SY_FORBIDDEN', `A host token may use ${SOUTHBOUND}/${p.server}/... only`));
+    }
+    principals.set(req, p);
   });
   acceptJsonBodies(app);
   app.setErrorHandler((err, _req, reply) => sendError(reply, err));
@@ -93,6 +100,7 @@ export function buildControllerApi(opts: ControllerApiOptions): FastifyInstance 
 
   for (const kind of KINDS) routesOf(app, engine, kind, who);
   watchRoute(app, engine, who, opts.watch);
+  southboundRoutes(app, store, who, opts.watch);
   portalRoutes(app);
   return app;
 }

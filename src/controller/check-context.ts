@@ -46,9 +46,15 @@ export class CheckContext {
     const p = parseRef(ref);
     const kind = p && this.kinds.get(p.collection);
     if (!p || !kind) return undefined;
-    const kv = await this.txn.get(resourceKey(p.collection, p.id));
-    if (!kv) return undefined;
-    const record = JSON.parse(kv.value) as StoredRecord;
+    let record: StoredRecord;
+    if (`/${p.collection}/${p.id}` === this.doc.resourceRef) {
+      // a reference between children of the document being written (a rule to its frontend) is to this version of it
+      record = { doc: this.doc, claims: this.claims, refs: [] };
+    } else {
+      const kv = await this.txn.get(resourceKey(p.collection, p.id));
+      if (!kv) return undefined;
+      record = JSON.parse(kv.value) as StoredRecord;
+    }
     // provider resources are shared; a tenant's resource is visible to its own tenant's resources only
     if (!kind.adminOnly && record.doc.resourceMetadata.tenantId !== this.doc.resourceMetadata.tenantId) return undefined;
     if (!p.child) return { kind, record, target: record.doc };

@@ -4,6 +4,7 @@
  * refs), and the document a GET returns (secrets left out, etags, back references and the hosts'
  * configurationState added). Pure: the engine does the store side.
  */
+import type { Role } from './auth.js';
 import { randomUUID } from 'node:crypto';
 import { SyError } from '../errors.js';
 import type { ChildDoc, Props, ResourceDoc, ResourceKind } from './kind.js';
@@ -22,7 +23,7 @@ const READ_ONLY_STATE = ['provisioningState', 'configurationState'] as const;
 
 export interface Writer {
   tenant: string;
-  role: 'admin' | 'tenant';
+  role: Role;
 }
 
 export interface PutBody {

@@ -47,11 +47,13 @@ export class Engine {
 
   /** A tenant may not touch provider collections at all (no resource's existence is told by that). */
   admit(who: Principal, kind: ResourceKind): void {
+    // (api.ts keeps host tokens on their southbound routes; this keeps the engine closed to them too)
+    if (who.role === 'host') throw new SyError('SY_FORBIDDEN', 'A host token may use the southbound API only');
     if (kind.adminOnly && who.role !== 'admin') throw new SyError('SY_FORBIDDEN', `Only admin tokens may use ${kind.collection}`);
   }
 
   private visible(who: Principal, rec: StoredRecord): boolean {
-    return who.role === 'admin' || rec.doc.resourceMetadata.tenantId === who.tenant;
+    return who.role === 'admin' || (who.role === 'tenant' && rec.doc.resourceMetadata.tenantId === who.tenant);
   }
 
   private notFound(t: Target): SyError {

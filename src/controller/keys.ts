@@ -9,6 +9,7 @@
  *                                         of targetRef compares it, so a reference added meanwhile fails it
  *   /nc/alloc/ip<subnetRef>/<8 hex>       owner ipConfiguration ref of a private IP (hex: key order = address order)
  *   /nc/alloc/mac/<12 hex>                owner networkInterface ref of a MAC address
+ *   /nc/alloc/vsid/<6 hex>                owner virtual subnet ref of a VSID
  *   /nc/alloc/pip/<8 hex>                 owner publicIPAddress ref of a public IP
  *   /nc/alloc/pipbind<publicIPRef>        the one ipConfiguration a public IP is bound to
  *   /nc/guard/<name>                      bumped by writes that others' checks depend on as a whole (macPools)
@@ -43,6 +44,8 @@ export const ipClaimPrefix = (subnetRef: string): string => `/nc/alloc/ip${subne
 export const ipClaimKey = (subnetRef: string, ip: number): string => `${ipClaimPrefix(subnetRef)}${hex(ip, 8)}`;
 export const MAC_CLAIMS = '/nc/alloc/mac/';
 export const macClaimKey = (mac: number): string => `${MAC_CLAIMS}${hex(mac, 12)}`;
+export const VSID_CLAIMS = '/nc/alloc/vsid/';
+export const vsidClaimKey = (vsid: number): string => `${VSID_CLAIMS}${hex(vsid, 6)}`;
 export const publicIpClaimKey = (ip: number): string => `/nc/alloc/pip/${hex(ip, 8)}`;
 export const publicIpBindKey = (pipRef: string): string => `/nc/alloc/pipbind${pipRef}`;
 export const guardKey = (name: string): string => `/nc/guard/${name}`;

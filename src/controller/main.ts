@@ -14,6 +14,7 @@ import { openStore } from './store/open.js';
 
 export const CONTROLLER_USAGE = `Usage: switchyard controller [--listen IP:PORT] [--store SPEC] [--state-dir DIR] [--tls-cert FILE --tls-key FILE]
        switchyard controller token create --tenant TENANT --role admin|tenant [--store SPEC] [--state-dir DIR]
+       switchyard controller token create --role host --server ID [--store SPEC] [--state-dir DIR]
        switchyard controller token ls | revoke TOKEN-ID [--store SPEC] [--state-dir DIR]
 
   --listen IP:PORT     where the northbound API (/networking/v1/...) answers (default 127.0.0.1:7080)
@@ -23,7 +24,8 @@ export const CONTROLLER_USAGE = `Usage: switchyard controller [--listen IP:PORT]
   --tls-cert/--tls-key serve HTTPS with this PEM certificate and key (bearer tokens should not cross a
                        network in clear text)
   token create         prints a new token (only its hash is stored); admin tokens see everything,
-                       tenant tokens only their tenant's resources`;
+                       tenant tokens only their tenant's resources, a host token only the southbound
+                       routes of its server (/networking/v1/southbound/servers/ID/...)`;
 
 const STORE_OPTIONS = { store: { type: 'string' }, 'state-dir': { type: 'string', default: '/var/lib/switchyard' } } as const;
 
@@ -70,22 +72,24 @@ export async function controllerMain(argv: string[]): Promise<number> {
 }
 
 async function tokenCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { ...STORE_OPTIONS, tenant: { type: 'string' }, role: { type: 'string' } } });
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { ...STORE_OPTIONS, tenant: { type: 'string' }, role: { type: 'string' }, server: { type: 'string' } } });
   const [verb, id, extra] = positionals;
   if (extra !== undefined || !['create', 'ls', 'revoke'].includes(verb ?? '')) throw new SyError('SY_BAD_REQUEST', `controller token create|ls|revoke\n\n${CONTROLLER_USAGE}`);
-  if (verb === 'create' && (!values.tenant || !values.role)) throw new SyError('SY_BAD_REQUEST', 'controller token create needs --tenant TENANT and --role admin|tenant');
+  // a host token acts for the provider's infrastructure: its tenant is the provider unless said
+  const tenant = values.tenant ?? (values.role === 'host' ? 'provider' : undefined);
+  if (verb === 'create' && (!tenant || !values.role)) throw new SyError('SY_BAD_REQUEST', 'controller token create needs --tenant TENANT and --role admin|tenant (or --role host --server ID)');
   if (verb === 'revoke' && !id) throw new SyError('SY_BAD_REQUEST', 'controller token revoke TOKEN-ID');
   const store = await openStore(values.store, values['state-dir']);
   try {
     if (verb === 'create') {
-      const t = await createToken(store, values.tenant!, values.role!);
-      console.error(`token ${t.id} for tenant ${values.tenant} (${values.role}); it is shown once:`);
+      const t = await createToken(store, tenant!, values.role!, values.server);
+      console.error(`token ${t.id} for ${values.server !== undefined ? `server ${values.server}` : `tenant ${tenant}`} (${values.role}); it is shown once:`);
       console.log(t.token);
     } else if (verb === 'revoke') {
       await revokeToken(store, id!);
       console.log(`revoked ${id}`);
     } else {
-      for (const t of await listTokens(store)) console.log(`${t.id}  ${t.role.padEnd(6)}  ${t.tenant}  ${t.created}`);
+      for (const t of await listTokens(store)) console.log(`${t.id}  ${t.role.padEnd(6)}  ${t.server !== undefined ? `server:${t.server}` : t.tenant}  ${t.created}`);
     }
     return 0;
   } finally {

@@ -2,10 +2,12 @@
  * The OpenAPI 3.1 document of the northbound API, made from the very TypeBox schemas that validate
  * requests (OpenAPI 3.1 takes JSON Schema as it is): what it says a PUT accepts is what is accepted.
  */
+import { HeartbeatBody, ReportsBody, WatchBody } from './southbound.js';
 import type { TSchema } from '@sinclair/typebox';
 import type { ResourceKind } from './kind.js';
 
-export const API_PREFIX = '/networking/v1';
+export { API_PREFIX } from './schema.js';
+import { API_PREFIX } from './schema.js';
 
 /** A TypeBox schema as plain JSON Schema (its symbol-keyed bookkeeping dropped). */
 const plain = (s: TSchema): unknown => JSON.parse(JSON.stringify(s));
@@ -92,6 +94,21 @@ export function openApiDocument(kinds: readonly ResourceKind[], version: string)
       responses: { '200': { description: 'An endless text/event-stream; an error event ends it (Gone: the revision was compacted, list again)', content: { 'text/event-stream': { schema: { type: 'string' } } } }, ...errors },
     },
   };
+  const sb = `${API_PREFIX}/southbound/servers/{serverId}`;
+  const server = [idParam('serverId')];
+  const hostOnly = 'Host tokens of this server (switchyard controller token create --role host --server ID) or admins';
+  paths[`${sb}/span`] = { parameters: server, get: { tags: ['southbound'], summary: `The server's span: its NICs, what they reference, remote endpoints. ${hostOnly}`, responses: { '200': { description: 'The span and the store revision it was read after', content: json({ type: 'object' }) }, ...errors } } };
+  paths[`${sb}/watch`] = {
+    parameters: server,
+    post: {
+      tags: ['southbound'],
+      summary: `What differs from what the host has, then every change of its span, as server-sent events (put, remote, delete). ${hostOnly}`,
+      requestBody: { required: false, content: json(plain(WatchBody)) },
+      responses: { '200': { description: 'An endless text/event-stream', content: { 'text/event-stream': { schema: { type: 'string' } } } }, ...errors },
+    },
+  };
+  paths[`${sb}/heartbeat`] = { parameters: server, put: { tags: ['southbound'], summary: `The host's health and provider addresses. ${hostOnly}`, requestBody: { required: true, content: json(plain(HeartbeatBody)) }, responses: { '204': { description: 'Recorded' }, ...errors } } };
+  paths[`${sb}/reports`] = { parameters: server, put: { tags: ['southbound'], summary: `What the host realised, per resource of its span (configurationState). ${hostOnly}`, requestBody: { required: true, content: json(plain(ReportsBody)) }, responses: { '204': { description: 'Recorded' }, ...errors } } };
   return {
     openapi: '3.1.0',
     info: { title: 'Switchyard Network Controller northbound API', version, description: 'Resources shaped after [MS-NCNBI]; every request needs a bearer token.' },

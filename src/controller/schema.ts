@@ -7,6 +7,9 @@
 import { Type, type TProperties, type TSchema } from '@sinclair/typebox';
 
 /** A client-chosen resourceId: safe in a URL path segment and in a store key (no "/" and no "@"). */
+/** where the controller's APIs live */
+export const API_PREFIX = '/networking/v1';
+
 export const RESOURCE_ID = '^[A-Za-z0-9_][A-Za-z0-9_.~-]{0,127}$';
 
 export const ResourceId = Type.String({ pattern: RESOURCE_ID, description: 'Client-chosen id, unique in its collection (or parent)' });

@@ -18,9 +18,9 @@
  * too slowly to keep MAX_BUFFERED bytes in flight is cut off (it resumes with Last-Event-ID).
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { ServerResponse } from 'node:http';
-import { asSyError, SyError } from '../errors.js';
+import { SyError } from '../errors.js';
 import { authenticate, type Principal } from './auth.js';
+import { followStore, openSession, sessionsOf } from './event-stream.js';
 import type { Engine } from './engine.js';
 import { resourceKey, ROOT } from './keys.js';
 import type { ResourceKind } from './kind.js';
@@ -28,9 +28,6 @@ import { API_PREFIX } from './openapi.js';
 import type { WatchEvent } from './store/store.js';
 
 export const REVISION_HEADER = 'x-sy-revision';
-export const KEEPALIVE_MS = 15_000;
-/** bytes a stream may have queued for a slow client before it is ended */
-export const MAX_BUFFERED = 8 * 1024 * 1024;
 
 const RES = `${ROOT}res/`;
 const STATUS = `${ROOT}status/`;
@@ -40,66 +37,26 @@ export interface WatchRouteOptions {
 }
 
 export function watchRoute(app: FastifyInstance, engine: Engine, who: (req: FastifyRequest) => Principal, opts: WatchRouteOptions = {}): void {
-  const open = new Set<() => void>();
-  // server-sent events never end on their own: a closing server ends them
-  app.addHook('preClose', async () => {
-    for (const end of [...open]) end();
-  });
+  const open = sessionsOf(app);
   app.get<{ Querystring: { fromRevision?: unknown; collection?: unknown } }>(`${API_PREFIX}/watch`, async (req, reply) => {
     const principal = who(req);
     const from = startRevision(req.query.fromRevision, req.headers['last-event-id']);
     const only = req.query.collection === undefined ? undefined : collectionOf(engine, String(req.query.collection));
     if (only) engine.admit(principal, only);
     const start = from ?? (await engine.store.revision()) + 1;
-    const res = reply.raw;
-    reply.hijack();
-    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
-    const stream = new EventStream(res);
-    stream.send('ready', undefined, { revision: start - 1 });
-
-    let chain = Promise.resolve();
-    let ended = false;
-    const end = (err?: unknown) => {
-      if (ended) return;
-      ended = true;
-      clearInterval(timer);
-      open.delete(end);
-      void watch.then((w) => w?.cancel()).catch(() => undefined);
-      if (err !== undefined) {
-        const e = asSyError(err);
-        stream.send('error', undefined, { code: e.code === 'SY_COMPACTED' ? 'Gone' : e.code === 'SY_UNAUTHORIZED' ? 'Unauthorized' : 'ServiceUnavailable', message: e.message, syCode: e.code });
+    const session = openSession(reply, open, {
+      ...(opts.keepaliveMs !== undefined ? { keepaliveMs: opts.keepaliveMs } : {}),
+      onKeepalive: async () => void (await authenticate(engine.store, req.headers.authorization)),
+      errorCode: (code) => (code === 'SY_COMPACTED' ? 'Gone' : code === 'SY_UNAUTHORIZED' ? 'Unauthorized' : 'ServiceUnavailable'),
+    });
+    session.send('ready', undefined, { revision: start - 1 });
+    followStore(engine.store, ROOT, start, session, async (events, revision) => {
+      for (const ev of events) {
+        if (session.ended) return;
+        const out = await translate(engine, principal, only, ev);
+        if (out) session.send(out.event, revision, { type: out.event, revision, ...out.data });
       }
-      res.end();
-    };
-    open.add(end);
-    const timer = setInterval(() => {
-      stream.comment('keepalive');
-      authenticate(engine.store, req.headers.authorization).catch((e: unknown) => end(e));
-    }, opts.keepaliveMs ?? KEEPALIVE_MS);
-    timer.unref();
-    res.on('close', () => end());
-    const watch = engine.store
-      .watch(ROOT, start, {
-        onEvents: (events, revision) => {
-          chain = chain
-            .then(async () => {
-              for (const ev of events) {
-                if (ended) return;
-                const out = await translate(engine, principal, only, ev);
-                if (out) stream.send(out.event, revision, { type: out.event, revision, ...out.data });
-              }
-              if (stream.buffered() > MAX_BUFFERED) end(new SyError('SY_STORE', `The client read too slowly (over ${MAX_BUFFERED} bytes queued): resume with Last-Event-ID`));
-            })
-            .catch((e: unknown) => end(e));
-        },
-        onError: (e) => {
-          chain = chain.then(() => end(e));
-        },
-      })
-      .catch((e: unknown) => {
-        end(e);
-        return undefined;
-      });
+    });
   });
 }
 
@@ -148,22 +105,4 @@ async function translate(engine: Engine, who: Principal, only: ResourceKind | un
     return { event: 'configurationState', data: { resourceRef, configurationState: ev.type === 'put' ? (JSON.parse(ev.kv.value) as unknown) : null } };
   }
   return undefined;
-}
-
-/** text/event-stream framing; data is one line of JSON (JSON.stringify writes no newline). */
-class EventStream {
-  constructor(private readonly res: ServerResponse) {}
-
-  send(event: string, id: number | undefined, data: unknown): void {
-    if (this.res.writableEnded) return;
-    this.res.write(`${id !== undefined ? `id: ${id}\n` : ''}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-  }
-
-  comment(text: string): void {
-    if (!this.res.writableEnded) this.res.write(`: ${text}\n\n`);
-  }
-
-  buffered(): number {
-    return this.res.writableLength;
-  }
 }

@@ -29,8 +29,17 @@ const DOCS: [string, Record<string, unknown>][] = [
   ['/publicIPAddresses/pip', { properties: { ipAddress: '203.0.113.1', publicIPAllocationMethod: 'Static' } }],
   ['/virtualNetworks/v', { tags: { a: 'b' }, properties: { addressSpace: { addressPrefixes: ['10.0.0.0/16'] }, logicalNetwork: { resourceRef: '/logicalNetworks/ln' }, subnets: [{ resourceId: 's', properties: { addressPrefix: '10.0.0.0/24', accessControlList: { resourceRef: '/accessControlLists/acl' }, routeTable: { resourceRef: '/routeTables/rt' } } }] } }],
   ['/networkInterfaces/n', { properties: { server: { resourceRef: '/servers/h' }, privateMacAddress: '00-1D-D8-00-00-05', portSettings: { qosSettings: { outboundMaximumMbps: 10 } }, dnsSettings: { dnsServers: ['10.0.0.53'] }, ipConfigurations: [{ resourceId: 'c', properties: { privateIPAddress: '10.0.0.9', subnet, publicIPAddress: { resourceRef: '/publicIPAddresses/pip' } } }] } }],
+  ['/loadBalancers/lb', { properties: {
+    frontendIPConfigurations: [{ resourceId: 'f', properties: { subnet } }],
+    backendAddressPools: [{ resourceId: 'p', properties: { backendIPConfigurations: [{ resourceRef: '/networkInterfaces/n/ipConfigurations/c' }] } }],
+    probes: [{ resourceId: 'hp', properties: { protocol: 'HTTP', port: 80, requestPath: '/health', intervalInSeconds: 5, numberOfProbes: 2 } }],
+    loadBalancingRules: [{ resourceId: 'r', properties: { frontendIPConfigurations: [{ resourceRef: '/loadBalancers/lb/frontendIPConfigurations/f' }], backendAddressPool: { resourceRef: '/loadBalancers/lb/backendAddressPools/p' }, protocol: 'TCP', frontendPort: 80, backendPort: 8080, loadDistribution: 'SourceIP', probe: { resourceRef: '/loadBalancers/lb/probes/hp' } } }],
+    inboundNatRules: [{ resourceId: 'ssh', properties: { frontendIPConfigurations: [{ resourceRef: '/loadBalancers/lb/frontendIPConfigurations/f' }], backendIPConfiguration: { resourceRef: '/networkInterfaces/n/ipConfigurations/c' }, protocol: 'TCP', frontendPort: 2222, backendPort: 22 } }],
+    outboundNatRules: [{ resourceId: 'o', properties: { frontendIPConfigurations: [{ resourceRef: '/loadBalancers/lb/frontendIPConfigurations/f' }], backendAddressPool: { resourceRef: '/loadBalancers/lb/backendAddressPools/p' }, protocol: 'All' } }],
+  } }],
 ];
 const CHILDREN: [string, Record<string, unknown>][] = [
+  ['/loadBalancers/lb/probes/hp2', { properties: { protocol: 'TCP', port: 443 } }],
   ['/virtualNetworks/v/subnets/s2', { properties: { addressPrefix: '10.0.1.0/24' } }],
   ['/accessControlLists/acl/aclRules/r2', { properties: { protocol: 'UDP', action: 'Deny', type: 'Outbound', priority: 7 } }],
   ['/networkInterfaces/n/ipConfigurations/c2', { properties: { subnet } }],

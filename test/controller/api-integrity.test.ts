@@ -80,6 +80,28 @@ describe('virtual network subnets', () => {
     await expect('PUT', '/virtualNetworks/w/subnets/s9', { properties: { addressPrefix: '10.2.1.0/25' } }, 400, /overlaps/);
     await expect('DELETE', '/virtualNetworks/w', undefined, 204);
   });
+
+  it('get a VSID each from the controller, kept across replaces, never shared, released with the subnet', async () => {
+    const made = await expect('PUT', '/virtualNetworks/x', vnet(['10.2.0.0/24', '10.2.1.0/24']), 201);
+    const vsids = made.properties.subnets.map((s: any) => s.properties.vsid);
+    assert.ok(vsids.every((v: number) => Number.isInteger(v) && v >= 4096 && v <= 16_777_214), String(vsids));
+    assert.notEqual(vsids[0], vsids[1]);
+    const other = await expect('PUT', '/virtualNetworks/y', vnet(['10.2.0.0/24'], ['10.2.0.0/16']), 201);
+    assert.ok(!vsids.includes(other.properties.subnets[0].properties.vsid), 'a VSID is never shared, even by overlapping address spaces');
+    // a GET written back keeps them; another value is refused
+    const back = await expect('PUT', '/virtualNetworks/x', (await c.req('GET', '/virtualNetworks/x')).body, 200);
+    assert.deepEqual(back.properties.subnets.map((s: any) => s.properties.vsid), vsids);
+    const spoiled = (await c.req('GET', '/virtualNetworks/x')).body;
+    spoiled.properties.subnets[0].properties.vsid = 5000;
+    await expect('PUT', '/virtualNetworks/x', spoiled, 400, /vsid: 5000 was not given/);
+    // a removed subnet gives its VSID back; so does a deleted virtual network
+    await expect('DELETE', '/virtualNetworks/x/subnets/s1', undefined, 204);
+    const held = async () => (await c.store.range('/nc/alloc/vsid/')).kvs.map((kv) => kv.value).sort();
+    assert.deepEqual(await held(), ['/virtualNetworks/v/subnets/s', '/virtualNetworks/x/subnets/s0', '/virtualNetworks/y/subnets/s0']);
+    await expect('DELETE', '/virtualNetworks/x', undefined, 204);
+    await expect('DELETE', '/virtualNetworks/y', undefined, 204);
+    assert.deepEqual(await held(), ['/virtualNetworks/v/subnets/s']);
+  });
 });
 
 describe('private IPs', () => {
@@ -120,7 +142,7 @@ describe('private IPs', () => {
     assert.deepEqual(two.properties.ipConfigurations.map((x: any) => x.properties.privateIPAddress), ['10.0.8.2', '10.0.8.3']);
     await expect('PUT', '/networkInterfaces/two2', { properties: { ipConfigurations: [{ resourceId: 'x', properties: { subnet: big, privateIPAddress: '10.0.8.9' } }, { resourceId: 'y', properties: { subnet: big, privateIPAddress: '10.0.8.9' } }] } }, 409, /10.0.8.9 .* is taken by \/networkInterfaces\/two2\/ipConfigurations\/x/);
     for (const n of ['a', 'b', 'd', 'g', 'h', 'two']) await expect('DELETE', `/networkInterfaces/${n}`, undefined, 204);
-    assert.deepEqual((await c.store.range('/nc/alloc/')).kvs, [], 'every claim is released');
+    assert.deepEqual((await c.store.range('/nc/alloc/ip/')).kvs, [], 'every address claim is released (the subnets keep their VSIDs)');
   });
 });
 

@@ -1,8 +1,10 @@
 /**
- * A server-sent events reader for the watch tests: opens GET /networking/v1/watch with a token and
- * parses the text/event-stream framing itself (id, event, data lines; comments skipped), so the
- * tests check the wire format a browser's EventSource reads, not a library's idea of it.
+ * A server-sent events reader for the controller's stream tests: opens the stream with a token and
+ * reads it with the product's own SseParser (src/http/sse-parser.ts: id, event, data lines, comments
+ * skipped), queueing parsed events for the test to await.
  */
+import { SseParser } from '../../src/http/sse-parser.js';
+
 export interface SseEvent {
   id?: string;
   event: string;
@@ -22,41 +24,29 @@ export interface SseStream {
   close(): void;
 }
 
-export async function openWatch(base: string, token: string, query = '', headers: Record<string, string> = {}): Promise<SseStream> {
+/** GET /networking/v1/watch with a token. */
+export function openWatch(base: string, token: string, query = '', headers: Record<string, string> = {}): Promise<SseStream> {
+  return openEventStream(`${base}/networking/v1/watch${query}`, { headers: { authorization: `Bearer ${token}`, ...headers } });
+}
+
+/** Any request answered with an event stream (the southbound watch is a POST). */
+export async function openEventStream(url: string, init: RequestInit): Promise<SseStream> {
   const ac = new AbortController();
-  const res = await fetch(`${base}/networking/v1/watch${query}`, { headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream', ...headers }, signal: ac.signal });
+  const res = await fetch(url, { ...init, headers: { accept: 'text/event-stream', ...(init.headers as Record<string, string>) }, signal: ac.signal });
   const queue: SseEvent[] = [];
   const waiters = new Set<() => void>();
   const wake = () => {
     for (const w of [...waiters]) w();
   };
   let done = false;
+  const parser = new SseParser((e) => {
+    queue.push({ ...(e.id !== undefined ? { id: e.id } : {}), event: e.event, data: JSON.parse(e.data) });
+    wake();
+  });
   const ended = (async () => {
     if (!res.body || res.status !== 200) return;
-    const decoder = new TextDecoder();
-    let buf = '';
     try {
-      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-        buf += decoder.decode(chunk, { stream: true });
-        let cut: number;
-        while ((cut = buf.indexOf('\n\n')) >= 0) {
-          const block = buf.slice(0, cut);
-          buf = buf.slice(cut + 2);
-          const ev: Partial<SseEvent> & { lines: string[] } = { lines: [] };
-          for (const line of block.split('\n')) {
-            if (line.startsWith(':')) continue;
-            const colon = line.indexOf(':');
-            const field = colon < 0 ? line : line.slice(0, colon);
-            const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
-            if (field === 'id') ev.id = value;
-            else if (field === 'event') ev.event = value;
-            else if (field === 'data') ev.lines.push(value);
-          }
-          if (!ev.lines.length) continue;
-          queue.push({ ...(ev.id !== undefined ? { id: ev.id } : {}), event: ev.event ?? 'message', data: JSON.parse(ev.lines.join('\n')) });
-          wake();
-        }
-      }
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) parser.push(chunk);
     } catch {
       // aborted by close()
     } finally {

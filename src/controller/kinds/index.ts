@@ -2,6 +2,7 @@
 import type { ResourceKind } from '../kind.js';
 import { accessControlLists } from './access-control-lists.js';
 import { credentials } from './credentials.js';
+import { loadBalancers } from './load-balancers.js';
 import { logicalNetworks } from './logical-networks.js';
 import { macPools } from './mac-pools.js';
 import { networkInterfaces } from './network-interfaces.js';
@@ -20,4 +21,5 @@ export const KINDS: readonly ResourceKind[] = [
   networkInterfaces,
   publicIPAddresses,
   routeTables,
+  loadBalancers,
 ];

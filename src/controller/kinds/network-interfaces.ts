@@ -64,7 +64,8 @@ export const networkInterfaces: ResourceKind = {
   },
 };
 
-async function assignIp(c: CheckContext, cfg: ChildDoc, prev: Props | undefined, field: string): Promise<void> {
+/** A private address for `cfg` (an ipConfiguration, or a load balancer's frontend): given and claimed, or the lowest free. */
+export async function assignIp(c: CheckContext, cfg: ChildDoc, prev: Props | undefined, field: string): Promise<void> {
   const p = cfg.properties;
   const subnetRef = (p.subnet as { resourceRef: string }).resourceRef;
   const subnet = (await c.resolve(subnetRef, `${field}/subnet`)).target.properties;
