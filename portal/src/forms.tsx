@@ -196,16 +196,34 @@ export function UnknownFields(props: { props: Record<string, unknown>; known: re
   );
 }
 
-/** A configurationState as a badge: its status, with the details on hover and in text for screen readers. */
+/**
+ * A configurationState as a badge: its status, with the details on hover and in text for screen
+ * readers; a state aggregated over hosts (a NIC's, an ACL's) lists each host's own status after it.
+ */
 export function StateBadge(props: { state: unknown }) {
-  const s = props.state as { status?: unknown; detailedInfo?: { message?: string }[] } | undefined | null;
+  const s = props.state as { status?: unknown; detailedInfo?: { message?: string }[]; hosts?: Record<string, { status?: unknown }> } | undefined | null;
   if (!s) return <span class="badge none">not reported</span>;
   const status = typeof s.status === 'string' ? s.status : 'reported';
   const detail = Array.isArray(s.detailedInfo) ? s.detailedInfo.map((d) => d?.message).filter(Boolean).join('; ') : '';
+  const hosts = s.hosts && typeof s.hosts === 'object' ? Object.entries(s.hosts) : [];
   return (
-    <span class={`badge ${/^(success|succeeded)$/i.test(status) ? 'ok' : /fail|error/i.test(status) ? 'bad' : 'warn'}`} title={detail || undefined} data-testid="config-state">
-      {status}
-      {detail && <span class="sr-only"> ({detail})</span>}
+    <span class="state">
+      <span class={`badge ${tone(status)}`} title={detail || undefined} data-testid="config-state">
+        {status}
+        {detail && <span class="sr-only"> ({detail})</span>}
+      </span>
+      {hosts.length > 0 && (
+        <span class="hosts" data-testid="host-states">
+          {hosts.map(([host, r]) => (
+            <span key={host} class={`host ${tone(String(r?.status ?? ''))}`}>
+              {host}: {String(r?.status ?? '?')}
+            </span>
+          ))}
+        </span>
+      )}
     </span>
   );
 }
+
+/** The colour of a status: ok, bad or in between. */
+export const tone = (status: string): string => (/^(success|succeeded)$/i.test(status) ? 'ok' : /fail|error/i.test(status) ? 'bad' : 'warn');

@@ -17,7 +17,7 @@ import './portal.css';
 
 const TOKEN_KEY = 'switchyard.token';
 /** the portal's own views first; any other collection the API serves follows, shown generically */
-const KNOWN = ['virtualNetworks', 'accessControlLists', 'networkInterfaces', 'publicIPAddresses', 'routeTables', 'servers', 'logicalNetworks', 'macPools', 'credentials'];
+const KNOWN = ['virtualNetworks', 'accessControlLists', 'networkInterfaces', 'loadBalancers', 'publicIPAddresses', 'routeTables', 'servers', 'logicalNetworks', 'macPools', 'credentials'];
 
 export interface Session {
   api: Api;

@@ -15,6 +15,14 @@ import { NicBody, NicCreate } from './network-interfaces.js';
 import { children, KNOWN_FIELDS, lastId, refOf, ResourceHeader, Table, titleOf } from './parts.js';
 import { VnetBody, VnetCreate } from './virtual-networks.js';
 
+interface Heartbeat {
+  hostdVersion?: string;
+  supportedModes?: string[];
+  providerAddresses?: string[];
+  lastHeartbeat?: string;
+}
+const heartbeat = (s: Session, d: Doc): Heartbeat => (s.live.reportOf(d.resourceRef, d.properties) as Heartbeat | null | undefined) ?? {};
+
 interface Column {
   title: string;
   cell: (d: Doc, s: Session) => ComponentChildren;
@@ -38,8 +46,11 @@ const COLUMNS: Record<string, Column[]> = {
   servers: [
     { title: 'Management addresses', cell: (d) => ((d.properties.connections ?? []) as { managementAddresses?: string[] }[]).flatMap((c) => c.managementAddresses ?? []).join(', ') },
     { title: 'NICs', cell: (d, s) => s.live.docs('networkInterfaces').filter((n) => refOf(n.properties.server) === d.resourceRef).length },
-    // health, heartbeat and version come with the host agents' reports (issue 16): until then, the report's time
-    { title: 'Last report', cell: (d, s) => String((s.live.reportOf(d.resourceRef, d.properties) as { lastUpdatedTime?: string } | undefined)?.lastUpdatedTime ?? '—') },
+    // what the host's agent says in its heartbeat (southbound PUT …/heartbeat), shown as the server's configurationState
+    { title: 'Version', cell: (d, s) => heartbeat(s, d).hostdVersion ?? '—' },
+    { title: 'Modes', cell: (d, s) => (heartbeat(s, d).supportedModes ?? []).join(', ') || '—' },
+    { title: 'Provider addresses', cell: (d, s) => (heartbeat(s, d).providerAddresses ?? []).join(', ') || '—' },
+    { title: 'Last heartbeat', cell: (d, s) => heartbeat(s, d).lastHeartbeat ?? '—' },
   ],
   macPools: [{ title: 'Range', cell: (d) => `${String(d.properties.startMacAddress)} – ${String(d.properties.endMacAddress)}` }],
   logicalNetworks: [{ title: 'Subnets', cell: (d) => children(d, 'subnets').map((s) => String(s.properties.addressPrefix)).join(', ') }],

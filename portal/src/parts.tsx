@@ -12,6 +12,7 @@ const TITLES: Record<string, string> = {
   virtualNetworks: 'Virtual networks',
   accessControlLists: 'Access control lists',
   networkInterfaces: 'Network interfaces',
+  loadBalancers: 'Load balancers',
   publicIPAddresses: 'Public IP addresses',
   routeTables: 'Route tables',
   servers: 'Servers',

@@ -7,6 +7,7 @@
  */
 import { useEffect, useState } from 'preact/hooks';
 import type { Doc } from './api.js';
+import { tone } from './forms.js';
 import type { Session } from './main.js';
 import { children } from './parts.js';
 
@@ -115,7 +116,7 @@ export function Topology(props: { session: Session }) {
             })}
             {boxes.map((b) => {
               const body = (
-                <g class={`node col${b.col}${b.state ? ` state-${/^succe/i.test(b.state) ? 'ok' : /fail|error/i.test(b.state) ? 'bad' : 'warn'}` : ''}`} data-ref={b.ref}>
+                <g class={`node col${b.col}${b.state ? ` state-${tone(b.state)}` : ''}`} data-ref={b.ref}>
                   <rect x={x(b)} y={y(b)} width={w(b)} height={BOX_H} rx={6} />
                   <text x={x(b) + 8} y={y(b) + 16} class="title">
                     {clip(b.title, 22)}

@@ -2,8 +2,9 @@
  * The portal in a real browser (Debian's chromium, headless, driven by playwright-core) against a real
  * `switchyard controller` process on a SQLite store: what a tenant does through the forms is read back
  * through the REST API, what the API says is wrong shows at the field, what another tenant owns never
- * shows, what changes through the API (or a host's report, written into the store as a host agent
- * will) shows in an open page without a reload, and the main flow works with the keyboard alone.
+ * shows, what changes through the API (or through a host's heartbeat and reports on the southbound
+ * API, with that server's host token) shows in an open page without a reload, and the main flow
+ * works with the keyboard alone.
  * One browser for the file, one context per user. Screenshots of the main pages at laptop and phone
  * widths go to a temp dir, or to docs/portal/ with UPDATE_SCREENSHOTS=1 (the README shows those).
  */
@@ -38,6 +39,7 @@ const contexts: BrowserContext[] = [];
 let admin: string;
 let blue: string;
 let red: string;
+const hosts: Record<string, string> = {};
 
 before(async () => {
   assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: scripts/setup.sh --test installs Debian's chromium`);
@@ -51,6 +53,7 @@ before(async () => {
   admin = (await createToken(store, 'provider', 'admin')).token;
   blue = (await createToken(store, 'blue', 'tenant')).token;
   red = (await createToken(store, 'red', 'tenant')).token;
+  hosts.host1 = (await createToken(store, 'provider', 'host', 'host1')).token;
   ctl = await spawnController(['--store', `sqlite:${db}`]);
   browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -67,6 +70,8 @@ after(async () => {
 });
 
 const api = (method: string, path: string, token: string, body?: unknown): Promise<Answer> => request(ctl!.url, method, path, body, { token });
+/** what a host's agent sends, with that server's host token */
+const southbound = (server: string, path: string, body: unknown): Promise<Answer> => request(ctl!.url, 'PUT', `/southbound/servers/${server}${path}`, body, { token: hosts[server] });
 
 async function newPage(viewport = LAPTOP): Promise<Page> {
   const context = await browser!.newContext({ viewport });
@@ -122,7 +127,7 @@ describe('portal', () => {
     await page.getByRole('alert').filter({ hasText: 'The controller refused this token' }).waitFor(WAIT);
     await signIn(page, blue);
     const sections = await page.getByRole('navigation').getByRole('link').allTextContents();
-    assert.ok(sections.includes('Access control lists') && sections.includes('Topology'), sections.join());
+    assert.ok(sections.includes('Access control lists') && sections.includes('Load balancers') && sections.includes('Topology'), sections.join());
     assert.ok(!sections.includes('Servers') && !sections.includes('MAC pools'), `a tenant sees no provider collection: ${sections.join()}`);
     bluePage = page;
   });
@@ -348,9 +353,10 @@ describe('portal', () => {
     const ip = nic.body.properties.ipConfigurations[0].properties.privateIPAddress as string;
     assert.match(ip, /^10\.1\.1\.\d+$/);
     await page.getByTestId('ipconfigs').getByText(ip).waitFor(WAIT);
-    // a host's report on the NIC's address reaches its tenant's page
-    await store!.put(statusKey('/networkInterfaces/web-1/ipConfigurations/ip1'), JSON.stringify({ status: 'Success' }));
+    // host1's agent reports the NIC's address through the southbound API: its tenant's page shows it, per host
+    assert.equal((await southbound('host1', '/reports', { reports: [{ resourceRef: '/networkInterfaces/web-1/ipConfigurations/ip1', status: 'Success' }] })).status, 204);
     await page.getByTestId('ipconfigs').getByTestId('config-state').filter({ hasText: 'Success' }).waitFor(WAIT);
+    assert.equal(await page.getByTestId('ipconfigs').getByTestId('host-states').textContent(), 'host1: Success');
     assert.equal(await page.getByTestId('mac').textContent(), `${String(nic.body.properties.privateMacAddress)} (Dynamic)`);
     // a second address: a static one outside its subnet is refused at the field, then a good one
     await page.getByRole('button', { name: 'Add IP configuration' }).click();
@@ -368,6 +374,18 @@ describe('portal', () => {
     await page.getByRole('button', { name: 'Delete IP configuration ip2' }).click();
     await page.getByRole('button', { name: 'Yes, delete' }).click();
     await page.getByTestId('ipconfigs').getByText('10.1.2.50').waitFor({ ...WAIT, state: 'detached' });
+
+    // a load balancer, which has no form here: made as JSON, shown as JSON
+    await nav(page, 'Load balancers');
+    await page.getByRole('button', { name: 'New', exact: true }).click();
+    await page.getByLabel('Name (resourceId)').fill('web-lb');
+    await page.getByLabel('Document (JSON)').fill(JSON.stringify({ properties: { frontendIPConfigurations: [{ resourceId: 'f', properties: { subnet: { resourceRef: '/virtualNetworks/blue-net/subnets/web' } } }] } }));
+    await page.getByRole('button', { name: 'Create' }).click();
+    await page.getByRole('heading', { name: 'web-lb', level: 1 }).waitFor(WAIT);
+    const lb = await api('GET', '/loadBalancers/web-lb', blue);
+    assert.equal(lb.status, 200, JSON.stringify(lb.body));
+    const vip = lb.body.properties.frontendIPConfigurations[0].properties.privateIPAddress as string;
+    assert.match((await page.locator('details[open] pre').textContent()) ?? '', new RegExp(`"privateIPAddress": "${vip.replace(/\./g, '\\.')}"`));
 
     await nav(page, 'Topology');
     const svg = page.getByTestId('topology');
@@ -391,19 +409,31 @@ describe('portal', () => {
     assert.match((await row.textContent()) ?? '', /10\.0\.0\.11/);
     assert.equal(await row.locator('td').nth(2).textContent(), '1', 'host1 runs one NIC');
     assert.equal(await row.getByTestId('config-state').count(), 0, 'nothing reported yet');
-    // as a host agent will report it (issue 16): a key under /nc/status, from another process
-    await store!.put(statusKey('/servers/host1'), JSON.stringify({ status: 'Success', lastUpdatedTime: new Date().toISOString() }));
+    const cell = (i: number) => row.locator('td').nth(i).textContent();
+    // host1's agent sends its heartbeat (southbound PUT …/heartbeat): health, version, modes, provider address
+    assert.equal((await southbound('host1', '/heartbeat', { hostdVersion: '0.1.0', supportedModes: ['NAT', 'L2Bridge'], providerAddresses: ['10.0.0.11'] })).status, 204);
     await row.getByTestId('config-state').filter({ hasText: 'Success' }).waitFor(WAIT);
-    assert.match((await row.locator('td').nth(3).textContent()) ?? '', /^\d{4}-\d\d-\d\dT/, "the report's time");
+    assert.deepEqual([await cell(3), await cell(4), await cell(5)], ['0.1.0', 'NAT, L2Bridge', '10.0.0.11']);
+    assert.match((await cell(6)) ?? '', /^\d{4}-\d\d-\d\dT/, 'the last heartbeat');
     await shot(page, 'servers');
-    await store!.put(statusKey('/servers/host1'), JSON.stringify({ status: 'Failure', detailedInfo: [{ source: 'hostd', code: 'SY_KERNEL', message: 'nft -f failed' }] }));
-    await row.getByTestId('config-state').filter({ hasText: 'Failure' }).waitFor(WAIT);
-    // the server written again now carries the report in its own GET; the report going still shows
+    // the host reports its NIC failed: the admin's list and topology show it
+    assert.equal((await southbound('host1', '/reports', { reports: [{ resourceRef: '/networkInterfaces/web-1', status: 'Failure', detailedInfo: [{ code: 'SY_KERNEL', message: 'nft -f failed' }] }] })).status, 204);
+    await nav(page, 'Network interfaces');
+    const nicRow = page.getByTestId('list-networkInterfaces').locator('tr[data-id="web-1"]');
+    await nicRow.getByTestId('config-state').filter({ hasText: 'Failure' }).waitFor(WAIT);
+    assert.equal(await nicRow.getByTestId('host-states').textContent(), 'host1: Failure');
+    await nav(page, 'Topology');
+    await page.getByTestId('topology').locator('[data-ref="/networkInterfaces/web-1"].state-bad').waitFor(WAIT);
+    await shot(page, 'admin-topology');
+    assert.equal((await southbound('host1', '/reports', { reports: [{ resourceRef: '/networkInterfaces/web-1', status: 'Success' }] })).status, 204);
+    await page.getByTestId('topology').locator('[data-ref="/networkInterfaces/web-1"].state-ok').waitFor(WAIT);
+
+    // the server written again carries its heartbeat in its own GET; a report removed from the store still goes from the page
     const host1 = (await api('GET', '/servers/host1', admin)).body;
-    assert.equal(host1.properties.configurationState.status, 'Failure');
+    assert.equal(host1.properties.configurationState.hostdVersion, '0.1.0');
     assert.equal((await api('PUT', '/servers/host1', admin, { properties: { connections: host1.properties.connections } })).status, 200);
-    await row.getByRole('link', { name: 'host1' }).click();
-    const report = page.locator('details[open] pre').filter({ hasText: 'nft -f failed' });
+    await page.getByTestId('topology').locator('a[href="#/c/servers/host1"]').click();
+    const report = page.locator('details[open] pre').filter({ hasText: '"hostdVersion": "0.1.0"' });
     await report.waitFor(WAIT);
     await store!.delete(statusKey('/servers/host1'));
     await report.waitFor({ ...WAIT, state: 'detached' });
