@@ -6,7 +6,7 @@ import { useState } from 'preact/hooks';
 import { pathOf, type Doc } from './api.js';
 import { Field, Form, Select, StateBadge, useDraft, useSubmit } from './forms.js';
 import type { Session } from './main.js';
-import { children, DeleteButton, lastId, refOf, Table } from './parts.js';
+import { children, DeleteButton, lastId, OtherCell, refOf, Table } from './parts.js';
 
 /** Every subnet the token can see, as [resourceRef, "vnet / subnet (prefix)"]. */
 export const subnetOptions = (s: Session): [string, string][] =>
@@ -82,7 +82,7 @@ export function NicBody(props: { session: Session; doc: Doc }) {
         )}
       </div>
       {adding && <IpConfigForm session={session} nic={doc} onDone={() => setAdding(false)} />}
-      <Table testid="ipconfigs" heads={['Name', 'Address', 'Method', 'Subnet', 'ACL', 'Configuration', '']}>
+      <Table testid="ipconfigs" heads={['Name', 'Address', 'Method', 'Subnet', 'ACL', 'Other', 'Configuration', '']}>
         {children(doc, 'ipConfigurations').map((c) => (
           <tr key={c.resourceId}>
             <th scope="row">{c.resourceId}</th>
@@ -90,6 +90,9 @@ export function NicBody(props: { session: Session; doc: Doc }) {
             <td>{String(c.properties.privateIPAllocationMethod ?? '')}</td>
             <td>{refOf(c.properties.subnet) ?? ''}</td>
             <td>{lastId(refOf(c.properties.accessControlList)) || '—'}</td>
+            <td>
+              <OtherCell props={c.properties} known={['privateIPAddress', 'privateIPAllocationMethod', 'subnet', 'accessControlList']} />
+            </td>
             <td>
               <StateBadge state={session.live.reportOf(c.resourceRef, c.properties)} />
             </td>

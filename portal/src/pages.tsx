@@ -11,6 +11,7 @@ import { pathOf, type Doc } from './api.js';
 import { AclCreate } from './acl.js';
 import { Field, Form, RawJson, StateBadge, UnknownFields, useSubmit } from './forms.js';
 import type { Session } from './main.js';
+import { LbBody, LbCreate } from './load-balancers.js';
 import { NicBody, NicCreate } from './network-interfaces.js';
 import { children, KNOWN_FIELDS, lastId, refOf, ResourceHeader, Table, titleOf } from './parts.js';
 import { VnetBody, VnetCreate } from './virtual-networks.js';
@@ -121,6 +122,7 @@ function CreateForm(props: { session: Session; collection: string; onDone: () =>
   if (collection === 'virtualNetworks') return <VnetCreate {...props} />;
   if (collection === 'networkInterfaces') return <NicCreate {...props} />;
   if (collection === 'accessControlLists') return <AclCreate {...props} />;
+  if (collection === 'loadBalancers') return <LbCreate {...props} />;
   return <JsonEditor {...props} title={`New ${titleOf(collection).replace(/s$/, '').toLowerCase()}`} />;
 }
 
@@ -166,7 +168,8 @@ function ResourcePage(props: { session: Session; collection: string; doc: Doc; s
       {report ? <RawJson value={report} label="Latest report from the hosts (configurationState)" open /> : null}
       {collection === 'virtualNetworks' && <VnetBody session={session} doc={doc} />}
       {collection === 'networkInterfaces' && <NicBody session={session} doc={doc} />}
-      {!known &&
+      {collection === 'loadBalancers' && <LbBody session={session} doc={doc} />}
+      {(!known || collection === 'loadBalancers') &&
         (editing ? (
           <JsonEditor session={session} collection={collection} doc={doc} title={`Edit ${doc.resourceId}`} onDone={() => setEditing(false)} />
         ) : (

@@ -130,4 +130,11 @@ export const KNOWN_FIELDS: Record<string, string[]> = {
   virtualNetworks: ['addressSpace', 'subnets'],
   networkInterfaces: ['ipConfigurations', 'privateMacAddress', 'privateMacAllocationMethod', 'server'],
   accessControlLists: ['aclRules'],
+  loadBalancers: ['frontendIPConfigurations', 'backendAddressPools', 'loadBalancingRules', 'probes', 'inboundNatRules'],
 };
+
+/** The properties of a child the page's table has no column for, as compact JSON (never hidden). */
+export function OtherCell(props: { props: Record<string, unknown>; known: readonly string[] }) {
+  const rest = Object.entries(props.props).filter(([k]) => !props.known.includes(k) && k !== 'provisioningState' && k !== 'configurationState');
+  return rest.length ? <code class="other" data-testid="other">{JSON.stringify(Object.fromEntries(rest))}</code> : <>—</>;
+}

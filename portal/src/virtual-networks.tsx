@@ -6,7 +6,7 @@ import { useState } from 'preact/hooks';
 import { pathOf, type Doc } from './api.js';
 import { Field, Form, Select, StateBadge, useDraft, useSubmit } from './forms.js';
 import type { Session } from './main.js';
-import { children, DeleteButton, lastId, list, refOf, Table } from './parts.js';
+import { children, DeleteButton, lastId, list, OtherCell, refOf, Table } from './parts.js';
 
 export function VnetCreate(props: { session: Session; onDone: () => void }) {
   const [v, set] = useState({ resourceId: '', addressPrefixes: '', subnetId: '', addressPrefix: '' });
@@ -54,7 +54,7 @@ export function VnetBody(props: { session: Session; doc: Doc }) {
         )}
       </div>
       {adding && <SubnetForm session={session} vnet={doc} onDone={() => setAdding(false)} />}
-      <Table testid="subnets" heads={['Subnet', 'Prefix', 'ACL', 'IP configurations', 'Configuration', '']}>
+      <Table testid="subnets" heads={['Subnet', 'Prefix', 'VSID', 'ACL', 'IP configurations', 'Other', 'Configuration', '']}>
         {subnets.map((sn) => (
           <SubnetRow key={sn.resourceId} session={session} vnet={doc} subnet={sn} />
         ))}
@@ -73,8 +73,12 @@ function SubnetRow(props: { session: Session; vnet: Doc; subnet: Doc }) {
       <tr data-id={subnet.resourceId}>
         <th scope="row">{subnet.resourceId}</th>
         <td>{String(subnet.properties.addressPrefix ?? '')}</td>
+        <td>{String(subnet.properties.vsid ?? '—')}</td>
         <td>{acl ? <a href={`#/c/accessControlLists/${encodeURIComponent(lastId(acl))}`}>{lastId(acl)}</a> : '—'}</td>
         <td>{ipcs.map((r) => r.resourceRef.split('/')[2]).join(', ') || '—'}</td>
+        <td>
+          <OtherCell props={subnet.properties} known={['addressPrefix', 'vsid', 'accessControlList', 'ipConfigurations']} />
+        </td>
         <td>
           <StateBadge state={session.live.reportOf(subnet.resourceRef, subnet.properties)} />
         </td>
@@ -87,7 +91,7 @@ function SubnetRow(props: { session: Session; vnet: Doc; subnet: Doc }) {
       </tr>
       {editing && (
         <tr>
-          <td colSpan={6}>
+          <td colSpan={8}>
             <SubnetForm session={session} vnet={vnet} subnet={subnet} onDone={() => setEditing(false)} />
           </td>
         </tr>
