@@ -5,7 +5,7 @@
  * the OpenAPI document made from the very schemas that validate requests.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -106,6 +106,41 @@ describe('switchyard nc', () => {
     assert.match(refused.err, /401 Unauthorized/);
     assert.notEqual((await sy(['controller', 'token', 'create', '--tenant', 'a b', '--role', 'tenant', '--state-dir', dir])).code, 0);
     assert.notEqual((await sy(['controller', 'token', 'create', '--tenant', 'x', '--role', 'root', '--state-dir', dir])).code, 0);
+  });
+
+  it('nc watch prints a line per change, from now or from a revision, and stops after --count', async () => {
+    const child = spawn(process.execPath, [CLI, 'nc', 'watch', 'virtualNetworks', '--count', '2', '--controller', ctl.url, '--token-file', tokenFile]);
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    try {
+      const deadline = Date.now() + 10_000;
+      while (!/watching from revision \d+/.test(err)) {
+        assert.ok(Date.now() < deadline, `nc watch did not start: ${err}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const f = join(dir, 'w.json');
+      writeFileSync(f, JSON.stringify({ properties: { addressSpace: { addressPrefixes: ['10.5.0.0/16'] } } }));
+      assert.equal((await nc(['put', '/virtualNetworks/w1', '-f', f])).code, 0);
+      const second = await nc(['put', '/virtualNetworks/w2', '-f', f, '-o', 'json']);
+      assert.equal(second.code, 0);
+      assert.equal(await exited, 0, err);
+      const lines = out.trim().split('\n');
+      assert.equal(lines.length, 2);
+      assert.match(lines[0]!, /^\d+ put \/virtualNetworks\/w1 W\/"\d+"$/);
+      assert.equal(lines[1], `${JSON.parse(second.out).etag.replace(/\D/g, '')} put /virtualNetworks/w2 ${JSON.parse(second.out).etag}`);
+      // from a revision: the past is replayed; -o json gives the events themselves
+      const from = Number(lines[0]!.split(' ')[0]);
+      const replay = await sy(['nc', 'watch', '--from', String(from), '--count', '2', '-o', 'json', '--controller', ctl.url, '--token-file', tokenFile]);
+      assert.equal(replay.code, 0, replay.err);
+      assert.deepEqual(replay.out.trim().split('\n').map((l) => JSON.parse(l).resourceRef), ['/virtualNetworks/w1', '/virtualNetworks/w2']);
+      assert.equal((await sy(['nc', 'watch', '--from', 'x', '--controller', ctl.url, '--token-file', tokenFile])).code, 2);
+      assert.equal((await sy(['nc', 'watch', 'nope', '--controller', ctl.url, '--token-file', tokenFile])).code, 1);
+    } finally {
+      child.kill();
+    }
   });
 
   it('serves the OpenAPI document made from the validating schemas', async () => {
