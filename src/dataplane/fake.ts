@@ -9,6 +9,7 @@ import { elementKey, patchTable, renderTable, type NftElement, type NftTable } f
 import { socketClashes, type PortRequest } from '../model/ports.js';
 import type { DataPlane, ElementCounter, LinkState, LinkStats, ListeningSocket, PeerState } from './dataplane.js';
 import type { AdapterState } from './uplink.js';
+import { entryKey, entryText, type RemoteEntry } from '../plan/remote-entries.js';
 
 export class FakeDataPlane implements DataPlane {
   links = new Map<string, LinkState & { peer?: VethPlan; uplink?: string }>();
@@ -49,6 +50,7 @@ export class FakeDataPlane implements DataPlane {
   async ensureBridge(b: BridgePlan): Promise<void> {
     this.hit('ensureBridge');
     if (b.foreign) return;
+    if (b.overlay) this.links.set(b.overlay.vxlan, { name: b.overlay.vxlan, kind: 'vxlan', master: b.name, up: true, addresses: [] });
     if (b.uplink && !this.uplinks.includes(b.uplink)) throw new SyError('SY_KERNEL', `Adapter "${b.uplink}" of bridge "${b.name}" does not exist`);
     this.links.set(b.name, { name: b.name, kind: 'bridge', up: true, mac: b.mac, addresses: b.address ? [b.address] : [], ...(b.uplink ? { uplink: b.uplink } : {}) });
   }
@@ -80,6 +82,10 @@ export class FakeDataPlane implements DataPlane {
     this.hit('deleteLinks');
     for (const n of names) {
       this.links.delete(n);
+      // an overlay bridge goes with its VXLAN port, and the entries on both
+      const port = n.startsWith('sy-ov-') ? `sy-vx-${n.slice(6)}` : undefined;
+      if (port) this.links.delete(port);
+      for (const [k, e] of this.remotes) if (e.dev === n || e.dev === port) this.remotes.delete(k);
       // the kernel drops a link's /proc/sys/net/ipv4/conf/<link>/ with the link
       for (const k of [...this.sysctls.keys()]) if (k.startsWith(`net/ipv4/conf/${n}/`)) this.sysctls.delete(k);
     }
@@ -182,6 +188,23 @@ export class FakeDataPlane implements DataPlane {
     return { name, mac, linkType: 'ether', up: true, mtu: 1500, addresses: [], addressSpecs: [], ...(master ? { master } : {}) };
   }
 
+  /** overlay remote entries by key */
+  remotes = new Map<string, RemoteEntry>();
+
+  async listRemoteEntries(devices: { bridge: string; vxlan: string }[]): Promise<RemoteEntry[]> {
+    const devs = new Set(devices.flatMap((d) => [d.bridge, d.vxlan]));
+    return [...this.remotes.values()].filter((e) => devs.has(e.dev));
+  }
+
+  async applyRemoteEntries(remove: RemoteEntry[], write: RemoteEntry[]): Promise<void> {
+    this.hit('applyRemoteEntries');
+    for (const e of remove) this.remotes.delete(entryKey(e));
+    for (const e of write) {
+      if (!this.links.has(e.dev)) throw new SyError('SY_KERNEL', `Cannot find device "${e.dev}"`);
+      this.remotes.set(entryKey(e), e);
+    }
+  }
+
   async hostLinkNames(): Promise<string[]> {
     return ['lo', ...this.uplinks, ...this.links.keys()];
   }
@@ -204,6 +227,7 @@ export class FakeDataPlane implements DataPlane {
     for (const n of [...this.namespaces].sort()) out.push(`netns ${n}`);
     for (const [p, c] of [...this.files].sort()) out.push(`file ${p}: ${JSON.stringify(c)}`);
     for (const [k, v] of [...this.sysctls].sort()) out.push(`sysctl ${k}=${v}`);
+    for (const t of [...this.remotes.values()].map(entryText).sort()) out.push(`remote ${t}`);
     out.push(`iptables-forward-accept ${this.iptablesAccept}`);
     // Chains by name: their order in a table means nothing to the kernel, and differs between a
     // table built whole and one changed piece by piece.

@@ -9,8 +9,10 @@ import { dirname } from 'node:path';
 import { SyError } from '../errors.js';
 import { randomBytes } from 'node:crypto';
 import { faultStep } from '../faults.js';
-import { BRIDGE_PREFIX, isOwnedLink, LINK_PREFIX, NFT_TABLE, QDISC_HANDLE, RETIRED_PREFIX, ROUTE_PROTO, SWITCH_PREFIX, VETH_PREFIX } from '../model/names.js';
+import { BRIDGE_PREFIX, isOwnedLink, LINK_PREFIX, OVERLAY_PREFIX, NFT_TABLE, QDISC_HANDLE, RETIRED_PREFIX, ROUTE_PROTO, SWITCH_PREFIX, VETH_PREFIX } from '../model/names.js';
 import { ensureSwitch, readAdapter, releaseSwitch, type AdapterState } from './uplink.js';
+import { applyRemoteEntries, ensureOverlayBridge, listRemoteEntries, releaseOverlayBridge } from './overlay.js';
+import type { RemoteEntry } from '../plan/remote-entries.js';
 import { RESOLV_CONF_MARK, type BridgePlan, type NamespacePlan, type Sysctl, type VethPlan, type VethSettings } from '../plan/host-plan.js';
 import type { NftTable } from '../plan/nft-table.js';
 import type { DataPlane, ElementCounter, LinkState, LinkStats, ListeningSocket, PeerState } from './dataplane.js';
@@ -54,6 +56,7 @@ export class LinuxDataPlane implements DataPlane {
       return;
     }
     if (b.uplink) return ensureSwitch(b, !!existing, existing?.up ?? false);
+    if (b.overlay) return ensureOverlayBridge(b, existing);
     const cmds: string[] = [];
     if (!existing) {
       cmds.push(`link add ${b.name} address ${b.mac}${b.mtu ? ` mtu ${b.mtu}` : ''} type bridge`);
@@ -192,6 +195,8 @@ export class LinuxDataPlane implements DataPlane {
     for (const n of names) if (!n.startsWith(LINK_PREFIX)) throw new Error(`refusing to delete unmarked link "${n}"`);
     // A switch bridge gives its adapter back (addresses and routes too) before it goes.
     for (const n of names) if (n.startsWith(SWITCH_PREFIX)) await releaseSwitch(n);
+    // An overlay bridge takes its VXLAN port and the rules that choose its routing table with it.
+    for (const n of names) if (n.startsWith(OVERLAY_PREFIX)) await releaseOverlayBridge(n);
     names = names.filter((n) => !n.startsWith(SWITCH_PREFIX));
     if (!names.length) return;
     faultStep(`kernel: delete ${names.join(' ')}`);
@@ -430,6 +435,14 @@ export class LinuxDataPlane implements DataPlane {
 
   adapter(name: string): Promise<AdapterState | undefined> {
     return readAdapter(name);
+  }
+
+  listRemoteEntries(devices: { bridge: string; vxlan: string }[]): Promise<RemoteEntry[]> {
+    return listRemoteEntries(devices);
+  }
+
+  applyRemoteEntries(remove: RemoteEntry[], write: RemoteEntry[]): Promise<void> {
+    return applyRemoteEntries(remove, write);
   }
 
   async hostLinkNames(): Promise<string[]> {

@@ -1,0 +1,121 @@
+/**
+ * Overlay mode: a virtual network (one VSID) carried between hosts over VXLAN.
+ *  - a bridge `sy-ov-<id>` per virtual network holds every subnet's gateway with the DR MAC: the same
+ *    address and MAC on every host (distributed gateway), so routing between subnets of the network
+ *    happens on the host where the packet starts;
+ *  - its VXLAN device `sy-vx-<id>` (id VNI, local PA, dstport VxlanPort, nolearning, proxy; no remote,
+ *    no group: nothing is flooded, nothing is multicast) is a port of the bridge with learning,
+ *    unicast/multicast/broadcast flooding off and neigh_suppress on, so ARP for a remote endpoint is
+ *    answered on the host from the bridge's permanent neighbour entries (plan/remote-entries.ts);
+ *  - the subnets are routed in a table of the network's own (table and mark OVERLAY_TABLE_BASE +
+ *    VNI), chosen by `iif <bridge>` for what its endpoints send and by the connection's mark for the
+ *    replies of what they send out translated (OutBoundNAT): two tenants with the same CA subnet on
+ *    one host never share a route (the kernel here has no VRF);
+ *  - forwarding: within the bridge (between its subnets) always; to any other Switchyard network
+ *    never; out of the host only from endpoints with OutBoundNAT (masqueraded to the host's address),
+ *    so no CA leaves on the underlay untranslated.
+ */
+import type { EndpointRecord, NetworkRecord } from '../../model/records.js';
+import { LINK_PREFIX, overlayBridgeName, shortId, vxlanName } from '../../model/names.js';
+import { subnetOf, VXLAN_OVERHEAD } from '../../model/overlay.js';
+import type { NftChain, NftElement } from '../nft-table.js';
+import type { NetworkParts } from '../host-plan.js';
+import type { ModePlanner } from './mode.js';
+
+/** Routing table and mark of an overlay network: this base plus its VNI (below 2^24), never 253-255. */
+export const OVERLAY_TABLE_BASE = 0x53000000;
+/** The preference of the rules that choose an overlay network's table (before main's 32766). */
+export const OVERLAY_RULE_PREF = 5359;
+
+/** The overlay parts of a bridge plan: what the data plane builds besides the bridge itself. */
+export interface OverlayBridgePlan {
+  vxlan: string;
+  vni: number;
+  /** the host's provider address, the outer source */
+  local: string;
+  port: number;
+  /** routing table and mark */
+  table: number;
+  /** the gateways with their prefix lengths, e.g. 10.1.0.1/24 (no prefix route: they go in `table`) */
+  addresses: string[];
+  /** the subnets routed in `table` through the bridge */
+  subnets: string[];
+}
+
+function overlayOf(net: NetworkRecord) {
+  if (!net.overlay) throw new Error(`plan: network ${net.id} (${net.type}) has no overlay settings`);
+  return net.overlay;
+}
+
+/** The MTU of the virtual network's links: the underlay's (the network's MTU, else 1500) less VXLAN's. */
+export function overlayLinkMtu(net: NetworkRecord): number {
+  return (net.mtu ?? 1500) - VXLAN_OVERHEAD;
+}
+
+function network(net: NetworkRecord): NetworkParts {
+  const o = overlayOf(net);
+  const name = overlayBridgeName(net.id);
+  const table = OVERLAY_TABLE_BASE + o.vni;
+  const mark = `0x${table.toString(16)}`;
+  const s = shortId(net.id);
+  const br = `"${name}"`;
+  const comment = `net ${net.id}`;
+  const chains: NftChain[] = [
+    {
+      // Before routing: a new flow from the network is marked with it, and a reply (de-NATed by
+      // then, as OutBoundNAT's conntrack restores the CA at the nat hook) takes the mark that picks
+      // the network's routing table.
+      name: `ov-${s}-mark`,
+      base: 'type filter hook prerouting priority mangle; policy accept;',
+      rules: [`iifname ${br} ct state new ct mark set ${mark}`, `ct direction reply ct mark ${mark} meta mark set ${mark}`],
+    },
+    {
+      name: `net-${s}-in`,
+      rules: [`iifname ${br} accept`, 'ct state established,related accept', `counter drop comment "isolation of overlay net ${net.id}"`],
+    },
+    {
+      name: `net-${s}-out`,
+      rules: [
+        `oifname ${br} return`,
+        `oifname "${LINK_PREFIX}*" counter drop comment "overlay net ${net.id} reaches no other network"`,
+        'ct direction reply return',
+        'ip saddr @onat_eps return',
+        `counter reject with icmpx type admin-prohibited comment "overlay net ${net.id}: only OutBoundNAT endpoints leave it"`,
+      ],
+    },
+  ];
+  const elements = new Map<string, NftElement[]>([
+    ['fwd_into_net', [{ key: [br], value: `jump net-${s}-in`, comment }]],
+    ['fwd_from_net', [{ key: [br], value: `jump net-${s}-out`, comment }]],
+  ]);
+  const mtu = overlayLinkMtu(net);
+  return {
+    bridge: {
+      name,
+      networkId: net.id,
+      mac: o.drMac,
+      mtu,
+      overlay: {
+        vxlan: vxlanName(net.id),
+        vni: o.vni,
+        local: o.providerAddress,
+        port: o.port,
+        table,
+        addresses: o.subnets.map((x) => `${x.gateway}/${x.prefix.split('/')[1]!}`),
+        subnets: o.subnets.map((x) => x.prefix),
+      },
+    },
+    // The routes back to the endpoints are in the network's table, which a strict reverse-path
+    // check (it looks up from lo, never from the bridge) would not consult.
+    sysctls: [{ key: `net/ipv4/conf/${name}/rp_filter`, value: '0' }],
+    chains,
+    elements,
+  };
+}
+
+export const overlayMode: ModePlanner = {
+  network,
+  port: () => 'plain',
+  gateway: (net: NetworkRecord, ip?: string) => (ip ? subnetOf(net, ip)?.gateway : net.gateway),
+  endpointBridgeElements: (_ep: EndpointRecord) => new Map(),
+};
