@@ -62,12 +62,13 @@ function network(net: NetworkRecord): NetworkParts {
   const comment = `net ${net.id}`;
   const chains: NftChain[] = [
     {
-      // Before routing: a new flow from the network is marked with it, and a reply (de-NATed by
-      // then, as OutBoundNAT's conntrack restores the CA at the nat hook) takes the mark that picks
-      // the network's routing table.
+      // Before routing: what comes from the network carries its mark (with fwmark_reflect the host's
+      // own answers to it, ICMP errors and echo replies, are routed back by the network's table, not
+      // by main's default route onto the underlay); a new flow's connection keeps it, and a reply
+      // (de-NATed by then: OutBoundNAT's conntrack restores the CA at the nat hook) takes it again.
       name: `ov-${s}-mark`,
       base: 'type filter hook prerouting priority mangle; policy accept;',
-      rules: [`iifname ${br} ct state new ct mark set ${mark}`, `ct direction reply ct mark ${mark} meta mark set ${mark}`],
+      rules: [`iifname ${br} meta mark set ${mark}`, `iifname ${br} ct state new ct mark set ${mark}`, `ct direction reply ct mark ${mark} meta mark set ${mark}`],
     },
     {
       name: `net-${s}-in`,
@@ -107,7 +108,13 @@ function network(net: NetworkRecord): NetworkParts {
     },
     // The routes back to the endpoints are in the network's table, which a strict reverse-path
     // check (it looks up from lo, never from the bridge) would not consult.
-    sysctls: [{ key: `net/ipv4/conf/${name}/rp_filter`, value: '0' }],
+    // fwmark_reflect / tcp_fwmark_accept: see the mark chain above (host-wide, and not set back, as
+    // forwarding is not; they change nothing for unmarked packets).
+    sysctls: [
+      { key: `net/ipv4/conf/${name}/rp_filter`, value: '0' },
+      { key: 'net/ipv4/fwmark_reflect', value: '1' },
+      { key: 'net/ipv4/tcp_fwmark_accept', value: '1' },
+    ],
     chains,
     elements,
   };

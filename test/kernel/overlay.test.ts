@@ -1,0 +1,316 @@
+/**
+ * Overlay virtual networks across three hosts: namespaces h1, h2, h3 (hostd in each) whose eth1 are
+ * ports of one fabric bridge (the provider network, PAs 10.0.0.11-13), and a router on it (10.0.0.1,
+ * with 198.18.0.1 beyond it where a server answers with the source address it sees). Two tenants
+ * share the CA subnet 10.1.0.0/24: A (VSID 4096, also 10.1.1.0/24) on all three hosts, B (VSID 5000)
+ * on h1 and h2, with the same addresses and MACs as A's endpoints, so a leak would answer, and every
+ * endpoint's server says its own name. Each host gets the other hosts' endpoints as remote endpoints
+ * through its API, as a controller will write them. tcpdump on h1's fabric port records what the
+ * provider network sees.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { requireRoot, World, waitFor, type Hostd } from './world.js';
+import { run } from '../../src/dataplane/run.js';
+
+const PA: Record<string, string> = { h1: '10.0.0.11', h2: '10.0.0.12', h3: '10.0.0.13' };
+const VSID = { A: 4096, B: 5000 };
+
+interface Ep {
+  name: string;
+  host: string;
+  net: 'A' | 'B';
+  ip: string;
+  mac: string;
+  id: string;
+}
+
+describe('Overlay networks across three hosts', () => {
+  const w = new World('ovl');
+  const hosts: Record<string, { ns: string; hostd: Hostd }> = {};
+  const eps: Ep[] = [];
+  let fabric: string;
+  let router: string;
+
+  const netDoc = (tenant: 'A' | 'B', host: string, extra: Record<string, unknown> = {}) => ({
+    Name: `ten${tenant}`,
+    Type: 'Overlay',
+    Policies: [{ Type: 'ProviderAddress', Settings: { ProviderAddress: PA[host] } }],
+    Ipams: [
+      {
+        Type: 'Static',
+        Subnets: [
+          { IpAddressPrefix: '10.1.0.0/24', Policies: [{ Type: 'VSID', Settings: { IsolationId: VSID[tenant] } }], Routes: [{ NextHop: '10.1.0.1', DestinationPrefix: '0.0.0.0/0' }] },
+          ...(tenant === 'A' ? [{ IpAddressPrefix: '10.1.1.0/24', Policies: [{ Type: 'VSID', Settings: { IsolationId: VSID.A } }] }] : []),
+        ],
+      },
+    ],
+    ...extra,
+  });
+
+  async function endpoint(host: string, net: 'A' | 'B', name: string, ip: string, policies: unknown[] = []): Promise<Ep> {
+    const ns = w.nsName(name);
+    const h = hosts[host]!.hostd;
+    await h.client.request('POST', '/namespaces', { Path: ns });
+    const doc = await h.client.request<{ ID: string; MacAddress: string }>('POST', '/endpoints', {
+      Name: name,
+      HostComputeNetwork: `ten${net}`,
+      HostComputeNamespace: ns,
+      IpConfigurations: [{ IpAddress: ip, PrefixLength: 24 }],
+      Policies: policies,
+    });
+    // Each endpoint's server answers with its name: who answered is who was reached.
+    w.spawnIn(ns, ['socat', 'TCP-LISTEN:7000,reuseaddr,fork', `SYSTEM:echo ${name}`]);
+    const ep = { name, host, net, ip, mac: doc.MacAddress.toLowerCase().replace(/-/g, ':'), id: doc.ID };
+    eps.push(ep);
+    return ep;
+  }
+
+  /** The remote endpoint document of `ep` as another host is told it. */
+  const remoteDoc = (ep: Ep, pa = PA[ep.host]!) => ({
+    Name: `r-${ep.name}`,
+    HostComputeNetwork: `ten${ep.net}`,
+    Flags: 1,
+    IpConfigurations: [{ IpAddress: ep.ip, PrefixLength: 24 }],
+    MacAddress: ep.mac,
+    Policies: [{ Type: 'ProviderAddress', Settings: { ProviderAddress: pa } }],
+  });
+
+  const ping = async (from: string, to: string) => (await w.exec(w.nsName(from), ['busybox', 'ping', '-c', '1', '-W', '2', to], { okExitCodes: [1] })).exitCode === 0;
+  /**
+   * Sends one UDP datagram of `size` bytes with DF set (IP_PMTUDISC_DO) from `from` to to:7001, where
+   * a receiver counts what arrives; returns what the sender was told ('sent' or the error).
+   */
+  const sendDf = async (from: string, to: string, size: number) => {
+    const py = 'import socket,sys\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.setsockopt(socket.IPPROTO_IP,10,2)\ntry:\n  s.sendto(b"x"*int(sys.argv[2]),(sys.argv[1],7001)); print("sent")\nexcept OSError as e: print(e.strerror)';
+    return (await w.exec(w.nsName(from), ['python3', '-c', py, to, String(size)])).stdout.trim();
+  };
+  /** The name of the endpoint that answers TCP at to:7000 from `from`, '' when none does. */
+  const who = async (from: string, to: string) => (await w.exec(w.nsName(from), ['socat', '-T', '2', '-', `TCP:${to}:7000,connect-timeout=2`], { okExitCodes: [1], stdin: '' })).stdout.trim();
+  const seenAs = async (from: string) => (await w.exec(w.nsName(from), ['socat', '-T', '3', '-', 'TCP:198.18.0.1:8080,connect-timeout=3'], { okExitCodes: [1], stdin: '' })).stdout.trim();
+
+  const vxOf = async (host: string, net: string) => (await hosts[host]!.hostd.client.request<{ Bridge: string }>('GET', `/networks/${net}`)).Bridge.replace('sy-ov-', 'sy-vx-');
+  /** The VXLAN FDB entries of a host's network: MAC → PA. */
+  async function fdb(host: string, net: string): Promise<Map<string, string>> {
+    const { stdout } = await run(['bridge', '-n', hosts[host]!.ns, '-j', 'fdb', 'show', 'dev', await vxOf(host, net)]);
+    return new Map((JSON.parse(stdout) as { mac: string; dst?: string }[]).filter((f) => f.dst).map((f) => [f.mac, f.dst!]));
+  }
+  /** Links of Switchyard's and rules at its preference in a host's namespace. */
+  async function marks(host: string): Promise<string[]> {
+    const links = (JSON.parse((await run(['ip', '-n', hosts[host]!.ns, '-j', 'link', 'show'])).stdout) as { ifname: string }[]).map((l) => l.ifname).filter((n) => n.startsWith('sy-'));
+    const rules = (await run(['ip', '-n', hosts[host]!.ns, 'rule', 'show', 'pref', '5359'])).stdout.trim();
+    return [...links.sort(), ...(rules ? rules.split('\n') : [])];
+  }
+
+  /**
+   * Starts a capture on h1's fabric port; stop() returns its frames as tcpdump reads them (-e -n):
+   * the outer frame, and for VXLAN the inner frame tcpdump prints on the next line.
+   */
+  async function capture(): Promise<{ stop: () => Promise<{ outer: string; inner: string }[]> }> {
+    const file = join(w.dir, `h1-${Date.now()}.pcap`);
+    const p: ChildProcess = w.spawnIn(fabric, ['tcpdump', '-i', 'fab-h1', '-e', '-n', '-U', '--immediate-mode', '-w', file]);
+    await waitFor('tcpdump to listen', async () => (await run(['ls', file], { okExitCodes: [2] })).exitCode === 0);
+    return {
+      stop: async () => {
+        await new Promise((r) => setTimeout(r, 300)); // frames in flight reach the file (-U writes each packet)
+        const exited = new Promise((r) => p.once('exit', r));
+        p.kill('SIGINT');
+        await exited;
+        const { stdout } = await run(['tcpdump', '-e', '-n', '-r', file], { okExitCodes: [1] });
+        const frames: { outer: string; inner: string }[] = [];
+        for (const l of stdout.split('\n').filter((x) => x.trim())) {
+          if (/^\d\d:\d\d:\d\d\./.test(l)) frames.push({ outer: l, inner: '' });
+          else if (frames.length) frames[frames.length - 1]!.inner += l.trim();
+        }
+        return frames;
+      },
+    };
+  }
+
+  before(async () => {
+    requireRoot();
+    fabric = await w.addNs('fab');
+    router = await w.addNs('rtr');
+    await w.ip(fabric, 'link add fab0 type bridge', 'link set fab0 up');
+    await w.ip(fabric, `link add fab-rtr type veth peer name eth1 netns ${router}`, 'link set fab-rtr master fab0 up');
+    await w.ip(router, 'addr add 10.0.0.1/24 dev eth1', 'link set eth1 up', 'addr add 198.18.0.1/32 dev lo');
+    for (const name of ['h1', 'h2', 'h3']) {
+      const ns = await w.addNs(name);
+      await w.ip(fabric, `link add fab-${name} type veth peer name eth1 netns ${ns}`, `link set fab-${name} master fab0 up`);
+      await w.ip(ns, `addr add ${PA[name]}/24 dev eth1`, 'link set eth1 up', 'route add default via 10.0.0.1 dev eth1');
+      hosts[name] = { ns, hostd: await w.startHostd(ns) };
+    }
+    w.spawnIn(router, ['socat', 'TCP-LISTEN:8080,bind=198.18.0.1,reuseaddr,fork', 'SYSTEM:echo $SOCAT_PEERADDR']);
+    await waitFor('the server beyond the router', async () => (await run(['ip', 'netns', 'exec', hosts.h1!.ns, 'socat', '-T', '2', '-', 'TCP:198.18.0.1:8080,connect-timeout=2'], { okExitCodes: [1], stdin: '' })).stdout.trim() === '10.0.0.11');
+  });
+  after(async () => {
+    if (process.env.DEBUG_OVERLAY) console.error(w.daemonLogs());
+    await w.cleanup();
+    assert.deepEqual(w.leftovers(), []);
+  });
+
+  it('refuses bad overlay networks with a clear 4xx, changing nothing', async () => {
+    const h = hosts.h1!.hostd;
+    const before = await marks('h1');
+    const vsid = (id: number) => netDoc('A', 'h1', { Ipams: [{ Subnets: [{ IpAddressPrefix: '10.1.0.0/24', Policies: [{ Type: 'VSID', Settings: { IsolationId: id } }] }] }] });
+    const cases: [unknown, string, RegExp][] = [
+      [vsid(4095), 'SY_INVALID_POLICY', /4096-16777214/],
+      [vsid(16777215), 'SY_INVALID_POLICY', /4096-16777214/],
+      [netDoc('A', 'h1', { Policies: [{ Type: 'ProviderAddress', Settings: { ProviderAddress: '10.0.0.99' } }] }), 'SY_BAD_REQUEST', /not an address of this host/],
+      [netDoc('A', 'h1', { Policies: [] }), 'SY_BAD_REQUEST', /provider address/],
+      [netDoc('A', 'h1', { Ipams: [{ Subnets: [{ IpAddressPrefix: '10.1.0.0/24' }] }] }), 'SY_BAD_REQUEST', /VSID/],
+    ];
+    for (const [doc, code, msg] of cases) {
+      await assert.rejects(h.client.request('POST', '/networks', doc), (e: Error & { code?: string }) => e.code === code && msg.test(e.message), JSON.stringify(doc));
+    }
+    assert.deepEqual(await h.client.request('GET', '/networks'), []);
+    assert.deepEqual(await marks('h1'), before);
+  });
+
+  it('builds the tenants: networks on every host, local endpoints, and the others\' endpoints as remote ones', async () => {
+    for (const h of ['h1', 'h2', 'h3']) await hosts[h]!.hostd.client.request('POST', '/networks', netDoc('A', h));
+    for (const h of ['h1', 'h2']) await hosts[h]!.hostd.client.request('POST', '/networks', netDoc('B', h));
+    await assert.rejects(hosts.h1!.hostd.client.request('POST', '/networks', { ...netDoc('A', 'h1'), Name: 'again' }), /VSID 4096 is already/);
+    await endpoint('h1', 'A', 'a1', '10.1.0.11');
+    await endpoint('h1', 'B', 'b1', '10.1.0.11');
+    await endpoint('h2', 'A', 'a2', '10.1.0.12');
+    await endpoint('h2', 'A', 'a2s', '10.1.1.12');
+    await endpoint('h2', 'B', 'b2', '10.1.0.12');
+    await endpoint('h3', 'A', 'a3', '10.1.0.13', [{ Type: 'OutBoundNAT', Settings: { Exceptions: [] } }]);
+    for (const ep of eps) {
+      for (const h of ['h1', 'h2', 'h3']) {
+        if (h === ep.host || (ep.net === 'B' && h === 'h3')) continue;
+        await hosts[h]!.hostd.client.request('POST', '/endpoints', remoteDoc(ep));
+      }
+    }
+    const a2s = await hosts.h2!.hostd.client.request<{ Routes: { NextHop: string }[]; Mtu: number }>('GET', '/endpoints/a2s');
+    assert.equal(a2s.Routes[0]!.NextHop, '10.1.1.1', 'an endpoint of the second subnet has that subnet\'s gateway');
+    assert.equal(a2s.Mtu, 1450);
+  });
+
+  it('refuses bad remote endpoints with a clear 4xx, changing nothing', async () => {
+    const h = hosts.h1!.hostd;
+    const a2 = eps.find((e) => e.name === 'a2')!;
+    const before = { eps: await h.client.request<unknown[]>('GET', '/endpoints'), fdb: [...(await fdb('h1', 'tenA'))] };
+    await h.client.request('POST', '/networks', { Name: 'natnet', Type: 'NAT', Ipams: [{ Subnets: [{ IpAddressPrefix: '172.30.0.0/24' }] }] });
+    const cases: [unknown, string, RegExp][] = [
+      [{ ...remoteDoc(a2), Name: 'x1', HostComputeNetwork: 'natnet', IpConfigurations: [{ IpAddress: '172.30.0.9' }] }, 'SY_NOT_SUPPORTED', /Overlay network/],
+      [{ ...remoteDoc(a2, PA.h1), Name: 'x2', IpConfigurations: [{ IpAddress: '10.1.0.99' }], MacAddress: '02:00:00:00:00:99' }, 'SY_BAD_REQUEST', /this host's/],
+      [{ ...remoteDoc(a2), Name: 'x3', MacAddress: '02:00:00:00:00:98' }, 'SY_ADDRESS_IN_USE', /already used/],
+      [{ ...remoteDoc(a2), Name: 'x4', IpConfigurations: [{ IpAddress: '10.1.0.98' }] }, 'SY_ADDRESS_IN_USE', /MAC/],
+      [{ ...remoteDoc(a2), Name: 'x5', IpConfigurations: [{ IpAddress: '10.1.0.97' }], MacAddress: '02:00:00:00:00:97', Policies: [] }, 'SY_BAD_REQUEST', /provider address/],
+    ];
+    for (const [doc, code, msg] of cases) {
+      await assert.rejects(h.client.request('POST', '/endpoints', doc), (e: Error & { code?: string }) => e.code === code && msg.test(e.message), JSON.stringify(doc));
+    }
+    await h.client.request('DELETE', '/networks/natnet');
+    assert.deepEqual({ eps: await h.client.request<unknown[]>('GET', '/endpoints'), fdb: [...(await fdb('h1', 'tenA'))] }, before);
+  });
+
+  it('carries ping and TCP between hosts, routes between subnets on the sending host, and keeps the tenants apart both ways; the wire sees only PAs', async () => {
+    for (const e of eps) await w.ip(w.nsName(e.name), 'neigh flush all');
+    const cap = await capture();
+    assert.ok(await ping('a1', '10.1.0.12'), 'a1 → a2 across hosts');
+    assert.ok(await ping('a2s', '10.1.1.1'), 'an endpoint pings its own gateway (the answer is routed back by its network\'s table)');
+    assert.ok(await ping('b1', '10.1.0.1'), 'so does one of the other tenant, at the same gateway address');
+    assert.equal(await who('a1', '10.1.0.12'), 'a2', 'TCP a1 → a2');
+    assert.equal(await who('a1', '10.1.0.13'), 'a3', 'TCP a1 → a3 on the third host');
+    assert.equal(await who('a1', '10.1.1.12'), 'a2s', 'a1 → the other subnet, routed on h1');
+    assert.equal(await who('a2s', '10.1.0.11'), 'a1', 'and back from the other subnet');
+    assert.equal(await who('b1', '10.1.0.12'), 'b2', 'tenant B reaches its own 10.1.0.12');
+    assert.equal(await who('b2', '10.1.0.11'), 'b1', 'and back');
+    assert.equal(await who('a2', '10.1.0.11'), 'a1', 'tenant A reaches its own 10.1.0.11');
+    assert.equal(await who('b1', '10.1.1.12'), '', 'tenant B has no 10.1.1.0/24: A\'s endpoint there is not reached');
+    assert.ok(!(await ping('b1', '10.1.0.13')), 'tenant B does not reach A\'s endpoint on h3');
+    assert.equal(await who('a3', '10.1.0.11'), 'a1', 'h3 (tenant A only) reaches a1, never b1');
+    const frames = await cap.stop();
+    const text = (f: { outer: string; inner: string }) => `${f.outer} | ${f.inner}`;
+    const vxlan = frames.filter((f) => /\.4789: VXLAN/.test(f.outer));
+    assert.ok(vxlan.length >= 10, `VXLAN frames were captured:\n${frames.map(text).join('\n')}`);
+    for (const f of frames) {
+      const l = f.outer;
+      const outer = /IPv4.*?: (\d+\.\d+\.\d+\.\d+)[.:]?\S* > (\d+\.\d+\.\d+\.\d+)/.exec(l);
+      if (outer) assert.ok(outer[1]!.startsWith('10.0.0.') && outer[2]!.startsWith('10.0.0.'), `only provider addresses in outer headers: ${text(f)}`);
+      assert.ok(!/ff:ff:ff:ff:ff:ff/.test(f.inner) && !/ethertype ARP/.test(f.inner), `no broadcast and no ARP inside the tunnel: ${text(f)}`);
+      if (/ethertype ARP/.test(l)) assert.ok([...l.matchAll(/\d+\.\d+\.\d+\.\d+/g)].every((m) => m[0].startsWith('10.0.0.')), `only underlay ARP on the wire: ${l}`);
+      assert.ok(!/ff:ff:ff:ff:ff:ff/.test(l) || /ethertype ARP.*10\.0\.0\./.test(l), `no broadcast for known destinations: ${l}`);
+    }
+    const vniOf = (inner: RegExp) => new Set(vxlan.filter((f) => inner.test(f.inner)).map((f) => /vni (\d+)/.exec(f.outer)?.[1]));
+    assert.deepEqual([...vniOf(/10\.1\.0\.11\.\d+ > 10\.1\.0\.12\.7000/)].sort(), ['4096', '5000'], 'the same CA pair travels with each tenant\'s VNI');
+    assert.ok(vxlan.every((f) => / 10\.0\.0\.1[123]\.\d+ > 10\.0\.0\.1[123]\.4789: VXLAN/.test(f.outer)), 'UDP to port 4789 between PAs');
+    assert.ok(vxlan.some((f) => /10\.1\.0\.11\.\d+ > 10\.1\.1\.12\.7000/.test(f.inner) && /vni 4096/.test(f.outer)), 'the routed packet travels in its network\'s VNI');
+  });
+
+  it('MTU: the endpoint gets the underlay\'s less 50; a full-size packet crosses, a bigger one with DF is refused, never silently dropped', async () => {
+    const { stdout } = await run(['ip', '-n', w.nsName('a1'), '-j', 'link', 'show', 'dev', 'eth0']);
+    assert.equal((JSON.parse(stdout) as { mtu: number }[])[0]!.mtu, 1450);
+    const got: Buffer[] = [];
+    const rx = w.spawnIn(w.nsName('a2'), ['socat', '-u', 'UDP-RECV:7001', 'STDOUT']);
+    rx.stdout!.on('data', (b: Buffer) => got.push(b));
+    await waitFor('the receiver', async () => (await run(['ip', 'netns', 'exec', w.nsName('a2'), 'ss', '-Hlun', 'sport', '7001'])).stdout.includes('7001'));
+    assert.equal(await sendDf('a1', '10.1.0.12', 1422), 'sent', 'a 1450-byte packet with DF is sent');
+    await waitFor('the full-size datagram to arrive on the other host', async () => Buffer.concat(got).length === 1422);
+    assert.equal(await sendDf('a1', '10.1.0.12', 1423), 'Message too long', 'a 1451-byte one is refused to the sender, not lost on the way');
+    rx.kill('SIGKILL');
+  });
+
+  it('OutBoundNAT: an overlay endpoint with it reaches the world as its host\'s PA; one without it never puts its CA on the wire', async () => {
+    assert.equal(await seenAs('a3'), '10.0.0.13');
+    assert.equal(await seenAs('a1'), '', 'no OutBoundNAT: nothing leaves the virtual network');
+    assert.equal(await who('a3', '10.1.0.11'), 'a1', 'the virtual network itself is not translated');
+  });
+
+  it('moves and removes one remote endpoint, changing only its own entries', async () => {
+    const h1 = hosts.h1!.hostd;
+    const a2 = eps.find((e) => e.name === 'a2')!;
+    const a2s = eps.find((e) => e.name === 'a2s')!;
+    const before = await fdb('h1', 'tenA');
+    assert.equal(before.get(a2.mac), PA.h2);
+    await h1.client.request('PATCH', '/endpoints/r-a2', { ResourceType: 'Policy', RequestType: 'Update', Settings: { Policies: [{ Type: 'ProviderAddress', Settings: { ProviderAddress: PA.h3 } }] } });
+    const moved = await fdb('h1', 'tenA');
+    assert.deepEqual(moved, new Map([...before].map(([m, pa]) => [m, m === a2.mac ? PA.h3! : pa])), 'only a2\'s entry points elsewhere');
+    assert.equal(await who('a1', '10.1.0.12'), '', 'a2 is not behind h3');
+    assert.equal(await who('a1', '10.1.1.12'), 'a2s', 'other flows go on');
+    await h1.client.request('PATCH', '/endpoints/r-a2', { ResourceType: 'Policy', RequestType: 'Update', Settings: { Policies: [{ Type: 'ProviderAddress', Settings: { ProviderAddress: PA.h2 } }] } });
+    assert.equal(await who('a1', '10.1.0.12'), 'a2');
+    await h1.client.request('DELETE', '/endpoints/r-a2');
+    const removed = await fdb('h1', 'tenA');
+    assert.equal(removed.has(a2.mac), false);
+    assert.equal(removed.get(a2s.mac), PA.h2);
+    const brA = (await vxOf('h1', 'tenA')).replace('sy-vx-', 'sy-ov-');
+    const neigh = (await run(['ip', '-n', hosts.h1!.ns, 'neigh', 'show', '10.1.0.12', 'dev', brA, 'nud', 'permanent'])).stdout.trim();
+    assert.equal(neigh, '', 'its neighbour entry is gone');
+    assert.equal(await who('a1', '10.1.0.12'), '');
+    assert.equal(await who('a1', '10.1.1.12'), 'a2s');
+    await h1.client.request('POST', '/endpoints', remoteDoc(a2));
+    assert.equal(await who('a1', '10.1.0.12'), 'a2');
+  });
+
+  it('restores entries and links: an FDB entry deleted behind hostd\'s back, then a kill -9 with the VXLAN device deleted meanwhile', async () => {
+    const { ns } = hosts.h1!;
+    const a2 = eps.find((e) => e.name === 'a2')!;
+    const vx = await vxOf('h1', 'tenA');
+    await run(['bridge', '-n', ns, 'fdb', 'del', a2.mac, 'dev', vx, 'self']);
+    await run(['ip', '-n', ns, 'neigh', 'del', '10.1.0.12', 'dev', vx.replace('sy-vx-', 'sy-ov-')]);
+    await waitFor('the resync to restore a2\'s entries', async () => (await fdb('h1', 'tenA')).get(a2.mac) === PA.h2);
+    assert.equal(await who('a1', '10.1.0.12'), 'a2');
+    const want = await fdb('h1', 'tenA');
+    const h1 = hosts.h1!.hostd;
+    await w.stopHostd(h1, 'SIGKILL');
+    await run(['ip', '-n', ns, 'link', 'del', vx]);
+    hosts.h1!.hostd = await w.startHostd(ns, { stateDir: h1.stateDir });
+    assert.deepEqual(await fdb('h1', 'tenA'), want, 'every entry is back after the restart');
+    assert.equal(await who('a1', '10.1.0.12'), 'a2');
+    assert.equal(await who('b1', '10.1.0.12'), 'b2');
+    assert.equal(await who('a1', '10.1.1.12'), 'a2s');
+  });
+
+  it('removing the networks leaves no link and no rule behind', async () => {
+    for (const h of ['h1', 'h2', 'h3']) {
+      for (const n of await hosts[h]!.hostd.client.request<{ ID: string }[]>('GET', '/networks')) await hosts[h]!.hostd.client.request('DELETE', `/networks/${n.ID}`);
+      assert.deepEqual(await marks(h), [], `${h} is clean`);
+    }
+  });
+});
