@@ -52,7 +52,7 @@ export class FakeDataPlane implements DataPlane {
     if (b.foreign) return;
     if (b.overlay) this.links.set(b.overlay.vxlan, { name: b.overlay.vxlan, kind: 'vxlan', master: b.name, up: true, addresses: [] });
     if (b.uplink && !this.uplinks.includes(b.uplink)) throw new SyError('SY_KERNEL', `Adapter "${b.uplink}" of bridge "${b.name}" does not exist`);
-    this.links.set(b.name, { name: b.name, kind: 'bridge', up: true, mac: b.mac, addresses: b.address ? [b.address] : [], ...(b.uplink ? { uplink: b.uplink } : {}) });
+    this.links.set(b.name, { name: b.name, kind: 'bridge', up: true, mac: b.mac, addresses: b.address ? [b.address] : [...(b.overlay?.addresses ?? [])], ...(b.uplink ? { uplink: b.uplink } : {}) });
   }
 
   async createVeth(v: VethPlan): Promise<void> {
