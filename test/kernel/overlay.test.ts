@@ -262,6 +262,25 @@ describe('Overlay networks across three hosts', () => {
     assert.equal(await who('a3', '10.1.0.11'), 'a1', 'the virtual network itself is not translated');
   });
 
+  it('an oversized packet routed into the virtual network gets ICMP "fragmentation needed" back', async () => {
+    // The server beyond the router answers a3's datagram with 1472 bytes (1500 with headers, DF set
+    // by Linux's default path-MTU discovery): h3 routes it, de-NATed, to a bridge of MTU 1450.
+    w.spawnIn(router, ['socat', 'UDP-RECVFROM:9000,bind=198.18.0.1,fork', 'SYSTEM:head -c 1472 /dev/zero']);
+    await waitFor('the UDP server', async () => (await run(['ip', 'netns', 'exec', router, 'ss', '-Hlun', 'sport', '9000'])).stdout.includes('9000'));
+    const cached = async () => (await run(['ip', '-n', router, 'route', 'get', '10.0.0.13', 'from', '198.18.0.1'])).stdout;
+    assert.doesNotMatch(await cached(), /mtu 1450/, 'no path MTU is known before');
+    await w.exec(w.nsName('a3'), ['socat', '-T', '1', '-', 'UDP:198.18.0.1:9000'], { stdin: 'hi', okExitCodes: [1] });
+    await waitFor('the sender to learn the path MTU from ICMP "fragmentation needed"', async () => /mtu 1450/.test(await cached()));
+  });
+
+  it('a tenant reaches no service of its host, at the gateway or at the PA', async () => {
+    w.spawnIn(hosts.h1!.ns, ['socat', 'TCP-LISTEN:7100,reuseaddr,fork', 'SYSTEM:echo host']);
+    await waitFor('the host service', async () => (await run(['ip', 'netns', 'exec', hosts.h1!.ns, 'socat', '-T', '2', '-', 'TCP:10.0.0.11:7100,connect-timeout=2'], { okExitCodes: [1], stdin: '' })).stdout.trim() === 'host');
+    assert.equal((await w.exec(w.nsName('a1'), ['socat', '-T', '2', '-', 'TCP:10.1.0.1:7100,connect-timeout=2'], { okExitCodes: [1], stdin: '' })).stdout.trim(), '');
+    assert.equal((await w.exec(w.nsName('a1'), ['socat', '-T', '2', '-', 'TCP:10.0.0.11:7100,connect-timeout=2'], { okExitCodes: [1], stdin: '' })).stdout.trim(), '');
+    assert.ok(await ping('a1', '10.1.0.1'), 'its gateway answers ping');
+  });
+
   it('moves and removes one remote endpoint, changing only its own entries', async () => {
     const h1 = hosts.h1!.hostd;
     const a2 = eps.find((e) => e.name === 'a2')!;

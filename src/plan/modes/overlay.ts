@@ -11,6 +11,7 @@
  *    VNI), chosen by `iif <bridge>` for what its endpoints send and by the connection's mark for the
  *    replies of what they send out translated (OutBoundNAT): two tenants with the same CA subnet on
  *    one host never share a route (the kernel here has no VRF);
+ *  - the host is their gateway and nothing more (no host service is reached from a tenant);
  *  - forwarding: within the bridge (between its subnets) always; to any other Switchyard network
  *    never; out of the host only from endpoints with OutBoundNAT (masqueraded to the host's address),
  *    so no CA leaves on the underlay untranslated.
@@ -69,6 +70,19 @@ function network(net: NetworkRecord): NetworkParts {
       name: `ov-${s}-mark`,
       base: 'type filter hook prerouting priority mangle; policy accept;',
       rules: [`iifname ${br} meta mark set ${mark}`, `iifname ${br} ct state new ct mark set ${mark}`, `ct direction reply ct mark ${mark} meta mark set ${mark}`],
+    },
+    {
+      // A tenant's endpoints meet the host only as their gateway: ping, the ICMP errors of their
+      // flows and the answers of flows the host began; no service of the host (of the provider
+      // network) is theirs to reach, at the gateway or at any other host address.
+      name: `ov-${s}-host`,
+      base: 'type filter hook input priority filter; policy accept;',
+      rules: [
+        `iifname != ${br} accept`,
+        'ct state established,related accept',
+        'icmp type { echo-request, destination-unreachable, time-exceeded, parameter-problem } accept',
+        `counter drop comment "overlay net ${net.id}: no host access"`,
+      ],
     },
     {
       name: `net-${s}-in`,
