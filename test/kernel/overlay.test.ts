@@ -303,8 +303,27 @@ describe('Overlay networks across three hosts', () => {
     assert.equal(neigh, '', 'its neighbour entry is gone');
     assert.equal(await who('a1', '10.1.0.12'), '');
     assert.equal(await who('a1', '10.1.1.12'), 'a2s');
-    await h1.client.request('POST', '/endpoints', remoteDoc(a2));
-    assert.equal(await who('a1', '10.1.0.12'), 'a2');
+    const made = await w.cli(h1, 'endpoint', 'create', '--remote', '--network', 'tenA', '--ip', a2.ip, '--mac', a2.mac, '--provider-address', PA.h2!, 'r-a2');
+    assert.equal(made.code, 0, made.stderr);
+    assert.equal(await who('a1', '10.1.0.12'), 'a2', 'made again by the CLI');
+    const ls = await w.cli(h1, 'endpoint', 'ls', '--network', 'tenA');
+    assert.match(ls.stdout, /r-a2 .*10\.1\.0\.12 +remote, behind 10\.0\.0\.12/);
+    const tr = await w.cli(h1, '-o', 'json', 'trace', 'a1', '--out', '--proto', 'tcp', '--remote', '10.1.0.12', '--remote-port', '7000');
+    assert.match(tr.stdout, /VXLAN VNI 4096: UDP 10\.0\.0\.11 → 10\.0\.0\.12:4789/, tr.stdout + tr.stderr);
+  });
+
+  it('the CLI makes an overlay network with several subnets', async () => {
+    const h3 = hosts.h3!.hostd;
+    const r = await w.cli(h3, 'network', 'create', '--type', 'overlay', '--vsid', '7000', '--provider-address', PA.h3!, '--subnet', '10.7.0.0/24', '--subnet', '10.7.1.0/24', 'tenC');
+    assert.equal(r.code, 0, r.stderr);
+    const ls = await w.cli(h3, 'network', 'ls');
+    assert.match(ls.stdout, /tenC .*Overlay +VSID 7000 from 10\.0\.0\.13 +10\.7\.0\.0\/24/);
+    const doc = await h3.client.request<{ Ipams: { Subnets: { IpAddressPrefix: string }[] }[] }>('GET', '/networks/tenC');
+    assert.deepEqual(doc.Ipams[0]!.Subnets.map((x) => x.IpAddressPrefix), ['10.7.0.0/24', '10.7.1.0/24']);
+    const bad = await w.cli(h3, 'network', 'create', '--type', 'overlay', '--vsid', '70', '--provider-address', PA.h3!, '--subnet', '10.8.0.0/24', 'tenD');
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /4096-16777214/);
+    assert.equal((await w.cli(h3, 'network', 'rm', 'tenC')).code, 0);
   });
 
   it('restores entries and links: an FDB entry deleted behind hostd\'s back, then a kill -9 with the VXLAN device deleted meanwhile', async () => {

@@ -62,6 +62,22 @@ describe('overlay networks over the fake data plane', () => {
     assert.equal(a1.Mtu, 1450, 'underlay less the VXLAN overhead');
   });
 
+  it('trace says which PA and VNI a packet to a remote endpoint goes to, and what never leaves', async () => {
+    const t = (RemoteAddress: string, Protocol = 'TCP') => h.svc.trace({ Endpoint: 'a1', Direction: 'Out', Protocol, RemoteAddress, RemotePort: 80 });
+    const remote = await t('10.1.0.12');
+    assert.equal(remote.Verdict, 'Allow');
+    assert.match(remote.Path.join(' | '), /routed by the distributed gateway 10\.1\.1\.1 .* r-a2 .* VXLAN VNI 4096: UDP 192\.0\.2\.1 → 192\.0\.2\.12:4790/);
+    const nobody = await t('10.1.0.99');
+    assert.equal(nobody.Verdict, 'Block');
+    assert.match(nobody.DecidedBy.Reason, /nothing is flooded/);
+    const world = await t('198.18.0.1');
+    assert.equal(world.Verdict, 'Allow');
+    assert.match(world.Nat.join(), /masquerade/);
+    assert.equal((await t('192.168.1.1')).Verdict, 'Block', 'an OutBoundNAT exception would leave untranslated: it does not leave');
+    assert.equal((await t('10.1.1.1')).Verdict, 'Block', 'no TCP to the host');
+    assert.equal((await t('10.1.1.1', 'ICMP')).Verdict, 'Allow', 'ping of the gateway');
+  });
+
   it('holds the data plane of two tenants sharing a CA subnet (golden)', () => {
     expectGolden('fake-dataplane-overlay.txt', h.fake.dump());
   });
