@@ -10,7 +10,7 @@ import type { EndpointPolicies } from '../model/policies.js';
 import type { NetworkRecord } from '../model/records.js';
 import type { HostState } from '../model/state.js';
 
-export function checkOverlayEndpoint(net: NetworkRecord, ep: { id: string; mac: string; remote?: true; policies: EndpointPolicies }, state: HostState): void {
+export function checkOverlayEndpoint(net: NetworkRecord, ep: { id: string; ip: string; mac: string; remote?: true; policies: EndpointPolicies }, state: HostState): void {
   const pa = ep.policies.providerAddress;
   const o = net.overlay;
   if (!o) {
@@ -27,10 +27,30 @@ export function checkOverlayEndpoint(net: NetworkRecord, ep: { id: string; mac: 
     throw new SyError('SY_BAD_REQUEST', `ProviderAddress ${pa} of a local endpoint must be this host's (${o.providerAddress})`);
   }
   if (ep.mac === o.drMac) throw new SyError('SY_ADDRESS_IN_USE', `MAC ${ep.mac} is the distributed router's of network "${net.name}"`);
+  checkSharedAddress(net, ep, state);
   for (const id of state.index.endpointsByNetwork.get(net.id) ?? []) {
     const other = state.endpoints.get(id);
     if (other && other.id !== ep.id && other.mac === ep.mac) {
       throw new SyError('SY_ADDRESS_IN_USE', `MAC ${ep.mac} is already endpoint "${other.name}"'s in VSID ${o.vni}`);
+    }
+  }
+}
+
+/**
+ * Two tenants may give one CA to an endpoint each on this host, but the host's ACL and OutBoundNAT
+ * elements are keyed by the endpoint's address (inet table): an address shared across networks is
+ * refused where either endpoint (or its network) has ACLs or OutBoundNAT, rather than let one
+ * tenant's rules or translation apply to the other's packets.
+ */
+function checkSharedAddress(net: NetworkRecord, ep: { id: string; ip: string; remote?: true; policies: EndpointPolicies }, state: HostState): void {
+  if (ep.remote) return;
+  const keyed = (p: EndpointPolicies, n: NetworkRecord | undefined) => p.acls.length > 0 || !!p.outboundNat || !!n?.acls?.length;
+  for (const [netId, addrs] of state.index.addresses) {
+    const id = netId === net.id ? undefined : addrs.get(ep.ip);
+    const other = id ? state.endpoints.get(id) : undefined;
+    if (!other || other.remote) continue;
+    if (keyed(ep.policies, net) || keyed(other.policies, state.networks.get(netId))) {
+      throw new SyError('SY_NOT_SUPPORTED', `${ep.ip} is also endpoint "${other.name}"'s on another network of this host: ACLs and OutBoundNAT are keyed by address here, so neither may have them`);
     }
   }
 }

@@ -258,7 +258,7 @@ export class HostService {
       const routes = (doc.Routes ?? []).map((r, i) => routeOf(r as Record<string, unknown>, `Routes[${i}]`));
       const policies = modifyPolicies(emptyPolicies(), 'add', { ...parsed, routes: [...routes, ...parsed.routes] });
       if (remote && !net.overlay) checkRemotePolicies(policies);
-      checkOverlayEndpoint(net, { id, mac, ...(remote ? { remote } : {}), policies }, this.state);
+      checkOverlayEndpoint(net, { id, ip, mac, ...(remote ? { remote } : {}), policies }, this.state);
       await this.checkPolicies(policies, net, ip);
       const mappings = await this.resolveMappings(parsed.portMappings, undefined);
       const dns = parseDns(doc.Dns, 'endpoint Dns');
