@@ -10,9 +10,9 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
 import { requireRoot, World, waitFor, type Hostd } from './world.js';
+import { startCapture } from './capture.js';
+import { buildFabric } from './fabric.js';
 import { run } from '../../src/dataplane/run.js';
 
 const PA: Record<string, string> = { h1: '10.0.0.11', h2: '10.0.0.12', h3: '10.0.0.13' };
@@ -109,16 +109,10 @@ describe('Overlay networks across three hosts', () => {
    * the outer frame, and for VXLAN the inner frame tcpdump prints on the next line.
    */
   async function capture(): Promise<{ stop: () => Promise<{ outer: string; inner: string }[]> }> {
-    const file = join(w.dir, `h1-${Date.now()}.pcap`);
-    const p: ChildProcess = w.spawnIn(fabric, ['tcpdump', '-i', 'fab-h1', '-e', '-n', '-U', '--immediate-mode', '-w', file]);
-    await waitFor('tcpdump to listen', async () => (await run(['ls', file], { okExitCodes: [2] })).exitCode === 0);
+    const cap = await startCapture(w, fabric, 'fab-h1');
     return {
       stop: async () => {
-        await new Promise((r) => setTimeout(r, 300)); // frames in flight reach the file (-U writes each packet)
-        const exited = new Promise((r) => p.once('exit', r));
-        p.kill('SIGINT');
-        await exited;
-        const { stdout } = await run(['tcpdump', '-e', '-n', '-r', file], { okExitCodes: [1] });
+        const stdout = await cap.stop();
         const frames: { outer: string; inner: string }[] = [];
         for (const l of stdout.split('\n').filter((x) => x.trim())) {
           if (/^\d\d:\d\d:\d\d\./.test(l)) frames.push({ outer: l, inner: '' });
@@ -131,15 +125,9 @@ describe('Overlay networks across three hosts', () => {
 
   before(async () => {
     requireRoot();
-    fabric = await w.addNs('fab');
-    router = await w.addNs('rtr');
-    await w.ip(fabric, 'link add fab0 type bridge', 'link set fab0 up');
-    await w.ip(fabric, `link add fab-rtr type veth peer name eth1 netns ${router}`, 'link set fab-rtr master fab0 up');
-    await w.ip(router, 'addr add 10.0.0.1/24 dev eth1', 'link set eth1 up', 'addr add 198.18.0.1/32 dev lo');
-    for (const name of ['h1', 'h2', 'h3']) {
-      const ns = await w.addNs(name);
-      await w.ip(fabric, `link add fab-${name} type veth peer name eth1 netns ${ns}`, `link set fab-${name} master fab0 up`);
-      await w.ip(ns, `addr add ${PA[name]}/24 dev eth1`, 'link set eth1 up', 'route add default via 10.0.0.1 dev eth1');
+    const built = await buildFabric(w, Object.entries(PA));
+    ({ fabric, router } = built);
+    for (const [name, ns] of Object.entries(built.hostNs)) {
       hosts[name] = { ns, hostd: await w.startHostd(ns) };
     }
     w.spawnIn(router, ['socat', 'TCP-LISTEN:8080,bind=198.18.0.1,reuseaddr,fork', 'SYSTEM:echo $SOCAT_PEERADDR']);
