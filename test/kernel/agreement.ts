@@ -267,7 +267,7 @@ export async function disagreements(l: Listing, o: { hostNs: string; stateDir: s
     const c = short(n.ID);
     put('fwd_into_net', n.Bridge, `jump net-${c}-in`);
     put('fwd_from_net', n.Bridge, `jump net-${c}-out`);
-    for (const [chain, rules] of [['in', 3], ['out', 5]] as const) chains.set(`net-${c}-${chain}`, rules);
+    for (const [chain, rules] of [['in', 3], ['out', 6]] as const) chains.set(`net-${c}-${chain}`, rules);
     chains.set(`ov-${c}-mark`, 3);
     chains.set(`ov-${c}-host`, 4);
   }

@@ -248,6 +248,11 @@ describe('Overlay networks across three hosts', () => {
     assert.equal(await seenAs('a3'), '10.0.0.13');
     assert.equal(await seenAs('a1'), '', 'no OutBoundNAT: nothing leaves the virtual network');
     assert.equal(await who('a3', '10.1.0.11'), 'a1', 'the virtual network itself is not translated');
+    const onat = (Exceptions: string[]) => ({ ResourceType: 'Policy', RequestType: 'Update', Settings: { Policies: [{ Type: 'OutBoundNAT', Settings: { Exceptions } }] } });
+    await hosts.h3!.hostd.client.request('PATCH', '/endpoints/a3', onat(['198.18.0.0/24']));
+    assert.equal(await seenAs('a3'), '', 'an exception is not translated, so it does not leave at all');
+    await hosts.h3!.hostd.client.request('PATCH', '/endpoints/a3', onat([]));
+    assert.equal(await seenAs('a3'), '10.0.0.13');
   });
 
   it('an oversized packet routed into the virtual network gets ICMP "fragmentation needed" back', async () => {
@@ -331,6 +336,16 @@ describe('Overlay networks across three hosts', () => {
     assert.equal(await who('a1', '10.1.0.12'), 'a2');
     assert.equal(await who('b1', '10.1.0.12'), 'b2');
     assert.equal(await who('a1', '10.1.1.12'), 'a2s');
+  });
+
+  it('a bridge deleted behind hostd\'s back comes back with its port, routes and entries', async () => {
+    const br = (await vxOf('h1', 'tenA')).replace('sy-vx-', 'sy-ov-');
+    const want = await fdb('h1', 'tenA');
+    await run(['ip', '-n', hosts.h1!.ns, 'link', 'del', br]);
+    await waitFor('the resync to rebuild tenant A on h1', async () => (await who('a1', '10.1.1.12')) === 'a2s', 20_000);
+    assert.deepEqual(await fdb('h1', 'tenA'), want);
+    assert.equal(await who('a1', '10.1.0.12'), 'a2');
+    assert.equal(await who('b1', '10.1.0.12'), 'b2', 'the other tenant was never touched');
   });
 
   it('removing the networks leaves no link and no rule behind', async () => {

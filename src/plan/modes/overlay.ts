@@ -94,6 +94,8 @@ function network(net: NetworkRecord): NetworkParts {
         `oifname ${br} return`,
         `oifname "${LINK_PREFIX}*" counter drop comment "overlay net ${net.id} reaches no other network"`,
         'ct direction reply return',
+        // an OutBoundNAT exception is not translated, and an untranslated CA does not leave
+        `ip saddr . ip daddr @nat_except counter reject with icmpx type admin-prohibited comment "overlay net ${net.id}: untranslated"`,
         'ip saddr @onat_eps return',
         `counter reject with icmpx type admin-prohibited comment "overlay net ${net.id}: only OutBoundNAT endpoints leave it"`,
       ],
