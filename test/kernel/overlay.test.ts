@@ -255,6 +255,22 @@ describe('Overlay networks across three hosts', () => {
     assert.equal(await seenAs('a3'), '10.0.0.13');
   });
 
+  it('ACLs hold on an overlay endpoint for what comes through the tunnel, with counters', async () => {
+    const acl = (Id: string, Action: string, Direction: string, extra: Record<string, unknown> = {}) => ({ Type: 'ACL', Settings: { Id, Action, Direction, Priority: 200, ...extra } });
+    const rules = [acl('no-7000', 'Block', 'In', { Protocols: '6', LocalPorts: '7000', Priority: 100 }), acl('in', 'Allow', 'In'), acl('out', 'Allow', 'Out')];
+    const change = (RequestType: string) => ({ ResourceType: 'Policy', RequestType, Settings: { Policies: rules } });
+    await assert.rejects(hosts.h2!.hostd.client.request('PATCH', '/endpoints/a2', change('Add')), (e: Error & { code?: string }) => e.code === 'SY_NOT_SUPPORTED' && /also endpoint "b2"/.test(e.message), 'a2 shares its CA with b2 on h2: ACLs keyed by address are refused there');
+    const h3 = hosts.h3!.hostd;
+    await h3.client.request('PATCH', '/endpoints/a3', change('Add'));
+    assert.equal(await who('a1', '10.1.0.13'), '', 'TCP 7000 from another host is blocked at a3');
+    assert.equal(await who('a2s', '10.1.0.13'), '', 'also routed from the other subnet');
+    assert.ok(await ping('a1', '10.1.0.13'), 'what the ACLs allow passes');
+    const stats = await h3.client.request<{ AclStats: { Id: string; Packets: number }[] }>('GET', '/endpoints/a3/stats');
+    assert.ok((stats.AclStats.find((x) => x.Id === 'no-7000')?.Packets ?? 0) >= 2, JSON.stringify(stats.AclStats));
+    await h3.client.request('PATCH', '/endpoints/a3', change('Remove'));
+    assert.equal(await who('a1', '10.1.0.13'), 'a3');
+  });
+
   it('an oversized packet routed into the virtual network gets ICMP "fragmentation needed" back', async () => {
     // The server beyond the router answers a3's datagram with 1472 bytes (1500 with headers, DF set
     // by Linux's default path-MTU discovery): h3 routes it, de-NATed, to a bridge of MTU 1450.
