@@ -358,7 +358,10 @@ export class HostService {
       const access = touches('HostAccess') ? modifyHostAccess(net.hostAccess ?? [], kind, reqAccess) : (net.hostAccess ?? []);
       const { acls: _a, hostAccess: _h, ...rest } = net;
       const next: NetworkRecord = { ...rest, ...(acls.length ? { acls } : {}), ...(access.length ? { hostAccess: access } : {}) };
-      for (const ep of this.endpointsOf(this.state.index.endpointsByNetwork, net.id)) checkAclSize(ep.ip, effectiveAcls(ep.policies.acls, next.acls));
+      for (const ep of this.endpointsOf(this.state.index.endpointsByNetwork, net.id)) {
+        checkAclSize(ep.ip, effectiveAcls(ep.policies.acls, next.acls));
+        checkOverlayEndpoint(next, ep, this.state);
+      }
       await this.replace('networks', this.state.networks, net, next);
       this.log.info(`network ${net.name}: policies ${kind}: ${acls.length} NetworkACL rule(s), ${access.length} HostAccess policies now`);
       return this.networkDoc(next);

@@ -43,7 +43,9 @@ describe('overlay networks over the fake data plane', () => {
     await h.svc.createNetwork(overlay(NET_B, 'tenB', 5000));
     await h.svc.createNamespace({ Path: '/run/netns/a1' });
     await h.svc.createEndpoint({ ID: '0d0d0d0d-0000-4000-8000-00000000000d', Name: 'a1', HostComputeNetwork: 'tenA', HostComputeNamespace: '/run/netns/a1', IpConfigurations: [{ IpAddress: '10.1.1.11' }], Policies: [{ Type: 'OutBoundNAT', Settings: { Exceptions: ['192.168.0.0/16'] } }] });
+    // a0 and b0 share a CA (allowed: neither has ACLs nor OutBoundNAT)
     await h.svc.createEndpoint({ ID: '0e0e0e0e-0000-4000-8000-00000000000e', Name: 'a0', HostComputeNetwork: 'tenA', IpConfigurations: [{ IpAddress: '10.1.0.11' }] });
+    await h.svc.createEndpoint({ ID: '0f0f0f0f-0000-4000-8000-00000000000f', Name: 'b0', HostComputeNetwork: 'tenB', IpConfigurations: [{ IpAddress: '10.1.0.11' }] });
     await h.svc.createEndpoint(remote('r-a2', 'tenA', '10.1.0.12', '02:00:00:00:00:12', '192.0.2.12'));
     await h.svc.createEndpoint(remote('r-b2', 'tenB', '10.1.0.12', '02:00:00:00:00:12', '192.0.2.12'));
   });
@@ -110,7 +112,8 @@ describe('overlay networks over the fake data plane', () => {
     ['the DR MAC', 'SY_ADDRESS_IN_USE', () => h.svc.createEndpoint(remote('x', 'tenA', '10.1.0.50', '02:53:44:52:4d:43', '192.0.2.12'))],
     ['an ACL on a remote overlay endpoint', 'SY_NOT_SUPPORTED', () => h.svc.createEndpoint(remote('x', 'tenA', '10.1.0.50', '02:00:00:00:00:50', '192.0.2.12', { Policies: [{ Type: 'ProviderAddress', Settings: { ProviderAddress: '192.0.2.12' } }, { Type: 'ACL', Settings: { Action: 'Block', Direction: 'In', Priority: 100 } }] }))],
     ['a local endpoint with another host\'s PA', 'SY_BAD_REQUEST', () => h.svc.createEndpoint({ Name: 'x', HostComputeNetwork: 'tenA', Policies: [{ Type: 'ProviderAddress', Settings: { ProviderAddress: '192.0.2.12' } }] })],
-    ['an OutBoundNAT endpoint at an address another tenant\'s endpoint has here', 'SY_NOT_SUPPORTED', () => h.svc.createEndpoint({ Name: 'y', HostComputeNetwork: 'tenB', IpConfigurations: [{ IpAddress: '10.1.0.11' }], Policies: [{ Type: 'OutBoundNAT', Settings: {} }] })],
+    ['OutBoundNAT on an endpoint whose CA another tenant\'s endpoint has here', 'SY_NOT_SUPPORTED', () => h.svc.modifyEndpoint('b0', { ResourceType: 'Policy', RequestType: 'Add', Settings: { Policies: [{ Type: 'OutBoundNAT', Settings: {} }] } })],
+    ['a NetworkACL on a network whose endpoint shares its CA with another tenant\'s', 'SY_NOT_SUPPORTED', () => h.svc.modifyNetwork('tenB', { ResourceType: 'Policy', RequestType: 'Add', Settings: { Policies: [{ Type: 'NetworkACL', Settings: { Id: 'x', Action: 'Block', Direction: 'In', Priority: 100 } }] } })],
     ['moving a remote endpoint to this host\'s PA', 'SY_BAD_REQUEST', () => h.svc.modifyEndpoint('r-a2', { ResourceType: 'Policy', RequestType: 'Update', Settings: { Policies: [{ Type: 'ProviderAddress', Settings: { ProviderAddress: PA } }] } })],
   ];
   for (const [what, code, send] of refusals) {
