@@ -134,6 +134,8 @@ export interface DataPlane {
   applyRemoteEntries(remove: RemoteEntry[], write: RemoteEntry[]): Promise<void>;
   /** Names of the links in hostd's namespace (a network's NetAdapterName must name one of them). */
   hostLinkNames(): Promise<string[]>;
+  /** The link that holds IPv4 address `ip` in hostd's namespace, with its MTU (an overlay's underlay). */
+  addressLink(ip: string): Promise<{ name: string; mtu: number } | undefined>;
   /** IPv4 addresses configured in hostd's namespace (host-IP binding must name one of them). */
   localAddresses(): Promise<string[]>;
   /** IPv4 routes in hostd's namespace not made by Switchyard ("dst/len dev"), for overlap checks. */

@@ -209,6 +209,13 @@ export class FakeDataPlane implements DataPlane {
     return ['lo', ...this.uplinks, ...this.links.keys()];
   }
 
+  /** the MTU of the fake's uplink, which holds every address */
+  uplinkMtu = 1500;
+
+  async addressLink(ip: string): Promise<{ name: string; mtu: number } | undefined> {
+    return this.addresses.includes(ip) ? { name: this.uplinks[0] ?? 'eth0', mtu: this.uplinkMtu } : undefined;
+  }
+
   async localAddresses(): Promise<string[]> {
     return this.addresses;
   }

@@ -450,6 +450,12 @@ export class LinuxDataPlane implements DataPlane {
     return (JSON.parse(stdout || '[]') as IpLink[]).map((l) => l.ifname);
   }
 
+  async addressLink(ip: string): Promise<{ name: string; mtu: number } | undefined> {
+    const { stdout } = await run(['ip', '-j', '-4', 'addr', 'show']);
+    const l = (JSON.parse(stdout || '[]') as IpLink[]).find((x) => (x.addr_info ?? []).some((a) => a.family === 'inet' && a.local === ip));
+    return l ? { name: l.ifname, mtu: l.mtu ?? 1500 } : undefined;
+  }
+
   async localAddresses(): Promise<string[]> {
     const { stdout } = await run(['ip', '-j', '-4', 'addr', 'show']);
     const links = JSON.parse(stdout || '[]') as IpLink[];

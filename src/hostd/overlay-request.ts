@@ -10,7 +10,7 @@ import { checkHostAddress, cidrToString, intToIp, parseCidr } from '../model/ipv
 import { parseDns } from '../model/dns.js';
 import { parseNetworkAcls } from '../model/acl.js';
 import { isPolicyType, parseMacPool, parseNetworkPolicies } from '../model/network-settings.js';
-import { checkSubnetsApart, OVERLAY_NETWORK_POLICIES, parseOverlayPolicies, parseVsid, type OverlaySubnet } from '../model/overlay.js';
+import { checkSubnetsApart, OVERLAY_NETWORK_POLICIES, parseOverlayPolicies, parseVsid, VXLAN_OVERHEAD, type OverlaySubnet } from '../model/overlay.js';
 import type { NetworkRecord } from '../model/records.js';
 import type { NetworkRequestContext } from './network-request.js';
 
@@ -59,9 +59,11 @@ export async function overlayNetworkRecord(doc: HostComputeNetwork, name: string
 
   const other = [...ctx.state.networks.values()].find((n) => n.overlay?.vni === vni);
   if (other) throw new SyError('SY_IN_USE', `VSID ${vni} is already the virtual network "${other.name}" on this host`);
-  if (!(await ctx.dp.localAddresses()).includes(providerAddress)) {
-    throw new SyError('SY_BAD_REQUEST', `ProviderAddress ${providerAddress} is not an address of this host`);
-  }
+  // The underlay's MTU: the network's MTU if given, else that of the link holding the PA.
+  const underlay = await ctx.dp.addressLink(providerAddress);
+  if (!underlay) throw new SyError('SY_BAD_REQUEST', `ProviderAddress ${providerAddress} is not an address of this host`);
+  const mtu = doc.MTU ?? underlay.mtu;
+  if (mtu - VXLAN_OVERHEAD < 576) throw new SyError('SY_BAD_REQUEST', `The underlay MTU ${mtu} (${doc.MTU ? 'MTU' : underlay.name}) leaves less than 576 bytes inside VXLAN`);
   return {
     id: ctx.newId(doc.ID ?? doc.Id),
     name,
@@ -70,7 +72,7 @@ export async function overlayNetworkRecord(doc: HostComputeNetwork, name: string
     subnet: subnets[0]!.prefix,
     gateway: subnets[0]!.gateway,
     dns: parseDns(doc.Dns, 'network Dns') ?? { search: [], servers: [], options: [] },
-    ...(doc.MTU ? { mtu: doc.MTU } : {}),
+    mtu,
     ...(parseMacPool(doc.MacPool) ? { macPool: parseMacPool(doc.MacPool)! } : {}),
     flags: doc.Flags ?? 0,
     policies: [...stored, ...own],

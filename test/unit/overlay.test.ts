@@ -157,3 +157,20 @@ describe('remote entries: what changes', () => {
     assert.deepEqual(c, { remove: [fdb('02:00:00:00:00:02', '10.0.0.12')], write: [fdb('02:00:00:00:00:01', '10.0.0.13')] });
   });
 });
+
+describe('the underlay MTU', () => {
+  it('is read from the link holding the provider address, unless the network gives its MTU', async () => {
+    const h = await newTestHost();
+    try {
+      h.fake.uplinkMtu = 9000;
+      await h.svc.createNetwork(overlay(NET_A, 'jumbo', 4096));
+      await h.svc.createNetwork({ ...overlay(NET_B, 'small', 5000), MTU: 1400 });
+      const mtu = async (net: string, name: string) => (await h.svc.createEndpoint({ Name: name, HostComputeNetwork: net })).Mtu;
+      assert.equal(await mtu('jumbo', 'j'), 8950);
+      assert.equal(await mtu('small', 's'), 1350);
+      assert.equal(planNetworkParts(h.svc.findNetwork('jumbo')).bridge.mtu, 8950, 'the bridge and its VXLAN port too');
+    } finally {
+      h.cleanup();
+    }
+  });
+});

@@ -48,7 +48,7 @@ function overlayOf(net: NetworkRecord) {
   return net.overlay;
 }
 
-/** The MTU of the virtual network's links: the underlay's (the network's MTU, else 1500) less VXLAN's. */
+/** The MTU of the virtual network's links: the underlay's (the network's MTU, else its PA link's at create) less VXLAN's. */
 export function overlayLinkMtu(net: NetworkRecord): number {
   return (net.mtu ?? 1500) - VXLAN_OVERHEAD;
 }
