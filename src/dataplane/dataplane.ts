@@ -128,6 +128,8 @@ export interface DataPlane {
   portsInUse(requests: PortRequest[]): Promise<ListeningSocket[]>;
   /** A host adapter as it is now (for the uplink modes' checks), undefined when there is none. */
   adapter(name: string): Promise<AdapterState | undefined>;
+  /** Removes the rules of overlay routing tables that are none of `keep` (the full pass's GC). */
+  pruneOverlayRules(keep: number[]): Promise<void>;
   /** The overlay remote endpoints' FDB and neighbour entries the kernel holds on these devices. */
   listRemoteEntries(devices: { bridge: string; vxlan: string }[]): Promise<RemoteEntry[]>;
   /** Removes entries (gone ones are fine), then writes entries (replacing what their keys hold). */

@@ -191,6 +191,9 @@ export class FakeDataPlane implements DataPlane {
   /** overlay remote entries by key */
   remotes = new Map<string, RemoteEntry>();
 
+  /** the fake holds no rules of its own: an overlay bridge's go with it */
+  async pruneOverlayRules(): Promise<void> {}
+
   async listRemoteEntries(devices: { bridge: string; vxlan: string }[]): Promise<RemoteEntry[]> {
     const devs = new Set(devices.flatMap((d) => [d.bridge, d.vxlan]));
     return [...this.remotes.values()].filter((e) => devs.has(e.dev));

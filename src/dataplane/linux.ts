@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { faultStep } from '../faults.js';
 import { BRIDGE_PREFIX, isOwnedLink, LINK_PREFIX, OVERLAY_PREFIX, NFT_TABLE, QDISC_HANDLE, RETIRED_PREFIX, ROUTE_PROTO, SWITCH_PREFIX, VETH_PREFIX } from '../model/names.js';
 import { ensureSwitch, readAdapter, releaseSwitch, type AdapterState } from './uplink.js';
-import { applyRemoteEntries, ensureOverlayBridge, listRemoteEntries, releaseOverlayBridge } from './overlay.js';
+import { applyRemoteEntries, ensureOverlayBridge, listRemoteEntries, pruneOverlayRules, releaseOverlayBridge } from './overlay.js';
 import type { RemoteEntry } from '../plan/remote-entries.js';
 import { RESOLV_CONF_MARK, type BridgePlan, type NamespacePlan, type Sysctl, type VethPlan, type VethSettings } from '../plan/host-plan.js';
 import type { NftTable } from '../plan/nft-table.js';
@@ -439,6 +439,10 @@ export class LinuxDataPlane implements DataPlane {
 
   listRemoteEntries(devices: { bridge: string; vxlan: string }[]): Promise<RemoteEntry[]> {
     return listRemoteEntries(devices);
+  }
+
+  pruneOverlayRules(keep: number[]): Promise<void> {
+    return pruneOverlayRules(keep);
   }
 
   applyRemoteEntries(remove: RemoteEntry[], write: RemoteEntry[]): Promise<void> {

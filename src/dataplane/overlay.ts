@@ -98,6 +98,18 @@ export async function releaseOverlayBridge(name: string): Promise<void> {
   await run(['ip', '-force', '-batch', '-'], { stdin: cmds.join('\n') + '\n', okExitCodes: [1] });
 }
 
+/**
+ * Removes Switchyard's overlay rules whose table is none of `keep` (a network removed while its
+ * bridge was already gone, so deleting the bridge could not take them along).
+ */
+export async function pruneOverlayRules(keep: number[]): Promise<void> {
+  const stray = (await overlayRules()).filter((r) => !keep.includes(Number(r.table)));
+  if (!stray.length) return;
+  faultStep('kernel: stray overlay rules');
+  const cmds = stray.map((r) => `rule del pref ${OVERLAY_RULE_PREF} ${r.iif ? `iif ${r.iif}` : `fwmark ${r.fwmark}`} lookup ${r.table}`);
+  await run(['ip', '-force', '-batch', '-'], { stdin: cmds.join('\n') + '\n', okExitCodes: [1] });
+}
+
 /** The remote entries the kernel holds on these overlay networks' devices (only Switchyard's kinds). */
 export async function listRemoteEntries(devices: { bridge: string; vxlan: string }[]): Promise<RemoteEntry[]> {
   const out: RemoteEntry[] = [];

@@ -151,6 +151,7 @@ export class Reconciler {
       const wanted = new Set([...plan.bridges.flatMap((b) => [b.name, ...(b.overlay ? [b.overlay.vxlan] : [])]), ...plan.veths.map((v) => v.name)]);
       const stale = [...kernel.keys()].filter((n) => !wanted.has(n));
       if (stale.length) await this.dp.deleteLinks(stale);
+      await this.dp.pruneOverlayRules(plan.bridges.flatMap((b) => (b.overlay ? [b.overlay.table] : [])));
       const broken = new Set<string>();
       for (const net of state.networks.values()) {
         const parts = planNetworkParts(net);

@@ -347,8 +347,11 @@ describe('Overlay networks across three hosts', () => {
     const h1 = hosts.h1!.hostd;
     await w.stopHostd(h1, 'SIGKILL');
     await run(['ip', '-n', ns, 'link', 'del', vx]);
+    // and a rule of a network that no longer exists, as a crash can leave one
+    await run(['ip', '-n', ns, 'rule', 'add', 'iif', 'sy-ov-dead0000', 'lookup', String(0x53000000 + 9999), 'pref', '5359']);
     hosts.h1!.hostd = await w.startHostd(ns, { stateDir: h1.stateDir });
     assert.deepEqual(await fdb('h1', 'tenA'), want, 'every entry is back after the restart');
+    assert.doesNotMatch((await run(['ip', '-n', ns, 'rule', 'show', 'pref', '5359'])).stdout, /sy-ov-dead0000/, 'the stray rule is gone');
     assert.equal(await who('a1', '10.1.0.12'), 'a2');
     assert.equal(await who('b1', '10.1.0.12'), 'b2');
     assert.equal(await who('a1', '10.1.1.12'), 'a2s');
