@@ -207,6 +207,7 @@ describe('Overlay networks across three hosts', () => {
     assert.equal(await who('a1', '10.1.0.13'), 'a3', 'TCP a1 → a3 on the third host');
     assert.equal(await who('a1', '10.1.1.12'), 'a2s', 'a1 → the other subnet, routed on h1');
     assert.equal(await who('a2s', '10.1.0.11'), 'a1', 'and back from the other subnet');
+    assert.equal(await who('a2', '10.1.1.12'), 'a2s', 'between subnets on one host');
     assert.equal(await who('b1', '10.1.0.12'), 'b2', 'tenant B reaches its own 10.1.0.12');
     assert.equal(await who('b2', '10.1.0.11'), 'b1', 'and back');
     assert.equal(await who('a2', '10.1.0.11'), 'a1', 'tenant A reaches its own 10.1.0.11');
