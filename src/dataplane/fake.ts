@@ -10,6 +10,7 @@ import { socketClashes, type PortRequest } from '../model/ports.js';
 import type { DataPlane, ElementCounter, LinkState, LinkStats, ListeningSocket, PeerState } from './dataplane.js';
 import type { AdapterState } from './uplink.js';
 import { entryKey, entryText, type RemoteEntry } from '../plan/remote-entries.js';
+import { OVERLAY_PREFIX, VXLAN_PREFIX } from '../model/names.js';
 
 export class FakeDataPlane implements DataPlane {
   links = new Map<string, LinkState & { peer?: VethPlan; uplink?: string }>();
@@ -83,7 +84,7 @@ export class FakeDataPlane implements DataPlane {
     for (const n of names) {
       this.links.delete(n);
       // an overlay bridge goes with its VXLAN port, and the entries on both
-      const port = n.startsWith('sy-ov-') ? `sy-vx-${n.slice(6)}` : undefined;
+      const port = n.startsWith(OVERLAY_PREFIX) ? VXLAN_PREFIX + n.slice(OVERLAY_PREFIX.length) : undefined;
       if (port) this.links.delete(port);
       for (const [k, e] of this.remotes) if (e.dev === n || e.dev === port) this.remotes.delete(k);
       // the kernel drops a link's /proc/sys/net/ipv4/conf/<link>/ with the link

@@ -24,6 +24,7 @@ export async function overlayNetworkRecord(doc: HostComputeNetwork, name: string
   if (rest.some((p) => isPolicyType(p, 'HostAccess'))) throw new SyError('SY_NOT_SUPPORTED', 'HostAccess is a NAT network\'s');
   if (doc.Internal) throw new SyError('SY_NOT_SUPPORTED', 'An Overlay network cannot be internal');
   const { providerAddress, port, drMac } = parseOverlayPolicies(own);
+  const macPool = parseMacPool(doc.MacPool);
   if (doc.MTU !== undefined && (doc.MTU < 576 || doc.MTU > 65535)) throw new SyError('SY_BAD_REQUEST', `MTU ${doc.MTU} is out of range (576-65535)`);
 
   const subnets: OverlaySubnet[] = [];
@@ -73,7 +74,7 @@ export async function overlayNetworkRecord(doc: HostComputeNetwork, name: string
     gateway: subnets[0]!.gateway,
     dns: parseDns(doc.Dns, 'network Dns') ?? { search: [], servers: [], options: [] },
     mtu,
-    ...(parseMacPool(doc.MacPool) ? { macPool: parseMacPool(doc.MacPool)! } : {}),
+    ...(macPool ? { macPool } : {}),
     flags: doc.Flags ?? 0,
     policies: [...stored, ...own],
     ...(acls.length ? { acls } : {}),

@@ -37,6 +37,7 @@ import {
 } from '../plan/host-plan.js';
 import { asSyError, SyError } from '../errors.js';
 import { entriesChange, entryText, type RemoteEntry } from '../plan/remote-entries.js';
+import { OVERLAY_PREFIX, VXLAN_PREFIX } from '../model/names.js';
 import { faultStep } from '../faults.js';
 
 export interface ObjectStatus {
@@ -330,7 +331,7 @@ export class Reconciler {
         await forEachLimit(vethsToMake, 4, (v) => this.ensureVeth(v, broken, nsFailed, fail, null, false));
         // Overlay remote endpoints: only the entries of those that changed, and all of those on a
         // bridge made again (a new bridge holds none); what a deleted bridge held went with it.
-        const gone = new Set(stale.flatMap((n) => [n, n.replace(/^sy-ov-/, 'sy-vx-')]));
+        const gone = new Set(stale.flatMap((n) => [n, ...(n.startsWith(OVERLAY_PREFIX) ? [VXLAN_PREFIX + n.slice(OVERLAY_PREFIX.length)] : [])]));
         const remove: RemoteEntry[] = [];
         const write: RemoteEntry[] = [];
         for (const e of eps) {
