@@ -131,7 +131,7 @@ export interface DataPlane {
   /** Removes the rules of overlay routing tables that are none of `keep` (the full pass's GC). */
   pruneOverlayRules(keep: number[]): Promise<void>;
   /** The overlay remote endpoints' FDB and neighbour entries the kernel holds on these devices. */
-  listRemoteEntries(devices: { bridge: string; vxlan: string }[]): Promise<RemoteEntry[]>;
+  listRemoteEntries(devices: { bridge: string; vxlans: string[] }[]): Promise<RemoteEntry[]>;
   /** Removes entries (gone ones are fine), then writes entries (replacing what their keys hold). */
   applyRemoteEntries(remove: RemoteEntry[], write: RemoteEntry[]): Promise<void>;
   /** Names of the links in hostd's namespace (a network's NetAdapterName must name one of them). */

@@ -51,7 +51,7 @@ export class FakeDataPlane implements DataPlane {
   async ensureBridge(b: BridgePlan): Promise<void> {
     this.hit('ensureBridge');
     if (b.foreign) return;
-    if (b.overlay) this.links.set(b.overlay.vxlan, { name: b.overlay.vxlan, kind: 'vxlan', master: b.name, up: true, addresses: [] });
+    for (const v of b.overlay?.vxlans ?? []) this.links.set(v.name, { name: v.name, kind: 'vxlan', master: b.name, up: true, addresses: [] });
     if (b.uplink && !this.uplinks.includes(b.uplink)) throw new SyError('SY_KERNEL', `Adapter "${b.uplink}" of bridge "${b.name}" does not exist`);
     this.links.set(b.name, { name: b.name, kind: 'bridge', up: true, mac: b.mac, addresses: b.address ? [b.address] : [...(b.overlay?.addresses ?? [])], ...(b.uplink ? { uplink: b.uplink } : {}) });
   }
@@ -84,9 +84,9 @@ export class FakeDataPlane implements DataPlane {
     for (const n of names) {
       this.links.delete(n);
       // an overlay bridge goes with its VXLAN port, and the entries on both
-      const port = n.startsWith(OVERLAY_PREFIX) ? VXLAN_PREFIX + n.slice(OVERLAY_PREFIX.length) : undefined;
-      if (port) this.links.delete(port);
-      for (const [k, e] of this.remotes) if (e.dev === n || e.dev === port) this.remotes.delete(k);
+      const ports = n.startsWith(OVERLAY_PREFIX) ? [...this.links.keys()].filter((l) => l.startsWith(VXLAN_PREFIX + n.slice(OVERLAY_PREFIX.length))) : [];
+      for (const p of ports) this.links.delete(p);
+      for (const [k, e] of this.remotes) if (e.dev === n || ports.includes(e.dev)) this.remotes.delete(k);
       // the kernel drops a link's /proc/sys/net/ipv4/conf/<link>/ with the link
       for (const k of [...this.sysctls.keys()]) if (k.startsWith(`net/ipv4/conf/${n}/`)) this.sysctls.delete(k);
     }
@@ -195,8 +195,8 @@ export class FakeDataPlane implements DataPlane {
   /** the fake holds no rules of its own: an overlay bridge's go with it */
   async pruneOverlayRules(): Promise<void> {}
 
-  async listRemoteEntries(devices: { bridge: string; vxlan: string }[]): Promise<RemoteEntry[]> {
-    const devs = new Set(devices.flatMap((d) => [d.bridge, d.vxlan]));
+  async listRemoteEntries(devices: { bridge: string; vxlans: string[] }[]): Promise<RemoteEntry[]> {
+    const devs = new Set(devices.flatMap((d) => [d.bridge, ...d.vxlans]));
     return [...this.remotes.values()].filter((e) => devs.has(e.dev));
   }
 

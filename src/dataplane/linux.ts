@@ -437,7 +437,7 @@ export class LinuxDataPlane implements DataPlane {
     return readAdapter(name);
   }
 
-  listRemoteEntries(devices: { bridge: string; vxlan: string }[]): Promise<RemoteEntry[]> {
+  listRemoteEntries(devices: { bridge: string; vxlans: string[] }[]): Promise<RemoteEntry[]> {
     return listRemoteEntries(devices);
   }
 

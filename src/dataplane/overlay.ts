@@ -44,23 +44,25 @@ function isOverlayTable(t: number): boolean {
 /** Makes what is missing of an overlay network's bridge, VXLAN port, gateways, table and rules. */
 export async function ensureOverlayBridge(b: BridgePlan, existing: LinkState | undefined): Promise<void> {
   const o = b.overlay!;
-  if (!b.name.startsWith(OVERLAY_PREFIX) || !o.vxlan.startsWith(VXLAN_PREFIX)) throw new Error(`refusing overlay links "${b.name}", "${o.vxlan}": not Switchyard's`);
-  const vxRes = await run(['ip', '-j', '-d', 'link', 'show', 'dev', o.vxlan], { okExitCodes: [1] });
-  const vx = vxRes.exitCode === 0 ? (JSON.parse(vxRes.stdout || '[]') as LinkDetail[])[0] : undefined;
-  const info = vx?.linkinfo?.info_data;
-  const vxOk = vx && vx.linkinfo?.info_kind === 'vxlan' && info?.id === o.vni && info.local === o.local && info.port === o.port;
+  if (!b.name.startsWith(OVERLAY_PREFIX) || o.vxlans.some((v) => !v.name.startsWith(VXLAN_PREFIX))) throw new Error(`refusing overlay links of "${b.name}": not Switchyard's`);
+  const all = (JSON.parse((await run(['ip', '-j', '-d', 'link', 'show', 'type', 'vxlan'])).stdout || '[]') as LinkDetail[]);
   const mtu = b.mtu ? ` mtu ${b.mtu}` : '';
   const cmds: string[] = [];
   if (!existing) cmds.push(`link add ${b.name} address ${b.mac}${mtu} type bridge`);
   for (const a of o.addresses) if (!existing?.addresses.includes(a)) cmds.push(`addr replace ${a} dev ${b.name} noprefixroute`);
-  if (vx && !vxOk) cmds.push(`link del ${o.vxlan}`);
-  // No remote, no group: the device never floods; every destination is an FDB entry of hostd's.
-  if (!vxOk) cmds.push(`link add ${o.vxlan}${mtu} type vxlan id ${o.vni} local ${o.local} dstport ${o.port} nolearning proxy`);
-  if (!vxOk || vx?.master !== b.name) {
-    cmds.push(`link set ${o.vxlan} master ${b.name}`);
-    cmds.push(`link set ${o.vxlan} type bridge_slave neigh_suppress on learning off flood off mcast_flood off bcast_flood off`);
+  for (const want of o.vxlans) {
+    const vx = all.find((l) => l.ifname === want.name);
+    const info = vx?.linkinfo?.info_data;
+    const vxOk = !!vx && info?.id === want.vni && info.local === o.local && info.port === o.port;
+    if (vx && !vxOk) cmds.push(`link del ${want.name}`);
+    // No remote, no group: the device never floods; every destination is an FDB entry of hostd's.
+    if (!vxOk) cmds.push(`link add ${want.name}${mtu} type vxlan id ${want.vni} local ${o.local} dstport ${o.port} nolearning proxy`);
+    if (!vxOk || vx?.master !== b.name) {
+      cmds.push(`link set ${want.name} master ${b.name}`);
+      cmds.push(`link set ${want.name} type bridge_slave neigh_suppress on learning off flood off mcast_flood off bcast_flood off`);
+    }
+    if (!vxOk || !vx?.flags?.includes('UP')) cmds.push(`link set ${want.name} up`);
   }
-  if (!vxOk || !vx?.flags?.includes('UP')) cmds.push(`link set ${o.vxlan} up`);
   if (!existing?.up) cmds.push(`link set ${b.name} up`);
   if (cmds.length) {
     faultStep(`kernel: overlay bridge ${b.name}`);
@@ -90,8 +92,9 @@ export async function releaseOverlayBridge(name: string): Promise<void> {
   const rules = await overlayRules();
   const tables = new Set(rules.filter((r) => r.iif === name).map((r) => Number(r.table)));
   const gone = rules.filter((r) => tables.has(Number(r.table)));
+  const ports = (JSON.parse((await run(['ip', '-j', 'link', 'show', 'type', 'vxlan'])).stdout || '[]') as LinkDetail[]).filter((l) => l.ifname.startsWith(VXLAN_PREFIX + name.slice(OVERLAY_PREFIX.length)));
   const cmds = [
-    `link del ${VXLAN_PREFIX}${name.slice(OVERLAY_PREFIX.length)}`,
+    ...ports.map((l) => `link del ${l.ifname}`),
     ...gone.map((r) => `rule del pref ${OVERLAY_RULE_PREF} ${r.iif ? `iif ${r.iif}` : `fwmark ${r.fwmark}`} lookup ${r.table}`),
   ];
   faultStep(`kernel: release overlay ${name}`);
@@ -111,14 +114,16 @@ export async function pruneOverlayRules(keep: number[]): Promise<void> {
 }
 
 /** The remote entries the kernel holds on these overlay networks' devices (only Switchyard's kinds). */
-export async function listRemoteEntries(devices: { bridge: string; vxlan: string }[]): Promise<RemoteEntry[]> {
+export async function listRemoteEntries(devices: { bridge: string; vxlans: string[] }[]): Promise<RemoteEntry[]> {
   const out: RemoteEntry[] = [];
   for (const d of devices) {
-    const fdb = await run(['bridge', '-j', 'fdb', 'show', 'dev', d.vxlan], { okExitCodes: [1, 255] });
-    type Fdb = { mac: string; dst?: string; master?: string; flags?: string[]; state?: string };
+    // every port's entries, the VXLAN devices' own (self) ones among them
+    const fdb = await run(['bridge', '-j', 'fdb', 'show', 'br', d.bridge], { okExitCodes: [1, 255] });
+    type Fdb = { mac: string; ifname?: string; dst?: string; master?: string; flags?: string[]; state?: string };
     for (const f of fdb.exitCode === 0 ? (JSON.parse(fdb.stdout || '[]') as Fdb[]) : []) {
-      if (f.flags?.includes('self') && f.dst) out.push({ kind: 'fdb', dev: d.vxlan, mac: f.mac, dst: f.dst });
-      else if (f.master === d.bridge && f.state === 'static') out.push({ kind: 'port', dev: d.vxlan, mac: f.mac });
+      if (!f.ifname || !d.vxlans.includes(f.ifname)) continue;
+      if (f.flags?.includes('self') && f.dst) out.push({ kind: 'fdb', dev: f.ifname, mac: f.mac, dst: f.dst });
+      else if (f.master === d.bridge && f.state === 'static') out.push({ kind: 'port', dev: f.ifname, mac: f.mac });
     }
     const neigh = await run(['ip', '-j', 'neigh', 'show', 'dev', d.bridge, 'nud', 'permanent'], { okExitCodes: [1] });
     for (const n of neigh.exitCode === 0 ? (JSON.parse(neigh.stdout || '[]') as { dst: string; lladdr?: string }[]) : []) {

@@ -41,7 +41,7 @@ export function renderNetwork(n: NetworkRecord, status?: ObjectStatus) {
       {
         Type: 'Static',
         Subnets: n.overlay
-          ? n.overlay.subnets.map((s) => ({ IpAddressPrefix: s.prefix, Policies: [{ Type: 'VSID', Settings: { IsolationId: n.overlay!.vni } }], Routes: [{ NextHop: s.gateway, DestinationPrefix: '0.0.0.0/0' }] }))
+          ? n.overlay.subnets.map((s) => ({ IpAddressPrefix: s.prefix, Policies: [{ Type: 'VSID', Settings: { IsolationId: s.vni } }], Routes: [{ NextHop: s.gateway, DestinationPrefix: '0.0.0.0/0' }] }))
           : [{ IpAddressPrefix: n.subnet, Routes: [{ NextHop: n.gateway, DestinationPrefix: '0.0.0.0/0' }] }],
       },
     ],

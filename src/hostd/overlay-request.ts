@@ -1,8 +1,9 @@
 /**
  * An Overlay network create request checked completely and turned into its record (nothing changes
  * here): every subnet with its VSID and gateway, the host's provider address (one of this host's
- * addresses), the VXLAN port and the DR MAC. One VSID per network, and one network per VSID on a
- * host: the VNI names the network's VXLAN device, which the kernel allows once per port and address.
+ * addresses), the VXLAN port and the DR MAC. Subnets may share a VSID or have their own; a VSID
+ * belongs to one network of a host: its VNI names a VXLAN device, which the kernel allows once per
+ * port and address.
  */
 import { SyError } from '../errors.js';
 import type { HostComputeNetwork } from '../hcn/schema.js';
@@ -10,7 +11,7 @@ import { checkHostAddress, cidrToString, intToIp, parseCidr } from '../model/ipv
 import { parseDns } from '../model/dns.js';
 import { parseNetworkAcls } from '../model/acl.js';
 import { isPolicyType, parseMacPool, parseNetworkPolicies } from '../model/network-settings.js';
-import { checkSubnetsApart, OVERLAY_NETWORK_POLICIES, parseOverlayPolicies, parseVsid, VXLAN_OVERHEAD, type OverlaySubnet } from '../model/overlay.js';
+import { checkSubnetsApart, MAX_VSIDS, OVERLAY_NETWORK_POLICIES, parseOverlayPolicies, parseVsid, VXLAN_OVERHEAD, type OverlaySubnet } from '../model/overlay.js';
 import type { NetworkRecord } from '../model/records.js';
 import type { NetworkRequestContext } from './network-request.js';
 
@@ -42,24 +43,26 @@ export async function overlayNetworkRecord(doc: HostComputeNetwork, name: string
         vsid = parseVsid(p.Settings, `${where}.Policies[${k}]`);
       }
       if (vsid === undefined) throw new SyError('SY_BAD_REQUEST', `${where}: an Overlay subnet needs its VSID: {"Type": "VSID", "Settings": {"IsolationId": 4096}}`);
-      if (vni !== undefined && vsid !== vni) {
-        throw new SyError('SY_NOT_SUPPORTED', `${where}: VSID ${vsid} differs from ${vni}; the subnets of one Overlay network share one VSID here (make a network per VSID)`);
-      }
-      vni = vsid;
+      vni ??= vsid;
       let gateway = intToIp(cidr.base + 1);
       for (const r of sub.Routes ?? []) {
         if ((r.DestinationPrefix ?? '0.0.0.0/0') !== '0.0.0.0/0') throw new SyError('SY_NOT_SUPPORTED', `${where}: route to "${r.DestinationPrefix}" is not supported; only the default route names the gateway`);
         if (r.NextHop) gateway = r.NextHop;
       }
       checkHostAddress(gateway, cidr, `${where}: gateway`);
-      subnets.push({ prefix: cidrToString(cidr), gateway });
+      subnets.push({ prefix: cidrToString(cidr), vni: vsid, gateway });
     }
   }
   if (!subnets.length || vni === undefined) throw new SyError('SY_BAD_REQUEST', 'An Overlay network needs at least one subnet: Ipams[0].Subnets[0] with IpAddressPrefix and a VSID policy');
   checkSubnetsApart(subnets);
+  const vsids = new Set(subnets.map((s) => s.vni));
+  if (vsids.size > MAX_VSIDS) throw new SyError('SY_NOT_SUPPORTED', `An Overlay network takes at most ${MAX_VSIDS} VSIDs`);
 
-  const other = [...ctx.state.networks.values()].find((n) => n.overlay?.vni === vni);
-  if (other) throw new SyError('SY_IN_USE', `VSID ${vni} is already the virtual network "${other.name}" on this host`);
+  // A VNI names one VXLAN device per port and address: one network of this host has it.
+  for (const n of ctx.state.networks.values()) {
+    const taken = n.overlay?.subnets.find((s) => vsids.has(s.vni));
+    if (taken) throw new SyError('SY_IN_USE', `VSID ${taken.vni} is already a subnet of virtual network "${n.name}" on this host`);
+  }
   // The underlay's MTU: the network's MTU if given, else that of the link holding the PA.
   const underlay = await ctx.dp.addressLink(providerAddress);
   if (!underlay) throw new SyError('SY_BAD_REQUEST', `ProviderAddress ${providerAddress} is not an address of this host`);

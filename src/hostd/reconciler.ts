@@ -149,7 +149,7 @@ export class Reconciler {
     };
     const links = () => this.guard('links', fail, async () => {
       const kernel = new Map((await this.dp.listOwnedLinks()).map((l) => [l.name, l]));
-      const wanted = new Set([...plan.bridges.flatMap((b) => [b.name, ...(b.overlay ? [b.overlay.vxlan] : [])]), ...plan.veths.map((v) => v.name)]);
+      const wanted = new Set([...plan.bridges.flatMap((b) => [b.name, ...(b.overlay?.vxlans.map((v) => v.name) ?? [])]), ...plan.veths.map((v) => v.name)]);
       const stale = [...kernel.keys()].filter((n) => !wanted.has(n));
       if (stale.length) await this.dp.deleteLinks(stale);
       await this.dp.pruneOverlayRules(plan.bridges.flatMap((b) => (b.overlay ? [b.overlay.table] : [])));
@@ -160,9 +160,9 @@ export class Reconciler {
       }
       await forEachLimit(plan.veths, 4, (v) => this.ensureVeth(v, broken, nsFailed, fail, kernel.get(v.name) ?? null, checkPeers));
       // Overlay remote endpoints: the entries on their networks' devices, compared with the kernel's.
-      const devices = plan.bridges.flatMap((b) => (b.overlay && !broken.has(b.name) ? [{ bridge: b.name, vxlan: b.overlay.vxlan }] : []));
+      const devices = plan.bridges.flatMap((b) => (b.overlay && !broken.has(b.name) ? [{ bridge: b.name, vxlans: b.overlay.vxlans.map((v) => v.name) }] : []));
       if (devices.length) {
-        const ok = new Set(devices.flatMap((d) => [d.bridge, d.vxlan]));
+        const ok = new Set(devices.flatMap((d) => [d.bridge, ...d.vxlans]));
         const { remove, write } = entriesChange(await this.dp.listRemoteEntries(devices), plan.remotes.filter((e) => ok.has(e.dev)));
         await this.applyRemotes(state, remove, write, fail);
       }
@@ -331,7 +331,8 @@ export class Reconciler {
         await forEachLimit(vethsToMake, 4, (v) => this.ensureVeth(v, broken, nsFailed, fail, null, false));
         // Overlay remote endpoints: only the entries of those that changed, and all of those on a
         // bridge made again (a new bridge holds none); what a deleted bridge held went with it.
-        const gone = new Set(stale.flatMap((n) => [n, ...(n.startsWith(OVERLAY_PREFIX) ? [VXLAN_PREFIX + n.slice(OVERLAY_PREFIX.length)] : [])]));
+        const goneBridges = stale.filter((n) => n.startsWith(OVERLAY_PREFIX));
+        const gone = { has: (dev: string) => stale.includes(dev) || goneBridges.some((n) => dev.startsWith(VXLAN_PREFIX + n.slice(OVERLAY_PREFIX.length))) };
         const remove: RemoteEntry[] = [];
         const write: RemoteEntry[] = [];
         for (const e of eps) {

@@ -8,16 +8,19 @@ import { SyError } from '../errors.js';
 import { cidrContains, cidrsOverlap, ipToInt, isIPv4, parseCidr } from './ipv4.js';
 import { isPolicyType } from './network-settings.js';
 import type { NetworkRecord } from './records.js';
+import { vxlanName } from './names.js';
 
 export interface OverlaySubnet {
   /** canonical IPv4 prefix */
   prefix: string;
+  /** its VSID: the VNI its frames carry between hosts */
+  vni: number;
   /** the distributed gateway: the same address (and DrMac) on every host */
   gateway: string;
 }
 
 export interface OverlayRecord {
-  /** the subnets' VSID, used as the VXLAN VNI */
+  /** the first subnet's VSID: it names the network's routing table and mark */
   vni: number;
   /** this host's provider address: the outer source of what it sends */
   providerAddress: string;
@@ -87,9 +90,27 @@ export function checkSubnetsApart(subnets: OverlaySubnet[]): void {
   }
 }
 
+/** At most this many VSIDs in one network: each is a VXLAN device named by one more character. */
+export const MAX_VSIDS = 36;
+
+/**
+ * The VXLAN devices of an overlay network, one per VSID of its subnets in their order: the first is
+ * sy-vx-<id>, the next ones add one character (1-9, a-z), within the 15 a link name may have.
+ */
+export function overlayVxlans(net: NetworkRecord): { vni: number; name: string }[] {
+  const vnis = [...new Set((net.overlay?.subnets ?? []).map((s) => s.vni))];
+  return vnis.map((vni, i) => ({ vni, name: vxlanName(net.id) + (i ? i.toString(36) : '') }));
+}
+
+/** The VXLAN device that carries the subnet holding `ip`. */
+export function vxlanOf(net: NetworkRecord, ip: string): string | undefined {
+  const vni = subnetOf(net, ip)?.vni;
+  return overlayVxlans(net).find((v) => v.vni === vni)?.name;
+}
+
 /** The subnet (with its gateway) of `net` that holds `ip`; a network with one subnet gives its own. */
-export function subnetOf(net: NetworkRecord, ip: string): OverlaySubnet | undefined {
-  const all = net.overlay?.subnets ?? [{ prefix: net.subnet, gateway: net.gateway }];
+export function subnetOf(net: NetworkRecord, ip: string): (OverlaySubnet | Omit<OverlaySubnet, 'vni'>) & { vni?: number } | undefined {
+  const all: ({ prefix: string; gateway: string; vni?: number })[] = net.overlay?.subnets ?? [{ prefix: net.subnet, gateway: net.gateway }];
   const n = isIPv4(ip) ? ipToInt(ip) : NaN;
   return all.find((s) => cidrContains(parseCidr(s.prefix), n));
 }

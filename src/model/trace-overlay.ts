@@ -34,11 +34,11 @@ export function traceOverlayOut(state: HostState, ep: EndpointRecord, net: Netwo
     const peer = id ? state.endpoints.get(id) : undefined;
     const how = theirs.prefix === mine?.prefix ? `bridged on "${net.name}"` : `routed by the distributed gateway ${mine?.gateway} on this host into ${theirs.prefix}`;
     if (!peer) {
-      return { path: [`${ep.name} → ${dst}: ${how}`], nat: [], verdict: 'Block', decidedBy: { layer: 'Isolation', reason: `no endpoint of VSID ${o.vni} has ${dst}: nothing is flooded to other hosts` } };
+      return { path: [`${ep.name} → ${dst}: ${how}`], nat: [], verdict: 'Block', decidedBy: { layer: 'Isolation', reason: `no endpoint of VSID ${theirs.vni} has ${dst}: nothing is flooded to other hosts` } };
     }
     if (peer.remote) {
       const pa = peer.policies.providerAddress;
-      const path = [`${ep.name} → ${dst}: ${how} to remote endpoint ${peer.name} (${peer.mac})`, `encapsulated in VXLAN VNI ${o.vni}: UDP ${o.providerAddress} → ${pa}:${o.port}`];
+      const path = [`${ep.name} → ${dst}: ${how} to remote endpoint ${peer.name} (${peer.mac})`, `encapsulated in VXLAN VNI ${theirs.vni}: UDP ${o.providerAddress} → ${pa}:${o.port}`];
       return { path, nat: [], verdict: 'Allow' };
     }
     return { path: [`${ep.name} → ${dst}: ${how} to ${peer.name}`], nat: [], verdict: 'Allow', peer };

@@ -1,7 +1,7 @@
 /**
  * The kernel entries that make an overlay remote endpoint reachable ("CA with MAC X lives behind PA
  * P"), programmed statically, never learned:
- *  - `fdb`: on the VXLAN device, MAC → PA (`bridge fdb replace MAC dev VX dst PA self permanent`);
+ *  - `fdb`: on the VXLAN device of its subnet's VSID, MAC → PA (`bridge fdb replace MAC dev VX dst PA self permanent`);
  *  - `port`: on the bridge, MAC → the VXLAN port (`bridge fdb replace MAC dev VX master static`);
  *  - `neigh`: on the bridge, CA → MAC (`ip neigh replace CA lladdr MAC dev BR nud permanent`): the
  *    host routes with it, and the bridge answers endpoints' ARP from it (neigh_suppress).
@@ -9,7 +9,8 @@
  * value is what it points at. Pure: which entries to remove and which to write, from two lists.
  */
 import type { EndpointRecord, NetworkRecord } from '../model/records.js';
-import { overlayBridgeName, vxlanName } from '../model/names.js';
+import { overlayBridgeName } from '../model/names.js';
+import { vxlanOf } from '../model/overlay.js';
 
 export type RemoteEntry =
   | { kind: 'fdb'; dev: string; mac: string; dst: string }
@@ -20,7 +21,8 @@ export type RemoteEntry =
 export function remoteEntries(ep: EndpointRecord, net: NetworkRecord): RemoteEntry[] {
   const pa = ep.policies.providerAddress;
   if (!pa) throw new Error(`plan: remote endpoint ${ep.id} has no provider address`);
-  const vx = vxlanName(net.id);
+  const vx = vxlanOf(net, ep.ip);
+  if (!vx) throw new Error(`plan: remote endpoint ${ep.id} is on no subnet of network ${net.id}`);
   return [
     { kind: 'fdb', dev: vx, mac: ep.mac, dst: pa },
     { kind: 'port', dev: vx, mac: ep.mac },

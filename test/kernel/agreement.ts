@@ -17,7 +17,7 @@ interface NetDoc {
   ID: string;
   Name: string;
   Bridge: string;
-  Ipams: { Subnets: { IpAddressPrefix: string; Routes: { NextHop: string }[] }[] }[];
+  Ipams: { Subnets: { IpAddressPrefix: string; Routes: { NextHop: string }[]; Policies?: Policy[] }[] }[];
   Dns: { ServerList?: string[]; Search?: string[]; Domain?: string };
   Type: string;
   Policies?: Policy[];
@@ -112,8 +112,7 @@ export async function disagreements(l: Listing, o: { hostNs: string; stateDir: s
 
   // ---- links in hostd's namespace ----
   const hostLinks = new Map(((await ipJson(['-d', 'addr', 'show'], `/run/netns/${o.hostNs}`)) as IpLink[]).filter((x) => x.ifname.startsWith('sy-')).map((x) => [x.ifname, x]));
-  const vxlanOf = (n: NetDoc) => n.Bridge.replace('sy-ov-', 'sy-vx-');
-  const wantLinks = new Set([...l.networks.flatMap((n) => [n.Bridge, ...(n.Overlay ? [vxlanOf(n)] : [])]), ...attached.map((e) => e.HostIfName)]);
+  const wantLinks = new Set([...l.networks.flatMap((n) => [n.Bridge, ...(n.Overlay ? vxlansOf(n).map((v) => v.name) : [])]), ...attached.map((e) => e.HostIfName)]);
   compareSets('host links', wantLinks, new Set(hostLinks.keys()), out);
   // An uplink network's switch has the adapter's MAC and the adapter as its port, which holds no
   // address of its own (the host's moved onto the switch); no other link is a port of a switch.
@@ -145,7 +144,7 @@ export async function disagreements(l: Listing, o: { hostNs: string; stateDir: s
       continue;
     }
     if (n.Overlay) {
-      out.push(...(await overlayDisagreements(n, l, k, hostLinks.get(vxlanOf(n)), o.hostNs)));
+      out.push(...(await overlayDisagreements(n, l, k, hostLinks, o.hostNs)));
       continue;
     }
     const want = `${gatewayOf(n)}/${subnetOf(n).IpAddressPrefix.split('/')[1]}`;
@@ -340,18 +339,21 @@ export async function disagreements(l: Listing, o: { hostNs: string; stateDir: s
  * learning and flooding off, neigh_suppress on), the routes of its table and the two rules that
  * choose it, and exactly its remote endpoints' FDB and neighbour entries.
  */
-async function overlayDisagreements(n: NetDoc, l: Listing, br: IpLink, vx: IpLink | undefined, hostNs: string): Promise<string[]> {
+async function overlayDisagreements(n: NetDoc, l: Listing, br: IpLink, links: Map<string, IpLink>, hostNs: string): Promise<string[]> {
   const out: string[] = [];
   const o = n.Overlay!;
   const netns = `/run/netns/${hostNs}`;
+  const vxlans = vxlansOf(n);
   if (br.linkinfo?.info_kind !== 'bridge' || !br.flags?.includes('UP')) out.push(`link ${n.Bridge}: not an up bridge`);
   if (br.address !== macOf(o.DrMacAddress)) out.push(`link ${n.Bridge}: MAC ${br.address}, want the DR MAC ${macOf(o.DrMacAddress)}`);
   const subnets = n.Ipams.flatMap((i) => i.Subnets);
   same(`link ${n.Bridge} addresses`, subnets.map((s) => `${s.Routes[0]!.NextHop}/${s.IpAddressPrefix.split('/')[1]}`), v4(br), out);
-  if (vx) {
+  for (const { name, vni } of vxlans) {
+    const vx = links.get(name);
+    if (!vx) continue;
     const d = vx.linkinfo?.info_data;
     const p = vx.linkinfo?.info_slave_data;
-    if (vx.linkinfo?.info_kind !== 'vxlan' || d?.id !== o.Vni || d.local !== o.ProviderAddress || d.port !== o.VxlanPort) out.push(`link ${vx.ifname}: ${JSON.stringify(d)}, want VNI ${o.Vni} local ${o.ProviderAddress} port ${o.VxlanPort}`);
+    if (vx.linkinfo?.info_kind !== 'vxlan' || d?.id !== vni || d.local !== o.ProviderAddress || d.port !== o.VxlanPort) out.push(`link ${vx.ifname}: ${JSON.stringify(d)}, want VNI ${vni} local ${o.ProviderAddress} port ${o.VxlanPort}`);
     if (vx.master !== n.Bridge || !vx.flags?.includes('UP')) out.push(`link ${vx.ifname}: master ${vx.master}, up ${vx.flags?.includes('UP')}`);
     if (!p?.neigh_suppress || p.learning || p.flood) out.push(`link ${vx.ifname}: port flags ${JSON.stringify(p)}, want neigh_suppress, no learning, no flood`);
   }
@@ -364,12 +366,24 @@ async function overlayDisagreements(n: NetDoc, l: Listing, br: IpLink, vx: IpLin
   }
   const remotes = l.endpoints.filter((e) => e.HostComputeNetwork === n.ID && e.Flags === 1);
   const pa = (e: EpDoc) => String(e.Policies.find((p) => p.Type === 'ProviderAddress')?.Settings.ProviderAddress);
-  const fdb = (await run(['bridge', '-j', 'fdb', 'show', 'dev', n.Bridge.replace('sy-ov-', 'sy-vx-')], { netns, okExitCodes: [1, 255] })).stdout;
-  const entries = (JSON.parse(fdb || '[]') as { mac: string; dst?: string; master?: string; state?: string }[]).flatMap((f) => (f.dst ? [`${f.mac} dst ${f.dst}`] : f.state === 'static' ? [`${f.mac} port`] : []));
-  same(`FDB of ${n.Bridge}`, remotes.flatMap((e) => [`${macOf(e.MacAddress)} dst ${pa(e)}`, `${macOf(e.MacAddress)} port`]), entries, out);
+  // each remote endpoint's entries on the VXLAN device of its subnet's VSID
+  const vsidOf = (ip: string) => subnets.find((s) => prefixOf(ip, Number(s.IpAddressPrefix.split('/')[1])) === s.IpAddressPrefix)?.Policies?.[0]?.Settings.IsolationId;
+  const deviceOf = (e: EpDoc) => vxlans.find((v) => v.vni === vsidOf(e.IpConfigurations[0]!.IpAddress))?.name;
+  const fdb = (await run(['bridge', '-j', 'fdb', 'show', 'br', n.Bridge], { netns, okExitCodes: [1, 255] })).stdout;
+  const entries = (JSON.parse(fdb || '[]') as { mac: string; ifname?: string; dst?: string; master?: string; state?: string }[])
+    .filter((f) => f.ifname?.startsWith('sy-vx-'))
+    .flatMap((f) => (f.dst ? [`${f.ifname} ${f.mac} dst ${f.dst}`] : f.state === 'static' ? [`${f.ifname} ${f.mac} port`] : []));
+  same(`FDB of ${n.Bridge}`, remotes.flatMap((e) => [`${deviceOf(e)} ${macOf(e.MacAddress)} dst ${pa(e)}`, `${deviceOf(e)} ${macOf(e.MacAddress)} port`]), entries, out);
   const neigh = (await ipJson(['neigh', 'show', 'dev', n.Bridge, 'nud', 'permanent'], netns)) as { dst: string; lladdr: string }[];
   same(`neighbours of ${n.Bridge}`, remotes.map((e) => `${e.IpConfigurations[0]!.IpAddress} ${macOf(e.MacAddress)}`), neigh.map((x) => `${x.dst} ${x.lladdr}`), out);
   return out;
+}
+
+/** An overlay network's VXLAN devices as hostd names them: one per VSID of its subnets, in their order. */
+function vxlansOf(n: NetDoc): { name: string; vni: number }[] {
+  const vnis = [...new Set(n.Ipams.flatMap((i) => i.Subnets).map((s) => Number(s.Policies?.[0]?.Settings.IsolationId)))];
+  const base = n.Bridge.replace('sy-ov-', 'sy-vx-');
+  return vnis.map((vni, i) => ({ vni, name: base + (i ? i.toString(36) : '') }));
 }
 
 function prefixOf(ip: string, len: number): string {

@@ -104,7 +104,8 @@ describe('uplink modes: hostd killed at every step, the host keeps its address',
           Name: 'net',
           Type: type,
           Policies: [{ Type: 'ProviderAddress', Settings: { ProviderAddress: '10.0.0.11' } }],
-          Ipams: [{ Type: 'Static', Subnets: ['10.1.0.0/24', '10.1.1.0/24'].map((p) => ({ IpAddressPrefix: p, Policies: [{ Type: 'VSID', Settings: { IsolationId: 4096 } }] })) }],
+          // two subnets with a VSID each: two VXLAN ports on the network's bridge
+          Ipams: [{ Type: 'Static', Subnets: ['10.1.0.0/24', '10.1.1.0/24'].map((p, i) => ({ IpAddressPrefix: p, Policies: [{ Type: 'VSID', Settings: { IsolationId: 4096 + i } }] })) }],
         }
       : {
           Name: 'net',

@@ -16,7 +16,7 @@ import { buildFabric } from './fabric.js';
 import { run } from '../../src/dataplane/run.js';
 
 const PA: Record<string, string> = { h1: '10.0.0.11', h2: '10.0.0.12', h3: '10.0.0.13' };
-const VSID = { A: 4096, B: 5000 };
+const VSID = { A: 4096, A2: 4097, B: 5000 };
 
 interface Ep {
   name: string;
@@ -43,7 +43,8 @@ describe('Overlay networks across three hosts', () => {
         Type: 'Static',
         Subnets: [
           { IpAddressPrefix: '10.1.0.0/24', Policies: [{ Type: 'VSID', Settings: { IsolationId: VSID[tenant] } }], Routes: [{ NextHop: '10.1.0.1', DestinationPrefix: '0.0.0.0/0' }] },
-          ...(tenant === 'A' ? [{ IpAddressPrefix: '10.1.1.0/24', Policies: [{ Type: 'VSID', Settings: { IsolationId: VSID.A } }] }] : []),
+          // tenant A's second subnet has a VSID of its own (a second VXLAN port on the same bridge)
+          ...(tenant === 'A' ? [{ IpAddressPrefix: '10.1.1.0/24', Policies: [{ Type: 'VSID', Settings: { IsolationId: VSID.A2 } }] }] : []),
         ],
       },
     ],
@@ -92,9 +93,10 @@ describe('Overlay networks across three hosts', () => {
   const seenAs = async (from: string) => (await w.exec(w.nsName(from), ['socat', '-T', '3', '-', 'TCP:198.18.0.1:8080,connect-timeout=3'], { okExitCodes: [1], stdin: '' })).stdout.trim();
 
   const vxOf = async (host: string, net: string) => (await hosts[host]!.hostd.client.request<{ Bridge: string }>('GET', `/networks/${net}`)).Bridge.replace('sy-ov-', 'sy-vx-');
-  /** The VXLAN FDB entries of a host's network: MAC → PA. */
+  /** The VXLAN FDB entries of a host's network (every VXLAN port of its bridge): MAC → PA. */
   async function fdb(host: string, net: string): Promise<Map<string, string>> {
-    const { stdout } = await run(['bridge', '-n', hosts[host]!.ns, '-j', 'fdb', 'show', 'dev', await vxOf(host, net)]);
+    const br = (await hosts[host]!.hostd.client.request<{ Bridge: string }>('GET', `/networks/${net}`)).Bridge;
+    const { stdout } = await run(['bridge', '-n', hosts[host]!.ns, '-j', 'fdb', 'show', 'br', br]);
     return new Map((JSON.parse(stdout) as { mac: string; dst?: string }[]).filter((f) => f.dst).map((f) => [f.mac, f.dst!]));
   }
   /** Links of Switchyard's and rules at its preference in a host's namespace. */
@@ -229,7 +231,8 @@ describe('Overlay networks across three hosts', () => {
     const vniOf = (inner: RegExp) => new Set(vxlan.filter((f) => inner.test(f.inner)).map((f) => /vni (\d+)/.exec(f.outer)?.[1]));
     assert.deepEqual([...vniOf(/10\.1\.0\.11\.\d+ > 10\.1\.0\.12\.7000/)].sort(), ['4096', '5000'], 'the same CA pair travels with each tenant\'s VNI');
     assert.ok(vxlan.every((f) => / 10\.0\.0\.1[123]\.\d+ > 10\.0\.0\.1[123]\.4789: VXLAN/.test(f.outer)), 'UDP to port 4789 between PAs');
-    assert.ok(vxlan.some((f) => /10\.1\.0\.11\.\d+ > 10\.1\.1\.12\.7000/.test(f.inner) && /vni 4096/.test(f.outer)), 'the routed packet travels in its network\'s VNI');
+    assert.deepEqual([...vniOf(/10\.1\.0\.11\.\d+ > 10\.1\.1\.12\.7000/)], ['4097'], 'the packet routed into the second subnet travels with that subnet\'s VNI');
+    assert.deepEqual([...vniOf(/10\.1\.1\.12\.7000 > 10\.1\.0\.11\.\d+/)], ['4096'], 'its answer, routed on h2 into the first subnet, with the first subnet\'s');
   });
 
   it('MTU: the endpoint gets the underlay\'s less 50; a full-size packet crosses, a bigger one with DF is refused, never silently dropped', async () => {

@@ -58,7 +58,7 @@ describe('overlay networks over the fake data plane', () => {
       networkId: NET_A,
       mac: '02:53:44:52:4d:43',
       mtu: 1450,
-      overlay: { vxlan: 'sy-vx-0a0a0a0a', vni: 4096, local: PA, port: 4790, table: 0x53001000, addresses: ['10.1.0.1/24', '10.1.1.1/24'], subnets: ['10.1.0.0/24', '10.1.1.0/24'] },
+      overlay: { vxlans: [{ vni: 4096, name: 'sy-vx-0a0a0a0a' }], local: PA, port: 4790, table: 0x53001000, addresses: ['10.1.0.1/24', '10.1.1.1/24'], subnets: ['10.1.0.0/24', '10.1.1.0/24'] },
     });
     const a1 = h.svc.endpointDoc(h.svc.findEndpoint('a1'));
     assert.equal(a1.Routes[0]!.NextHop, '10.1.1.1', 'the gateway of its own subnet');
@@ -103,7 +103,7 @@ describe('overlay networks over the fake data plane', () => {
     ['VSID 16777215', 'SY_INVALID_POLICY', () => h.svc.createNetwork(overlay('0c0c0c0c-0000-4000-8000-00000000000c', 'x', 16777215))],
     ['a VSID another network has', 'SY_IN_USE', () => h.svc.createNetwork(overlay('0c0c0c0c-0000-4000-8000-00000000000c', 'x', 5000, ['10.9.0.0/24']))],
     ['a PA that is not the host\'s', 'SY_BAD_REQUEST', () => h.svc.createNetwork({ ...overlay('0c0c0c0c-0000-4000-8000-00000000000c', 'x', 6000), Policies: [{ Type: 'ProviderAddress', Settings: { ProviderAddress: '192.0.2.77' } }] })],
-    ['two VSIDs in one network', 'SY_NOT_SUPPORTED', () => h.svc.createNetwork({ ...overlay('0c0c0c0c-0000-4000-8000-00000000000c', 'x', 6000), Ipams: [{ Subnets: [{ IpAddressPrefix: '10.5.0.0/24', Policies: [{ Type: 'VSID', Settings: { IsolationId: 6000 } }] }, { IpAddressPrefix: '10.6.0.0/24', Policies: [{ Type: 'VSID', Settings: { IsolationId: 6001 } }] }] }] })],
+    ['a second subnet whose VSID another network has', 'SY_IN_USE', () => h.svc.createNetwork({ ...overlay('0c0c0c0c-0000-4000-8000-00000000000c', 'x', 6000), Ipams: [{ Subnets: [{ IpAddressPrefix: '10.5.0.0/24', Policies: [{ Type: 'VSID', Settings: { IsolationId: 6000 } }] }, { IpAddressPrefix: '10.6.0.0/24', Policies: [{ Type: 'VSID', Settings: { IsolationId: 5000 } }] }] }] })],
     ['overlapping subnets in one network', 'SY_SUBNET_OVERLAP', () => h.svc.createNetwork(overlay('0c0c0c0c-0000-4000-8000-00000000000c', 'x', 6000, ['10.5.0.0/16', '10.5.1.0/24']))],
     ['a remote endpoint whose PA is this host\'s', 'SY_BAD_REQUEST', () => h.svc.createEndpoint(remote('x', 'tenA', '10.1.0.50', '02:00:00:00:00:50', PA))],
     ['a remote endpoint without a PA', 'SY_BAD_REQUEST', () => h.svc.createEndpoint({ ...remote('x', 'tenA', '10.1.0.50', '02:00:00:00:00:50', PA), Policies: [] })],
@@ -155,6 +155,25 @@ describe('remote entries: what changes', () => {
   it('a move replaces in place and removes nothing; a stray entry is removed', () => {
     const c = entriesChange([fdb('02:00:00:00:00:01', '10.0.0.12'), fdb('02:00:00:00:00:02', '10.0.0.12')], [fdb('02:00:00:00:00:01', '10.0.0.13')]);
     assert.deepEqual(c, { remove: [fdb('02:00:00:00:00:02', '10.0.0.12')], write: [fdb('02:00:00:00:00:01', '10.0.0.13')] });
+  });
+});
+
+describe('subnets with VSIDs of their own', () => {
+  it('get a VXLAN port each on the one bridge, and a remote endpoint\'s entries go on its subnet\'s', async () => {
+    const h = await newTestHost();
+    try {
+      await h.svc.createNetwork({ ...overlay(NET_A, 'two', 4096), Ipams: [{ Subnets: [4096, 4097].map((vsid, i) => ({ IpAddressPrefix: `10.1.${i}.0/24`, Policies: [{ Type: 'VSID', Settings: { IsolationId: vsid } }] })) }] });
+      assert.deepEqual(planNetworkParts(h.svc.findNetwork('two')).bridge.overlay?.vxlans, [{ vni: 4096, name: 'sy-vx-0a0a0a0a' }, { vni: 4097, name: 'sy-vx-0a0a0a0a1' }]);
+      await h.svc.createEndpoint(remote('r0', 'two', '10.1.0.7', '02:00:00:00:00:07', '192.0.2.12'));
+      await h.svc.createEndpoint(remote('r1', 'two', '10.1.1.7', '02:00:00:00:01:07', '192.0.2.12'));
+      assert.deepEqual(entries(h).filter((e) => e.startsWith('fdb')), ['fdb sy-vx-0a0a0a0a 02:00:00:00:00:07 dst 192.0.2.12', 'fdb sy-vx-0a0a0a0a1 02:00:00:00:01:07 dst 192.0.2.12']);
+      const t = await h.svc.trace({ Endpoint: (await h.svc.createEndpoint({ Name: 'l', HostComputeNetwork: 'two', IpConfigurations: [{ IpAddress: '10.1.0.5' }] })).ID, Direction: 'Out', Protocol: 'TCP', RemoteAddress: '10.1.1.7', RemotePort: 80 });
+      assert.match(t.Path.join(' | '), /VXLAN VNI 4097/);
+      await h.svc.deleteNetwork('two');
+      assert.deepEqual([...h.fake.links.keys()], []);
+    } finally {
+      h.cleanup();
+    }
   });
 });
 

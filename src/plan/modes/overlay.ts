@@ -3,8 +3,8 @@
  *  - a bridge `sy-ov-<id>` per virtual network holds every subnet's gateway with the DR MAC: the same
  *    address and MAC on every host (distributed gateway), so routing between subnets of the network
  *    happens on the host where the packet starts;
- *  - its VXLAN device `sy-vx-<id>` (id VNI, local PA, dstport VxlanPort, nolearning, proxy; no remote,
- *    no group: nothing is flooded, nothing is multicast) is a port of the bridge with learning,
+ *  - its VXLAN devices `sy-vx-<id>[N]`, one per VSID of its subnets (id VNI, local PA, dstport VxlanPort, nolearning, proxy; no remote,
+ *    no group: nothing is flooded, nothing is multicast), ports of the bridge with learning,
  *    unicast/multicast/broadcast flooding off and neigh_suppress on, so ARP for a remote endpoint is
  *    answered on the host from the bridge's permanent neighbour entries (plan/remote-entries.ts);
  *  - the subnets are routed in a table of the network's own (table and mark OVERLAY_TABLE_BASE +
@@ -17,8 +17,8 @@
  *    so no CA leaves on the underlay untranslated.
  */
 import type { EndpointRecord, NetworkRecord } from '../../model/records.js';
-import { LINK_PREFIX, overlayBridgeName, shortId, vxlanName } from '../../model/names.js';
-import { subnetOf, VXLAN_OVERHEAD } from '../../model/overlay.js';
+import { LINK_PREFIX, overlayBridgeName, shortId } from '../../model/names.js';
+import { overlayVxlans, subnetOf, VXLAN_OVERHEAD } from '../../model/overlay.js';
 import type { NftChain, NftElement } from '../nft-table.js';
 import type { NetworkParts } from '../host-plan.js';
 import type { ModePlanner } from './mode.js';
@@ -30,8 +30,8 @@ export const OVERLAY_RULE_PREF = 5359;
 
 /** The overlay parts of a bridge plan: what the data plane builds besides the bridge itself. */
 export interface OverlayBridgePlan {
-  vxlan: string;
-  vni: number;
+  /** a VXLAN device per VSID of its subnets */
+  vxlans: { name: string; vni: number }[];
   /** the host's provider address, the outer source */
   local: string;
   port: number;
@@ -113,8 +113,7 @@ function network(net: NetworkRecord): NetworkParts {
       mac: o.drMac,
       mtu,
       overlay: {
-        vxlan: vxlanName(net.id),
-        vni: o.vni,
+        vxlans: overlayVxlans(net),
         local: o.providerAddress,
         port: o.port,
         table,
