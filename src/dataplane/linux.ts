@@ -98,6 +98,9 @@ export class LinuxDataPlane implements DataPlane {
       // first one keeps the default route, as Docker keeps its primary network's gateway. Only this
       // line may fail ("File exists"); -force runs the lines after it all the same.
       ...(v.gateway ? [`route add default via ${v.gateway} dev ${v.ifName}`] : []),
+      // The endpoint never asks for its gateway's MAC: the host's answer to that ARP would have to
+      // pass a strict reverse-path check that cannot see an overlay network's table (ARP has no mark).
+      ...(v.gateway && v.gatewayMac ? [`neigh replace ${v.gateway} lladdr ${v.gatewayMac} dev ${v.ifName} nud permanent`] : []),
       ...v.settings.routes.map((r) => `route replace ${routeSpec(r, v.ifName)}`),
     ];
     const defaultRouteLine = inside.findIndex((l) => l.startsWith('route add default')) + 1 || -1;

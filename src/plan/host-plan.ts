@@ -59,6 +59,8 @@ export interface VethPlan {
   address: string;
   /** the default route's next hop (none on an internal network) */
   gateway?: string;
+  /** the gateway's MAC, written as a permanent neighbour inside (an overlay's DR MAC), when known */
+  gatewayMac?: string;
   /** what can change while the veth lives (a policy change applies it in place) */
   settings: VethSettings;
 }
@@ -309,6 +311,7 @@ function planVeth(ep: EndpointRecord, net: NetworkRecord, ns: NamespaceRecord): 
     mac: ep.mac,
     address: `${ep.ip}/${prefixLen(subnet)}`,
     ...(gateway ? { gateway } : {}),
+    ...(gateway && net.overlay ? { gatewayMac: net.overlay.drMac } : {}),
     settings: {
       ...(mtu ? { mtu } : {}),
       routes: ep.policies.routes.map((r) => ({ dst: r.destination, ...(r.nextHop ? { via: r.nextHop } : {}), ...(r.metric ? { metric: r.metric } : {}) })),

@@ -130,6 +130,8 @@ describe('Overlay networks across three hosts', () => {
     const built = await buildFabric(w, Object.entries(PA));
     ({ fabric, router } = built);
     for (const [name, ns] of Object.entries(built.hostNs)) {
+      // h1 checks reverse paths strictly (as many hosts do): the tenants' routes live in their own tables
+      if (name === 'h1') await run(['ip', 'netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv4.conf.all.rp_filter=1', 'net.ipv4.conf.default.rp_filter=1']);
       hosts[name] = { ns, hostd: await w.startHostd(ns) };
     }
     w.spawnIn(router, ['socat', 'TCP-LISTEN:8080,bind=198.18.0.1,reuseaddr,fork', 'SYSTEM:echo $SOCAT_PEERADDR']);

@@ -121,12 +121,14 @@ function network(net: NetworkRecord): NetworkParts {
         subnets: o.subnets.map((x) => x.prefix),
       },
     },
-    // The routes back to the endpoints are in the network's table, which a strict reverse-path
-    // check (it looks up from lo, never from the bridge) would not consult.
+    // The routes back to the endpoints are in the network's table: a strict reverse-path check (on
+    // this bridge if `all` asks for it, whatever the bridge's own rp_filter) finds them only when it
+    // looks up with the packet's mark (src_valid_mark).
     // fwmark_reflect / tcp_fwmark_accept: see the mark chain above (host-wide, and not set back, as
     // forwarding is not; they change nothing for unmarked packets).
     sysctls: [
       { key: `net/ipv4/conf/${name}/rp_filter`, value: '0' },
+      { key: `net/ipv4/conf/${name}/src_valid_mark`, value: '1' },
       { key: 'net/ipv4/fwmark_reflect', value: '1' },
       { key: 'net/ipv4/tcp_fwmark_accept', value: '1' },
     ],
