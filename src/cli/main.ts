@@ -20,7 +20,8 @@ Commands:
         [--docker [--docker-plugin-dir DIR]]      run the host network service (--docker: also Docker's nat and switchyard plugins;
                                                   switchyard hostd --help for every flag)
   install-cni [DIR]                               install the CNI plugin as DIR/switchyard (default /opt/cni/bin)
-  network create --type nat|transparent|l2bridge|l2tunnel [--adapter IFNAME | --upstream BRIDGE] [--subnet CIDR] [--gateway IP] [--dns-server IP]... [--dns-search DOMAIN]... [--mtu N]
+  network create --type nat|transparent|l2bridge|l2tunnel|overlay [--adapter IFNAME | --upstream BRIDGE] [--subnet CIDR]... [--gateway IP] [--dns-server IP]... [--dns-search DOMAIN]... [--mtu N]
+                 [--vsid N --provider-address IP [--vxlan-port N] [--dr-mac MAC]]   (overlay: VNI = VSID, every --subnet in it)
                  [--internal] [--host-access PORT[-END][/tcp|udp|sctp],...]... [--policy JSON]... NAME
                   (endpoints open nothing new on the host but the ports --host-access names;
                    DNS to the gateway is open when --dns-server is the gateway)
@@ -30,6 +31,8 @@ Commands:
                   [--max-egress RATE] [--max-ingress RATE] [--policy JSON]... NAME
                   (without --namespace, a namespace named NAME is made under /run/netns;
                    RATE as tc writes it: 800kbit, 50mbit, 1gbit; JSON: an HCN policy document)
+  endpoint create --remote --network NET --ip IP --mac MAC --provider-address PA NAME
+                  (an overlay network's endpoint on the host at PA: reached through VXLAN)
   endpoint ls [--network NET] | inspect NAME... | rm NAME...
   endpoint attach NAME --namespace NS | detach NAME
   network policy ls NAME | add NAME JSON... | rm NAME JSON... | set NAME JSON...
@@ -195,7 +198,7 @@ function needNames(rest: string[], what: string): string[] {
 }
 
 /** --type as users type it → the HCN network Type. */
-const MODE_NAMES: Record<string, string> = { nat: 'NAT', transparent: 'Transparent', l2bridge: 'L2Bridge', l2tunnel: 'L2Tunnel' };
+const MODE_NAMES: Record<string, string> = { nat: 'NAT', transparent: 'Transparent', l2bridge: 'L2Bridge', l2tunnel: 'L2Tunnel', overlay: 'Overlay' };
 
 async function networkCreate(client: HostClient, args: string[]): Promise<Doc> {
   const { values, positionals } = parseArgs({
@@ -203,8 +206,12 @@ async function networkCreate(client: HostClient, args: string[]): Promise<Doc> {
     allowPositionals: true,
     options: {
       type: { type: 'string', default: 'nat' },
-      subnet: { type: 'string' },
+      subnet: { type: 'string', multiple: true },
       gateway: { type: 'string' },
+      vsid: { type: 'string' },
+      'provider-address': { type: 'string' },
+      'vxlan-port': { type: 'string' },
+      'dr-mac': { type: 'string' },
       'dns-server': { type: 'string', multiple: true },
       'dns-search': { type: 'string', multiple: true },
       'dns-domain': { type: 'string' },
@@ -223,11 +230,18 @@ async function networkCreate(client: HostClient, args: string[]): Promise<Doc> {
     ...hostAccess,
     ...(values.adapter ? [{ Type: 'NetAdapterName', Settings: { NetworkAdapterName: values.adapter } }] : []),
     ...(values.upstream ? [{ Type: 'UpstreamSwitch', Settings: { Bridge: values.upstream } }] : []),
+    ...(values['provider-address'] ? [{ Type: 'ProviderAddress', Settings: { ProviderAddress: values['provider-address'] } }] : []),
+    ...(values['vxlan-port'] ? [{ Type: 'VxlanPort', Settings: { Port: Number(values['vxlan-port']) } }] : []),
+    ...(values['dr-mac'] ? [{ Type: 'DrMacAddress', Settings: { Address: values['dr-mac'] } }] : []),
     ...usage(() => (values.policy ?? []).map(parsePolicyJson)),
   ];
-  const subnet: Record<string, unknown> = {};
-  if (values.subnet) subnet.IpAddressPrefix = values.subnet;
-  if (values.gateway) subnet.Routes = [{ NextHop: values.gateway, DestinationPrefix: '0.0.0.0/0' }];
+  // Several --subnet for an overlay network, each in the VSID; --gateway is the first one's.
+  const vsid = values.vsid !== undefined ? [{ Type: 'VSID', Settings: { IsolationId: Number(values.vsid) } }] : [];
+  const subnets: Record<string, unknown>[] = (values.subnet?.length ? values.subnet : vsid.length || values.gateway ? [undefined] : []).map((p, i) => ({
+    ...(p ? { IpAddressPrefix: p } : {}),
+    ...(i === 0 && values.gateway ? { Routes: [{ NextHop: values.gateway, DestinationPrefix: '0.0.0.0/0' }] } : {}),
+    ...(vsid.length ? { Policies: vsid } : {}),
+  }));
   const dns: Record<string, unknown> = {};
   if (values['dns-server']) dns.ServerList = values['dns-server'];
   if (values['dns-search']) dns.Search = values['dns-search'];
@@ -236,7 +250,7 @@ async function networkCreate(client: HostClient, args: string[]): Promise<Doc> {
     Name: positionals[0],
     Type: type,
     SchemaVersion: { Major: 2, Minor: 0 },
-    ...(Object.keys(subnet).length ? { Ipams: [{ Type: 'Static', Subnets: [subnet] }] } : {}),
+    ...(subnets.length ? { Ipams: [{ Type: 'Static', Subnets: subnets }] } : {}),
     ...(Object.keys(dns).length ? { Dns: dns } : {}),
     ...(values.mtu ? { MTU: Number(values.mtu) } : {}),
     ...(policies.length ? { Policies: policies } : {}),
@@ -258,6 +272,8 @@ async function endpointCreate(client: HostClient, args: string[]): Promise<Doc> 
       'max-egress': { type: 'string' },
       'max-ingress': { type: 'string' },
       policy: { type: 'string', multiple: true },
+      remote: { type: 'boolean' },
+      'provider-address': { type: 'string' },
     },
   });
   if (positionals.length !== 1) throw new UsageError('endpoint create: exactly one NAME');
@@ -266,8 +282,22 @@ async function endpointCreate(client: HostClient, args: string[]): Promise<Doc> 
   const policies = usage(() => [
     ...(values.publish ?? []).map(parsePublish),
     ...qosPolicy(values['max-egress'], values['max-ingress']),
+    ...(values['provider-address'] ? [{ Type: 'ProviderAddress', Settings: { ProviderAddress: values['provider-address'] } }] : []),
     ...(values.policy ?? []).map(parsePolicyJson),
   ]);
+  // A remote endpoint (an overlay network's, on the host at --provider-address) has no namespace here.
+  if (values.remote) {
+    if (values.namespace) throw new UsageError('endpoint create --remote: a remote endpoint lives on another host; it takes no --namespace');
+    return client.request<Doc>('POST', '/endpoints', {
+      Name: name,
+      HostComputeNetwork: values.network,
+      Flags: 1,
+      ...(values.ip ? { IpConfigurations: [{ IpAddress: values.ip }] } : {}),
+      ...(values.mac ? { MacAddress: values.mac } : {}),
+      Policies: policies,
+      SchemaVersion: { Major: 2, Minor: 0 },
+    });
+  }
   // The namespace: given (known to hostd, or adopted now), or a new one named after the endpoint.
   const nsRef = values.namespace ?? name;
   let ns: Doc;
@@ -373,8 +403,15 @@ function networkRow(d: Doc): Record<string, string> {
   const sub = ((d.Ipams as { Subnets?: { IpAddressPrefix?: string; Routes?: { NextHop?: string }[] }[] }[])?.[0]?.Subnets ?? [])[0];
   const up = d.Uplink as { Adapter?: string } | undefined;
   const upstream = d.Upstream as { Bridge?: string } | undefined;
-  const adapter = up?.Adapter ?? (upstream?.Bridge ? `upstream of ${upstream.Bridge}` : '');
+  const ov = d.Overlay as { Vni?: number; ProviderAddress?: string } | undefined;
+  const adapter = up?.Adapter ?? (upstream?.Bridge ? `upstream of ${upstream.Bridge}` : ov ? `VSID ${ov.Vni} from ${ov.ProviderAddress}` : '');
   return { NAME: String(d.Name), ID: d.ID, TYPE: `${String(d.Type)}${d.Internal ? ' internal' : ''}`, ADAPTER: adapter, SUBNET: sub?.IpAddressPrefix ?? '', GATEWAY: sub?.Routes?.[0]?.NextHop ?? '', HEALTH: health(d) };
+}
+
+/** The provider address a remote overlay endpoint is behind. */
+function remotePa(d: Doc): string | undefined {
+  const p = (d.Policies as { Type: string; Settings: Record<string, unknown> }[]).find((x) => x.Type === 'ProviderAddress');
+  return p ? String(p.Settings.ProviderAddress) : undefined;
 }
 
 function endpointRow(d: Doc, nets: Map<string, string>): Record<string, string> {
@@ -394,7 +431,7 @@ function endpointRow(d: Doc, nets: Map<string, string>): Record<string, string> 
     ID: d.ID,
     NETWORK: nets.get(String(d.HostComputeNetwork)) ?? String(d.HostComputeNetwork),
     IP: ip,
-    NAMESPACE: String(d.NamespacePath ?? ''),
+    NAMESPACE: d.Flags === 1 ? `remote${remotePa(d) ? `, behind ${remotePa(d)}` : ''}` : String(d.NamespacePath ?? ''),
     PORTS: ports,
     STATE: d.State === 'Degraded' ? `Degraded: ${(d.Health as { Reason?: string })?.Reason ?? ''}` : String(d.State),
   };

@@ -64,7 +64,7 @@ export async function probeCapabilities(): Promise<HostCapabilities> {
       mode('Transparent', base),
       mode('L2Bridge', rewrite),
       mode('L2Tunnel', rewrite),
-      mode('Overlay', 'not in hostd yet'),
+      mode('Overlay', base),
     ],
   };
 }

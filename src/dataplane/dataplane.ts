@@ -8,6 +8,7 @@ import type { BridgePlan, NamespacePlan, Sysctl, VethPlan, VethSettings } from '
 import type { NftTable } from '../plan/nft-table.js';
 import type { ListeningSocket, PortRequest } from '../model/ports.js';
 import type { AdapterState } from './uplink.js';
+import type { RemoteEntry } from '../plan/remote-entries.js';
 
 export interface LinkState {
   name: string;
@@ -127,8 +128,16 @@ export interface DataPlane {
   portsInUse(requests: PortRequest[]): Promise<ListeningSocket[]>;
   /** A host adapter as it is now (for the uplink modes' checks), undefined when there is none. */
   adapter(name: string): Promise<AdapterState | undefined>;
+  /** Removes the rules of overlay routing tables that are none of `keep` (the full pass's GC). */
+  pruneOverlayRules(keep: number[]): Promise<void>;
+  /** The overlay remote endpoints' FDB and neighbour entries the kernel holds on these devices. */
+  listRemoteEntries(devices: { bridge: string; vxlans: string[] }[]): Promise<RemoteEntry[]>;
+  /** Removes entries (gone ones are fine), then writes entries (replacing what their keys hold). */
+  applyRemoteEntries(remove: RemoteEntry[], write: RemoteEntry[]): Promise<void>;
   /** Names of the links in hostd's namespace (a network's NetAdapterName must name one of them). */
   hostLinkNames(): Promise<string[]>;
+  /** The link that holds IPv4 address `ip` in hostd's namespace, with its MTU (an overlay's underlay). */
+  addressLink(ip: string): Promise<{ name: string; mtu: number } | undefined>;
   /** IPv4 addresses configured in hostd's namespace (host-IP binding must name one of them). */
   localAddresses(): Promise<string[]>;
   /** IPv4 routes in hostd's namespace not made by Switchyard ("dst/len dev"), for overlap checks. */

@@ -9,6 +9,8 @@ import { elementKey, patchTable, renderTable, type NftElement, type NftTable } f
 import { socketClashes, type PortRequest } from '../model/ports.js';
 import type { DataPlane, ElementCounter, LinkState, LinkStats, ListeningSocket, PeerState } from './dataplane.js';
 import type { AdapterState } from './uplink.js';
+import { entryKey, entryText, type RemoteEntry } from '../plan/remote-entries.js';
+import { OVERLAY_PREFIX, VXLAN_PREFIX } from '../model/names.js';
 
 export class FakeDataPlane implements DataPlane {
   links = new Map<string, LinkState & { peer?: VethPlan; uplink?: string }>();
@@ -49,8 +51,9 @@ export class FakeDataPlane implements DataPlane {
   async ensureBridge(b: BridgePlan): Promise<void> {
     this.hit('ensureBridge');
     if (b.foreign) return;
+    for (const v of b.overlay?.vxlans ?? []) this.links.set(v.name, { name: v.name, kind: 'vxlan', master: b.name, up: true, addresses: [] });
     if (b.uplink && !this.uplinks.includes(b.uplink)) throw new SyError('SY_KERNEL', `Adapter "${b.uplink}" of bridge "${b.name}" does not exist`);
-    this.links.set(b.name, { name: b.name, kind: 'bridge', up: true, mac: b.mac, addresses: b.address ? [b.address] : [], ...(b.uplink ? { uplink: b.uplink } : {}) });
+    this.links.set(b.name, { name: b.name, kind: 'bridge', up: true, mac: b.mac, addresses: b.address ? [b.address] : [...(b.overlay?.addresses ?? [])], ...(b.uplink ? { uplink: b.uplink } : {}) });
   }
 
   async createVeth(v: VethPlan): Promise<void> {
@@ -80,6 +83,10 @@ export class FakeDataPlane implements DataPlane {
     this.hit('deleteLinks');
     for (const n of names) {
       this.links.delete(n);
+      // an overlay bridge goes with its VXLAN port, and the entries on both
+      const ports = n.startsWith(OVERLAY_PREFIX) ? [...this.links.keys()].filter((l) => l.startsWith(VXLAN_PREFIX + n.slice(OVERLAY_PREFIX.length))) : [];
+      for (const p of ports) this.links.delete(p);
+      for (const [k, e] of this.remotes) if (e.dev === n || ports.includes(e.dev)) this.remotes.delete(k);
       // the kernel drops a link's /proc/sys/net/ipv4/conf/<link>/ with the link
       for (const k of [...this.sysctls.keys()]) if (k.startsWith(`net/ipv4/conf/${n}/`)) this.sysctls.delete(k);
     }
@@ -182,8 +189,35 @@ export class FakeDataPlane implements DataPlane {
     return { name, mac, linkType: 'ether', up: true, mtu: 1500, addresses: [], addressSpecs: [], ...(master ? { master } : {}) };
   }
 
+  /** overlay remote entries by key */
+  remotes = new Map<string, RemoteEntry>();
+
+  /** the fake holds no rules of its own: an overlay bridge's go with it */
+  async pruneOverlayRules(): Promise<void> {}
+
+  async listRemoteEntries(devices: { bridge: string; vxlans: string[] }[]): Promise<RemoteEntry[]> {
+    const devs = new Set(devices.flatMap((d) => [d.bridge, ...d.vxlans]));
+    return [...this.remotes.values()].filter((e) => devs.has(e.dev));
+  }
+
+  async applyRemoteEntries(remove: RemoteEntry[], write: RemoteEntry[]): Promise<void> {
+    this.hit('applyRemoteEntries');
+    for (const e of remove) this.remotes.delete(entryKey(e));
+    for (const e of write) {
+      if (!this.links.has(e.dev)) throw new SyError('SY_KERNEL', `Cannot find device "${e.dev}"`);
+      this.remotes.set(entryKey(e), e);
+    }
+  }
+
   async hostLinkNames(): Promise<string[]> {
     return ['lo', ...this.uplinks, ...this.links.keys()];
+  }
+
+  /** the MTU of the fake's uplink, which holds every address */
+  uplinkMtu = 1500;
+
+  async addressLink(ip: string): Promise<{ name: string; mtu: number } | undefined> {
+    return this.addresses.includes(ip) ? { name: this.uplinks[0] ?? 'eth0', mtu: this.uplinkMtu } : undefined;
   }
 
   async localAddresses(): Promise<string[]> {
@@ -204,6 +238,7 @@ export class FakeDataPlane implements DataPlane {
     for (const n of [...this.namespaces].sort()) out.push(`netns ${n}`);
     for (const [p, c] of [...this.files].sort()) out.push(`file ${p}: ${JSON.stringify(c)}`);
     for (const [k, v] of [...this.sysctls].sort()) out.push(`sysctl ${k}=${v}`);
+    for (const t of [...this.remotes.values()].map(entryText).sort()) out.push(`remote ${t}`);
     out.push(`iptables-forward-accept ${this.iptablesAccept}`);
     // Chains by name: their order in a table means nothing to the kernel, and differs between a
     // table built whole and one changed piece by piece.

@@ -9,8 +9,10 @@ import { dirname } from 'node:path';
 import { SyError } from '../errors.js';
 import { randomBytes } from 'node:crypto';
 import { faultStep } from '../faults.js';
-import { BRIDGE_PREFIX, isOwnedLink, LINK_PREFIX, NFT_TABLE, QDISC_HANDLE, RETIRED_PREFIX, ROUTE_PROTO, SWITCH_PREFIX, VETH_PREFIX } from '../model/names.js';
+import { BRIDGE_PREFIX, isOwnedLink, LINK_PREFIX, OVERLAY_PREFIX, NFT_TABLE, QDISC_HANDLE, RETIRED_PREFIX, ROUTE_PROTO, SWITCH_PREFIX, VETH_PREFIX } from '../model/names.js';
 import { ensureSwitch, readAdapter, releaseSwitch, type AdapterState } from './uplink.js';
+import { applyRemoteEntries, ensureOverlayBridge, listRemoteEntries, pruneOverlayRules, releaseOverlayBridge } from './overlay.js';
+import type { RemoteEntry } from '../plan/remote-entries.js';
 import { RESOLV_CONF_MARK, type BridgePlan, type NamespacePlan, type Sysctl, type VethPlan, type VethSettings } from '../plan/host-plan.js';
 import type { NftTable } from '../plan/nft-table.js';
 import type { DataPlane, ElementCounter, LinkState, LinkStats, ListeningSocket, PeerState } from './dataplane.js';
@@ -54,6 +56,7 @@ export class LinuxDataPlane implements DataPlane {
       return;
     }
     if (b.uplink) return ensureSwitch(b, !!existing, existing?.up ?? false);
+    if (b.overlay) return ensureOverlayBridge(b, existing);
     const cmds: string[] = [];
     if (!existing) {
       cmds.push(`link add ${b.name} address ${b.mac}${b.mtu ? ` mtu ${b.mtu}` : ''} type bridge`);
@@ -95,6 +98,9 @@ export class LinuxDataPlane implements DataPlane {
       // first one keeps the default route, as Docker keeps its primary network's gateway. Only this
       // line may fail ("File exists"); -force runs the lines after it all the same.
       ...(v.gateway ? [`route add default via ${v.gateway} dev ${v.ifName}`] : []),
+      // The endpoint never asks for its gateway's MAC: the host's answer to that ARP would have to
+      // pass a strict reverse-path check that cannot see an overlay network's table (ARP has no mark).
+      ...(v.gateway && v.gatewayMac ? [`neigh replace ${v.gateway} lladdr ${v.gatewayMac} dev ${v.ifName} nud permanent`] : []),
       ...v.settings.routes.map((r) => `route replace ${routeSpec(r, v.ifName)}`),
     ];
     const defaultRouteLine = inside.findIndex((l) => l.startsWith('route add default')) + 1 || -1;
@@ -192,6 +198,8 @@ export class LinuxDataPlane implements DataPlane {
     for (const n of names) if (!n.startsWith(LINK_PREFIX)) throw new Error(`refusing to delete unmarked link "${n}"`);
     // A switch bridge gives its adapter back (addresses and routes too) before it goes.
     for (const n of names) if (n.startsWith(SWITCH_PREFIX)) await releaseSwitch(n);
+    // An overlay bridge takes its VXLAN port and the rules that choose its routing table with it.
+    for (const n of names) if (n.startsWith(OVERLAY_PREFIX)) await releaseOverlayBridge(n);
     names = names.filter((n) => !n.startsWith(SWITCH_PREFIX));
     if (!names.length) return;
     faultStep(`kernel: delete ${names.join(' ')}`);
@@ -432,9 +440,27 @@ export class LinuxDataPlane implements DataPlane {
     return readAdapter(name);
   }
 
+  listRemoteEntries(devices: { bridge: string; vxlans: string[] }[]): Promise<RemoteEntry[]> {
+    return listRemoteEntries(devices);
+  }
+
+  pruneOverlayRules(keep: number[]): Promise<void> {
+    return pruneOverlayRules(keep);
+  }
+
+  applyRemoteEntries(remove: RemoteEntry[], write: RemoteEntry[]): Promise<void> {
+    return applyRemoteEntries(remove, write);
+  }
+
   async hostLinkNames(): Promise<string[]> {
     const { stdout } = await run(['ip', '-j', 'link', 'show']);
     return (JSON.parse(stdout || '[]') as IpLink[]).map((l) => l.ifname);
+  }
+
+  async addressLink(ip: string): Promise<{ name: string; mtu: number } | undefined> {
+    const { stdout } = await run(['ip', '-j', '-4', 'addr', 'show']);
+    const l = (JSON.parse(stdout || '[]') as IpLink[]).find((x) => (x.addr_info ?? []).some((a) => a.family === 'inet' && a.local === ip));
+    return l ? { name: l.ifname, mtu: l.mtu ?? 1500 } : undefined;
   }
 
   async localAddresses(): Promise<string[]> {

@@ -7,6 +7,7 @@ import { renderPolicies } from '../model/policies.js';
 import { aclDefault, effectiveAcls, renderAcl } from '../model/acl.js';
 import { endpointMtu } from '../plan/host-plan.js';
 import { hostAccessDoc, renderHostAccess } from '../model/host-access.js';
+import { subnetOf } from '../model/overlay.js';
 
 const V2 = { Major: 2, Minor: 0 };
 
@@ -39,7 +40,9 @@ export function renderNetwork(n: NetworkRecord, status?: ObjectStatus) {
     Ipams: [
       {
         Type: 'Static',
-        Subnets: [{ IpAddressPrefix: n.subnet, Routes: [{ NextHop: n.gateway, DestinationPrefix: '0.0.0.0/0' }] }],
+        Subnets: n.overlay
+          ? n.overlay.subnets.map((s) => ({ IpAddressPrefix: s.prefix, Policies: [{ Type: 'VSID', Settings: { IsolationId: s.vni } }], Routes: [{ NextHop: s.gateway, DestinationPrefix: '0.0.0.0/0' }] }))
+          : [{ IpAddressPrefix: n.subnet, Routes: [{ NextHop: n.gateway, DestinationPrefix: '0.0.0.0/0' }] }],
       },
     ],
     Flags: n.flags,
@@ -50,6 +53,7 @@ export function renderNetwork(n: NetworkRecord, status?: ObjectStatus) {
     Bridge: networkBridge(n),
     ...(n.uplink ? { Uplink: { Adapter: n.uplink.name, MacAddress: hcnMac(n.uplink.mac) } } : {}),
     ...(n.upstream ? { Upstream: { Bridge: n.upstream.bridge } } : {}),
+    ...(n.overlay ? { Overlay: { Vni: n.overlay.vni, ProviderAddress: n.overlay.providerAddress, VxlanPort: n.overlay.port, DrMacAddress: hcnMac(n.overlay.drMac) } } : {}),
     HostAccess: hostAccessDoc(n),
     Health: health(status),
   };
@@ -72,7 +76,8 @@ export function renderPortMappingPolicy(m: EndpointRecord['portMappings'][number
 export function renderEndpoint(e: EndpointRecord, state: HostState, status?: ObjectStatus) {
   const net = state.networks.get(e.networkId);
   const ns = e.namespaceId ? state.namespaces.get(e.namespaceId) : undefined;
-  const prefix = net ? Number(net.subnet.split('/')[1]) : 32;
+  const sub = net ? subnetOf(net, e.ip) : undefined;
+  const prefix = sub ? Number(sub.prefix.split('/')[1]) : 32;
   return {
     ID: e.id,
     Name: e.name,
@@ -83,7 +88,7 @@ export function renderEndpoint(e: EndpointRecord, state: HostState, status?: Obj
     Dns: dnsDoc(e.dns ?? net?.dns ?? { search: [], servers: [], options: [] }),
     Routes: net
       ? [
-          { NextHop: net.gateway, DestinationPrefix: '0.0.0.0/0' },
+          { NextHop: sub?.gateway ?? net.gateway, DestinationPrefix: '0.0.0.0/0' },
           ...e.policies.routes.map((r) => ({ ...(r.nextHop ? { NextHop: r.nextHop } : {}), DestinationPrefix: r.destination, ...(r.metric ? { Metric: r.metric } : {}) })),
         ]
       : [],
@@ -100,7 +105,7 @@ export function renderEndpoint(e: EndpointRecord, state: HostState, status?: Obj
       In: aclDefault(effectiveAcls(e.policies.acls, net?.acls)),
       Out: aclDefault(effectiveAcls(e.policies.acls, net?.acls)),
     },
-    ...(e.policies.encapOverhead !== undefined || net?.mtu ? { Mtu: endpointMtu(e, net) } : {}),
+    ...(e.policies.encapOverhead !== undefined || net?.mtu || (net?.overlay && !e.remote) ? { Mtu: endpointMtu(e, net) } : {}),
     Health: health(status),
   };
 }

@@ -17,9 +17,10 @@ import { NET_ADAPTER_NAME, outboundInterface, parseMacPool, parseNetworkPolicies
 import { UPLINK_TYPES, type NetworkRecord, type NetworkType, type UplinkRecord } from '../model/records.js';
 import type { HostState } from '../model/state.js';
 import { NAME_PATTERN } from '../model/names.js';
+import { overlayNetworkRecord } from './overlay-request.js';
 
 const KNOWN_NETWORK_TYPES = ['NAT', 'ICS', 'Transparent', 'L2Bridge', 'L2Tunnel', 'Overlay', 'Private', 'Internal'];
-export const SUPPORTED_NETWORK_TYPES: readonly NetworkType[] = ['NAT', ...UPLINK_TYPES];
+export const SUPPORTED_NETWORK_TYPES: readonly NetworkType[] = ['NAT', ...UPLINK_TYPES, 'Overlay'];
 const AUTO_SUBNET_POOL = parseCidr('172.16.0.0/12');
 
 export interface NetworkRequestContext {
@@ -38,6 +39,7 @@ export async function networkRecordOf(doc: HostComputeNetwork, ctx: NetworkReque
     throw new SyError('SY_NOT_SUPPORTED', `Network Type "${type}" is not supported yet; supported: ${SUPPORTED_NETWORK_TYPES.join(', ')}`);
   }
   const mode = type as NetworkType;
+  if (mode === 'Overlay') return overlayNetworkRecord(doc, name, ctx);
   const uplinkMode = mode !== 'NAT';
   const acls = parseNetworkAcls(doc.Policies ?? [], 'Policies');
   const { stored: policies, adapter, upstream } = parseNetworkPolicies(doc.Policies ?? [], mode);

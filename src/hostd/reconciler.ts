@@ -36,6 +36,8 @@ import {
   type VethSettings,
 } from '../plan/host-plan.js';
 import { asSyError, SyError } from '../errors.js';
+import { entriesChange, entryText, type RemoteEntry } from '../plan/remote-entries.js';
+import { OVERLAY_PREFIX, VXLAN_PREFIX } from '../model/names.js';
 import { faultStep } from '../faults.js';
 
 export interface ObjectStatus {
@@ -147,15 +149,23 @@ export class Reconciler {
     };
     const links = () => this.guard('links', fail, async () => {
       const kernel = new Map((await this.dp.listOwnedLinks()).map((l) => [l.name, l]));
-      const wanted = new Set([...plan.bridges.map((b) => b.name), ...plan.veths.map((v) => v.name)]);
+      const wanted = new Set([...plan.bridges.flatMap((b) => [b.name, ...(b.overlay?.vxlans.map((v) => v.name) ?? [])]), ...plan.veths.map((v) => v.name)]);
       const stale = [...kernel.keys()].filter((n) => !wanted.has(n));
       if (stale.length) await this.dp.deleteLinks(stale);
+      await this.dp.pruneOverlayRules(plan.bridges.flatMap((b) => (b.overlay ? [b.overlay.table] : [])));
       const broken = new Set<string>();
       for (const net of state.networks.values()) {
         const parts = planNetworkParts(net);
         if (!(await this.ensureBridge(parts, kernel.get(parts.bridge.name), fail))) broken.add(parts.bridge.name);
       }
       await forEachLimit(plan.veths, 4, (v) => this.ensureVeth(v, broken, nsFailed, fail, kernel.get(v.name) ?? null, checkPeers));
+      // Overlay remote endpoints: the entries on their networks' devices, compared with the kernel's.
+      const devices = plan.bridges.flatMap((b) => (b.overlay && !broken.has(b.name) ? [{ bridge: b.name, vxlans: b.overlay.vxlans.map((v) => v.name) }] : []));
+      if (devices.length) {
+        const ok = new Set(devices.flatMap((d) => [d.bridge, ...d.vxlans]));
+        const { remove, write } = entriesChange(await this.dp.listRemoteEntries(devices), plan.remotes.filter((e) => ok.has(e.dev)));
+        await this.applyRemotes(state, remove, write, fail);
+      }
     });
     await Promise.all([links(), ruleset()]);
 
@@ -319,6 +329,20 @@ export class Reconciler {
         // Endpoints whose veth is unchanged but that changed otherwise (a port mapping) are fine as they are.
         for (const e of eps) if (e.rec && !vethsToMake.some((v) => v.endpointId === e.id)) this.status.set(e.id, { state: 'ok' });
         await forEachLimit(vethsToMake, 4, (v) => this.ensureVeth(v, broken, nsFailed, fail, null, false));
+        // Overlay remote endpoints: only the entries of those that changed, and all of those on a
+        // bridge made again (a new bridge holds none); what a deleted bridge held went with it.
+        const goneBridges = stale.filter((n) => n.startsWith(OVERLAY_PREFIX));
+        const gone = { has: (dev: string) => stale.includes(dev) || goneBridges.some((n) => dev.startsWith(VXLAN_PREFIX + n.slice(OVERLAY_PREFIX.length))) };
+        const remove: RemoteEntry[] = [];
+        const write: RemoteEntry[] = [];
+        for (const e of eps) {
+          const was = e.old?.parts.remote ?? [];
+          const now = (newEp.get(e.id)?.remote ?? []).filter((x) => !broken.has(x.dev));
+          const c = entriesChange(was, now);
+          remove.push(...c.remove.filter((x) => !gone.has(x.dev)));
+          write.push(...(e.oldOk && !now.some((x) => gone.has(x.dev)) ? c.write : now));
+        }
+        if (remove.length || write.length) await this.applyRemotes(state, remove, write, fail);
         for (const { now, before } of vethsToUpdate) {
           try {
             await this.dp.updateVeth(now, before);
@@ -410,6 +434,22 @@ export class Reconciler {
       this.status.delete(id);
     } catch (err) {
       fail(id, err);
+    }
+  }
+
+  /**
+   * Applies remote entries; if the kernel refuses, the remote endpoints whose entries were to be
+   * written fail with its error (a request that made one is then rolled back).
+   */
+  private async applyRemotes(state: HostState, remove: RemoteEntry[], write: RemoteEntry[], fail: Fail): Promise<void> {
+    try {
+      await this.dp.applyRemoteEntries(remove, write);
+    } catch (err) {
+      const texts = new Set(write.map(entryText));
+      for (const ep of state.endpoints.values()) {
+        const net = ep.remote ? state.networks.get(ep.networkId) : undefined;
+        if (net?.overlay && planEndpointParts(ep, net, undefined).remote?.some((x) => texts.has(entryText(x)))) fail(ep.id, err);
+      }
     }
   }
 

@@ -37,6 +37,8 @@ import { checkName, networkRecordOf, SUPPORTED_NETWORK_TYPES, takenPrefixes } fr
 import type { ModeSupport } from '../dataplane/capabilities.js';
 import { parseDns } from '../model/dns.js';
 import { Store, type Kind } from './store.js';
+import { checkOverlayEndpoint } from './overlay-endpoint.js';
+import { subnetOf } from '../model/overlay.js';
 
 
 export interface HostServiceOptions {
@@ -247,7 +249,7 @@ export class HostService {
       if (ns) this.checkInterfaceFree(ns, ifName);
       const remote = checkRemote(doc, net);
       // On an uplink network the host's own addresses are on the subnet too.
-      const hostOwn = net.type === 'NAT' ? new Set<string>() : new Set(await this.dp.localAddresses());
+      const hostOwn = net.type === 'NAT' || net.overlay ? new Set<string>() : new Set(await this.dp.localAddresses());
       const ip = this.chooseAddress(net, doc.IpConfigurations, hostOwn);
       const mac = doc.MacAddress ? parseMac(doc.MacAddress) : net.macPool ? this.macFromPool(net) : endpointMac(ip);
       const parsed = parsePolicies(doc.Policies ?? []);
@@ -255,7 +257,8 @@ export class HostService {
       checkPublishable(net, parsed.portMappings);
       const routes = (doc.Routes ?? []).map((r, i) => routeOf(r as Record<string, unknown>, `Routes[${i}]`));
       const policies = modifyPolicies(emptyPolicies(), 'add', { ...parsed, routes: [...routes, ...parsed.routes] });
-      if (remote) checkRemotePolicies(policies);
+      if (remote && !net.overlay) checkRemotePolicies(policies);
+      checkOverlayEndpoint(net, { id, ip, mac, ...(remote ? { remote } : {}), policies }, this.state);
       await this.checkPolicies(policies, net, ip);
       const mappings = await this.resolveMappings(parsed.portMappings, undefined);
       const dns = parseDns(doc.Dns, 'endpoint Dns');
@@ -355,7 +358,10 @@ export class HostService {
       const access = touches('HostAccess') ? modifyHostAccess(net.hostAccess ?? [], kind, reqAccess) : (net.hostAccess ?? []);
       const { acls: _a, hostAccess: _h, ...rest } = net;
       const next: NetworkRecord = { ...rest, ...(acls.length ? { acls } : {}), ...(access.length ? { hostAccess: access } : {}) };
-      for (const ep of this.endpointsOf(this.state.index.endpointsByNetwork, net.id)) checkAclSize(ep.ip, effectiveAcls(ep.policies.acls, next.acls));
+      for (const ep of this.endpointsOf(this.state.index.endpointsByNetwork, net.id)) {
+        checkAclSize(ep.ip, effectiveAcls(ep.policies.acls, next.acls));
+        checkOverlayEndpoint(next, ep, this.state);
+      }
       await this.replace('networks', this.state.networks, net, next);
       this.log.info(`network ${net.name}: policies ${kind}: ${acls.length} NetworkACL rule(s), ${access.length} HostAccess policies now`);
       return this.networkDoc(next);
@@ -372,8 +378,10 @@ export class HostService {
       if (kind !== 'remove') checkPublishable(this.findNetwork(ep.networkId), parsed.portMappings);
       // Everything is checked before anything changes: one request is one transaction.
       const policies = modifyPolicies(ep.policies, kind, parsed);
-      if (ep.remote) checkRemotePolicies(policies);
-      await this.checkPolicies(policies, this.findNetwork(ep.networkId), ep.ip);
+      const net = this.findNetwork(ep.networkId);
+      if (ep.remote && !net.overlay) checkRemotePolicies(policies);
+      checkOverlayEndpoint(net, { ...ep, policies }, this.state);
+      await this.checkPolicies(policies, net, ep.ip);
       const requests = parsed.portMappings;
       let next = ep.portMappings;
       if (kind === 'add') {
@@ -638,7 +646,7 @@ export class HostService {
   /** Refuses policies that do not fit the endpoint at `ip` on `net` (nothing is changed yet). */
   private async checkPolicies(p: EndpointPolicies, net: NetworkRecord, ip: string): Promise<void> {
     const locals = p.outboundNat?.virtualIp ? await this.dp.localAddresses() : [];
-    checkPoliciesFit(p, parseCidr(net.subnet), () => locals);
+    checkPoliciesFit(p, parseCidr(subnetOf(net, ip)?.prefix ?? net.subnet), () => locals);
     checkAclSize(ip, effectiveAcls(p.acls, net.acls));
   }
 
@@ -665,8 +673,10 @@ export class HostService {
     const used = this.state.index.addresses.get(net.id) ?? new Map<string, string>();
     const asked = configs?.find((c) => c.IpAddress)?.IpAddress;
     if (asked) {
-      checkHostAddress(asked, cidr, 'IpAddress');
-      if (asked === net.gateway) throw new SyError('SY_ADDRESS_IN_USE', `${asked} is the gateway of network "${net.name}"`);
+      // An overlay network's endpoint may be on any of its subnets.
+      const sub = subnetOf(net, asked);
+      checkHostAddress(asked, sub ? parseCidr(sub.prefix) : cidr, 'IpAddress');
+      if (asked === (sub?.gateway ?? net.gateway)) throw new SyError('SY_ADDRESS_IN_USE', `${asked} is the gateway of network "${net.name}"`);
       if (used.has(asked)) throw new SyError('SY_ADDRESS_IN_USE', `${asked} is already used by another endpoint on "${net.name}"`);
       if (hostOwn.has(asked)) throw new SyError('SY_ADDRESS_IN_USE', `${asked} is an address of this host`);
       return asked;
@@ -762,7 +772,8 @@ function checkPublishable(net: NetworkRecord, mappings: PortRequest[]): void {
 
 /**
  * HCN Flags of an endpoint request: RemoteEndpoint (1) is an endpoint of another host whose policy
- * this host enforces, here the tunnelled endpoints an L2Tunnel upstream holds (Overlay's come later).
+ * this host enforces (the tunnelled endpoints an L2Tunnel upstream holds), or that this host reaches
+ * through VXLAN (an Overlay network's endpoints on other hosts).
  */
 function checkRemote(doc: HostComputeEndpoint, net: NetworkRecord): true | undefined {
   if (doc.Flags && doc.Flags !== 1) throw new SyError('SY_NOT_SUPPORTED', `Endpoint Flags ${doc.Flags} are not supported; RemoteEndpoint (1) is`);
@@ -770,7 +781,9 @@ function checkRemote(doc: HostComputeEndpoint, net: NetworkRecord): true | undef
     if (net.upstream) throw new SyError('SY_NOT_SUPPORTED', `Network "${net.name}" is the upstream of endpoints on other hosts: its endpoints are remote ones (Flags 1, RemoteEndpoint)`);
     return undefined;
   }
-  if (!net.upstream) throw new SyError('SY_NOT_SUPPORTED', `A remote endpoint (Flags 1) belongs on the upstream of an L2Tunnel network (its UpstreamSwitch policy); "${net.name}" is not one (Overlay's remote endpoints come later)`);
+  if (!net.upstream && !net.overlay) {
+    throw new SyError('SY_NOT_SUPPORTED', `A remote endpoint (Flags 1) belongs on an Overlay network or the upstream of an L2Tunnel network (its UpstreamSwitch policy); "${net.name}" is ${net.type}`);
+  }
   if (doc.HostComputeNamespace) throw new SyError('SY_BAD_REQUEST', 'A remote endpoint lives on another host: it takes no HostComputeNamespace');
   if (!doc.IpConfigurations?.some((c) => c.IpAddress)) throw new SyError('SY_BAD_REQUEST', 'A remote endpoint needs its IpConfigurations[0].IpAddress (the address it has on its own host)');
   return true;

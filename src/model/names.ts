@@ -15,6 +15,9 @@ export const ANY_BRIDGE = `${BRIDGE_PREFIX}*`;
  */
 export const SWITCH_PREFIX = 'sy-sw-';
 export const VETH_PREFIX = 'sy-ep-';
+/** An overlay network's bridge (its distributed gateway) and its VXLAN device, a port of that bridge. */
+export const OVERLAY_PREFIX = 'sy-ov-';
+export const VXLAN_PREFIX = 'sy-vx-';
 /** a veth taken out of service, waiting for its deletion (see LinuxDataPlane.retireLinks) */
 export const RETIRED_PREFIX = 'sy-gc-';
 export const NFT_TABLE = 'switchyard';
@@ -36,9 +39,17 @@ export function switchName(networkId: string): string {
   return SWITCH_PREFIX + shortId(networkId);
 }
 
-/** The bridge of a network: its own NAT bridge, or the switch its uplink is a port of. */
+export function overlayBridgeName(networkId: string): string {
+  return OVERLAY_PREFIX + shortId(networkId);
+}
+
+export function vxlanName(networkId: string): string {
+  return VXLAN_PREFIX + shortId(networkId);
+}
+
+/** The bridge of a network: its own NAT or overlay bridge, or the switch its uplink is a port of. */
 export function networkBridge(net: { id: string; type: string }): string {
-  return net.type === 'NAT' ? bridgeName(net.id) : switchName(net.id);
+  return net.type === 'NAT' ? bridgeName(net.id) : net.type === 'Overlay' ? overlayBridgeName(net.id) : switchName(net.id);
 }
 
 export function vethName(endpointId: string): string {
@@ -46,7 +57,7 @@ export function vethName(endpointId: string): string {
 }
 
 export function isOwnedLink(name: string): boolean {
-  return name.startsWith(BRIDGE_PREFIX) || name.startsWith(SWITCH_PREFIX) || name.startsWith(VETH_PREFIX) || name.startsWith(RETIRED_PREFIX);
+  return [BRIDGE_PREFIX, SWITCH_PREFIX, VETH_PREFIX, RETIRED_PREFIX, OVERLAY_PREFIX, VXLAN_PREFIX].some((p) => name.startsWith(p));
 }
 
 /** A MAC for a bridge, stable for the network (locally administered, unicast). */

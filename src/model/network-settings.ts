@@ -7,6 +7,7 @@
 import { SyError } from '../errors.js';
 import { LINK_PREFIX } from './names.js';
 import type { NetworkRecord } from './records.js';
+import { OVERLAY_NETWORK_POLICIES } from './overlay.js';
 
 /** A MAC range of a pool, both ends included, as lower-case colon-separated MACs. */
 export interface MacRange {
@@ -57,7 +58,9 @@ export function parseNetworkPolicies(
       continue;
     }
     if (!isPolicyType(p, NET_ADAPTER_NAME)) {
-      const known = [NET_ADAPTER_NAME, 'NetworkACL', ...(mode === 'NAT' ? ['HostAccess'] : []), ...(mode === 'L2Tunnel' ? [UPSTREAM_SWITCH] : [])];
+      const known = mode === 'Overlay'
+        ? ['NetworkACL', ...OVERLAY_NETWORK_POLICIES]
+        : [NET_ADAPTER_NAME, 'NetworkACL', ...(mode === 'NAT' ? ['HostAccess'] : []), ...(mode === 'L2Tunnel' ? [UPSTREAM_SWITCH] : [])];
       throw new SyError('SY_NOT_SUPPORTED', `Network policy "${p.Type}" is not supported on ${mode} networks; supported: ${known.join(', ')}`);
     }
     if (adapter !== undefined) throw new SyError('SY_BAD_REQUEST', `Policies[${i}]: a network has one ${NET_ADAPTER_NAME}`);

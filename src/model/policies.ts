@@ -41,6 +41,8 @@ export interface EndpointPolicies {
   outboundNat?: OutboundNatPolicy;
   routes: RoutePolicy[];
   encapOverhead?: number;
+  /** Overlay: the provider address of the host the endpoint lives on (a remote endpoint's host) */
+  providerAddress?: string;
 }
 
 /** A request's policies, parsed, before host ports are chosen. */
@@ -51,14 +53,15 @@ export interface ParsedPolicies {
   outboundNat: OutboundNatPolicy[];
   routes: RoutePolicy[];
   encapOverhead: number[];
+  providerAddress: string[];
   /** the policy Types present in the request (Update replaces these) */
   types: Set<PolicyType>;
 }
 
-export const POLICY_TYPES = ['PortMapping', 'ACL', 'QOS', 'OutBoundNAT', 'SDNRoute', 'EncapOverhead'] as const;
+export const POLICY_TYPES = ['PortMapping', 'ACL', 'QOS', 'OutBoundNAT', 'SDNRoute', 'EncapOverhead', 'ProviderAddress'] as const;
 export type PolicyType = (typeof POLICY_TYPES)[number];
 /** HCN endpoint policy Types that exist but have no meaning on Linux NAT endpoints yet. */
-const LATER = ['L4Proxy', 'L4WFPPROXY', 'ProviderAddress', 'PortName', 'NetworkACL', 'TierAcl', 'IOV'];
+const LATER = ['L4Proxy', 'L4WFPPROXY', 'PortName', 'NetworkACL', 'TierAcl', 'IOV'];
 
 /** The most a QOS cap may be (100 Gbit/s) and the least (8 kbit/s), in bytes per second. */
 const MAX_RATE = 12_500_000_000;
@@ -70,7 +73,7 @@ export function emptyPolicies(): EndpointPolicies {
 
 /** Parses HCN endpoint policies ({Type, Settings}); `base` names the list in errors. */
 export function parsePolicies(policies: { Type: string; Settings?: unknown }[], base = 'Policies'): ParsedPolicies {
-  const out: ParsedPolicies = { portMappings: [], acls: [], qos: [], outboundNat: [], routes: [], encapOverhead: [], types: new Set() };
+  const out: ParsedPolicies = { portMappings: [], acls: [], qos: [], outboundNat: [], routes: [], encapOverhead: [], providerAddress: [], types: new Set() };
   policies.forEach((p, i) => {
     const where = `${base}[${i}]`;
     const type = POLICY_TYPES.find((t) => t.toLowerCase() === p.Type.toLowerCase());
@@ -87,14 +90,15 @@ export function parsePolicies(policies: { Type: string; Settings?: unknown }[], 
     else if (type === 'QOS') out.qos.push(parseQos(s, where));
     else if (type === 'OutBoundNAT') out.outboundNat.push(parseOutboundNat(s, where));
     else if (type === 'SDNRoute') out.routes.push(parseRoute(s, where));
-    else out.encapOverhead.push(parseOverhead(s, where));
+    else if (type === 'EncapOverhead') out.encapOverhead.push(parseOverhead(s, where));
+    else out.providerAddress.push(parseProviderAddress(s, where));
   });
   const ids = new Set<string>();
   for (const a of out.acls) {
     if (ids.has(a.id)) throw new SyError('SY_INVALID_POLICY', `${base}: ACL Id "${a.id}" appears twice (or two rules are identical)`);
     ids.add(a.id);
   }
-  for (const [what, list] of [['QOS', out.qos], ['OutBoundNAT', out.outboundNat], ['EncapOverhead', out.encapOverhead]] as const) {
+  for (const [what, list] of [['QOS', out.qos], ['OutBoundNAT', out.outboundNat], ['EncapOverhead', out.encapOverhead], ['ProviderAddress', out.providerAddress]] as const) {
     if (list.length > 1) throw new SyError('SY_INVALID_POLICY', `${base}: only one ${what} policy per endpoint`);
   }
   return out;
@@ -209,6 +213,13 @@ export function routeOf(s: Record<string, unknown>, where: string): RoutePolicy 
   return { destination, ...(nh ? { nextHop: nh as string } : {}), ...(metric ? { metric: metric as number } : {}) };
 }
 
+function parseProviderAddress(s: Record<string, unknown>, where: string): string {
+  onlyKeys(s, ['ProviderAddress'], where, 'ProviderAddress');
+  const pa = s.ProviderAddress;
+  if (typeof pa !== 'string' || !isIPv4(pa)) throw new SyError('SY_INVALID_POLICY', `${where}.Settings.ProviderAddress ${JSON.stringify(pa)} is not an IPv4 address`);
+  return pa;
+}
+
 function parseOverhead(s: Record<string, unknown>, where: string): number {
   onlyKeys(s, ['Overhead'], where, 'EncapOverhead');
   const o = s.Overhead;
@@ -252,6 +263,7 @@ export function modifyPolicies(cur: EndpointPolicies, kind: 'add' | 'remove' | '
     if (has('QOS')) next.qos = req.qos[0];
     if (has('OutBoundNAT')) next.outboundNat = req.outboundNat[0];
     if (has('EncapOverhead')) next.encapOverhead = req.encapOverhead[0];
+    if (has('ProviderAddress')) next.providerAddress = req.providerAddress[0];
     return next;
   }
   if (kind === 'add') {
@@ -263,7 +275,7 @@ export function modifyPolicies(cur: EndpointPolicies, kind: 'add' | 'remove' | '
       if (next.routes.some((x) => x.destination === r.destination)) throw new SyError('SY_INVALID_POLICY', `The endpoint already has a route to ${r.destination}`);
       next.routes.push(r);
     }
-    const single = <K extends 'qos' | 'outboundNat' | 'encapOverhead'>(key: K, list: NonNullable<EndpointPolicies[K]>[], what: string) => {
+    const single = <K extends 'qos' | 'outboundNat' | 'encapOverhead' | 'providerAddress'>(key: K, list: NonNullable<EndpointPolicies[K]>[], what: string) => {
       if (!list.length) return;
       if (next[key] !== undefined) throw new SyError('SY_INVALID_POLICY', `The endpoint already has a ${what} policy; use Update`);
       next[key] = list[0];
@@ -271,6 +283,7 @@ export function modifyPolicies(cur: EndpointPolicies, kind: 'add' | 'remove' | '
     single('qos', req.qos, 'QOS');
     single('outboundNat', req.outboundNat, 'OutBoundNAT');
     single('encapOverhead', req.encapOverhead, 'EncapOverhead');
+    single('providerAddress', req.providerAddress, 'ProviderAddress');
     return next;
   }
   for (const a of req.acls) {
@@ -284,6 +297,7 @@ export function modifyPolicies(cur: EndpointPolicies, kind: 'add' | 'remove' | '
   if (has('QOS')) delete next.qos;
   if (has('OutBoundNAT')) delete next.outboundNat;
   if (has('EncapOverhead')) delete next.encapOverhead;
+  if (has('ProviderAddress')) delete next.providerAddress;
   return next;
 }
 
@@ -310,5 +324,6 @@ export function renderPolicies(p: EndpointPolicies): { Type: string; Settings: R
     out.push({ Type: 'SDNRoute', Settings: { DestinationPrefix: r.destination, ...(r.nextHop ? { NextHop: r.nextHop } : {}), ...(r.metric ? { Metric: r.metric } : {}), NeedEncap: false } });
   }
   if (p.encapOverhead !== undefined) out.push({ Type: 'EncapOverhead', Settings: { Overhead: p.encapOverhead } });
+  if (p.providerAddress) out.push({ Type: 'ProviderAddress', Settings: { ProviderAddress: p.providerAddress } });
   return out;
 }

@@ -10,9 +10,10 @@
  * The uplink modes bind the network to a host adapter (NetAdapterName), its endpoints on the physical
  * network: Transparent (each endpoint's own MAC on the wire), L2Bridge (the adapter's MAC for every
  * endpoint, rewritten on the way out and back), L2Tunnel (as L2Bridge, and no local switching: every
- * frame goes to the upstream switch, which enforces policy and sends it back).
+ * frame goes to the upstream switch, which enforces policy and sends it back). Overlay: a virtual
+ * network carried between hosts over VXLAN (model/overlay.ts).
  */
-export type NetworkType = 'NAT' | 'Transparent' | 'L2Bridge' | 'L2Tunnel';
+export type NetworkType = 'NAT' | 'Transparent' | 'L2Bridge' | 'L2Tunnel' | 'Overlay';
 export const UPLINK_TYPES: readonly NetworkType[] = ['Transparent', 'L2Bridge', 'L2Tunnel'];
 
 /** The host adapter an uplink-mode network is bound to, as it was when the network was made. */
@@ -42,6 +43,8 @@ export interface NetworkRecord {
    * to their traffic as it passes the bridge.
    */
   upstream?: { bridge: string };
+  /** Overlay only: its VXLAN settings and every subnet of the virtual network (model/overlay.ts) */
+  overlay?: OverlayRecord;
   /** IPv4 prefix, canonical, e.g. 172.18.0.0/24 */
   subnet: string;
   gateway: string;
@@ -69,6 +72,7 @@ import type { AclRule } from './acl.js';
 import type { EndpointPolicies } from './policies.js';
 import type { MacRange } from './network-settings.js';
 import type { HostAccessRule } from './host-access.js';
+import type { OverlayRecord } from './overlay.js';
 
 export type Protocol = 6 | 17 | 132;
 

@@ -12,6 +12,7 @@ import type { EndpointRecord, NetworkRecord, PortMapping } from './records.js';
 import { PROTOCOL_NAMES } from './ports.js';
 import { portKey, type HostState } from './state.js';
 import { hostAccessAllows } from './host-access.js';
+import { traceOverlayOut } from './trace-overlay.js';
 
 export interface TracePacket {
   direction: 'In' | 'Out';
@@ -156,6 +157,15 @@ export function trace(state: HostState, ep: EndpointRecord, p: TracePacket, host
     return done('Block', own);
   }
   const dst = p.remoteAddress;
+  if (net.overlay) {
+    const step = traceOverlayOut(state, ep, net, dst, p.protocol, hostAddresses);
+    path.push(...step.path);
+    nat.push(...step.nat);
+    if (step.verdict === 'Block') return done('Block', step.decidedBy!);
+    if (!step.peer) return done('Allow', own);
+    const d = layer(step.peer, 'In', ep.ip, p.remotePort, p.localPort);
+    return done(d.allowed ? 'Allow' : 'Block', d.layer === 'NoPolicy' ? own : d);
+  }
   const isHost = hostAddresses.includes(dst) || [...state.networks.values()].some((n) => n.gateway === dst);
   if (isHost && p.remotePort !== undefined) {
     // A mapping bound to this address wins over one on every address (pm_addr before pm_any).

@@ -23,6 +23,9 @@ import { effectiveAcls, type AclRule } from '../model/acl.js';
 import { aclElements, defaultElement } from './acl-maps.js';
 import { SyError } from '../errors.js';
 import { modePlanner } from './modes/mode.js';
+import type { OverlayBridgePlan } from './modes/overlay.js';
+import { remoteEntries, type RemoteEntry } from './remote-entries.js';
+import { subnetOf, VXLAN_OVERHEAD } from '../model/overlay.js';
 
 export interface BridgePlan {
   name: string;
@@ -35,6 +38,8 @@ export interface BridgePlan {
   /** an upstream's bridge: not hostd's, only checked to be there (never made, changed or removed) */
   foreign?: true;
   mtu?: number;
+  /** overlay networks: the VXLAN device, the gateways and the network's routing table */
+  overlay?: OverlayBridgePlan;
 }
 
 /** How a veth is a port of its bridge: NAT's hairpin (port mappings to oneself), a plain port, or isolated (L2Tunnel). */
@@ -54,6 +59,8 @@ export interface VethPlan {
   address: string;
   /** the default route's next hop (none on an internal network) */
   gateway?: string;
+  /** the gateway's MAC, written as a permanent neighbour inside (an overlay's DR MAC), when known */
+  gatewayMac?: string;
   /** what can change while the veth lives (a policy change applies it in place) */
   settings: VethSettings;
 }
@@ -100,6 +107,8 @@ export interface HostPlan {
   nftNetdev: NftTable;
   /** accept Switchyard's bridges in iptables' FORWARD (needed where Docker set its policy to DROP) */
   iptablesForwardAccept: boolean;
+  /** overlay remote endpoints: their FDB and neighbour entries */
+  remotes: RemoteEntry[];
 }
 
 const PROTO_NAMES: Record<number, string> = { 6: 'tcp', 17: 'udp', 132: 'sctp' };
@@ -122,6 +131,8 @@ export interface EndpointParts {
   elements: Map<string, NftElement[]>;
   /** elements of the bridge table's sets: the sources and MAC its veth may send from */
   bridgeElements: Map<string, NftElement[]>;
+  /** an overlay remote endpoint: the FDB and neighbour entries that send its traffic to its host */
+  remote?: RemoteEntry[];
 }
 
 /**
@@ -151,6 +162,7 @@ export function planHost(state: HostState): HostPlan {
     nftBridge: assembleBridgeTable(netParts, epParts),
     nftNetdev: assembleNetdevTable(netParts),
     iptablesForwardAccept: networks.length > 0,
+    remotes: epParts.flatMap((e) => e.remote ?? []),
   };
 }
 
@@ -193,6 +205,8 @@ export function routedVia(ep: EndpointRecord, state: HostState): string[] {
  * routed through it (routedVia).
  */
 export function planEndpointParts(ep: EndpointRecord, net: NetworkRecord | undefined, ns: NamespaceRecord | undefined, via: string[] = []): EndpointParts {
+  // An overlay remote endpoint is reached through the VXLAN device: it has entries, no rules here.
+  if (ep.remote && net?.overlay) return { elements: new Map(), bridgeElements: new Map(), remote: remoteEntries(ep, net) };
   const { any, addr } = portMappingElements(ep);
   const elements = new Map<string, NftElement[]>();
   if (any.length) elements.set('pm_any', any);
@@ -204,9 +218,11 @@ export function planEndpointParts(ep: EndpointRecord, net: NetworkRecord | undef
     const pair = (cidr: string) => ({ key: [ep.ip, cidr.replace(/\/32$/, '')], comment: `ep ${ep.id}` });
     // A NAT network's subnet is masqueraded as a whole; an uplink network's endpoint is translated
     // because it asks (OutBoundNAT), and never towards its own subnet: its neighbours on the wire.
+    // An overlay endpoint's own virtual network (every subnet) is reached through it, never translated.
     const uplinkNat = net && net.type !== 'NAT';
     if (uplinkNat) elements.set('onat_eps', [{ key: [ep.ip], comment: `ep ${ep.id}` }]);
-    const exceptions = uplinkNat && net ? [net.subnet, ...nat.exceptions.filter((c) => c !== net.subnet)] : nat.exceptions;
+    const own = net?.overlay ? net.overlay.subnets.map((x) => x.prefix) : net ? [net.subnet] : [];
+    const exceptions = uplinkNat && net ? [...own, ...nat.exceptions.filter((c) => !own.includes(c))] : nat.exceptions;
     if (exceptions.length) elements.set('nat_except', exceptions.map(pair));
     if (nat.destinations.length) {
       elements.set('nat_dest', nat.destinations.map(pair));
@@ -261,9 +277,12 @@ export function hasAcls(p: EndpointParts): boolean {
   return p.elements.has('acl_eps');
 }
 
-/** The MTU of an endpoint's interface: its network's (or Linux's 1500) less any EncapOverhead. */
+/**
+ * The MTU of an endpoint's interface: its network's (or Linux's 1500) less any EncapOverhead; on an
+ * overlay network the underlay's less the VXLAN overhead unless EncapOverhead says otherwise.
+ */
 export function endpointMtu(ep: EndpointRecord, net: NetworkRecord | undefined): number | undefined {
-  const overhead = ep.policies.encapOverhead;
+  const overhead = ep.policies.encapOverhead ?? (net?.overlay ? VXLAN_OVERHEAD : undefined);
   if (overhead === undefined && !net?.mtu) return undefined;
   return (net?.mtu ?? 1500) - (overhead ?? 0);
 }
@@ -278,7 +297,8 @@ function prefixLen(subnet: string): string {
 
 function planVeth(ep: EndpointRecord, net: NetworkRecord, ns: NamespaceRecord): VethPlan {
   const mode = modePlanner(net.type);
-  const gateway = mode.gateway(net);
+  const gateway = mode.gateway(net, ep.ip);
+  const subnet = subnetOf(net, ep.ip)?.prefix ?? net.subnet;
   const mtu = endpointMtu(ep, net);
   const qos = ep.policies.qos;
   return {
@@ -289,8 +309,9 @@ function planVeth(ep: EndpointRecord, net: NetworkRecord, ns: NamespaceRecord): 
     netnsPath: ns.path,
     ifName: ep.ifName,
     mac: ep.mac,
-    address: `${ep.ip}/${prefixLen(net.subnet)}`,
+    address: `${ep.ip}/${prefixLen(subnet)}`,
     ...(gateway ? { gateway } : {}),
+    ...(gateway && net.overlay ? { gatewayMac: net.overlay.drMac } : {}),
     settings: {
       ...(mtu ? { mtu } : {}),
       routes: ep.policies.routes.map((r) => ({ dst: r.destination, ...(r.nextHop ? { via: r.nextHop } : {}), ...(r.metric ? { metric: r.metric } : {}) })),

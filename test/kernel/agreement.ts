@@ -17,13 +17,15 @@ interface NetDoc {
   ID: string;
   Name: string;
   Bridge: string;
-  Ipams: { Subnets: { IpAddressPrefix: string; Routes: { NextHop: string }[] }[] }[];
+  Ipams: { Subnets: { IpAddressPrefix: string; Routes: { NextHop: string }[]; Policies?: Policy[] }[] }[];
   Dns: { ServerList?: string[]; Search?: string[]; Domain?: string };
   Type: string;
   Policies?: Policy[];
   Internal?: boolean;
   /** the uplink modes' host adapter */
   Uplink?: { Adapter: string; MacAddress: string };
+  /** an overlay network's VXLAN settings */
+  Overlay?: { Vni: number; ProviderAddress: string; VxlanPort: number; DrMacAddress: string };
 }
 interface Policy {
   Type: string;
@@ -43,6 +45,7 @@ interface EpDoc {
   Routes: { NextHop?: string; DestinationPrefix: string; Metric?: number }[];
   Dns: { ServerList?: string[]; Search?: string[]; Domain?: string };
   Mtu?: number;
+  Flags: number;
 }
 interface NsDoc {
   ID: string;
@@ -62,7 +65,7 @@ interface IpLink {
   flags?: string[];
   address?: string;
   mtu?: number;
-  linkinfo?: { info_kind?: string; info_slave_data?: { isolated?: boolean } };
+  linkinfo?: { info_kind?: string; info_slave_data?: { isolated?: boolean; neigh_suppress?: boolean; learning?: boolean; flood?: boolean }; info_data?: { id?: number; local?: string; port?: number } };
   addr_info?: { family: string; local: string; prefixlen: number; scope?: string }[];
 }
 
@@ -109,7 +112,7 @@ export async function disagreements(l: Listing, o: { hostNs: string; stateDir: s
 
   // ---- links in hostd's namespace ----
   const hostLinks = new Map(((await ipJson(['-d', 'addr', 'show'], `/run/netns/${o.hostNs}`)) as IpLink[]).filter((x) => x.ifname.startsWith('sy-')).map((x) => [x.ifname, x]));
-  const wantLinks = new Set([...l.networks.map((n) => n.Bridge), ...attached.map((e) => e.HostIfName)]);
+  const wantLinks = new Set([...l.networks.flatMap((n) => [n.Bridge, ...(n.Overlay ? vxlansOf(n).map((v) => v.name) : [])]), ...attached.map((e) => e.HostIfName)]);
   compareSets('host links', wantLinks, new Set(hostLinks.keys()), out);
   // An uplink network's switch has the adapter's MAC and the adapter as its port, which holds no
   // address of its own (the host's moved onto the switch); no other link is a port of a switch.
@@ -126,6 +129,11 @@ export async function disagreements(l: Listing, o: { hostNs: string; stateDir: s
     same(`adapter ${k.ifname} addresses (they live on ${n.Bridge})`, [], movable(k), out);
   }
   for (const [a, n] of adapters) if (!allLinks.some((x) => x.ifname === a)) out.push(`adapter ${a} of network ${n.Name} does not exist`);
+  // Rules at Switchyard's preference name only the tables of listed overlay networks.
+  const tables = new Set(l.networks.filter((n) => n.Overlay).map((n) => 0x53000000 + n.Overlay!.Vni));
+  for (const r of (await ipJson(['rule', 'show', 'pref', '5359'], `/run/netns/${o.hostNs}`)) as { table: string; iif?: string; fwmark?: string }[]) {
+    if (!tables.has(Number(r.table))) out.push(`extra rule ${r.iif ? `iif ${r.iif}` : `fwmark ${r.fwmark}`} lookup ${r.table}`);
+  }
   for (const n of l.networks) {
     const k = hostLinks.get(n.Bridge);
     if (!k) continue;
@@ -133,6 +141,10 @@ export async function disagreements(l: Listing, o: { hostNs: string; stateDir: s
       if (k.linkinfo?.info_kind !== 'bridge') out.push(`link ${n.Bridge}: kind ${k.linkinfo?.info_kind}, want bridge`);
       if (!k.flags?.includes('UP')) out.push(`link ${n.Bridge}: down`);
       if (k.address !== macOf(n.Uplink.MacAddress)) out.push(`link ${n.Bridge}: MAC ${k.address}, want the adapter's ${macOf(n.Uplink.MacAddress)}`);
+      continue;
+    }
+    if (n.Overlay) {
+      out.push(...(await overlayDisagreements(n, l, k, hostLinks, o.hostNs)));
       continue;
     }
     const want = `${gatewayOf(n)}/${subnetOf(n).IpAddressPrefix.split('/')[1]}`;
@@ -182,13 +194,13 @@ export async function disagreements(l: Listing, o: { hostNs: string; stateDir: s
         same(`${e.InterfaceName} in ${n.Path} addresses`, [`${ip.IpAddress}/${ip.PrefixLength}`], v4(k), out);
       }
       const net = nets.get(e.HostComputeNetwork);
-      if (net) wantRoutes.add(`${subnetOf(net).IpAddressPrefix} dev ${e.InterfaceName} kernel`);
+      if (net) wantRoutes.add(`${prefixOf(ip.IpAddress, ip.PrefixLength)} dev ${e.InterfaceName} kernel`);
       for (const r of e.Routes.slice(1)) wantRoutes.add(`${r.DestinationPrefix}${r.NextHop ? ` via ${r.NextHop}` : ''} dev ${e.InterfaceName}${r.Metric ? ` metric ${r.Metric}` : ''}`);
       await checkQdisc(`${e.InterfaceName} in ${n.Path}`, e.InterfaceName, n.Path, qos(e, 'MaximumOutgoingBandwidthInBytes'), out);
     }
     // One default route, through the gateway of one of the namespace's endpoints (the first keeps it).
     const defaults = routes.filter((r) => r.dst === 'default');
-    const gateways = eps.map((e) => `${gatewayOf(nets.get(e.HostComputeNetwork)!)} dev ${e.InterfaceName}`);
+    const gateways = eps.map((e) => `${e.Routes[0]?.NextHop ?? gatewayOf(nets.get(e.HostComputeNetwork)!)} dev ${e.InterfaceName}`);
     if (eps.length && (defaults.length !== 1 || !gateways.includes(`${defaults[0]!.gateway} dev ${defaults[0]!.dev}`))) {
       out.push(`default route in ${n.Path}: ${JSON.stringify(defaults)}, want one of ${gateways.join(', ')}`);
     }
@@ -250,7 +262,15 @@ export async function disagreements(l: Listing, o: { hostNs: string; stateDir: s
     want.get(set)!.set(key, value);
   };
   const chains = new Map<string, number | undefined>(BASE_CHAINS.map((c) => [c, undefined]));
-  for (const n of l.networks.filter((x) => !x.Uplink)) {
+  for (const n of l.networks.filter((x) => x.Overlay)) {
+    const c = short(n.ID);
+    put('fwd_into_net', n.Bridge, `jump net-${c}-in`);
+    put('fwd_from_net', n.Bridge, `jump net-${c}-out`);
+    for (const [chain, rules] of [['in', 3], ['out', 6]] as const) chains.set(`net-${c}-${chain}`, rules);
+    chains.set(`ov-${c}-mark`, 3);
+    chains.set(`ov-${c}-host`, 4);
+  }
+  for (const n of l.networks.filter((x) => !x.Uplink && !x.Overlay)) {
     put('nat_subnets', subnetOf(n).IpAddressPrefix);
     put('fwd_into_net', n.Bridge, `jump net-${short(n.ID)}-in`);
     put('post_into_net', n.Bridge, `jump net-${short(n.ID)}-post`);
@@ -312,6 +332,64 @@ export async function disagreements(l: Listing, o: { hostNs: string; stateDir: s
   }
   compareTable('bridge', wantB, wantBChains, bridgeT, out);
   return out;
+}
+
+/**
+ * An overlay network's bridge (the DR MAC, every subnet's gateway), its VXLAN port (VNI, PA, port,
+ * learning and flooding off, neigh_suppress on), the routes of its table and the two rules that
+ * choose it, and exactly its remote endpoints' FDB and neighbour entries.
+ */
+async function overlayDisagreements(n: NetDoc, l: Listing, br: IpLink, links: Map<string, IpLink>, hostNs: string): Promise<string[]> {
+  const out: string[] = [];
+  const o = n.Overlay!;
+  const netns = `/run/netns/${hostNs}`;
+  const vxlans = vxlansOf(n);
+  if (br.linkinfo?.info_kind !== 'bridge' || !br.flags?.includes('UP')) out.push(`link ${n.Bridge}: not an up bridge`);
+  if (br.address !== macOf(o.DrMacAddress)) out.push(`link ${n.Bridge}: MAC ${br.address}, want the DR MAC ${macOf(o.DrMacAddress)}`);
+  const subnets = n.Ipams.flatMap((i) => i.Subnets);
+  same(`link ${n.Bridge} addresses`, subnets.map((s) => `${s.Routes[0]!.NextHop}/${s.IpAddressPrefix.split('/')[1]}`), v4(br), out);
+  for (const { name, vni } of vxlans) {
+    const vx = links.get(name);
+    if (!vx) continue;
+    const d = vx.linkinfo?.info_data;
+    const p = vx.linkinfo?.info_slave_data;
+    if (vx.linkinfo?.info_kind !== 'vxlan' || d?.id !== vni || d.local !== o.ProviderAddress || d.port !== o.VxlanPort) out.push(`link ${vx.ifname}: ${JSON.stringify(d)}, want VNI ${vni} local ${o.ProviderAddress} port ${o.VxlanPort}`);
+    if (vx.master !== n.Bridge || !vx.flags?.includes('UP')) out.push(`link ${vx.ifname}: master ${vx.master}, up ${vx.flags?.includes('UP')}`);
+    if (!p?.neigh_suppress || p.learning || p.flood) out.push(`link ${vx.ifname}: port flags ${JSON.stringify(p)}, want neigh_suppress, no learning, no flood`);
+  }
+  const table = 0x53000000 + o.Vni;
+  const routes = (await ipJson(['route', 'show', 'table', String(table)], netns)) as { dst: string; dev: string }[];
+  same(`routes of table ${table}`, subnets.map((s) => `${s.IpAddressPrefix} dev ${n.Bridge}`), routes.map((r) => `${r.dst} dev ${r.dev}`), out);
+  const rules = (await ipJson(['rule', 'show', 'pref', '5359'], netns)) as { iif?: string; fwmark?: string; table: string }[];
+  for (const want of [`iif ${n.Bridge}`, `fwmark 0x${table.toString(16)}`]) {
+    if (!rules.some((r) => (r.iif ? `iif ${r.iif}` : `fwmark ${r.fwmark}`) === want && Number(r.table) === table)) out.push(`rule ${want} lookup ${table}: missing`);
+  }
+  const remotes = l.endpoints.filter((e) => e.HostComputeNetwork === n.ID && e.Flags === 1);
+  const pa = (e: EpDoc) => String(e.Policies.find((p) => p.Type === 'ProviderAddress')?.Settings.ProviderAddress);
+  // each remote endpoint's entries on the VXLAN device of its subnet's VSID
+  const vsidOf = (ip: string) => subnets.find((s) => prefixOf(ip, Number(s.IpAddressPrefix.split('/')[1])) === s.IpAddressPrefix)?.Policies?.[0]?.Settings.IsolationId;
+  const deviceOf = (e: EpDoc) => vxlans.find((v) => v.vni === vsidOf(e.IpConfigurations[0]!.IpAddress))?.name;
+  const fdb = (await run(['bridge', '-j', 'fdb', 'show', 'br', n.Bridge], { netns, okExitCodes: [1, 255] })).stdout;
+  const entries = (JSON.parse(fdb || '[]') as { mac: string; ifname?: string; dst?: string; master?: string; state?: string }[])
+    .filter((f) => f.ifname?.startsWith('sy-vx-'))
+    .flatMap((f) => (f.dst ? [`${f.ifname} ${f.mac} dst ${f.dst}`] : f.state === 'static' ? [`${f.ifname} ${f.mac} port`] : []));
+  same(`FDB of ${n.Bridge}`, remotes.flatMap((e) => [`${deviceOf(e)} ${macOf(e.MacAddress)} dst ${pa(e)}`, `${deviceOf(e)} ${macOf(e.MacAddress)} port`]), entries, out);
+  const neigh = (await ipJson(['neigh', 'show', 'dev', n.Bridge, 'nud', 'permanent'], netns)) as { dst: string; lladdr: string }[];
+  same(`neighbours of ${n.Bridge}`, remotes.map((e) => `${e.IpConfigurations[0]!.IpAddress} ${macOf(e.MacAddress)}`), neigh.map((x) => `${x.dst} ${x.lladdr}`), out);
+  return out;
+}
+
+/** An overlay network's VXLAN devices as hostd names them: one per VSID of its subnets, in their order. */
+function vxlansOf(n: NetDoc): { name: string; vni: number }[] {
+  const vnis = [...new Set(n.Ipams.flatMap((i) => i.Subnets).map((s) => Number(s.Policies?.[0]?.Settings.IsolationId)))];
+  const base = n.Bridge.replace('sy-ov-', 'sy-vx-');
+  return vnis.map((vni, i) => ({ vni, name: base + (i ? i.toString(36) : '') }));
+}
+
+function prefixOf(ip: string, len: number): string {
+  const n = ip.split('.').reduce((a, b) => a * 256 + Number(b), 0);
+  const base = len ? n - (n % 2 ** (32 - len)) : 0;
+  return `${[24, 16, 8, 0].map((s) => Math.floor(base / 2 ** s) % 256).join('.')}/${len}`;
 }
 
 function qos(e: EpDoc, field: string): number | undefined {

@@ -10,7 +10,10 @@
  * reaches the router. Where no network exists, eth1's addresses and the host's routes are exactly
  * those it had before the test. K is learnt with SWITCHYARD_FAULT=count. L2Bridge is walked at every
  * step; Transparent and L2Tunnel at a sample of steps (first, last and every other one) unless
- * CRASH_MODES_ALL=1, to keep the file near two minutes on a 2-core machine.
+ * CRASH_MODES_ALL=1, to keep the file near two minutes on a 2-core machine. An Overlay network (no
+ * adapter taken: the host's address stays on eth1) is walked at every step too, with the create and
+ * delete of a remote endpoint, whose FDB and neighbour entries agreement.ts derives from the listing
+ * (CRASH_MODES_ONLY=Overlay walks it alone).
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -36,7 +39,7 @@ interface IpAddrJson {
   addr_info?: { family: string; local: string; prefixlen: number; scope?: string; broadcast?: string; tentative?: boolean }[];
 }
 
-const MODES = ['L2Bridge', 'Transparent', 'L2Tunnel'] as const;
+const MODES = ['L2Bridge', 'Transparent', 'L2Tunnel', 'Overlay'] as const;
 
 describe('uplink modes: hostd killed at every step, the host keeps its address', () => {
   const w = new World('cmod');
@@ -78,14 +81,15 @@ describe('uplink modes: hostd killed at every step, the host keeps its address',
   const hostKeepsItsAddress = async (l: Listing): Promise<string[]> => {
     const out: string[] = [];
     const net = l.networks.find((n) => n.Name === 'net');
-    const holder = net ? net.Bridge : 'eth1';
+    // An overlay network leaves the adapter alone: its traffic is VXLAN from the host's address.
+    const holder = net && net.Type !== 'Overlay' ? net.Bridge : 'eth1';
     const links = JSON.parse((await run(['ip', '-n', host, '-j', 'addr', 'show'])).stdout) as IpAddrJson[];
     const v4 = (name: string) => (links.find((x) => x.ifname === name)?.addr_info ?? []).filter((a) => a.family === 'inet').map((a) => `${a.local}/${a.prefixlen}`);
     if (JSON.stringify(v4(holder)) !== '["10.0.0.11/24"]') out.push(`${holder} holds ${JSON.stringify(v4(holder))}, want the host's 10.0.0.11/24`);
     const def = (await run(['ip', '-n', host, 'route', 'show', 'default'])).stdout.trim();
     if (def !== `default via 10.0.0.1 dev ${holder}`) out.push(`default route "${def}", want via 10.0.0.1 dev ${holder}`);
     if (!(await ping(host, '10.0.0.1'))) out.push('the host does not reach the router');
-    if (!net) {
+    if (holder === 'eth1') {
       const now = await addressing();
       if (now.addr !== original.addr) out.push(`eth1 is not as it was: ${now.addr}, want ${original.addr}`);
       if (now.routes !== original.routes) out.push(`the host's routes are not as they were: ${now.routes}, want ${original.routes}`);
@@ -94,24 +98,45 @@ describe('uplink modes: hostd killed at every step, the host keeps its address',
   };
 
   const adapterPolicy = { Type: 'NetAdapterName', Settings: { NetworkAdapterName: 'eth1' } };
-  const netBody = (type: string) => ({
-    Name: 'net',
-    Type: type,
-    Policies: [adapterPolicy],
-    Ipams: [{ Type: 'Static', Subnets: [{ IpAddressPrefix: '10.0.0.0/24', Routes: [{ NextHop: '10.0.0.1', DestinationPrefix: '0.0.0.0/0' }] }] }],
-  });
-  const epBody = (name = 'ep1') => ({
+  const netBody = (type: string) =>
+    type === 'Overlay'
+      ? {
+          Name: 'net',
+          Type: type,
+          Policies: [{ Type: 'ProviderAddress', Settings: { ProviderAddress: '10.0.0.11' } }],
+          // two subnets with a VSID each: two VXLAN ports on the network's bridge
+          Ipams: [{ Type: 'Static', Subnets: ['10.1.0.0/24', '10.1.1.0/24'].map((p, i) => ({ IpAddressPrefix: p, Policies: [{ Type: 'VSID', Settings: { IsolationId: 4096 + i } }] })) }],
+        }
+      : {
+          Name: 'net',
+          Type: type,
+          Policies: [adapterPolicy],
+          Ipams: [{ Type: 'Static', Subnets: [{ IpAddressPrefix: '10.0.0.0/24', Routes: [{ NextHop: '10.0.0.1', DestinationPrefix: '0.0.0.0/0' }] }] }],
+        };
+  /** An overlay's endpoint sits on its second subnet (its gateway is the network's second address). */
+  const epIp = (type: string) => (type === 'Overlay' ? '10.1.1.50' : '10.0.0.50');
+  const epBody = (name = 'ep1', type = '') => ({
     Name: name,
     HostComputeNetwork: 'net',
     ...(name === 'ep1' ? { HostComputeNamespace: `/run/netns/${ns('ep1')}`, AdoptNamespace: true } : {}),
-    IpConfigurations: [{ IpAddress: '10.0.0.50', PrefixLength: 24 }],
+    IpConfigurations: [{ IpAddress: epIp(type), PrefixLength: 24 }],
+  });
+  /** A remote endpoint of an overlay network: behind another host's PA. */
+  const remoteBody = (name = 'r1') => ({
+    Name: name,
+    HostComputeNetwork: 'net',
+    Flags: 1,
+    IpConfigurations: [{ IpAddress: '10.1.0.60', PrefixLength: 24 }],
+    MacAddress: '02:00:00:00:00:60',
+    Policies: [{ Type: 'ProviderAddress', Settings: { ProviderAddress: '10.0.0.12' } }],
   });
   const epKnown = (l: Listing) => [l.endpoints.some((e) => e.Name === 'ep1'), l.namespaces.some((n) => n.Path === `/run/netns/${ns('ep1')}`)];
-  const epServed = async () => ((await ping(ns('ep1'), '10.0.0.1')) ? undefined : 'ep1 does not reach the router');
-  /** Its name and address are free: a new endpoint takes them, and goes again. */
-  const epGone = async () => {
+  let served = '10.0.0.1';
+  const epServed = async () => ((await ping(ns('ep1'), served)) ? undefined : `ep1 does not reach ${served}`);
+  /** Its name and address (and for a remote one its MAC) are free: a new endpoint takes them, and goes again. */
+  const epGone = async (type = '', remote = false) => {
     try {
-      const probe = await api<{ ID: string }>('POST', '/endpoints', epBody('probe'));
+      const probe = await api<{ ID: string }>('POST', '/endpoints', remote ? remoteBody('probe') : epBody('probe', type));
       await api('DELETE', `/endpoints/${probe.ID}`);
     } catch (e) {
       return `the address of ep1 is still taken: ${(e as Error).message}`;
@@ -122,11 +147,36 @@ describe('uplink modes: hostd killed at every step, the host keeps its address',
     const n = await get<{ Type: string }>('/networks/net');
     if (n && n.Type !== type) await api('DELETE', '/networks/net');
     if (!n || n.Type !== type) await api('POST', '/networks', netBody(type));
+    served = type === 'Overlay' ? '10.1.1.1' : '10.0.0.1';
   };
   const ensureEp = async (type: string) => {
     await ensureNet(type);
-    if (!(await get('/endpoints/ep1'))) await api('POST', '/endpoints', epBody());
+    if (!(await get('/endpoints/ep1'))) await api('POST', '/endpoints', epBody('ep1', type));
   };
+  const remoteKnown = (l: Listing) => l.endpoints.some((e) => e.Name === 'r1');
+  /** Overlay only: a remote endpoint's create and delete (its FDB and neighbour entries: agreement.ts). */
+  const remoteOps: Op[] = [
+    {
+      name: 'Overlay remote endpoint create',
+      prepare: async () => {
+        await ensureEp('Overlay');
+        if (await get('/endpoints/r1')) await api('DELETE', '/endpoints/r1');
+      },
+      act: () => api('POST', '/endpoints', remoteBody()),
+      outcome: (l) => (remoteKnown(l) ? 'done' : 'none'),
+      works: (o) => (o === 'done' ? epServed() : epGone('Overlay', true)),
+    },
+    {
+      name: 'Overlay remote endpoint delete',
+      prepare: async () => {
+        await ensureEp('Overlay');
+        if (!(await get('/endpoints/r1'))) await api('POST', '/endpoints', remoteBody());
+      },
+      act: () => api('DELETE', '/endpoints/r1'),
+      outcome: (l) => (remoteKnown(l) ? 'none' : 'done'),
+      works: (o) => (o === 'none' ? epServed() : epGone('Overlay', true)),
+    },
+  ];
 
   const opsOf = (type: string): Op[] => [
     {
@@ -144,12 +194,12 @@ describe('uplink modes: hostd killed at every step, the host keeps its address',
         await ensureNet(type);
         if (await get('/endpoints/ep1')) await api('DELETE', '/endpoints/ep1');
       },
-      act: () => api('POST', '/endpoints', epBody()),
+      act: () => api('POST', '/endpoints', epBody('ep1', type)),
       outcome: (l) => {
         const [e, n] = epKnown(l);
         return e && n ? 'done' : !e && !n ? 'none' : `endpoint ${e}, its adopted namespace known ${n}`;
       },
-      works: (o) => (o === 'done' ? epServed() : epGone()),
+      works: (o) => (o === 'done' ? epServed() : epGone(type)),
     },
     {
       name: `${type} endpoint delete`,
@@ -159,8 +209,9 @@ describe('uplink modes: hostd killed at every step, the host keeps its address',
         const [e, n] = epKnown(l);
         return e && n ? 'none' : !e && !n ? 'done' : `endpoint ${e}, its adopted namespace known ${n}`;
       },
-      works: (o) => (o === 'none' ? epServed() : epGone()),
+      works: (o) => (o === 'none' ? epServed() : epGone(type)),
     },
+    ...(type === 'Overlay' ? remoteOps : []),
     {
       name: `${type} network delete (with an endpoint)`,
       prepare: () => ensureEp(type),
@@ -210,7 +261,8 @@ describe('uplink modes: hostd killed at every step, the host keeps its address',
     assert.deepEqual(w.leftovers(), []);
   });
 
-  for (const type of MODES) {
+  const only = process.env.CRASH_MODES_ONLY;
+  for (const type of MODES.filter((m) => !only || m === only)) {
     for (const op of opsOf(type)) {
       it(`${op.name}: completes or leaves no trace, the host keeps its address, whatever step hostd dies at`, async () => {
         const t0 = performance.now();
@@ -224,7 +276,7 @@ describe('uplink modes: hostd killed at every step, the host keeps its address',
         if (process.env.CRASH_MODES_VERBOSE) console.error(`${op.name}: steps ${stepsIn(hostd.log()).map((s) => s.what).join(', ')}`);
         assert.ok(k > 0, 'the operation has steps');
         assert.equal(op.outcome(await listing(hostd.client)), 'done');
-        const all = type === 'L2Bridge' || process.env.CRASH_MODES_ALL === '1';
+        const all = type === 'L2Bridge' || type === 'Overlay' || process.env.CRASH_MODES_ALL === '1';
         const points = Array.from({ length: k }, (_, i) => i + 1).filter((n) => all || n === 1 || n === k || n % 2 === 0);
         await restart(`crash-at:${points[0]},on-signal`);
         const failures: string[] = [];

@@ -4,7 +4,9 @@
  * `ip -batch` that moves the host's addresses and routes onto the switch, and with every nft run
  * failing. A request either succeeds (hostd retried) and the network works, or fails with SY_KERNEL
  * naming what failed and changes nothing: no record, no switch, no table, and eth1 keeps exactly
- * its addresses and routes, with the router reachable from the host.
+ * its addresses and routes, with the router reachable from the host. The same for an Overlay network
+ * create and a remote endpoint create, whose failures must also leave no rule, route, FDB or
+ * neighbour entry behind.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -40,6 +42,11 @@ describe('uplink modes: kernel commands that fail at network create', () => {
       (await run(['ip', '-n', host, '-j', 'route', 'show'])).stdout,
       (await run(['ip', '-n', host, '-br', 'link'])).stdout.replace(/@if\d+/g, ''),
       (await run(['nft', 'list', 'ruleset'], { netns: `/run/netns/${host}` })).stdout,
+      // an overlay network's rules, its table's routes, its FDB and neighbour entries
+      (await run(['ip', '-n', host, 'rule', 'show'])).stdout,
+      (await run(['ip', '-n', host, '-4', 'route', 'show', 'table', 'all'])).stdout,
+      (await run(['bridge', '-n', host, 'fdb', 'show'])).stdout,
+      (await run(['ip', '-n', host, 'neigh', 'show', 'nud', 'permanent'])).stdout,
     ].join('\n');
   const body = {
     Name: 'net',
@@ -49,7 +56,7 @@ describe('uplink modes: kernel commands that fail at network create', () => {
   };
   const agree = async () => disagreements(await listing(hostd.client), { hostNs: host, stateDir, prefix: w.prefix, testNamespaces });
   const removeNet = async () => {
-    if ((await api<unknown[]>('GET', '/networks')).length) await api('DELETE', '/networks/net');
+    for (const n of await api<{ ID: string }[]>('GET', '/networks')) await api('DELETE', `/networks/${n.ID}`);
   };
 
   /** The create under `fault`: 'ok' (and it works, and goes cleanly), or the error's code (and nothing changed). */
@@ -121,6 +128,65 @@ describe('uplink modes: kernel commands that fail at network create', () => {
     const every = Array.from({ length: 30 }, (_, i) => `fail:nft:${i + 1}`).join(',');
     assert.match(await createUnder(every), /^SY_KERNEL/);
   });
+
+  const overlayBody = {
+    Name: 'ov',
+    Type: 'Overlay',
+    Policies: [{ Type: 'ProviderAddress', Settings: { ProviderAddress: '10.0.0.11' } }],
+    Ipams: [{ Type: 'Static', Subnets: [{ IpAddressPrefix: '10.1.0.0/24', Policies: [{ Type: 'VSID', Settings: { IsolationId: 4096 } }] }] }],
+  };
+  const remoteBody = { Name: 'r1', HostComputeNetwork: 'ov', Flags: 1, IpConfigurations: [{ IpAddress: '10.1.0.7' }], MacAddress: '02:00:00:00:00:07', Policies: [{ Type: 'ProviderAddress', Settings: { ProviderAddress: '10.0.0.12' } }] };
+  /**
+   * `act` under `fault` (after `setup`, which runs before the fault is armed): 'ok' (the store and
+   * kernel agree), or SY_KERNEL with nothing changed (no new record, the same links, rules, routes,
+   * FDB and neighbour entries).
+   */
+  const underFault = async (fault: string, setup: () => Promise<void>, act: () => Promise<unknown>, records: () => Promise<unknown>): Promise<string> => {
+    await restart(`${fault},on-signal`);
+    await setup();
+    const before = { kernel: await snapshot(), records: await records() };
+    await w.armFault(hostd);
+    const r = await act().then(
+      () => 'ok' as const,
+      (e: unknown) => {
+        if (e instanceof ApiError) return e;
+        throw e;
+      },
+    );
+    assert.deepEqual(await agree(), [], `${fault}: the store and the kernel agree`);
+    if (r === 'ok') return 'ok';
+    assert.equal(r.code, 'SY_KERNEL', `${fault}: ${r.code} ${r.message}`);
+    assert.deepEqual({ kernel: await snapshot(), records: await records() }, before, `${fault}: refused, so nothing changed`);
+    return `${r.code} (${r.message.slice(0, 80)})`;
+  };
+  const commandsOf = async (setup: () => Promise<void>, act: () => Promise<unknown>) => {
+    await restart('count,on-signal');
+    await setup();
+    await w.armFault(hostd);
+    await act();
+    return [...hostd.log().matchAll(/^fault command (\w+) (\d+): (.*)$/gm)].map((m) => ({ prog: m[1]!, n: Number(m[2]), argv: m[3]! }));
+  };
+
+  for (const [what, setup, act, records] of [
+    ['Overlay network create', removeNet, () => api('POST', '/networks', overlayBody), () => api('GET', '/networks')],
+    [
+      'Overlay remote endpoint create',
+      async () => {
+        if (!(await api<unknown[]>('GET', '/networks')).length) await api('POST', '/networks', overlayBody);
+        if ((await api<unknown[]>('GET', '/endpoints')).length) await api('DELETE', '/endpoints/r1');
+      },
+      () => api('POST', '/endpoints', remoteBody),
+      () => api('GET', '/endpoints'),
+    ],
+  ] as const) {
+    it(`${what}: each kernel command failing in turn is retried or changes nothing`, async () => {
+      const commands = await commandsOf(setup, act);
+      assert.ok(commands.length > 0, 'the request runs kernel commands');
+      const seen: string[] = [];
+      for (const c of commands) seen.push(`${c.prog} ${c.n} (${c.argv.slice(0, 40)}): ${await underFault(`fail:${c.prog}:${c.n}`, setup, act, records)}`);
+      figures.push(`${what}, ${commands.length} commands failed in turn:\n  ${seen.join('\n  ')}`);
+    });
+  }
 
   it('leaves the host as it was', async () => {
     await restart();

@@ -9,9 +9,9 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
 import { requireRoot, World, waitFor, type Hostd } from './world.js';
+import { startCapture } from './capture.js';
+import { buildFabric } from './fabric.js';
 import { run } from '../../src/dataplane/run.js';
 
 interface Frame {
@@ -27,21 +27,9 @@ describe('Transparent, L2Bridge and L2Tunnel networks on a fabric', () => {
 
   /** Starts a capture on the fabric port of `host`; stop() returns the frames it saw. */
   async function capture(host: string): Promise<{ stop: () => Promise<Frame[]> }> {
-    const file = join(w.dir, `${host}-${Date.now()}.pcap`);
-    const p: ChildProcess = w.spawnIn(fabric, ['tcpdump', '-i', `fab-${host}`, '-e', '-n', '-U', '--immediate-mode', '-w', file]);
-    let said = '';
-    p.stderr!.on('data', (b: Buffer) => (said += b.toString()));
-    await waitFor('tcpdump to listen', async () => (await run(['ls', file], { okExitCodes: [2] })).exitCode === 0);
+    const cap = await startCapture(w, fabric, `fab-${host}`);
     return {
-      stop: async () => {
-        await new Promise((r) => setTimeout(r, 300)); // frames in flight reach the file (-U writes each packet)
-        const exited = new Promise((r) => p.once('exit', r));
-        p.kill('SIGINT');
-        await exited;
-        const { stdout, stderr } = await run(['tcpdump', '-e', '-n', '-r', file], { okExitCodes: [1] });
-        if (process.env.DEBUG_CAPTURE) console.error('capture', file, stdout.length, stderr, said);
-        return stdout.split('\n').filter((l) => /ethertype (ARP|IPv4)/.test(l)).map((line) => ({ srcMac: line.split(' ')[1]!, line }));
-      },
+      stop: async () => (await cap.stop()).split('\n').filter((l) => /ethertype (ARP|IPv4)/.test(l)).map((line) => ({ srcMac: line.split(' ')[1]!, line })),
     };
   }
 
@@ -74,15 +62,9 @@ describe('Transparent, L2Bridge and L2Tunnel networks on a fabric', () => {
 
   before(async () => {
     requireRoot();
-    fabric = await w.addNs('fab');
-    router = await w.addNs('rtr');
-    await w.ip(fabric, 'link add fab0 type bridge', 'link set fab0 up');
-    await w.ip(fabric, `link add fab-rtr type veth peer name eth1 netns ${router}`, 'link set fab-rtr master fab0 up');
-    await w.ip(router, 'addr add 10.0.0.1/24 dev eth1', 'link set eth1 up', 'addr add 198.18.0.1/32 dev lo');
-    for (const [name, addr] of [['h1', '10.0.0.11'], ['h2', '10.0.0.12']] as const) {
-      const ns = await w.addNs(name);
-      await w.ip(fabric, `link add fab-${name} type veth peer name eth1 netns ${ns}`, `link set fab-${name} master fab0 up`);
-      await w.ip(ns, `addr add ${addr}/24 dev eth1`, 'link set eth1 up', 'route add default via 10.0.0.1 dev eth1');
+    const built = await buildFabric(w, [['h1', '10.0.0.11'], ['h2', '10.0.0.12']]);
+    ({ fabric, router } = built);
+    for (const [name, ns] of Object.entries(built.hostNs)) {
       const mac = JSON.parse((await run(['ip', '-n', ns, '-j', 'link', 'show', 'dev', 'eth1'])).stdout)[0].address as string;
       hosts[name] = { ns, hostd: await w.startHostd(ns), mac };
     }
