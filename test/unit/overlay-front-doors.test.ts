@@ -8,7 +8,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseRequest } from '../../src/cni/config.js';
-import { CniError } from '../../src/cni/errors.js';
+import { refusal } from './cni-refusal.js';
 import { networkRequest as cniNetwork } from '../../src/cni/translate.js';
 import { SyError } from '../../src/errors.js';
 import type { CreateNetworkRequest } from '../../src/docker/messages.js';
@@ -27,15 +27,6 @@ const PA = { Type: 'ProviderAddress', Settings: { ProviderAddress: '10.0.0.11' }
 
 function throwsCode(fn: () => unknown, code: string, message: RegExp) {
   assert.throws(fn, (e: unknown) => e instanceof SyError && e.code === code && message.test(e.message), `expected ${code} ${message}`);
-}
-function refusal(f: () => unknown): CniError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof CniError) return e;
-    throw e;
-  }
-  assert.fail('expected a CNI error');
 }
 
 describe('Docker sdnoverlay', () => {
