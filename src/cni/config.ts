@@ -78,6 +78,8 @@ export interface NetConf {
   subnet?: string;
   gateway?: string;
   mtu?: number;
+  /** mode overlay: the subnet's VSID (the VXLAN VNI), as the VSID policy of its subnet */
+  vsid?: number;
   /** seconds to wait for hostd's answer to one request */
   timeoutSeconds: number;
   dns?: DnsRequest;
@@ -234,14 +236,30 @@ function parseNetConf(raw: Json, command: Command): NetConf {
   if (command === 'ADD' && UPLINK_MODES.includes(conf.networkType) && !conf.networkPolicies.some((p) => p.Type === 'NetAdapterName' || p.Type === 'UpstreamSwitch')) {
     throw bad(`mode ${mode} binds the network to a host adapter: give it as "master": "IFNAME" (or a NetAdapterName NetworkPolicy)`);
   }
+  // Overlay (the win-overlay plugin's mode): the VSID and this host's provider address, as keys or raw policies
+  if (raw.vsid !== undefined || raw.providerAddress !== undefined) {
+    if (conf.networkType !== 'Overlay') throw bad(`vsid and providerAddress are for mode overlay, not ${mode}`);
+    if (raw.vsid !== undefined) conf.vsid = checkInt(raw.vsid, 'vsid', 4096, 16_777_214);
+    if (raw.providerAddress !== undefined) {
+      const pa = checkIPv4(raw.providerAddress, 'providerAddress');
+      const given = conf.networkPolicies.find((p) => p.Type === 'ProviderAddress');
+      if (given && (given.Settings as { ProviderAddress?: unknown } | undefined)?.ProviderAddress !== pa) throw bad('providerAddress and the ProviderAddress policy name different addresses');
+      if (!given) conf.networkPolicies.push({ Type: 'ProviderAddress', Settings: { ProviderAddress: pa } });
+    }
+  }
+  if (command === 'ADD' && conf.networkType === 'Overlay') {
+    if (conf.vsid === undefined) throw bad('mode overlay needs the subnet\'s "vsid" (4096-16777214, the VXLAN VNI)');
+    if (!conf.networkPolicies.some((p) => p.Type === 'ProviderAddress')) throw bad('mode overlay needs this host\'s "providerAddress" (or a ProviderAddress NetworkPolicy)');
+  }
   if (raw.prevResult !== undefined) conf.prevResult = parsePrevResult(raw.prevResult);
   const rc = raw.runtimeConfig ?? {};
   if (!isObj(rc)) throw bad('runtimeConfig is not an object');
   if (command === 'ADD' || command === 'CHECK') {
     if (rc.portMappings !== undefined) conf.portMappings = parsePortMappings(rc.portMappings);
-    if (conf.portMappings.length && UPLINK_MODES.includes(conf.networkType)) {
+    if (conf.portMappings.length && conf.networkType !== 'NAT') {
       // Answered before any request: hostd would refuse it too (PortMapping is NAT's, as in HNS).
-      throw new CniError(CNI_CODES.UNSUPPORTED_FIELD, `portMappings are not supported in mode ${mode}: its containers are on the physical network with their own addresses; port mappings are a nat network's`);
+      const where = conf.networkType === 'Overlay' ? 'its containers are in a virtual network, reached through it or a load balancer' : 'its containers are on the physical network with their own addresses';
+      throw new CniError(CNI_CODES.UNSUPPORTED_FIELD, `portMappings are not supported in mode ${mode}: ${where}; port mappings are a nat network's`);
     }
     if (rc.bandwidth !== undefined) conf.bandwidth = parseBandwidth(rc.bandwidth);
     if (rc.ipRanges !== undefined) conf.ipRanges = parseIpRanges(rc.ipRanges);

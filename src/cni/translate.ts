@@ -76,7 +76,16 @@ export function networkRequest(conf: NetConf): Record<string, unknown> {
     Name: conf.name,
     Type: conf.networkType,
     ...(subnet
-      ? { Ipams: [{ Type: 'Static', Subnets: [{ IpAddressPrefix: subnet, ...(gateway ? { Routes: [{ NextHop: gateway, DestinationPrefix: '0.0.0.0/0' }] } : {}) }] }] }
+      ? {
+          Ipams: [{
+            Type: 'Static',
+            Subnets: [{
+              IpAddressPrefix: subnet,
+              ...(gateway ? { Routes: [{ NextHop: gateway, DestinationPrefix: '0.0.0.0/0' }] } : {}),
+              ...(conf.vsid !== undefined ? { Policies: [{ Type: 'VSID', Settings: { IsolationId: conf.vsid } }] } : {}),
+            }],
+          }],
+        }
       : {}),
     ...(conf.mtu ? { MTU: conf.mtu } : {}),
     ...(conf.networkPolicies.length ? { Policies: conf.networkPolicies } : {}),

@@ -416,8 +416,8 @@ export class LinuxDataPlane implements DataPlane {
     if (need) {
       await ipt('-N', IPT_CHAIN);
       await run(['iptables', '-w', '5', '-F', IPT_CHAIN]);
-      // NAT bridges, and the switches of uplink networks (bridged traffic meets FORWARD with br_netfilter)
-      for (const prefix of [BRIDGE_PREFIX, SWITCH_PREFIX]) {
+      // NAT bridges, the switches of uplink networks and overlay bridges (bridged traffic meets FORWARD with br_netfilter)
+      for (const prefix of [BRIDGE_PREFIX, SWITCH_PREFIX, OVERLAY_PREFIX]) {
         await run(['iptables', '-w', '5', '-A', IPT_CHAIN, '-i', `${prefix}+`, '-j', 'ACCEPT']);
         await run(['iptables', '-w', '5', '-A', IPT_CHAIN, '-o', `${prefix}+`, '-j', 'ACCEPT']);
       }

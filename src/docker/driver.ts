@@ -268,7 +268,8 @@ export function networkDriver(driver: string, svc: HostService, serial: Serial, 
         const type = svc.state.networks.get(ep.networkId)?.type;
         if (primary && policies.length && type && type !== 'NAT') {
           // Refused before anything is made: Docker then deletes the endpoint (a failed Join is not left).
-          throw new SyError('SY_NOT_SUPPORTED', `Ports cannot be published (-p, -P) on this ${type} network: its containers are on the wire with their own addresses; port mappings are a nat network's`);
+          const where = type === 'Overlay' ? 'its containers are in a virtual network, reached through it or a load balancer' : 'its containers are on the wire with their own addresses';
+          throw new SyError('SY_NOT_SUPPORTED', `Ports cannot be published (-p, -P) on this ${type} network: ${where}; port mappings are a nat network's`);
         }
         if (internal && policies.length) log.info(`docker: endpoint ${ep.name} is on an internal network: its ${policies.length} port mapping(s) are not published`);
         if (primary && policies.length && !ep.portMappings.length) {

@@ -13,6 +13,10 @@
  * The uplink drivers (`transparent`, `l2bridge`, `l2tunnel`) are Windows' drivers of those names: the
  * network is bound to a host adapter (`interface`, or `parent` as Docker's macvlan driver names it),
  * which they require. `vlanid` becomes the subnet's VLAN policy, for hostd to judge.
+ *
+ * `sdnoverlay` (Docker reserves `overlay`) makes an Overlay network: `vsid` (the subnet's VSID policy,
+ * the VNI) and `switchyard.provider-address` (this host's PA) are required, `switchyard.vxlan-port`
+ * and `switchyard.dr-mac` optional; remote endpoints come from the controller or the CLI.
  */
 import { SyError } from '../errors.js';
 import type { HostComputeEndpoint, HostComputeNetwork, Policy } from '../hcn/schema.js';
@@ -37,7 +41,7 @@ export function dockerName(kind: 'net' | 'ep', dockerId: string): string {
 }
 
 /** Network drivers hostd serves, by Docker driver name → HCN network Type. */
-export const NETWORK_DRIVERS: Record<string, string> = { nat: 'NAT', transparent: 'Transparent', l2bridge: 'L2Bridge', l2tunnel: 'L2Tunnel' };
+export const NETWORK_DRIVERS: Record<string, string> = { nat: 'NAT', transparent: 'Transparent', l2bridge: 'L2Bridge', l2tunnel: 'L2Tunnel', sdnoverlay: 'Overlay' };
 
 /** The drivers whose network is bound to a host adapter (Windows' names, as `docker network create -d`). */
 export const UPLINK_DRIVERS: readonly string[] = ['transparent', 'l2bridge', 'l2tunnel'];
@@ -58,6 +62,8 @@ interface OptionContext {
   exceptions?: string[];
   /** vlanid as given */
   vlan?: number;
+  /** vsid as given */
+  vsid?: number;
 }
 
 interface OptionRule {
@@ -92,7 +98,15 @@ const RULES: Record<string, OptionRule> = {
     },
   },
   [`${SHIM}outboundnat_exceptions`]: { apply: (v, _d, x) => (x.exceptions = list(v)) },
-  [`${SHIM}vsid`]: { notSupported: 'a VSID is the virtual subnet of an overlay network (driver sdnoverlay, not in hostd yet)' },
+  [`${SHIM}vsid`]: {
+    apply: (v, _d, x) => {
+      overlayOnly(x, `${SHIM}vsid`, 'a VSID is the virtual subnet of an overlay network');
+      x.vsid = intOption(`${SHIM}vsid`, v, 8);
+    },
+  },
+  'switchyard.provider-address': { apply: (v, d, x) => overlayPolicy(d, x, 'switchyard.provider-address', { Type: 'ProviderAddress', Settings: { ProviderAddress: v } }) },
+  'switchyard.vxlan-port': { apply: (v, d, x) => overlayPolicy(d, x, 'switchyard.vxlan-port', { Type: 'VxlanPort', Settings: { Port: intOption('switchyard.vxlan-port', v) } }) },
+  'switchyard.dr-mac': { apply: (v, d, x) => overlayPolicy(d, x, 'switchyard.dr-mac', { Type: 'DrMacAddress', Settings: { Address: v } }) },
   [`${SHIM}vlanid`]: {
     apply: (v, _d, x) => {
       if (x.driver === 'nat') throw new SyError('SY_NOT_SUPPORTED', `Option ${SHIM}vlanid is not supported: a VLAN tags what an l2bridge or transparent network puts on the wire; a nat network's traffic leaves as the host's, untagged`);
@@ -156,9 +170,19 @@ function outboundNatOptions(x: OptionContext): void {
   x.extras.endpointPolicies.push(policy);
 }
 
-function intOption(key: string, v: string): number {
-  if (!/^[0-9]{1,6}$/.test(v)) throw new SyError('SY_BAD_REQUEST', `Option ${key} must be a number, not "${v}"`);
+function intOption(key: string, v: string, digits = 6): number {
+  if (!new RegExp(`^[0-9]{1,${digits}}$`).test(v)) throw new SyError('SY_BAD_REQUEST', `Option ${key} must be a number, not "${v}"`);
   return Number(v);
+}
+
+function overlayOnly(x: OptionContext, key: string, why: string): void {
+  if (x.driver !== 'sdnoverlay') throw new SyError('SY_NOT_SUPPORTED', `Option ${key} is not supported on ${x.driver} networks: ${why} (driver sdnoverlay)`);
+}
+
+/** An overlay network policy from an option, once. */
+function overlayPolicy(d: HostComputeNetwork, x: OptionContext, key: string, policy: Policy): void {
+  overlayOnly(x, key, 'it configures the VXLAN of an overlay network');
+  d.Policies = [...(d.Policies ?? []), policy];
 }
 
 /** Docker's CreateNetwork → an HCN network document (not yet validated by hostd). */
@@ -197,10 +221,17 @@ export function networkRequest(driver: string, req: CreateNetworkRequest): { doc
   if (UPLINK_DRIVERS.includes(driver) && !(doc.Policies ?? []).some((p) => p.Type === 'NetAdapterName')) {
     throw new SyError('SY_BAD_REQUEST', `The ${driver} driver binds its network to a host adapter: give it with -o ${SHIM}interface=IFNAME (or -o parent=IFNAME)`);
   }
+  if (driver === 'sdnoverlay') {
+    if (ctx.vsid === undefined) throw new SyError('SY_BAD_REQUEST', `An sdnoverlay network needs its VSID (the VXLAN VNI): -o ${SHIM}vsid=4096 (4096-16777214)`);
+    if (!(doc.Policies ?? []).some((p) => p.Type === 'ProviderAddress')) throw new SyError('SY_BAD_REQUEST', 'An sdnoverlay network needs this host\'s provider address: -o switchyard.provider-address=IP');
+  }
   const v4 = req.IPv4Data ?? [];
   if (v4.length > 1) throw new SyError('SY_NOT_SUPPORTED', `A ${driver} network takes one IPv4 subnet, not ${v4.length}`);
   const pool = v4[0];
-  const vlan = ctx.vlan === undefined ? [] : [{ Type: 'VLAN', Settings: { IsolationId: ctx.vlan } }];
+  const vlan = [
+    ...(ctx.vlan === undefined ? [] : [{ Type: 'VLAN', Settings: { IsolationId: ctx.vlan } }]),
+    ...(ctx.vsid === undefined ? [] : [{ Type: 'VSID', Settings: { IsolationId: ctx.vsid } }]),
+  ];
   if (pool || vlan.length) {
     doc.Ipams = [{
       Type: 'Static',

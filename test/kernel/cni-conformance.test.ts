@@ -280,7 +280,8 @@ describe('CNI plugin conformance (spec 1.0/1.1 against a real hostd)', () => {
       ['bad port mapping', { conf: conf({ runtimeConfig: { portMappings: [{ hostPort: 70000, containerPort: 80 }] } }) }, 7],
       ['bad hostIP', { conf: conf({ runtimeConfig: { portMappings: [{ hostPort: 81, containerPort: 80, hostIP: '1.2.3' }] } }) }, 7],
       ['subnet differs from the existing network', { conf: conf({ subnet: '10.89.0.0/16' }) }, 7],
-      ['mode hostd does not support', { conf: conf({ name: 'ov', subnet: '10.66.0.0/16', mode: 'overlay' }) }, 2],
+      ['overlay without its vsid', { conf: conf({ name: 'ov', subnet: '10.66.0.0/16', mode: 'overlay', providerAddress: '192.0.2.99' }) }, 7],
+      ["overlay whose provider address is not this host's (hostd's refusal)", { conf: conf({ name: 'ov', subnet: '10.66.0.0/16', mode: 'overlay', vsid: 4096, providerAddress: '192.0.2.99' }) }, 7],
       ['uplink mode without its adapter (master)', { conf: conf({ name: 'l2', subnet: '10.66.0.0/16', mode: 'l2bridge' }) }, 7],
       ['namespace that does not exist', { netns: '/run/netns/syt-no-such-ns' }, 3],
     ];

@@ -7,22 +7,13 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseRequest } from '../../src/cni/config.js';
-import { CniError } from '../../src/cni/errors.js';
+import { refusal } from './cni-refusal.js';
 import { networkRequest } from '../../src/cni/translate.js';
 
 const env = { CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'abc', CNI_NETNS: '/run/netns/x', CNI_IFNAME: 'eth0', CNI_PATH: '/opt/cni/bin' };
 const conf = { cniVersion: '1.1.0', name: 'lan', type: 'switchyard', mode: 'l2bridge', master: 'eth1', subnet: '10.0.0.0/24', gateway: '10.0.0.1' };
 const adapter = { Type: 'NetAdapterName', Settings: { NetworkAdapterName: 'eth1' } };
 
-function refusal(f: () => unknown): CniError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof CniError) return e;
-    throw e;
-  }
-  assert.fail('expected a CNI error');
-}
 
 describe('CNI uplink modes', () => {
   it('makes the HCN network of mode l2bridge with master, subnet and gateway', () => {

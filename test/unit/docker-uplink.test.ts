@@ -30,8 +30,8 @@ function create(opts: Record<string, string>, ipv4 = v4): CreateNetworkRequest {
 }
 
 describe('Docker uplink drivers: translation', () => {
-  it('serves transparent, l2bridge and l2tunnel beside nat', () => {
-    assert.deepEqual(NETWORK_DRIVERS, { nat: 'NAT', transparent: 'Transparent', l2bridge: 'L2Bridge', l2tunnel: 'L2Tunnel' });
+  it('serves transparent, l2bridge, l2tunnel and sdnoverlay beside nat', () => {
+    assert.deepEqual(NETWORK_DRIVERS, { nat: 'NAT', transparent: 'Transparent', l2bridge: 'L2Bridge', l2tunnel: 'L2Tunnel', sdnoverlay: 'Overlay' });
   });
 
   it('makes the HCN document of docker network create -d l2bridge --subnet --gateway -o interface=eth1', () => {
