@@ -20,7 +20,7 @@ import {
 } from '../hcn/schema.js';
 import { renderEndpoint, renderNamespace, renderNetwork } from '../hcn/render.js';
 import { checkHostAddress, cidrSize, intToIp, ipToInt, parseCidr, type Cidr } from '../model/ipv4.js';
-import { endpointMac, GUID_PATTERN, shortId } from '../model/names.js';
+import { endpointMac, GUID_PATTERN, networkBridge, shortId } from '../model/names.js';
 import { EPHEMERAL_FIRST, mappingsClash, resolvePortMappings, type PortRequest } from '../model/ports.js';
 import { freeMacInPool, isPolicyType, LIVE_NETWORK_POLICIES } from '../model/network-settings.js';
 import { modifyHostAccess, parseHostAccessPolicies } from '../model/host-access.js';
@@ -37,6 +37,8 @@ import { checkName, networkRecordOf, SUPPORTED_NETWORK_TYPES, takenPrefixes } fr
 import type { ModeSupport } from '../dataplane/capabilities.js';
 import { parseDns } from '../model/dns.js';
 import { Store, type Kind } from './store.js';
+import { DhcpLeases, dhcpHostname, dhcpMac, dnsOfLease } from './dhcp-leases.js';
+import { checkDhcpRequest, leaseForEndpoint, leaseHostOf, releaseLeases } from './endpoint-lease.js';
 
 
 export interface HostServiceOptions {
@@ -45,11 +47,15 @@ export interface HostServiceOptions {
   log: Logger;
   /** which network Types this host supports (capabilities.ts); absent = all hostd has */
   modes?: ModeSupport[];
+  /** how long an endpoint of a DHCP network waits for a server (ms; default the client's 6 s) */
+  dhcpTimeoutMs?: number;
 }
 
 export class HostService {
   readonly state: HostState;
   readonly reconciler: Reconciler;
+  /** the leases of endpoints of DHCP networks (dhcp-leases.ts) */
+  readonly leases: DhcpLeases;
   private readonly store: Store;
   private readonly dp: DataPlane;
   /** the data plane, for read-only views (/metrics) */
@@ -70,6 +76,7 @@ export class HostService {
     this.modes = opts.modes ?? SUPPORTED_NETWORK_TYPES.map((Type) => ({ Type, Supported: true }));
     this.state = this.store.load();
     this.reconciler = new Reconciler(this.dp, this.log);
+    this.leases = new DhcpLeases(leaseHostOf(this.state, this.store, (fn) => this.serial(fn)), this.log, opts.dhcpTimeoutMs);
   }
 
   /** Finishes interrupted removals and makes the kernel match the stored state (start of hostd). */
@@ -101,6 +108,8 @@ export class HostService {
       }
       // After a crash a veth may exist whose inside was never configured: read both ends once.
       await this.reconciler.reconcile(this.state, true, { checkPeers: true });
+      // Leases go on being renewed; one that expired while hostd was away is asked for again.
+      for (const e of this.state.endpoints.values()) if (e.dhcp) this.leases.track(e.id, e.dhcp);
     });
     armFaults();
   }
@@ -162,7 +171,9 @@ export class HostService {
     return renderNetwork(n, this.reconciler.status.get(n.id));
   }
   endpointDoc(e: EndpointRecord) {
-    return renderEndpoint(e, this.state, this.reconciler.status.get(e.id));
+    const status = this.reconciler.status.get(e.id);
+    const lost = this.leases.problem(e.id);
+    return renderEndpoint(e, this.state, lost && status?.state !== 'error' ? { state: 'error', reason: lost, code: 'SY_KERNEL' } : status);
   }
   /** An endpoint's document with the hits of each ACL rule (its own elements read: for a single endpoint). */
   async endpointDocWithStats(e: EndpointRecord) {
@@ -225,6 +236,7 @@ export class HostService {
       this.state.networks.delete(net.id);
       this.ipCursor.delete(net.id);
       for (const id of [net.id, ...eps.map((e) => e.id)]) this.reconciler.status.delete(id);
+      await releaseLeases(this.leases, eps, this.state);
       await this.releaseAutoNamespaces(eps);
       await this.applyAfterRemoval();
       this.log.info(`network ${net.name} (${net.id}) removed with ${eps.length} endpoint(s)`);
@@ -248,8 +260,9 @@ export class HostService {
       const remote = checkRemote(doc, net);
       // On an uplink network the host's own addresses are on the subnet too.
       const hostOwn = net.type === 'NAT' ? new Set<string>() : new Set(await this.dp.localAddresses());
-      const ip = this.chooseAddress(net, doc.IpConfigurations, hostOwn);
-      const mac = doc.MacAddress ? parseMac(doc.MacAddress) : net.macPool ? this.macFromPool(net) : endpointMac(ip);
+      // A DHCP network's endpoint checks its policies against a stand-in address until it has its lease.
+      const ip = net.dhcp ? checkDhcpRequest(doc, net, ns) : this.chooseAddress(net, doc.IpConfigurations, hostOwn);
+      const mac = doc.MacAddress ? parseMac(doc.MacAddress) : net.macPool ? this.macFromPool(net) : net.dhcp ? dhcpMac(id) : endpointMac(ip);
       const parsed = parsePolicies(doc.Policies ?? []);
       checkNoDuplicateMappings(parsed.portMappings);
       checkPublishable(net, parsed.portMappings);
@@ -258,19 +271,23 @@ export class HostService {
       if (remote) checkRemotePolicies(policies);
       await this.checkPolicies(policies, net, ip);
       const mappings = await this.resolveMappings(parsed.portMappings, undefined);
-      const dns = parseDns(doc.Dns, 'endpoint Dns');
+      const given = parseDns(doc.Dns, 'endpoint Dns');
+      const port = net.dhcp && ns ? { endpointId: id, bridge: networkBridge(net), nsPath: ns.path, ifName, mac, ...(dhcpHostname(name) ? { hostname: name } : {}) } : undefined;
+      const lease = port ? await leaseForEndpoint(this.leases, port, net, this.state, hostOwn) : undefined;
+      const dns = given ?? (lease && dnsOfLease(lease));
       const rec: EndpointRecord = {
         id,
         name,
         networkId: net.id,
         ...(remote ? { remote } : {}),
         ...(ns ? { namespaceId: ns.id } : {}),
-        ip,
+        ip: lease?.address ?? ip,
         mac,
         ifName,
         portMappings: mappings,
         policies,
         ...(dns ? { dns } : {}),
+        ...(lease ? { dhcp: lease } : {}),
         createdAt: new Date().toISOString(),
       };
       const adopted = ns && !this.state.namespaces.has(ns.id) ? ns : undefined;
@@ -282,10 +299,12 @@ export class HostService {
         const beside = adopted ? { kind: 'namespaces' as const, rec: adopted } : undefined;
         await this.commit('endpoints', rec, add, () => this.state.endpoints.delete(id), id, undefined, beside);
       } catch (e) {
+        if (port && lease) await this.leases.releaseThroughPort(port, lease);
         if (adopted) await this.forgetNamespace(adopted).catch((err: Error) => this.log.warn(err.message));
         throw e;
       }
-      this.log.info(`endpoint ${name} (${id}) created on ${net.name}: ${ip}${ns ? ` in ${ns.path}` : ''}`);
+      if (lease) this.leases.track(id, lease);
+      this.log.info(`endpoint ${name} (${id}) created on ${net.name}: ${rec.ip}${lease ? ` leased from ${lease.serverId}` : ''}${ns ? ` in ${ns.path}` : ''}`);
       return this.endpointDoc(rec);
     });
   }
@@ -296,6 +315,7 @@ export class HostService {
       await this.store.remove('endpoints', ep.id);
       this.state.endpoints.delete(ep.id);
       this.reconciler.status.delete(ep.id);
+      await releaseLeases(this.leases, [ep], this.state);
       await this.releaseAutoNamespaces([ep]);
       await this.applyAfterRemoval();
       this.log.info(`endpoint ${ep.name} (${ep.id}) removed`);
@@ -307,6 +327,7 @@ export class HostService {
       const req = parseDoc(AttachRequest, body, 'attach request');
       const ep = this.findEndpoint(ref);
       if (ep.remote) throw new SyError('SY_NOT_SUPPORTED', `Endpoint "${ep.name}" is a remote endpoint (it lives on another host): it is never attached here`);
+      if (ep.dhcp) throw new SyError('SY_NOT_SUPPORTED', `Endpoint "${ep.name}" leased its address by DHCP in its namespace; it stays there until it is deleted`);
       const ns = await this.namespaceForEndpoint(req.NamespaceId, req.AdoptNamespace === true);
       if (ep.namespaceId === ns.id) return this.endpointDoc(ep);
       if (ep.namespaceId) throw new SyError('SY_IN_USE', `Endpoint "${ep.name}" is attached to another namespace; detach it first`);
@@ -330,6 +351,7 @@ export class HostService {
     return this.serial(async () => {
       const ep = this.findEndpoint(ref);
       if (!ep.namespaceId) return this.endpointDoc(ep);
+      if (ep.dhcp) throw new SyError('SY_NOT_SUPPORTED', `Endpoint "${ep.name}" leased its address by DHCP in its namespace; delete it instead of detaching it`);
       const { namespaceId: _gone, ...rest } = ep;
       const doc = await this.replaceEndpoint(ep, rest);
       await this.releaseAutoNamespaces([ep]);

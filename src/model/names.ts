@@ -17,6 +17,11 @@ export const SWITCH_PREFIX = 'sy-sw-';
 export const VETH_PREFIX = 'sy-ep-';
 /** a veth taken out of service, waiting for its deletion (see LinuxDataPlane.retireLinks) */
 export const RETIRED_PREFIX = 'sy-gc-';
+/**
+ * the veth a DHCP endpoint leases its address through before it exists (hostd/dhcp-leases.ts): gone
+ * when the request ends; one a crash left is removed by the next full pass, as any unwanted owned link
+ */
+export const LEASE_PORT_PREFIX = 'sy-dh-';
 export const NFT_TABLE = 'switchyard';
 /** The mark on the routes Switchyard makes inside endpoint namespaces (`proto 83`). */
 export const ROUTE_PROTO = 83;
@@ -46,7 +51,7 @@ export function vethName(endpointId: string): string {
 }
 
 export function isOwnedLink(name: string): boolean {
-  return name.startsWith(BRIDGE_PREFIX) || name.startsWith(SWITCH_PREFIX) || name.startsWith(VETH_PREFIX) || name.startsWith(RETIRED_PREFIX);
+  return name.startsWith(BRIDGE_PREFIX) || name.startsWith(SWITCH_PREFIX) || name.startsWith(VETH_PREFIX) || name.startsWith(RETIRED_PREFIX) || name.startsWith(LEASE_PORT_PREFIX);
 }
 
 /** A MAC for a bridge, stable for the network (locally administered, unicast). */

@@ -278,7 +278,8 @@ function prefixLen(subnet: string): string {
 
 function planVeth(ep: EndpointRecord, net: NetworkRecord, ns: NamespaceRecord): VethPlan {
   const mode = modePlanner(net.type);
-  const gateway = mode.gateway(net);
+  // A leased address comes with its own prefix and router (none: no default route).
+  const gateway = ep.dhcp ? ep.dhcp.gateway : mode.gateway(net);
   const mtu = endpointMtu(ep, net);
   const qos = ep.policies.qos;
   return {
@@ -289,7 +290,7 @@ function planVeth(ep: EndpointRecord, net: NetworkRecord, ns: NamespaceRecord): 
     netnsPath: ns.path,
     ifName: ep.ifName,
     mac: ep.mac,
-    address: `${ep.ip}/${prefixLen(net.subnet)}`,
+    address: `${ep.ip}/${ep.dhcp ? ep.dhcp.prefixLength : prefixLen(net.subnet)}`,
     ...(gateway ? { gateway } : {}),
     settings: {
       ...(mtu ? { mtu } : {}),

@@ -1,0 +1,71 @@
+/**
+ * An endpoint request on a DHCP network, the parts of it that differ from a static one: what such a
+ * request may ask, the lease its address comes from (checked against the network before it is
+ * used), how hostd stores a renewed lease, and the releases when endpoints go.
+ */
+import type { DhcpInterface, Lease } from '../dhcp/client.js';
+import { SyError } from '../errors.js';
+import type { HostComputeEndpoint } from '../hcn/schema.js';
+import { cidrContains, ipToInt, parseCidr } from '../model/ipv4.js';
+import type { EndpointRecord, NamespaceRecord, NetworkRecord } from '../model/records.js';
+import type { HostState } from '../model/state.js';
+import type { DhcpLeases, LeaseHost, LeasePort } from './dhcp-leases.js';
+import type { Store } from './store.js';
+
+/**
+ * Refuses what an endpoint of DHCP network `net` cannot be: one without a namespace (the exchange
+ * runs from its interface there) or one asking for an address (the server chooses it). Returns the
+ * stand-in address its policies are checked with before it has its lease.
+ */
+export function checkDhcpRequest(doc: HostComputeEndpoint, net: NetworkRecord, ns: NamespaceRecord | undefined): string {
+  if (!ns) throw new SyError('SY_BAD_REQUEST', `Network "${net.name}" leases its endpoints' addresses by DHCP, from inside their namespace: give HostComputeNamespace`);
+  if (doc.IpConfigurations?.some((c) => c.IpAddress)) {
+    throw new SyError('SY_BAD_REQUEST', `Network "${net.name}" leases its endpoints' addresses by DHCP: the server chooses the address, so IpConfigurations takes none (reserve one for the MAC on the server instead)`);
+  }
+  return net.gateway;
+}
+
+/**
+ * Leases the address of a new endpoint (DhcpLeases.acquire) and checks it fits: on the network's
+ * subnet, not another endpoint's, not the host's own. A lease that does not fit is released and
+ * the request refused.
+ */
+export function leaseForEndpoint(leases: DhcpLeases, port: LeasePort, net: NetworkRecord, state: HostState, hostOwn: Set<string>): Promise<Lease> {
+  const cidr = parseCidr(net.subnet);
+  return leases.acquire(port, (l) => {
+    const from = `DHCP server "${l.serverId}" leased ${l.address}/${l.prefixLength}`;
+    if (!cidrContains(cidr, ipToInt(l.address))) throw new SyError('SY_INVALID_ADDRESS', `${from}, outside subnet ${net.subnet} of network "${net.name}"; the lease was released`);
+    const other = state.index.addresses.get(net.id)?.get(l.address);
+    if (other) throw new SyError('SY_ADDRESS_IN_USE', `${from}, the address of endpoint ${other} on "${net.name}"; the lease was released`);
+    if (hostOwn.has(l.address)) throw new SyError('SY_ADDRESS_IN_USE', `${from}, an address of this host; the lease was released`);
+  });
+}
+
+/** What DhcpLeases needs of hostd: its queue, where an endpoint's lease lives, how a renewed lease is stored. */
+export function leaseHostOf(state: HostState, store: Store, serial: <T>(fn: () => Promise<T>) => Promise<T>): LeaseHost {
+  return {
+    serial,
+    interfaceOf: (id) => {
+      const ep = state.endpoints.get(id);
+      return ep ? interfaceOf(ep, state) : undefined;
+    },
+    saveLease: async (id, was, next) => {
+      const ep = state.endpoints.get(id);
+      if (!ep?.dhcp || ep.dhcp.obtainedAt !== was.obtainedAt || ep.dhcp.address !== next.address) return;
+      const rec: EndpointRecord = { ...ep, dhcp: next };
+      await store.put('endpoints', rec);
+      state.endpoints.set(id, rec);
+    },
+  };
+}
+
+/** The interface an endpoint's lease lives on: its own, in its namespace. */
+function interfaceOf(ep: EndpointRecord, state: HostState): DhcpInterface | undefined {
+  const ns = ep.namespaceId ? state.namespaces.get(ep.namespaceId) : undefined;
+  return ns ? { nsPath: ns.path, ifName: ep.ifName, mac: ep.mac } : undefined;
+}
+
+/** Releases the leases of endpoints being removed (their records are gone, their veths not yet). */
+export async function releaseLeases(leases: DhcpLeases, removed: EndpointRecord[], state: HostState): Promise<void> {
+  for (const ep of removed) if (ep.dhcp) await leases.release(ep.id, ep.dhcp, interfaceOf(ep, state));
+}
