@@ -20,6 +20,7 @@ import { run } from '../dataplane/run.js';
 import { acquireLease, DEFAULT_TIMEOUT_MS, isDhcpRefusal, releaseLease, renewLease, type DhcpInterface, type Lease } from '../dhcp/client.js';
 import { leaseAction, MIN_RETRY_MS } from '../dhcp/schedule.js';
 import { SyError } from '../errors.js';
+import { faultStep } from '../faults.js';
 import { LEASE_PORT_PREFIX, shortId } from '../model/names.js';
 import type { DnsSettings } from '../model/records.js';
 import type { Logger } from './reconciler.js';
@@ -171,6 +172,7 @@ export class DhcpLeases {
     try {
       await run(['ip', 'link', 'set', link, 'master', port.bridge, 'up']);
       await run(['ip', 'link', 'set', port.ifName, 'up'], { netns: port.nsPath });
+      faultStep(`dhcp: exchange through ${link}`);
       return await fn({ nsPath: port.nsPath, ifName: port.ifName, mac: port.mac, ...(port.hostname ? { hostname: port.hostname } : {}) });
     } finally {
       await run(['ip', 'link', 'del', link], { okExitCodes: [1] }).catch((e: Error) => this.log.warn(`lease port ${link}: ${e.message}`));

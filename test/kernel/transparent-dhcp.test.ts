@@ -292,4 +292,22 @@ describe('Transparent with DHCP and no DHCP server on the wire', () => {
     assert.deepEqual(processesMentioning(EXCHANGE_PROGRAM), [], 'no exchange process left');
     assert.ok(!existsSync(`/etc/netns/${ns}/resolv.conf`));
   });
+
+  it('a crash in the middle of the exchange leaves a lease port, which the next start removes', async () => {
+    await w.world.stopHostd(hostd, 'SIGTERM');
+    // Counting from SIGUSR2 and no resync meanwhile: step 1 is the lease port's, just made.
+    const crashing = await w.world.startHostd(hostNs, { stateDir: hostd.stateDir, resyncSeconds: 600, env: { SWITCHYARD_FAULT: 'crash-at:1,on-signal' }, args: ['--dhcp-timeout', '1.5'] });
+    await w.world.armFault(crashing);
+    const ns = await w.world.addNs('c2');
+    await assert.rejects(crashing.client.request('POST', '/endpoints', { Name: 'c2', HostComputeNetwork: 'dh', HostComputeNamespace: ns, AdoptNamespace: true }));
+    await waitFor('hostd to crash', async () => crashing.proc.signalCode !== null || crashing.proc.exitCode !== null);
+    assert.match(crashing.log(), /fault step 1: dhcp: exchange through sy-dh-/);
+    assert.equal((await leasePorts(hostNs)).length, 1, 'the crash left the lease port');
+    assert.deepEqual((await inside(ns)).links, ['eth0', 'lo']);
+    hostd = await w.world.startHostd(hostNs, { stateDir: hostd.stateDir, args: ['--dhcp-timeout', '1.5'] });
+    assert.deepEqual(await leasePorts(hostNs), [], 'the start removed it');
+    assert.deepEqual((await inside(ns)).links, ['lo']);
+    assert.deepEqual(await hostd.client.request('GET', '/endpoints'), []);
+    assert.deepEqual(await hostd.client.request('GET', '/namespaces'), []);
+  });
 });
