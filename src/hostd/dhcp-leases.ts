@@ -52,6 +52,8 @@ interface Tracked {
   failedAt?: number;
   /** why the address is not leased any more (NAK, expiry): the endpoint's Health says it */
   lost?: string;
+  /** with `lost`: why the last attempt to get it back failed */
+  lastError?: string;
 }
 
 const HOSTNAME = /^[A-Za-z0-9][A-Za-z0-9-]{0,62}$/;
@@ -87,7 +89,10 @@ export function nextAttemptAt(t: Tracked): number {
 
 export class DhcpLeases {
   private readonly tracked = new Map<string, Tracked>();
+  /** the exchange in flight per endpoint */
   private readonly inflight = new Map<string, Promise<void>>();
+  /** endpoints with an attempt not finished (its exchange, then storing its lease): not started again */
+  private readonly busy = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
 
@@ -156,7 +161,8 @@ export class DhcpLeases {
 
   /** Why an endpoint's address is not leased any more, if it is not (its Health). */
   problem(endpointId: string): string | undefined {
-    return this.tracked.get(endpointId)?.lost;
+    const t = this.tracked.get(endpointId);
+    return t?.lost && (t.lastError && !t.lost.includes(t.lastError) ? `${t.lost}; last attempt: ${t.lastError}` : t.lost);
   }
 
   /** Stops the timer (exchanges in flight finish on their own). */
@@ -190,7 +196,7 @@ export class DhcpLeases {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     let at = Infinity;
-    for (const [id, t] of this.tracked) if (!this.inflight.has(id)) at = Math.min(at, nextAttemptAt(t));
+    for (const [id, t] of this.tracked) if (!this.busy.has(id)) at = Math.min(at, nextAttemptAt(t));
     if (at === Infinity) return;
     this.timer = setTimeout(() => this.fire(), Math.min(MAX_DELAY_MS, Math.max(0, at - Date.now())));
     this.timer.unref();
@@ -199,56 +205,63 @@ export class DhcpLeases {
   private fire(): void {
     this.timer = undefined;
     const now = Date.now();
-    for (const [id, t] of this.tracked) if (!this.inflight.has(id) && nextAttemptAt(t) <= now) this.attempt(id, t);
+    for (const [id, t] of this.tracked) if (!this.busy.has(id) && nextAttemptAt(t) <= now) this.attempt(id, t);
     this.schedule();
   }
 
-  /** One renewal (or, for a lost or expired lease, one acquire of the same address) of one endpoint. */
+  /**
+   * One renewal (or, for a lost or expired lease, one acquire of the same address) of one endpoint.
+   * Only the exchange counts as in flight (release waits for it); the new lease is then stored
+   * through hostd's queue, which a release may be holding: waiting for that would never end.
+   */
   private attempt(id: string, t: Tracked): void {
-    const go = async () => {
-      const iface = this.host.interfaceOf(id);
-      if (!iface) {
-        this.tracked.delete(id);
-        return;
-      }
-      const opts = { ...iface, timeoutMs: this.timeoutMs };
-      const now = Date.now();
-      let next: Lease;
-      try {
-        if (t.lost || now >= t.lease.expiresAt) {
-          next = await acquireLease({ ...opts, requestedAddress: t.lease.address });
-          if (next.address !== t.lease.address) {
-            await releaseLease(opts, next);
-            throw new SyError('SY_KERNEL', `DHCP server "${next.serverId}" offers ${next.address} instead; delete and create the endpoint to take a new address`);
-          }
-        } else {
-          next = await renewLease(opts, t.lease, now);
-        }
-      } catch (e) {
+    this.busy.add(id);
+    const exchange = this.exchange(id, t);
+    this.inflight.set(id, exchange.then(() => undefined));
+    exchange
+      .then(async (next) => {
+        this.inflight.delete(id);
+        if (!next || this.tracked.get(id) !== t) return;
+        await this.host.serial(() => this.host.saveLease(id, t.lease, next));
         if (this.tracked.get(id) !== t) return;
-        const err = e as Error;
-        const failedAt = Date.now();
-        const refused = isDhcpRefusal(e);
-        const lost = refused
-          ? `DHCP server refused the lease of ${t.lease.address} (${err.message}); the address is not leased any more`
-          : t.lost || failedAt >= t.lease.expiresAt
-            ? `the DHCP lease of ${t.lease.address} expired at ${new Date(t.lease.expiresAt).toISOString()}: ${err.message}`
-            : undefined;
-        this.tracked.set(id, { lease: t.lease, failedAt, ...(lost ? { lost } : {}) });
-        this.log.warn(`endpoint ${id}: DHCP ${lost ?? `renewal of ${t.lease.address} failed, tried again later: ${err.message}`}`);
-        return;
-      }
-      await this.host.serial(() => this.host.saveLease(id, t.lease, next));
-      if (this.tracked.get(id) !== t) return;
-      this.tracked.set(id, { lease: next });
-      this.log.info(`endpoint ${id}: DHCP lease of ${next.address} ${t.lost ? 'regained' : 'renewed'} until ${new Date(next.expiresAt).toISOString()}`);
-    };
-    const p = go()
+        this.tracked.set(id, { lease: next });
+        this.log.info(`endpoint ${id}: DHCP lease of ${next.address} ${t.lost ? 'regained' : 'renewed'} until ${new Date(next.expiresAt).toISOString()}`);
+      })
       .catch((e: Error) => this.log.warn(`endpoint ${id}: DHCP lease: ${e.message}`))
       .finally(() => {
         this.inflight.delete(id);
+        this.busy.delete(id);
         this.schedule();
       });
-    this.inflight.set(id, p);
+  }
+
+  /** The exchange of an attempt: the new lease, or undefined after recording why there is none. Never throws. */
+  private async exchange(id: string, t: Tracked): Promise<Lease | undefined> {
+    const iface = this.host.interfaceOf(id);
+    if (!iface) {
+      this.tracked.delete(id);
+      return undefined;
+    }
+    const opts = { ...iface, timeoutMs: this.timeoutMs };
+    const now = Date.now();
+    try {
+      if (!t.lost && now < t.lease.expiresAt) return await renewLease(opts, t.lease, now);
+      const next = await acquireLease({ ...opts, requestedAddress: t.lease.address });
+      if (next.address !== t.lease.address) {
+        await releaseLease(opts, next);
+        throw new SyError('SY_KERNEL', `DHCP server "${next.serverId}" offers ${next.address} instead; delete and create the endpoint to take a new address`);
+      }
+      return next;
+    } catch (e) {
+      if (this.tracked.get(id) !== t) return undefined;
+      const why = (e as Error).message;
+      const failedAt = Date.now();
+      const lost = isDhcpRefusal(e)
+        ? `DHCP server refused the lease of ${t.lease.address} (${why}); the address is not leased any more`
+        : (t.lost ?? (failedAt >= t.lease.expiresAt ? `the DHCP lease of ${t.lease.address} expired at ${new Date(t.lease.expiresAt).toISOString()} with no server granting it again` : undefined));
+      this.tracked.set(id, { lease: t.lease, failedAt, ...(lost ? { lost, lastError: why } : {}) });
+      this.log.warn(`endpoint ${id}: DHCP ${lost ? `${lost}; last attempt: ${why}` : `renewal of ${t.lease.address} failed, tried again later: ${why}`}`);
+      return undefined;
+    }
   }
 }

@@ -9,7 +9,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { run } from '../../src/dataplane/run.js';
 import { EXCHANGE_PROGRAM } from '../../src/dhcp/client.js';
@@ -232,6 +232,34 @@ describe('Transparent with DHCP: endpoints lease their addresses on the physical
     assert.match(dnsmasq.log(), new RegExp(`DHCPRELEASE\\(eth0\\) ${esc(doc.IpConfigurations[0]!.IpAddress)} ${mac}`));
     assert.deepEqual((await inside(ns)).links, ['lo']);
     assert.ok(fileLease(macOf(first.doc.MacAddress)), "the other endpoint's lease stays");
+  });
+
+  it('a delete while a renewal is in flight waits for it, then releases (no deadlock with storing the renewed lease)', async () => {
+    const { doc, ns } = await endpoint('d3');
+    const mac = macOf(doc.MacAddress);
+    const inode = statSync(`/run/netns/${ns}`).ino;
+    const exchangeInD3 = () => processesMentioning(EXCHANGE_PROGRAM).some((pid) => {
+      try {
+        return readlinkSync(`/proc/${pid}/ns/net`) === `net:[${inode}]`;
+      } catch {
+        return false;
+      }
+    });
+    // The server pauses: the next renewal of d3 waits for an answer, the delete comes meanwhile,
+    // and the server answers the renewal once it goes on (its request waits in the socket).
+    process.kill(dnsmasq.pid, 'SIGSTOP');
+    let deleted: Promise<unknown> | undefined;
+    try {
+      await waitFor('a renewal of d3 in flight', async () => exchangeInD3(), 15_000);
+      deleted = hostd.client.request('DELETE', `/endpoints/${doc.ID}`);
+    } finally {
+      process.kill(dnsmasq.pid, 'SIGCONT');
+    }
+    await deleted;
+    await waitFor('dnsmasq to drop the released lease', async () => !fileLease(mac));
+    assert.deepEqual((await inside(ns)).links, ['lo']);
+    assert.ok(!exchangeInD3());
+    assert.equal((await get(first.doc.ID)).Health.Status, 'Ready', 'the API still answers; the other endpoint is fine');
   });
 
   it('a renewal the server refuses (NAK) is the endpoint\'s Health, not ignored', async () => {
