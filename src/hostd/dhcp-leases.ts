@@ -16,25 +16,15 @@
  *    again at once (INIT-REBOOT with the old address first).
  *  - on delete the lease is released before the endpoint's veth (and address) goes.
  */
-import { run } from '../dataplane/run.js';
-import { acquireLease, DEFAULT_TIMEOUT_MS, isDhcpRefusal, releaseLease, renewLease, type DhcpInterface, type Lease } from '../dhcp/client.js';
+import { DEFAULT_TIMEOUT_MS, isDhcpRefusal, type DhcpInterface, type Lease } from '../dhcp/client.js';
 import { leaseAction, MIN_RETRY_MS } from '../dhcp/schedule.js';
 import { SyError } from '../errors.js';
-import { faultStep } from '../faults.js';
-import { LEASE_PORT_PREFIX, shortId } from '../model/names.js';
+import { shortId } from '../model/names.js';
 import type { DnsSettings } from '../model/records.js';
 import type { Logger } from './reconciler.js';
+import type { LeaseExchange, LeasePort } from './lease-exchange.js';
 
-/** Where a new endpoint leases: its network's switch, its namespace, its interface and MAC. */
-export interface LeasePort {
-  endpointId: string;
-  bridge: string;
-  nsPath: string;
-  ifName: string;
-  mac: string;
-  /** sent as the DHCP host name (option 12) when it is one */
-  hostname?: string;
-}
+export type { LeasePort } from './lease-exchange.js';
 
 /** What the lease manager needs of hostd. */
 export interface LeaseHost {
@@ -99,6 +89,8 @@ export class DhcpLeases {
   constructor(
     private readonly host: LeaseHost,
     private readonly log: Logger,
+    /** the kernel and wire side (lease-exchange.ts) */
+    private readonly wire: LeaseExchange,
     /** bound of one exchange, retransmits included */
     readonly timeoutMs = DEFAULT_TIMEOUT_MS,
   ) {
@@ -112,10 +104,10 @@ export class DhcpLeases {
    * settles, whatever happened.
    */
   async acquire(port: LeasePort, check: (l: Lease) => void): Promise<Lease> {
-    return this.withPort(port, async (iface) => {
+    return this.wire.withPort(port, async (iface) => {
       let lease: Lease;
       try {
-        lease = await acquireLease({ ...iface, timeoutMs: this.timeoutMs });
+        lease = await this.wire.acquire({ ...iface, timeoutMs: this.timeoutMs });
       } catch (e) {
         if (e instanceof SyError && e.code === 'SY_TIMEOUT') {
           throw new SyError('SY_TIMEOUT', `No DHCP server answered for MAC ${port.mac} within ${this.timeoutMs / 1000} s (bridge "${port.bridge}"): is a DHCP server on the physical network? Nothing was created`);
@@ -134,7 +126,7 @@ export class DhcpLeases {
 
   /** Releases `lease` through a lease port: for an endpoint whose own veth is gone already (a create rolled back). Best effort. */
   async releaseThroughPort(port: LeasePort, lease: Lease): Promise<void> {
-    await this.withPort(port, (iface) => this.releaseOn(port, iface, lease)).catch((e: Error) =>
+    await this.wire.withPort(port, (iface) => this.releaseOn(port, iface, lease)).catch((e: Error) =>
       this.log.warn(`the DHCP lease of ${lease.address} (MAC ${port.mac}) could not be released; server ${lease.serverId} keeps it until it expires: ${e.message}`),
     );
   }
@@ -155,7 +147,7 @@ export class DhcpLeases {
     if (busy) await busy;
     this.schedule();
     if (!iface) return;
-    const sent = await releaseLease({ ...iface, timeoutMs: this.timeoutMs }, lease);
+    const sent = await this.wire.release({ ...iface, timeoutMs: this.timeoutMs }, lease);
     if (!sent) this.log.warn(`the DHCP lease of ${lease.address} could not be released; server ${lease.serverId} keeps it until it expires`);
   }
 
@@ -172,23 +164,10 @@ export class DhcpLeases {
     this.timer = undefined;
   }
 
-  private async withPort<T>(port: LeasePort, fn: (iface: DhcpInterface) => Promise<T>): Promise<T> {
-    const link = LEASE_PORT_PREFIX + shortId(port.endpointId);
-    await run(['ip', 'link', 'add', link, 'type', 'veth', 'peer', 'name', port.ifName, 'address', port.mac, 'netns', port.nsPath]);
-    try {
-      await run(['ip', 'link', 'set', link, 'master', port.bridge, 'up']);
-      await run(['ip', 'link', 'set', port.ifName, 'up'], { netns: port.nsPath });
-      faultStep(`dhcp: exchange through ${link}`);
-      return await fn({ nsPath: port.nsPath, ifName: port.ifName, mac: port.mac, ...(port.hostname ? { hostname: port.hostname } : {}) });
-    } finally {
-      await run(['ip', 'link', 'del', link], { okExitCodes: [1] }).catch((e: Error) => this.log.warn(`lease port ${link}: ${e.message}`));
-    }
-  }
-
   /** A release needs the address on the interface: the port gets it for the moment. */
   private async releaseOn(port: LeasePort, iface: DhcpInterface, lease: Lease): Promise<void> {
-    await run(['ip', 'addr', 'add', `${lease.address}/${lease.prefixLength}`, 'dev', port.ifName], { netns: port.nsPath });
-    if (!(await releaseLease({ ...iface, timeoutMs: this.timeoutMs }, lease))) throw new SyError('SY_KERNEL', 'the DHCPRELEASE could not be sent');
+    await this.wire.addressPort(port, lease);
+    if (!(await this.wire.release({ ...iface, timeoutMs: this.timeoutMs }, lease))) throw new SyError('SY_KERNEL', 'the DHCPRELEASE could not be sent');
   }
 
   private schedule(): void {
@@ -216,7 +195,7 @@ export class DhcpLeases {
    */
   private attempt(id: string, t: Tracked): void {
     this.busy.add(id);
-    const exchange = this.exchange(id, t);
+    const exchange = this.tryOnce(id, t);
     this.inflight.set(id, exchange.then(() => undefined));
     exchange
       .then(async (next) => {
@@ -236,7 +215,7 @@ export class DhcpLeases {
   }
 
   /** The exchange of an attempt: the new lease, or undefined after recording why there is none. Never throws. */
-  private async exchange(id: string, t: Tracked): Promise<Lease | undefined> {
+  private async tryOnce(id: string, t: Tracked): Promise<Lease | undefined> {
     const iface = this.host.interfaceOf(id);
     if (!iface) {
       this.tracked.delete(id);
@@ -245,10 +224,10 @@ export class DhcpLeases {
     const opts = { ...iface, timeoutMs: this.timeoutMs };
     const now = Date.now();
     try {
-      if (!t.lost && now < t.lease.expiresAt) return await renewLease(opts, t.lease, now);
-      const next = await acquireLease({ ...opts, requestedAddress: t.lease.address });
+      if (!t.lost && now < t.lease.expiresAt) return await this.wire.renew(opts, t.lease, now);
+      const next = await this.wire.acquire({ ...opts, requestedAddress: t.lease.address });
       if (next.address !== t.lease.address) {
-        await releaseLease(opts, next);
+        await this.wire.release(opts, next);
         throw new SyError('SY_KERNEL', `DHCP server "${next.serverId}" offers ${next.address} instead; delete and create the endpoint to take a new address`);
       }
       return next;

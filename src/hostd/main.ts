@@ -12,6 +12,7 @@ import { spawnMethod } from '../dataplane/run.js';
 import { DockerFrontDoor } from '../docker/plugin-server.js';
 import { buildApi } from './api.js';
 import { HostService } from './service.js';
+import { linuxLeaseExchange } from './lease-exchange.js';
 import { Store } from './store.js';
 import { isLoopback, parseListenAddress, readTokenFile } from './token.js';
 import { groupId, listenOnUnixSocket, socketDirectory } from './unix-socket.js';
@@ -79,7 +80,7 @@ export async function hostdMain(argv: string[]): Promise<void> {
   for (const m of caps.modes) if (!m.Supported && m.Reason !== 'not in hostd yet') log.warn(`network Type ${m.Type} is not available here: ${m.Reason}`);
   const dataplane = new LinuxDataPlane();
   log.info(`nftables changes go through ${dataplane.nft.via}`);
-  const svc = new HostService({ store: new Store(values['state-dir']), dataplane, log, modes: caps.modes, dhcpTimeoutMs });
+  const svc = new HostService({ store: new Store(values['state-dir']), dataplane, log, modes: caps.modes, dhcp: linuxLeaseExchange, dhcpTimeoutMs });
   const t0 = Date.now();
   await svc.start();
   log.info(`state restored: ${svc.state.networks.size} network(s), ${svc.state.endpoints.size} endpoint(s) in ${Date.now() - t0} ms`);

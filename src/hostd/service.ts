@@ -38,6 +38,7 @@ import type { ModeSupport } from '../dataplane/capabilities.js';
 import { parseDns } from '../model/dns.js';
 import { Store, type Kind } from './store.js';
 import { DhcpLeases, dhcpHostname, dhcpMac, dnsOfLease } from './dhcp-leases.js';
+import { unavailableLeaseExchange, type LeaseExchange } from './lease-exchange.js';
 import { checkDhcpRequest, leaseForEndpoint, leaseHostOf, releaseLeases } from './endpoint-lease.js';
 
 
@@ -49,6 +50,8 @@ export interface HostServiceOptions {
   modes?: ModeSupport[];
   /** how long an endpoint of a DHCP network waits for a server (ms; default the client's 6 s) */
   dhcpTimeoutMs?: number;
+  /** the kernel and wire side of DHCP leases (lease-exchange.ts); absent = DHCP refused */
+  dhcp?: LeaseExchange;
 }
 
 export class HostService {
@@ -76,7 +79,7 @@ export class HostService {
     this.modes = opts.modes ?? SUPPORTED_NETWORK_TYPES.map((Type) => ({ Type, Supported: true }));
     this.state = this.store.load();
     this.reconciler = new Reconciler(this.dp, this.log);
-    this.leases = new DhcpLeases(leaseHostOf(this.state, this.store, (fn) => this.serial(fn)), this.log, opts.dhcpTimeoutMs);
+    this.leases = new DhcpLeases(leaseHostOf(this.state, this.store, (fn) => this.serial(fn)), this.log, opts.dhcp ?? unavailableLeaseExchange, opts.dhcpTimeoutMs);
   }
 
   /** Finishes interrupted removals and makes the kernel match the stored state (start of hostd). */

@@ -17,7 +17,13 @@ import { emptyPolicies } from '../../src/model/policies.js';
 import type { EndpointRecord, NetworkRecord } from '../../src/model/records.js';
 import { emptyState } from '../../src/model/state.js';
 import { planHost } from '../../src/plan/host-plan.js';
-import { newTestHost, snapshot } from './host-fixture.js';
+import { newTestHost, snapshot, type TestHost } from './host-fixture.js';
+import { FakeDhcpServer } from './fake-dhcp-server.js';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { vethName } from '../../src/model/names.js';
+
+const macOf = (hcn: string) => hcn.toLowerCase().replaceAll('-', ':');
 
 const T0 = Date.UTC(2026, 11, 7, 12, 0, 0);
 const LEASE: Lease = {
@@ -179,5 +185,132 @@ describe('when hostd acts on a lease', () => {
     assert.equal(nextAttemptAt({ lease: LEASE, failedAt, lost: 'NAK' }), failedAt + MIN_RETRY_MS);
     const late = LEASE.expiresAt + 5_000;
     assert.equal(nextAttemptAt({ lease: LEASE, failedAt: late }), late + MIN_RETRY_MS, 'an expired lease is asked for again, not in a loop');
+  });
+});
+
+describe('DHCP endpoints through the host service (fake data plane, a DHCP server in memory)', () => {
+  const adapter = { Type: 'NetAdapterName', Settings: { NetworkAdapterName: 'eth1' } };
+  const until = async (what: string, cond: () => boolean) => {
+    for (let i = 0; i < 200; i++) {
+      if (cond()) return;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.fail(`timed out waiting for ${what}`);
+  };
+
+  async function host(server = new FakeDhcpServer(), dir?: string) {
+    const fake = new FakeDataPlane();
+    fake.uplinks = ['eth1'];
+    const h = await newTestHost(fake, dir, { dhcp: server });
+    if (!dir) {
+      await h.svc.createNetwork({ Name: 'dh', Type: 'Transparent', Policies: [adapter], Ipams: [{ Type: 'DHCP', Subnets: [{ IpAddressPrefix: '198.18.0.0/24' }] }] });
+      await h.svc.createNamespace({ Path: 'c1' });
+    }
+    return { h, server };
+  }
+  const create = (h: TestHost, name = 'c1') => h.svc.createEndpoint({ Name: name, HostComputeNetwork: 'dh', HostComputeNamespace: name });
+
+  it('create stores and returns the lease; the veth gets its address, prefix and router; delete releases it before the veth goes', async () => {
+    const { h, server } = await host();
+    try {
+      const doc = await create(h);
+      assert.deepEqual(doc.IpConfigurations, [{ IpAddress: '198.18.0.100', PrefixLength: 24 }]);
+      assert.deepEqual(doc.Routes, [{ NextHop: '198.18.0.1', DestinationPrefix: '0.0.0.0/0' }]);
+      assert.deepEqual(doc.Dns.ServerList, ['198.18.0.53']);
+      assert.equal(doc.Dhcp?.Server, '198.18.0.2');
+      assert.match(doc.MacAddress, /^02-44-/);
+      assert.equal(server.portsMade, 1);
+      assert.equal(server.portsUp.size, 0, 'the lease port is gone when the request ends');
+      assert.equal(server.acquires[0]!.hostname, 'c1');
+      assert.match(h.fake.dump(), /198\.18\.0\.100\/24/);
+      const stored = JSON.parse(readFileSync(join(h.dir, 'endpoints', `${doc.ID}.json`), 'utf8')) as { record: { dhcp: Lease } };
+      assert.equal(stored.record.dhcp.address, '198.18.0.100');
+      let dumpAtRelease = '';
+      server.onRelease = () => (dumpAtRelease = h.fake.dump());
+      await h.svc.deleteEndpoint(doc.ID);
+      assert.deepEqual(server.released, [{ mac: macOf(doc.MacAddress), address: '198.18.0.100', portAddressed: false }]);
+      assert.match(dumpAtRelease, new RegExp(vethName(doc.ID)), 'the release went out while the endpoint still had its veth');
+      assert.doesNotMatch(h.fake.dump(), new RegExp(vethName(doc.ID)));
+    } finally {
+      h.svc.leases.stop();
+      h.cleanup();
+    }
+  });
+
+  it('no answer: SY_TIMEOUT and nothing changed; a lease outside the network is released and refused', async () => {
+    const { h, server } = await host();
+    try {
+      const before = snapshot(h);
+      server.answer = false;
+      const e = await rejection(create(h));
+      assert.equal(e.code, 'SY_TIMEOUT');
+      assert.match(e.message, /^No DHCP server answered for MAC 02:44:[0-9a-f:]{11} within 6 s/);
+      assert.deepEqual(snapshot(h), before);
+      server.answer = true;
+      const outside = new FakeDhcpServer('10.9.9');
+      const { h: h2 } = await host(outside);
+      try {
+        const before2 = snapshot(h2);
+        const e2 = await rejection(create(h2));
+        assert.equal(e2.code, 'SY_INVALID_ADDRESS');
+        assert.match(e2.message, /leased 10\.9\.9\.100\/24, outside subnet 198\.18\.0\.0\/24 of network "dh"; the lease was released/);
+        assert.deepEqual(outside.released.map((r) => [r.address, r.portAddressed]), [['10.9.9.100', true]], 'released from the lease port, with the address on it');
+        assert.deepEqual(snapshot(h2), before2);
+        assert.equal(outside.portsUp.size, 0);
+      } finally {
+        h2.svc.leases.stop();
+        h2.cleanup();
+      }
+    } finally {
+      h.svc.leases.stop();
+      h.cleanup();
+    }
+  });
+
+  it('renews on schedule and stores the renewed lease; a NAK turns Health to Error (State Degraded) with the reason the server gave', async () => {
+    const server = new FakeDhcpServer();
+    server.renewInMs = 20;
+    const { h } = await host(server);
+    try {
+      const doc = await create(h);
+      const obtained = () => h.svc.state.endpoints.get(doc.ID)!.dhcp!.obtainedAt;
+      const first = obtained();
+      await until('a renewal stored', () => obtained() > first && server.renewals > 0);
+      const file = JSON.parse(readFileSync(join(h.dir, 'endpoints', `${doc.ID}.json`), 'utf8')) as { record: { dhcp: Lease } };
+      assert.ok(file.record.dhcp.obtainedAt > first, 'the store holds the renewed lease');
+      server.nak = true;
+      await until('the NAK in Health', () => h.svc.leases.problem(doc.ID) !== undefined);
+      const sick = h.svc.endpointDoc(h.svc.findEndpoint(doc.ID));
+      assert.equal(sick.Health.Status, 'Error');
+      assert.match((sick.Health as { Reason: string }).Reason, /^DHCP server refused the lease of 198\.18\.0\.100 \(.*NAK: wrong address\)\); the address is not leased any more$/);
+      assert.equal(sick.State, 'Degraded');
+    } finally {
+      h.svc.leases.stop();
+      h.cleanup();
+    }
+  });
+
+  it('after a restart a stored lease that expired is asked for again (the same address requested)', async () => {
+    const { h, server } = await host();
+    const doc = await create(h);
+    h.svc.leases.stop();
+    // hostd away past the lease's end: the stored lease, aged.
+    const file = join(h.dir, 'endpoints', `${doc.ID}.json`);
+    const stored = JSON.parse(readFileSync(file, 'utf8')) as { record: { dhcp: Lease } };
+    const past = Date.now() - 1_000;
+    Object.assign(stored.record.dhcp, { renewAt: past - 2_000, rebindAt: past - 1_000, expiresAt: past });
+    writeFileSync(file, JSON.stringify(stored));
+    const fake = new FakeDataPlane();
+    fake.uplinks = ['eth1'];
+    const again = await newTestHost(fake, h.dir, { dhcp: server });
+    try {
+      await until('the lease asked for again', () => server.acquires.length === 2);
+      assert.equal(server.acquires[1]!.requestedAddress, '198.18.0.100');
+      await until('the new lease stored', () => again.svc.state.endpoints.get(doc.ID)!.dhcp!.expiresAt > Date.now());
+      assert.equal(again.svc.endpointDoc(again.svc.findEndpoint(doc.ID)).Health.Status, 'Ready');
+    } finally {
+      again.svc.leases.stop();
+      h.cleanup();
+    }
   });
 });
