@@ -21,7 +21,9 @@ Commands:
                                                   switchyard hostd --help for every flag)
   install-cni [DIR]                               install the CNI plugin as DIR/switchyard (default /opt/cni/bin)
   network create --type nat|transparent|l2bridge|l2tunnel [--adapter IFNAME | --upstream BRIDGE] [--subnet CIDR] [--gateway IP] [--dns-server IP]... [--dns-search DOMAIN]... [--mtu N]
-                 [--internal] [--host-access PORT[-END][/tcp|udp|sctp],...]... [--policy JSON]... NAME
+                 [--internal] [--host-access PORT[-END][/tcp|udp|sctp],...]... [--policy JSON]... [--dhcp] NAME
+                  (--dhcp, transparent only: endpoints lease their addresses from a DHCP server on the
+                   adapter's network; --subnet then names that network's prefix if the adapter has none)
                   (endpoints open nothing new on the host but the ports --host-access names;
                    DNS to the gateway is open when --dns-server is the gateway)
   network ls | inspect NAME... | rm NAME...
@@ -214,9 +216,11 @@ async function networkCreate(client: HostClient, args: string[]): Promise<Doc> {
       'host-access': { type: 'string', multiple: true },
       adapter: { type: 'string' },
       upstream: { type: 'string' },
+      dhcp: { type: 'boolean' },
     },
   });
   if (positionals.length !== 1) throw new UsageError('network create: exactly one NAME');
+  if (values.dhcp && values.gateway) throw new UsageError('network create: --dhcp takes no --gateway (each lease names its router)');
   const type = MODE_NAMES[values.type!.toLowerCase()] ?? values.type;
   const hostAccess = values['host-access'] ? usage(() => hostAccessPolicies(values['host-access']!.join(','), '--host-access')) : [];
   const policies = [
@@ -236,7 +240,7 @@ async function networkCreate(client: HostClient, args: string[]): Promise<Doc> {
     Name: positionals[0],
     Type: type,
     SchemaVersion: { Major: 2, Minor: 0 },
-    ...(Object.keys(subnet).length ? { Ipams: [{ Type: 'Static', Subnets: [subnet] }] } : {}),
+    ...(values.dhcp ? { Ipams: [{ Type: 'DHCP', ...(Object.keys(subnet).length ? { Subnets: [subnet] } : {}) }] } : Object.keys(subnet).length ? { Ipams: [{ Type: 'Static', Subnets: [subnet] }] } : {}),
     ...(Object.keys(dns).length ? { Dns: dns } : {}),
     ...(values.mtu ? { MTU: Number(values.mtu) } : {}),
     ...(policies.length ? { Policies: policies } : {}),

@@ -302,7 +302,10 @@ describe('Transparent with DHCP and no DHCP server on the wire', () => {
     const noPrefix = await rejection(hostd.client.request('POST', '/networks', { Name: 'dh', Type: 'Transparent', Policies: [adapter], Ipams: [{ Type: 'DHCP' }] }));
     assert.equal(noPrefix.code, 'SY_BAD_REQUEST');
     assert.match(noPrefix.message, /IpAddressPrefix/);
-    await hostd.client.request('POST', '/networks', { Name: 'dh', Type: 'Transparent', Policies: [adapter], Ipams: [{ Type: 'DHCP', Subnets: [{ IpAddressPrefix: '198.18.0.0/24' }] }] });
+    const made = await w.world.cli(hostd, 'network', 'create', '--type', 'transparent', '--adapter', 'eth1', '--dhcp', '--subnet', '198.18.0.0/24', 'dh');
+    assert.equal(made.code, 0, made.stderr);
+    const net = await hostd.client.request<{ Ipams: unknown }>('GET', '/networks/dh');
+    assert.deepEqual(net.Ipams, [{ Type: 'DHCP', Subnets: [{ IpAddressPrefix: '198.18.0.0/24' }] }]);
     // A namespace of the test's own, adopted by the request (as the CNI plugin does): not kept either.
     const ns = await w.world.addNs('c1');
     const stateFiles = () => readdirSync(join(hostd.stateDir, 'endpoints')).concat(readdirSync(join(hostd.stateDir, 'namespaces')));
