@@ -100,7 +100,7 @@ export class DhcpLeases {
   /**
    * Leases an address for a new endpoint through a lease port (see the top of this file), and runs
    * `check` on it while the port is there: if `check` throws, the lease is released and the error
-   * thrown. No server within timeoutMs: SY_TIMEOUT naming the endpoint. The port is gone when this
+   * thrown. No server within timeoutMs: SY_TIMEOUT naming the MAC. The port is gone when this
    * settles, whatever happened.
    */
   async acquire(port: LeasePort, check: (l: Lease) => void): Promise<Lease> {
