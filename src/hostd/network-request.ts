@@ -123,7 +123,7 @@ export async function networkRecordOf(doc: HostComputeNetwork, ctx: NetworkReque
 export function checkIpamTypes(types: string[], mode: NetworkType): boolean {
   const lower = types.map((t) => t.toLowerCase());
   const other = types.find((t) => !['static', 'dhcp'].includes(t.toLowerCase()));
-  if (other !== undefined) throw new SyError('SY_NOT_SUPPORTED', `Ipam Type "${other}" is not supported; use Static${mode === 'Transparent' ? ' or DHCP' : ''}`);
+  if (other !== undefined) throw new SyError('SY_NOT_SUPPORTED', `Ipam Type ${JSON.stringify(other)} is not supported; use Static${mode === 'Transparent' ? ' or DHCP' : ''}`);
   if (!lower.includes('dhcp')) return false;
   if (mode !== 'Transparent') {
     throw new SyError('SY_NOT_SUPPORTED', `Ipam Type "DHCP" is for Transparent networks (each endpoint's own MAC on the wire); a ${mode} network's endpoints ${mode === 'NAT' ? 'take addresses from its subnet' : 'share the adapter\'s MAC'}: use Static`);
