@@ -5,7 +5,9 @@
  * test reads dnsmasq's lease file and log to check what hostd reports: the lease on create, its
  * renewal (dnsmasq hands out a T1 of a few seconds), its release on delete, the same address after
  * a kill -9 and a restart (also with a lease that expired meanwhile), a refused renewal in Health.
- * A second host on a fabric with no DHCP server shows the bounded failure that leaves nothing behind.
+ * A second host, first on a fabric with no DHCP server, shows the failures that leave nothing behind:
+ * no answer within the bound, a crash at the lease port, a veth the kernel refuses after the lease
+ * (the lease is given back).
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -282,7 +284,7 @@ describe('Transparent with DHCP: endpoints lease their addresses on the physical
   });
 });
 
-describe('Transparent with DHCP and no DHCP server on the wire', () => {
+describe('Transparent with DHCP: failures leave nothing behind (no server, a crash, a refused veth)', () => {
   const w = new DhcpWorld('u');
   let hostNs = '';
   let hostd: Hostd;
@@ -340,5 +342,26 @@ describe('Transparent with DHCP and no DHCP server on the wire', () => {
     assert.deepEqual((await inside(ns)).links, ['lo']);
     assert.deepEqual(await hostd.client.request('GET', '/endpoints'), []);
     assert.deepEqual(await hostd.client.request('GET', '/namespaces'), []);
+  });
+
+  it('a create the kernel refuses after the lease gives the lease back: dnsmasq forgets it, nothing is left', async () => {
+    // A server now, and no resync that could remove the link planted below before the request.
+    await w.world.stopHostd(hostd, 'SIGTERM');
+    const dnsmasq = await w.startDnsmasq();
+    hostd = await w.world.startHostd(hostNs, { stateDir: hostd.stateDir, resyncSeconds: 600 });
+    const id = 'dddddddd-0000-4000-8000-000000000001';
+    const mac = '02:44:dd:dd:dd:dd';
+    // The endpoint's veth name is taken: the kernel refuses its veth once the lease is there.
+    await w.ip(hostNs, 'link add sy-ep-dddddddd type veth peer name planted0');
+    const ns = await w.world.addNs('c3');
+    const e = await rejection(hostd.client.request('POST', '/endpoints', { ID: id, Name: 'c3', HostComputeNetwork: 'dh', HostComputeNamespace: ns, AdoptNamespace: true }));
+    assert.equal(e.code, 'SY_KERNEL', e.message);
+    assert.match(dnsmasq.log(), new RegExp(`DHCPACK\\(eth0\\) [0-9.]+ ${mac}`), 'a lease was granted first');
+    assert.match(dnsmasq.log(), new RegExp(`DHCPRELEASE\\(eth0\\) [0-9.]+ ${mac}`));
+    assert.ok(!w.leases(dnsmasq).some((l) => l.mac === mac), 'dnsmasq holds no lease for the MAC');
+    assert.deepEqual(await hostd.client.request('GET', '/endpoints'), []);
+    assert.deepEqual(await hostd.client.request('GET', '/namespaces'), []);
+    assert.deepEqual((await inside(ns)).links, ['lo']);
+    assert.deepEqual(await leasePorts(hostNs), []);
   });
 });
