@@ -155,6 +155,9 @@ export class Plugin {
     if (want && have && canonical(want) !== have) {
       throw new CniError(CNI_CODES.INVALID_CONFIG, `Network "${c.name}" exists with subnet ${have}, but the config asks for ${want}`);
     }
+    if (!!c.dhcp !== (net.Ipams?.[0]?.Type === 'DHCP')) {
+      throw new CniError(CNI_CODES.INVALID_CONFIG, `Network "${c.name}" exists ${c.dhcp ? 'without' : 'with'} DHCP, but the config asks for ${c.dhcp ? 'ipam type "dhcp"' : 'static addresses'}`);
+    }
     if (net.Type.toLowerCase() !== c.networkType.toLowerCase()) {
       throw new CniError(CNI_CODES.INVALID_CONFIG, `Network "${c.name}" exists with Type ${net.Type}, but the config asks for ${c.networkType}`);
     }

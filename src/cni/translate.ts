@@ -28,7 +28,7 @@ export interface NetworkDoc {
   Name: string;
   Type: string;
   MTU?: number;
-  Ipams?: { Subnets?: { IpAddressPrefix?: string; Routes?: { NextHop?: string }[] }[] }[];
+  Ipams?: { Type?: string; Subnets?: { IpAddressPrefix?: string; Routes?: { NextHop?: string }[] }[] }[];
 }
 
 /** Name prefix of the endpoints the plugin makes; GC only ever removes endpoints that carry it. */
@@ -75,7 +75,9 @@ export function networkRequest(conf: NetConf): Record<string, unknown> {
   return {
     Name: conf.name,
     Type: conf.networkType,
-    ...(subnet
+    ...(conf.dhcp
+      ? { Ipams: [{ Type: 'DHCP', ...(subnet ? { Subnets: [{ IpAddressPrefix: subnet }] } : {}) }] }
+      : subnet
       ? { Ipams: [{ Type: 'Static', Subnets: [{ IpAddressPrefix: subnet, ...(gateway ? { Routes: [{ NextHop: gateway, DestinationPrefix: '0.0.0.0/0' }] } : {}) }] }] }
       : {}),
     ...(conf.mtu ? { MTU: conf.mtu } : {}),

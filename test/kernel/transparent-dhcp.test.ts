@@ -18,6 +18,7 @@ import { EXCHANGE_PROGRAM } from '../../src/dhcp/client.js';
 import { DhcpWorld, DNS_SERVERS, DOMAIN, LEASE_SECONDS, RANGE, SERVER_ADDRESS, processesMentioning, requireRoot, waitFor, type Dnsmasq } from './dhcp-world.js';
 import type { Hostd } from './world.js';
 import { disagreements, listing } from './agreement.js';
+import { CniHarness } from './cni.js';
 
 const HOST_ADDRESS = '198.18.0.10';
 const PEER_ADDRESS = '198.18.0.20';
@@ -262,6 +263,25 @@ describe('Transparent with DHCP: endpoints lease their addresses on the physical
     assert.deepEqual((await inside(ns)).links, ['lo']);
     assert.ok(!exchangeInD3());
     assert.equal((await get(first.doc.ID)).Health.Status, 'Ready', 'the API still answers; the other endpoint is fine');
+  });
+
+  it('through the CNI plugin (ipam type dhcp): ADD returns the lease dnsmasq gave, DEL releases it', async () => {
+    const cni = new CniHarness(w.world, hostNs);
+    const ctr = await cni.container('cc');
+    const conf = { cniVersion: '1.1.0', name: 'dh', type: 'switchyard', mode: 'transparent', master: 'eth1', ipam: { type: 'dhcp' }, socket: hostd.socket };
+    const add = await cni.call({ command: 'ADD', containerId: 'cc', netns: ctr, conf });
+    assert.equal(add.exit, 0, add.stdout + add.stderr);
+    const r = add.json as { interfaces: { mac?: string }[]; ips: { address: string; gateway?: string }[]; dns: { nameservers?: string[] } };
+    const mac = r.interfaces[1]!.mac!;
+    const recorded = fileLease(mac);
+    assert.ok(recorded, `dnsmasq leased to the container's MAC ${mac}`);
+    assert.deepEqual(r.ips, [{ address: `${recorded.address}/24`, gateway: SERVER_ADDRESS, interface: 1 }]);
+    assert.deepEqual(r.dns.nameservers, DNS_SERVERS);
+    assert.ok(await ping(ctr.replace('/run/netns/', ''), PEER_ADDRESS));
+    const del = await cni.call({ command: 'DEL', containerId: 'cc', netns: ctr, conf });
+    assert.equal(del.exit, 0, del.stdout + del.stderr);
+    await waitFor('dnsmasq to drop the released lease', async () => !fileLease(mac));
+    assert.deepEqual((await inside(ctr.replace('/run/netns/', ''))).links, ['lo']);
   });
 
   it('a renewal the server refuses (NAK) is the endpoint\'s Health, not ignored', async () => {

@@ -68,3 +68,22 @@ describe('CNI uplink modes', () => {
     assert.equal(parseRequest(env, JSON.stringify({ ...conf, mode: 'nat', master: undefined, runtimeConfig })).conf.portMappings.length, 1);
   });
 });
+
+describe('CNI ipam type dhcp (mode transparent)', () => {
+  const dhcp = { cniVersion: '1.1.0', name: 'lan', type: 'switchyard', mode: 'transparent', master: 'eth1', ipam: { type: 'dhcp' } };
+
+  it('makes a Transparent network whose Ipam is DHCP, with the subnet when the config names one', () => {
+    assert.deepEqual(networkRequest(parseRequest(env, JSON.stringify(dhcp)).conf).Ipams, [{ Type: 'DHCP' }]);
+    assert.deepEqual(networkRequest(parseRequest(env, JSON.stringify({ ...dhcp, subnet: '10.0.0.0/24' })).conf).Ipams, [{ Type: 'DHCP', Subnets: [{ IpAddressPrefix: '10.0.0.0/24' }] }]);
+    // any other ipam section is left alone, as before
+    assert.equal((networkRequest(parseRequest(env, JSON.stringify({ ...dhcp, ipam: { type: 'host-local' }, subnet: '10.0.0.0/24' })).conf).Ipams as { Type: string }[])[0]!.Type, 'Static');
+  });
+
+  it('refuses dhcp in other modes (code 2), with a gateway, and an ipam that is no object', () => {
+    const other = refusal(() => parseRequest(env, JSON.stringify({ ...dhcp, mode: 'l2bridge' })));
+    assert.equal(other.code, 2);
+    assert.match(other.message, /ipam type "dhcp" is for mode transparent/);
+    assert.match(refusal(() => parseRequest(env, JSON.stringify({ ...dhcp, gateway: '10.0.0.1' }))).message, /each lease names its router/);
+    assert.match(refusal(() => parseRequest(env, JSON.stringify({ ...dhcp, ipam: 'dhcp' }))).message, /ipam is not an object/);
+  });
+});
