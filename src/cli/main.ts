@@ -21,11 +21,11 @@ Commands:
                                                   switchyard hostd --help for every flag)
   install-cni [DIR]                               install the CNI plugin as DIR/switchyard (default /opt/cni/bin)
   network create --type nat|transparent|l2bridge|l2tunnel [--adapter IFNAME | --upstream BRIDGE] [--subnet CIDR] [--gateway IP] [--dns-server IP]... [--dns-search DOMAIN]... [--mtu N]
-                 [--internal] [--host-access PORT[-END][/tcp|udp|sctp],...]... [--policy JSON]... [--dhcp] NAME
-                  (--dhcp, transparent only: endpoints lease their addresses from a DHCP server on the
-                   adapter's network; --subnet then names that network's prefix if the adapter has none)
+                 [--internal] [--host-access PORT[-END][/tcp|udp|sctp],...]... [--policy JSON]... NAME
                   (endpoints open nothing new on the host but the ports --host-access names;
                    DNS to the gateway is open when --dns-server is the gateway)
+                 [--dhcp]  (transparent: endpoints lease their addresses from a DHCP server on the
+                   adapter's network; --subnet then names that network's prefix if the adapter has none)
   network ls | inspect NAME... | rm NAME...
   endpoint create --network NET [--ip IP] [--mac MAC] [--namespace NAME|PATH]
                   [--publish [HOSTIP:]HOSTPORT[-END]:PORT[-END][/PROTO]]...
@@ -213,14 +213,13 @@ async function networkCreate(client: HostClient, args: string[]): Promise<Doc> {
       mtu: { type: 'string' },
       policy: { type: 'string', multiple: true },
       internal: { type: 'boolean' },
+      dhcp: { type: 'boolean' },
       'host-access': { type: 'string', multiple: true },
       adapter: { type: 'string' },
       upstream: { type: 'string' },
-      dhcp: { type: 'boolean' },
     },
   });
   if (positionals.length !== 1) throw new UsageError('network create: exactly one NAME');
-  if (values.dhcp && values.gateway) throw new UsageError('network create: --dhcp takes no --gateway (each lease names its router)');
   const type = MODE_NAMES[values.type!.toLowerCase()] ?? values.type;
   const hostAccess = values['host-access'] ? usage(() => hostAccessPolicies(values['host-access']!.join(','), '--host-access')) : [];
   const policies = [
@@ -240,12 +239,18 @@ async function networkCreate(client: HostClient, args: string[]): Promise<Doc> {
     Name: positionals[0],
     Type: type,
     SchemaVersion: { Major: 2, Minor: 0 },
-    ...(values.dhcp ? { Ipams: [{ Type: 'DHCP', ...(Object.keys(subnet).length ? { Subnets: [subnet] } : {}) }] } : Object.keys(subnet).length ? { Ipams: [{ Type: 'Static', Subnets: [subnet] }] } : {}),
+    ...(Object.keys(subnet).length ? { Ipams: [{ Type: 'Static', Subnets: [subnet] }] } : {}),
     ...(Object.keys(dns).length ? { Dns: dns } : {}),
     ...(values.mtu ? { MTU: Number(values.mtu) } : {}),
     ...(policies.length ? { Policies: policies } : {}),
     ...(values.internal ? { Internal: true } : {}),
   };
+  // --dhcp: the same Ipam with Type DHCP; its subnet, if given, names the physical network's prefix.
+  if (values.dhcp) {
+    if (values.gateway) throw new UsageError('network create: --dhcp takes no --gateway (each lease names its router)');
+    const subnets = (body.Ipams as { Subnets?: unknown[] }[] | undefined)?.[0]?.Subnets;
+    body.Ipams = [{ Type: 'DHCP', ...(subnets ? { Subnets: subnets } : {}) }];
+  }
   return client.request<Doc>('POST', '/networks', body);
 }
 

@@ -38,9 +38,8 @@ export function renderNetwork(n: NetworkRecord, status?: ObjectStatus) {
     Dns: dnsDoc(n.dns),
     Ipams: [
       {
-        Type: n.dhcp ? 'DHCP' : 'Static',
-        // A DHCP network's router is whatever each lease names (the endpoint's Routes show it).
-        Subnets: [{ IpAddressPrefix: n.subnet, ...(n.dhcp ? {} : { Routes: [{ NextHop: n.gateway, DestinationPrefix: '0.0.0.0/0' }] }) }],
+        Type: 'Static',
+        Subnets: [{ IpAddressPrefix: n.subnet, Routes: [{ NextHop: n.gateway, DestinationPrefix: '0.0.0.0/0' }] }],
       },
     ],
     Flags: n.flags,
@@ -73,8 +72,7 @@ export function renderPortMappingPolicy(m: EndpointRecord['portMappings'][number
 export function renderEndpoint(e: EndpointRecord, state: HostState, status?: ObjectStatus) {
   const net = state.networks.get(e.networkId);
   const ns = e.namespaceId ? state.namespaces.get(e.namespaceId) : undefined;
-  const prefix = e.dhcp ? e.dhcp.prefixLength : net ? Number(net.subnet.split('/')[1]) : 32;
-  const gateway = e.dhcp ? e.dhcp.gateway : net?.gateway;
+  const prefix = net ? Number(net.subnet.split('/')[1]) : 32;
   return {
     ID: e.id,
     Name: e.name,
@@ -85,7 +83,7 @@ export function renderEndpoint(e: EndpointRecord, state: HostState, status?: Obj
     Dns: dnsDoc(e.dns ?? net?.dns ?? { search: [], servers: [], options: [] }),
     Routes: net
       ? [
-          ...(gateway ? [{ NextHop: gateway, DestinationPrefix: '0.0.0.0/0' }] : []),
+          { NextHop: net.gateway, DestinationPrefix: '0.0.0.0/0' },
           ...e.policies.routes.map((r) => ({ ...(r.nextHop ? { NextHop: r.nextHop } : {}), DestinationPrefix: r.destination, ...(r.metric ? { Metric: r.metric } : {}) })),
         ]
       : [],
@@ -103,15 +101,8 @@ export function renderEndpoint(e: EndpointRecord, state: HostState, status?: Obj
       Out: aclDefault(effectiveAcls(e.policies.acls, net?.acls)),
     },
     ...(e.policies.encapOverhead !== undefined || net?.mtu ? { Mtu: endpointMtu(e, net) } : {}),
-    ...(e.dhcp ? { Dhcp: dhcpDoc(e.dhcp) } : {}),
     Health: health(status),
   };
-}
-
-/** Switchyard extension: the lease an endpoint of a DHCP network holds (times in ISO 8601). */
-function dhcpDoc(l: NonNullable<EndpointRecord['dhcp']>) {
-  const at = (t: number) => new Date(t).toISOString();
-  return { Server: l.serverId, LeaseSeconds: l.leaseSeconds, ObtainedAt: at(l.obtainedAt), RenewAt: at(l.renewAt), RebindAt: at(l.rebindAt), ExpiresAt: at(l.expiresAt) };
 }
 
 export function renderNamespace(n: NamespaceRecord, state: HostState, status?: ObjectStatus) {

@@ -41,6 +41,27 @@ export function leaseForEndpoint(leases: DhcpLeases, port: LeasePort, net: Netwo
   });
 }
 
+/** A network's document, for a DHCP network with its Ipam as it is: DHCP, the physical network's prefix, no router of its own. */
+export function withDhcpIpam<D extends { Ipams: unknown }>(doc: D, n: NetworkRecord): D {
+  return n.dhcp ? { ...doc, Ipams: [{ Type: 'DHCP', Subnets: [{ IpAddressPrefix: n.subnet }] }] } : doc;
+}
+
+/**
+ * An endpoint's document, for one with a lease: the lease's prefix and router (a lease without a
+ * router gives no default route) and, as a Switchyard extension, the lease itself (times in ISO 8601).
+ */
+export function withLease<D extends { IpConfigurations: unknown[]; Routes: { DestinationPrefix: string }[] }>(doc: D, e: EndpointRecord): D & { Dhcp?: Record<string, unknown> } {
+  const l = e.dhcp;
+  if (!l) return doc;
+  const at = (t: number) => new Date(t).toISOString();
+  return {
+    ...doc,
+    IpConfigurations: [{ IpAddress: e.ip, PrefixLength: l.prefixLength }],
+    Routes: [...(l.gateway ? [{ NextHop: l.gateway, DestinationPrefix: '0.0.0.0/0' }] : []), ...doc.Routes.filter((r) => r.DestinationPrefix !== '0.0.0.0/0')],
+    Dhcp: { Server: l.serverId, LeaseSeconds: l.leaseSeconds, ObtainedAt: at(l.obtainedAt), RenewAt: at(l.renewAt), RebindAt: at(l.rebindAt), ExpiresAt: at(l.expiresAt) },
+  };
+}
+
 /** What DhcpLeases needs of hostd: its queue, where an endpoint's lease lives, how a renewed lease is stored. */
 export function leaseHostOf(state: HostState, store: Store, serial: <T>(fn: () => Promise<T>) => Promise<T>): LeaseHost {
   return {

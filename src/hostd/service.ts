@@ -32,14 +32,14 @@ import { aclHits, effectiveAcls, modifyNetworkAcls, parseNetworkAcls } from '../
 import { aclMapElements } from '../plan/host-plan.js';
 import { checkAclSize } from '../plan/acl-maps.js';
 import { elementKey } from '../plan/nft-table.js';
+import { DhcpLeases, dhcpHostname, dhcpMac, dnsOfLease } from './dhcp-leases.js';
+import { unavailableLeaseExchange, type LeaseExchange } from './lease-exchange.js';
+import { checkDhcpRequest, leaseForEndpoint, leaseHostOf, releaseLeases, withDhcpIpam, withLease } from './endpoint-lease.js';
 import { Reconciler, type Logger } from './reconciler.js';
 import { checkName, networkRecordOf, SUPPORTED_NETWORK_TYPES, takenPrefixes } from './network-request.js';
 import type { ModeSupport } from '../dataplane/capabilities.js';
 import { parseDns } from '../model/dns.js';
 import { Store, type Kind } from './store.js';
-import { DhcpLeases, dhcpHostname, dhcpMac, dnsOfLease } from './dhcp-leases.js';
-import { unavailableLeaseExchange, type LeaseExchange } from './lease-exchange.js';
-import { checkDhcpRequest, leaseForEndpoint, leaseHostOf, releaseLeases } from './endpoint-lease.js';
 
 
 export interface HostServiceOptions {
@@ -171,12 +171,12 @@ export class HostService {
   }
 
   networkDoc(n: NetworkRecord) {
-    return renderNetwork(n, this.reconciler.status.get(n.id));
+    return withDhcpIpam(renderNetwork(n, this.reconciler.status.get(n.id)), n);
   }
   endpointDoc(e: EndpointRecord) {
     const status = this.reconciler.status.get(e.id);
     const lost = this.leases.problem(e.id);
-    return renderEndpoint(e, this.state, lost && status?.state !== 'error' ? { state: 'error', reason: lost, code: 'SY_KERNEL' } : status);
+    return withLease(renderEndpoint(e, this.state, lost && status?.state !== 'error' ? { state: 'error', reason: lost, code: 'SY_KERNEL' } : status), e);
   }
   /** An endpoint's document with the hits of each ACL rule (its own elements read: for a single endpoint). */
   async endpointDocWithStats(e: EndpointRecord) {

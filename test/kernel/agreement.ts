@@ -188,8 +188,7 @@ export async function disagreements(l: Listing, o: { hostNs: string; stateDir: s
     }
     // One default route, through the gateway of one of the namespace's endpoints (the first keeps it).
     const defaults = routes.filter((r) => r.dst === 'default');
-    // An endpoint's own default route (a DHCP lease names its router), else its network's gateway.
-    const gateways = eps.map((e) => `${e.Routes.find((r) => r.DestinationPrefix === '0.0.0.0/0')?.NextHop ?? gatewayOf(nets.get(e.HostComputeNetwork)!)} dev ${e.InterfaceName}`);
+    const gateways = eps.map((e) => `${e.Routes[0]?.NextHop ?? gatewayOf(nets.get(e.HostComputeNetwork)!)} dev ${e.InterfaceName}`);
     if (eps.length && (defaults.length !== 1 || !gateways.includes(`${defaults[0]!.gateway} dev ${defaults[0]!.dev}`))) {
       out.push(`default route in ${n.Path}: ${JSON.stringify(defaults)}, want one of ${gateways.join(', ')}`);
     }

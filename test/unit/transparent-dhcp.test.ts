@@ -13,6 +13,7 @@ import { MIN_RETRY_MS } from '../../src/dhcp/schedule.js';
 import { renderEndpoint } from '../../src/hcn/render.js';
 import { dhcpHostname, dhcpMac, dnsOfLease, nextAttemptAt } from '../../src/hostd/dhcp-leases.js';
 import { checkIpamTypes } from '../../src/hostd/network-request.js';
+import { withLease } from '../../src/hostd/endpoint-lease.js';
 import { emptyPolicies } from '../../src/model/policies.js';
 import type { EndpointRecord, NetworkRecord } from '../../src/model/records.js';
 import { emptyState } from '../../src/model/state.js';
@@ -153,7 +154,8 @@ describe('an endpoint with a lease', () => {
 
   it('shows the lease in its document: address, prefix, router, server and times', () => {
     const s = stateWith(ep(LEASE));
-    const doc = renderEndpoint(s.endpoints.get(ep(LEASE).id)!, s);
+    const rec = s.endpoints.get(ep(LEASE).id)!;
+    const doc = withLease(renderEndpoint(rec, s), rec);
     assert.deepEqual(doc.IpConfigurations, [{ IpAddress: '198.18.0.120', PrefixLength: 25 }]);
     assert.deepEqual(doc.Routes, [{ NextHop: '198.18.0.1', DestinationPrefix: '0.0.0.0/0' }]);
     assert.deepEqual(doc.Dhcp, {
