@@ -14,15 +14,13 @@ import type { Store } from './store.js';
 
 /**
  * Refuses what an endpoint of DHCP network `net` cannot be: one without a namespace (the exchange
- * runs from its interface there) or one asking for an address (the server chooses it). Returns the
- * stand-in address its policies are checked with before it has its lease.
+ * runs from its interface there) or one asking for an address (the server chooses it).
  */
-export function checkDhcpRequest(doc: HostComputeEndpoint, net: NetworkRecord, ns: NamespaceRecord | undefined): string {
+export function checkDhcpRequest(doc: HostComputeEndpoint, net: NetworkRecord, ns: NamespaceRecord | undefined): void {
   if (!ns) throw new SyError('SY_BAD_REQUEST', `Network "${net.name}" leases its endpoints' addresses by DHCP, from inside their namespace: give HostComputeNamespace`);
   if (doc.IpConfigurations?.some((c) => c.IpAddress)) {
     throw new SyError('SY_BAD_REQUEST', `Network "${net.name}" leases its endpoints' addresses by DHCP: the server chooses the address, so IpConfigurations takes none (reserve one for the MAC on the server instead)`);
   }
-  return net.gateway;
 }
 
 /**

@@ -261,10 +261,11 @@ export class HostService {
       const ifName = checkIfName(doc.InterfaceName ?? 'eth0');
       if (ns) this.checkInterfaceFree(ns, ifName);
       const remote = checkRemote(doc, net);
+      if (net.dhcp) checkDhcpRequest(doc, net, ns);
       // On an uplink network the host's own addresses are on the subnet too.
       const hostOwn = net.type === 'NAT' ? new Set<string>() : new Set(await this.dp.localAddresses());
-      // A DHCP network's endpoint checks its policies against a stand-in address until it has its lease.
-      const ip = net.dhcp ? checkDhcpRequest(doc, net, ns) : this.chooseAddress(net, doc.IpConfigurations, hostOwn);
+      const ip = this.chooseAddress(net, doc.IpConfigurations, hostOwn);
+      // (On a DHCP network `ip` is a stand-in the policies are checked with until the lease is there.)
       const mac = doc.MacAddress ? parseMac(doc.MacAddress) : net.macPool ? this.macFromPool(net) : net.dhcp ? dhcpMac(id) : endpointMac(ip);
       const parsed = parsePolicies(doc.Policies ?? []);
       checkNoDuplicateMappings(parsed.portMappings);

@@ -70,11 +70,11 @@ export interface NetworkRecord {
   createdAt: string;
 }
 
+import type { Lease } from '../dhcp/lease.js';
 import type { AclRule } from './acl.js';
 import type { EndpointPolicies } from './policies.js';
 import type { MacRange } from './network-settings.js';
 import type { HostAccessRule } from './host-access.js';
-import type { Lease } from '../dhcp/lease.js';
 
 export type Protocol = 6 | 17 | 132;
 
