@@ -77,9 +77,9 @@ export interface NetConf {
   networkType: string;
   subnet?: string;
   gateway?: string;
-  mtu?: number;
   /** `"ipam": {"type": "dhcp"}` (mode transparent): containers lease their addresses from a DHCP server on the adapter's network, through hostd */
   dhcp?: true;
+  mtu?: number;
   /** seconds to wait for hostd's answer to one request */
   timeoutSeconds: number;
   dns?: DnsRequest;

@@ -12,7 +12,7 @@ import {
   checkDifferences,
   endpointRequest,
   ENDPOINT_NAME_RE,
-  networkRequest,
+  dhcpNetworkRequest,
   rangeCandidates,
   resultOf,
   type EndpointDoc,
@@ -136,7 +136,7 @@ export class Plugin {
     let net = await this.find<NetworkDoc>(`/networks/${this.enc(c.name)}`);
     if (!net) {
       try {
-        net = await this.call<NetworkDoc>('POST', '/networks', networkRequest(c));
+        net = await this.call<NetworkDoc>('POST', '/networks', dhcpNetworkRequest(c));
         this.madeNetwork = net.ID;
       } catch (e) {
         if (!(e instanceof HostdError && e.syCode === 'SY_DUPLICATE_NAME')) throw wrap(e, `Cannot create network "${c.name}"`);

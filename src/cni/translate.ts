@@ -75,15 +75,21 @@ export function networkRequest(conf: NetConf): Record<string, unknown> {
   return {
     Name: conf.name,
     Type: conf.networkType,
-    ...(conf.dhcp
-      ? { Ipams: [{ Type: 'DHCP', ...(subnet ? { Subnets: [{ IpAddressPrefix: subnet }] } : {}) }] }
-      : subnet
+    ...(subnet
       ? { Ipams: [{ Type: 'Static', Subnets: [{ IpAddressPrefix: subnet, ...(gateway ? { Routes: [{ NextHop: gateway, DestinationPrefix: '0.0.0.0/0' }] } : {}) }] }] }
       : {}),
     ...(conf.mtu ? { MTU: conf.mtu } : {}),
     ...(conf.networkPolicies.length ? { Policies: conf.networkPolicies } : {}),
     SchemaVersion: { Major: 2, Minor: 0 },
   };
+}
+
+/** The network request of a config with `"ipam": {"type": "dhcp"}`: its Ipam is DHCP, its subnet (if given) the physical network's prefix. */
+export function dhcpNetworkRequest(conf: NetConf): Record<string, unknown> {
+  const req = networkRequest(conf);
+  if (!conf.dhcp) return req;
+  const subnets = (req.Ipams as { Subnets?: { IpAddressPrefix?: string }[] }[] | undefined)?.[0]?.Subnets;
+  return { ...req, Ipams: [{ Type: 'DHCP', ...(subnets ? { Subnets: subnets.map((x) => ({ IpAddressPrefix: x.IpAddressPrefix })) } : {}) }] };
 }
 
 
