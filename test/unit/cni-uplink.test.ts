@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseRequest } from '../../src/cni/config.js';
 import { CniError } from '../../src/cni/errors.js';
-import { dhcpNetworkRequest, networkRequest } from '../../src/cni/translate.js';
+import { networkRequest } from '../../src/cni/translate.js';
 
 const env = { CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'abc', CNI_NETNS: '/run/netns/x', CNI_IFNAME: 'eth0', CNI_PATH: '/opt/cni/bin' };
 const conf = { cniVersion: '1.1.0', name: 'lan', type: 'switchyard', mode: 'l2bridge', master: 'eth1', subnet: '10.0.0.0/24', gateway: '10.0.0.1' };
@@ -66,24 +66,5 @@ describe('CNI uplink modes', () => {
     // the capability alone (an empty list, as runtimes pass it when no port is published) is fine
     assert.deepEqual(parseRequest(env, JSON.stringify({ ...conf, runtimeConfig: { portMappings: [] } })).conf.portMappings, []);
     assert.equal(parseRequest(env, JSON.stringify({ ...conf, mode: 'nat', master: undefined, runtimeConfig })).conf.portMappings.length, 1);
-  });
-});
-
-describe('CNI ipam type dhcp (mode transparent)', () => {
-  const dhcp = { cniVersion: '1.1.0', name: 'lan', type: 'switchyard', mode: 'transparent', master: 'eth1', ipam: { type: 'dhcp' } };
-
-  it('makes a Transparent network whose Ipam is DHCP, with the subnet when the config names one', () => {
-    assert.deepEqual(dhcpNetworkRequest(parseRequest(env, JSON.stringify(dhcp)).conf).Ipams, [{ Type: 'DHCP' }]);
-    assert.deepEqual(dhcpNetworkRequest(parseRequest(env, JSON.stringify({ ...dhcp, subnet: '10.0.0.0/24' })).conf).Ipams, [{ Type: 'DHCP', Subnets: [{ IpAddressPrefix: '10.0.0.0/24' }] }]);
-    // any other ipam section is left alone, as before
-    assert.equal((dhcpNetworkRequest(parseRequest(env, JSON.stringify({ ...dhcp, ipam: { type: 'host-local' }, subnet: '10.0.0.0/24' })).conf).Ipams as { Type: string }[])[0]!.Type, 'Static');
-  });
-
-  it('refuses dhcp in other modes (code 2), with a gateway, and an ipam that is no object', () => {
-    const other = refusal(() => parseRequest(env, JSON.stringify({ ...dhcp, mode: 'l2bridge' })));
-    assert.equal(other.code, 2);
-    assert.match(other.message, /ipam type "dhcp" is for mode transparent/);
-    assert.match(refusal(() => parseRequest(env, JSON.stringify({ ...dhcp, gateway: '10.0.0.1' }))).message, /each lease names its router/);
-    assert.match(refusal(() => parseRequest(env, JSON.stringify({ ...dhcp, ipam: 'dhcp' }))).message, /ipam is not an object/);
   });
 });

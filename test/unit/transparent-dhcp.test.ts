@@ -14,6 +14,9 @@ import { renderEndpoint } from '../../src/hcn/render.js';
 import { dhcpHostname, dhcpMac, dnsOfLease, nextAttemptAt } from '../../src/hostd/dhcp-leases.js';
 import { checkIpamTypes } from '../../src/hostd/network-request.js';
 import { withLease } from '../../src/hostd/endpoint-lease.js';
+import { parseRequest } from '../../src/cni/config.js';
+import { CniError } from '../../src/cni/errors.js';
+import { dhcpNetworkRequest } from '../../src/cni/translate.js';
 import { emptyPolicies } from '../../src/model/policies.js';
 import type { EndpointRecord, NetworkRecord } from '../../src/model/records.js';
 import { emptyState } from '../../src/model/state.js';
@@ -314,5 +317,27 @@ describe('DHCP endpoints through the host service (fake data plane, a DHCP serve
       again.svc.leases.stop();
       h.cleanup();
     }
+  });
+});
+
+describe('CNI ipam type dhcp (mode transparent)', () => {
+  const env = { CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'abc', CNI_NETNS: '/run/netns/x', CNI_IFNAME: 'eth0', CNI_PATH: '/opt/cni/bin' };
+  const dhcp = { cniVersion: '1.1.0', name: 'lan', type: 'switchyard', mode: 'transparent', master: 'eth1', ipam: { type: 'dhcp' } };
+  const refused = (o: Record<string, unknown>, code: number, msg: RegExp) =>
+    assert.throws(() => request(o), (e: unknown) => e instanceof CniError && e.code === code && msg.test(e.message));
+  const request = (o: Record<string, unknown>) => dhcpNetworkRequest(parseRequest(env, JSON.stringify({ ...dhcp, ...o })).conf);
+
+  it('makes a Transparent network whose Ipam is DHCP, with the subnet when the config names one', () => {
+    assert.deepEqual(request({}).Ipams, [{ Type: 'DHCP' }]);
+    assert.equal(request({}).Type, 'Transparent');
+    assert.deepEqual(request({ subnet: '10.0.0.0/24' }).Ipams, [{ Type: 'DHCP', Subnets: [{ IpAddressPrefix: '10.0.0.0/24' }] }]);
+    // any other ipam section is left alone, as before
+    assert.equal((request({ ipam: { type: 'host-local' }, subnet: '10.0.0.0/24' }).Ipams as { Type: string }[])[0]!.Type, 'Static');
+  });
+
+  it('refuses dhcp in other modes (code 2), with a gateway, and an ipam that is no object', () => {
+    refused({ mode: 'l2bridge' }, 2, /ipam type "dhcp" is for mode transparent/);
+    refused({ gateway: '10.0.0.1' }, 7, /each lease names its router/);
+    refused({ ipam: 'dhcp' }, 7, /ipam is not an object/);
   });
 });
