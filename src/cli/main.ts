@@ -25,6 +25,8 @@ Commands:
                  [--internal] [--host-access PORT[-END][/tcp|udp|sctp],...]... [--policy JSON]... NAME
                   (endpoints open nothing new on the host but the ports --host-access names;
                    DNS to the gateway is open when --dns-server is the gateway)
+                 [--dhcp]  (transparent: endpoints lease their addresses from a DHCP server on the
+                   adapter's network; --subnet then names that network's prefix if the adapter has none)
   network ls | inspect NAME... | rm NAME...
   endpoint create --network NET [--ip IP] [--mac MAC] [--namespace NAME|PATH]
                   [--publish [HOSTIP:]HOSTPORT[-END]:PORT[-END][/PROTO]]...
@@ -218,6 +220,7 @@ async function networkCreate(client: HostClient, args: string[]): Promise<Doc> {
       mtu: { type: 'string' },
       policy: { type: 'string', multiple: true },
       internal: { type: 'boolean' },
+      dhcp: { type: 'boolean' },
       'host-access': { type: 'string', multiple: true },
       adapter: { type: 'string' },
       upstream: { type: 'string' },
@@ -256,6 +259,12 @@ async function networkCreate(client: HostClient, args: string[]): Promise<Doc> {
     ...(policies.length ? { Policies: policies } : {}),
     ...(values.internal ? { Internal: true } : {}),
   };
+  // --dhcp: the same Ipam with Type DHCP; its subnet, if given, names the physical network's prefix.
+  if (values.dhcp) {
+    if (values.gateway) throw new UsageError('network create: --dhcp takes no --gateway (each lease names its router)');
+    const subnets = (body.Ipams as { Subnets?: unknown[] }[] | undefined)?.[0]?.Subnets;
+    body.Ipams = [{ Type: 'DHCP', ...(subnets ? { Subnets: subnets } : {}) }];
+  }
   return client.request<Doc>('POST', '/networks', body);
 }
 

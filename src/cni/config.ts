@@ -77,6 +77,8 @@ export interface NetConf {
   networkType: string;
   subnet?: string;
   gateway?: string;
+  /** `"ipam": {"type": "dhcp"}` (mode transparent): containers lease their addresses from a DHCP server on the adapter's network, through hostd */
+  dhcp?: true;
   mtu?: number;
   /** mode overlay: the subnet's VSID (the VXLAN VNI), as the VSID policy of its subnet */
   vsid?: number;
@@ -232,6 +234,15 @@ function parseNetConf(raw: Json, command: Command): NetConf {
       throw bad(`master "${raw.master}" and the NetAdapterName policy name different adapters`);
     }
     if (!given) conf.networkPolicies.push({ Type: 'NetAdapterName', Settings: { NetworkAdapterName: raw.master } });
+  }
+  if (raw.ipam !== undefined) {
+    if (!isObj(raw.ipam)) throw bad('ipam is not an object');
+    // Only DHCP is taken from "ipam" (as the reference dhcp plugin is named); other ipam sections are ignored as before.
+    if (raw.ipam.type === 'dhcp') {
+      if (conf.networkType !== 'Transparent') throw new CniError(CNI_CODES.UNSUPPORTED_FIELD, `ipam type "dhcp" is for mode transparent (each container's own MAC on the wire), not ${mode}`);
+      if (conf.gateway !== undefined) throw bad('gateway is not for ipam type "dhcp": each lease names its router');
+      conf.dhcp = true;
+    }
   }
   if (command === 'ADD' && UPLINK_MODES.includes(conf.networkType) && !conf.networkPolicies.some((p) => p.Type === 'NetAdapterName' || p.Type === 'UpstreamSwitch')) {
     throw bad(`mode ${mode} binds the network to a host adapter: give it as "master": "IFNAME" (or a NetAdapterName NetworkPolicy)`);

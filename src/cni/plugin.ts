@@ -12,7 +12,7 @@ import {
   checkDifferences,
   endpointRequest,
   ENDPOINT_NAME_RE,
-  networkRequest,
+  dhcpNetworkRequest,
   rangeCandidates,
   resultOf,
   type EndpointDoc,
@@ -136,7 +136,7 @@ export class Plugin {
     let net = await this.find<NetworkDoc>(`/networks/${this.enc(c.name)}`);
     if (!net) {
       try {
-        net = await this.call<NetworkDoc>('POST', '/networks', networkRequest(c));
+        net = await this.call<NetworkDoc>('POST', '/networks', dhcpNetworkRequest(c));
         this.madeNetwork = net.ID;
       } catch (e) {
         if (!(e instanceof HostdError && e.syCode === 'SY_DUPLICATE_NAME')) throw wrap(e, `Cannot create network "${c.name}"`);
@@ -154,6 +154,9 @@ export class Plugin {
     const want = c.subnet ?? c.ipRanges[0]?.[0]?.subnet;
     if (want && have && canonical(want) !== have) {
       throw new CniError(CNI_CODES.INVALID_CONFIG, `Network "${c.name}" exists with subnet ${have}, but the config asks for ${want}`);
+    }
+    if (!!c.dhcp !== (net.Ipams?.[0]?.Type === 'DHCP')) {
+      throw new CniError(CNI_CODES.INVALID_CONFIG, `Network "${c.name}" exists ${c.dhcp ? 'without' : 'with'} DHCP, but the config asks for ${c.dhcp ? 'ipam type "dhcp"' : 'static addresses'}`);
     }
     if (net.Type.toLowerCase() !== c.networkType.toLowerCase()) {
       throw new CniError(CNI_CODES.INVALID_CONFIG, `Network "${c.name}" exists with Type ${net.Type}, but the config asks for ${c.networkType}`);

@@ -28,7 +28,7 @@ export interface NetworkDoc {
   Name: string;
   Type: string;
   MTU?: number;
-  Ipams?: { Subnets?: { IpAddressPrefix?: string; Routes?: { NextHop?: string }[] }[] }[];
+  Ipams?: { Type?: string; Subnets?: { IpAddressPrefix?: string; Routes?: { NextHop?: string }[] }[] }[];
 }
 
 /** Name prefix of the endpoints the plugin makes; GC only ever removes endpoints that carry it. */
@@ -91,6 +91,14 @@ export function networkRequest(conf: NetConf): Record<string, unknown> {
     ...(conf.networkPolicies.length ? { Policies: conf.networkPolicies } : {}),
     SchemaVersion: { Major: 2, Minor: 0 },
   };
+}
+
+/** The network request of a config with `"ipam": {"type": "dhcp"}`: its Ipam is DHCP, its subnet (if given) the physical network's prefix. */
+export function dhcpNetworkRequest(conf: NetConf): Record<string, unknown> {
+  const req = networkRequest(conf);
+  if (!conf.dhcp) return req;
+  const subnets = (req.Ipams as { Subnets?: { IpAddressPrefix?: string }[] }[] | undefined)?.[0]?.Subnets;
+  return { ...req, Ipams: [{ Type: 'DHCP', ...(subnets ? { Subnets: subnets.map((x) => ({ IpAddressPrefix: x.IpAddressPrefix })) } : {}) }] };
 }
 
 

@@ -51,6 +51,13 @@ export const EXCHANGE_PROGRAM = fileURLToPath(new URL('./exchange.js', import.me
 
 const refusals = new WeakSet<SyError>();
 
+/** A server's refusal (NAK) as the client reports it: for stand-ins of the client in tests without root. */
+export function dhcpRefusal(message: string): SyError {
+  const err = new SyError('SY_KERNEL', message);
+  refusals.add(err);
+  return err;
+}
+
 /** Whether `err` is a DHCP server's refusal (NAK): the address must not be used; acquire anew without it. */
 export function isDhcpRefusal(err: unknown): boolean {
   return err instanceof SyError && refusals.has(err);

@@ -12,12 +12,14 @@ import { spawnMethod } from '../dataplane/run.js';
 import { DockerFrontDoor } from '../docker/plugin-server.js';
 import { buildApi } from './api.js';
 import { HostService } from './service.js';
+import { linuxLeaseExchange } from './lease-exchange.js';
 import { Store } from './store.js';
 import { isLoopback, parseListenAddress, readTokenFile } from './token.js';
 import { groupId, listenOnUnixSocket, socketDirectory } from './unix-socket.js';
 import { probeCapabilities } from '../dataplane/capabilities.js';
 
 export const HOSTD_USAGE = `Usage: switchyard hostd [--state-dir DIR] [--socket PATH] [--socket-group GROUP] [--resync-interval SECONDS]
+                        [--dhcp-timeout SECONDS]
                         [--listen IP:PORT --token-file FILE] [--docker [--docker-plugin-dir DIR]]
 
   --state-dir DIR           where objects are stored (default /var/lib/switchyard)
@@ -29,6 +31,8 @@ export const HOSTD_USAGE = `Usage: switchyard hostd [--state-dir DIR] [--socket 
   --token-file FILE         the bearer token TCP clients must send (one line, >= 16 characters; the
                             file must not be readable by others)
   --resync-interval SECONDS full comparison with the kernel, repairing drift (default 30)
+  --dhcp-timeout SECONDS    how long an endpoint of a DHCP network waits for a server's lease before
+                            its create fails with SY_TIMEOUT (default 6; 0.1-600)
   --docker                  also serve Docker's remote network driver "nat" and IPAM driver "switchyard"
   --docker-plugin-dir DIR   where their sockets go (default /run/docker/plugins)`;
 
@@ -42,6 +46,7 @@ export async function hostdMain(argv: string[]): Promise<void> {
       listen: { type: 'string' },
       'token-file': { type: 'string' },
       'resync-interval': { type: 'string', default: '30' },
+      'dhcp-timeout': { type: 'string', default: '6' },
       docker: { type: 'boolean', default: false },
       'docker-plugin-dir': { type: 'string', default: '/run/docker/plugins' },
       help: { type: 'boolean', short: 'h' },
@@ -53,6 +58,8 @@ export async function hostdMain(argv: string[]): Promise<void> {
   }
   const resyncMs = Number(values['resync-interval']) * 1000;
   if (!(resyncMs > 0)) throw new Error('--resync-interval must be a positive number of seconds');
+  const dhcpTimeoutMs = Math.round(Number(values['dhcp-timeout']) * 1000);
+  if (!(dhcpTimeoutMs >= 100 && dhcpTimeoutMs <= 600_000)) throw new Error('--dhcp-timeout must be a number of seconds from 0.1 to 600');
   // Access is checked before anything else runs: a wrong flag must not leave a half-started hostd.
   const tcp = values.listen !== undefined ? parseListenAddress(values.listen) : undefined;
   if (tcp && values['token-file'] === undefined) {
@@ -73,7 +80,7 @@ export async function hostdMain(argv: string[]): Promise<void> {
   for (const m of caps.modes) if (!m.Supported && m.Reason !== 'not in hostd yet') log.warn(`network Type ${m.Type} is not available here: ${m.Reason}`);
   const dataplane = new LinuxDataPlane();
   log.info(`nftables changes go through ${dataplane.nft.via}`);
-  const svc = new HostService({ store: new Store(values['state-dir']), dataplane, log, modes: caps.modes });
+  const svc = new HostService({ store: new Store(values['state-dir']), dataplane, log, modes: caps.modes, dhcp: linuxLeaseExchange, dhcpTimeoutMs });
   const t0 = Date.now();
   await svc.start();
   log.info(`state restored: ${svc.state.networks.size} network(s), ${svc.state.endpoints.size} endpoint(s) in ${Date.now() - t0} ms`);

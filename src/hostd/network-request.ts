@@ -62,11 +62,7 @@ export async function networkRecordOf(doc: HostComputeNetwork, ctx: NetworkReque
     if (bound) throw new SyError('SY_IN_USE', `${NET_ADAPTER_NAME} "${adapter}" is the adapter of ${bound.type} network "${bound.name}": a NAT network's traffic leaves by that network's bridge now`);
   }
   const ipams = doc.Ipams ?? [];
-  for (const i of ipams) {
-    const t = (i.Type ?? 'Static').toLowerCase();
-    if (t === 'dhcp' && mode === 'Transparent') throw new SyError('SY_NOT_SUPPORTED', 'Ipam Type "DHCP" (endpoints leasing their address on the physical network) is not supported yet; use Static');
-    if (t !== 'static') throw new SyError('SY_NOT_SUPPORTED', `Ipam Type "${i.Type}" is not supported on ${mode} networks; use Static`);
-  }
+  const dhcp = checkIpamTypes(ipams.map((i) => i.Type ?? 'Static'), mode);
   const subnets = ipams.flatMap((i) => i.Subnets ?? []);
   if (subnets.length > 1) throw new SyError('SY_NOT_SUPPORTED', `A ${mode} network takes one IPv4 subnet`);
   const sub = subnets[0];
@@ -83,6 +79,8 @@ export async function networkRecordOf(doc: HostComputeNetwork, ctx: NetworkReque
     if (cidr.prefix > 30 || cidr.prefix < 8) throw new SyError('SY_INVALID_SUBNET', `Subnet "${sub.IpAddressPrefix}" must be between /8 and /30`);
   } else if (adapterPrefix) {
     cidr = adapterPrefix;
+  } else if (dhcp) {
+    throw new SyError('SY_BAD_REQUEST', `Adapter "${uplink?.name}" has no IPv4 address to learn the physical network's prefix from: give it in Ipams[0].Subnets[0].IpAddressPrefix (endpoints still lease their addresses by DHCP)`);
   } else if (uplinkMode) {
     throw new SyError('SY_BAD_REQUEST', `${uplink ? `Adapter "${uplink.name}" has no IPv4 address to take the subnet from` : 'The tunnelled endpoints\' subnet is not known'}: give Ipams[0].Subnets[0].IpAddressPrefix`);
   } else {
@@ -114,8 +112,26 @@ export async function networkRecordOf(doc: HostComputeNetwork, ctx: NetworkReque
     policies,
     ...(acls.length ? { acls } : {}),
     ...(hostAccess.length ? { hostAccess } : {}),
+    ...(dhcp ? { dhcp: true as const } : {}),
     createdAt: new Date().toISOString(),
   };
+}
+
+/**
+ * The Ipam Types of a request: Static everywhere; DHCP (endpoints lease their addresses from a server
+ * on the physical network) on Transparent only, where each endpoint's own MAC is on the wire, and
+ * alone (no Static beside it). True for DHCP.
+ */
+export function checkIpamTypes(types: string[], mode: NetworkType): boolean {
+  const lower = types.map((t) => t.toLowerCase());
+  const other = types.find((t) => !['static', 'dhcp'].includes(t.toLowerCase()));
+  if (other !== undefined) throw new SyError('SY_NOT_SUPPORTED', `Ipam Type ${JSON.stringify(other)} is not supported; use Static${mode === 'Transparent' ? ' or DHCP' : ''}`);
+  if (!lower.includes('dhcp')) return false;
+  if (mode !== 'Transparent') {
+    throw new SyError('SY_NOT_SUPPORTED', `Ipam Type "DHCP" is for Transparent networks (each endpoint's own MAC on the wire); a ${mode} network's endpoints ${mode === 'NAT' ? 'take addresses from its subnet' : 'share the adapter\'s MAC'}: use Static`);
+  }
+  if (lower.includes('static')) throw new SyError('SY_NOT_SUPPORTED', 'A network leases all its endpoints\' addresses by DHCP or none: give one Ipam, "DHCP" or "Static"');
+  return true;
 }
 
 /** The adapter an uplink network is bound to, checked; with the prefix of its first IPv4 address. */

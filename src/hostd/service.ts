@@ -20,7 +20,7 @@ import {
 } from '../hcn/schema.js';
 import { renderEndpoint, renderNamespace, renderNetwork } from '../hcn/render.js';
 import { checkHostAddress, cidrSize, intToIp, ipToInt, parseCidr, type Cidr } from '../model/ipv4.js';
-import { endpointMac, GUID_PATTERN, shortId } from '../model/names.js';
+import { endpointMac, GUID_PATTERN, networkBridge, shortId } from '../model/names.js';
 import { EPHEMERAL_FIRST, mappingsClash, resolvePortMappings, type PortRequest } from '../model/ports.js';
 import { freeMacInPool, isPolicyType, LIVE_NETWORK_POLICIES } from '../model/network-settings.js';
 import { modifyHostAccess, parseHostAccessPolicies } from '../model/host-access.js';
@@ -32,6 +32,9 @@ import { aclHits, effectiveAcls, modifyNetworkAcls, parseNetworkAcls } from '../
 import { aclMapElements } from '../plan/host-plan.js';
 import { checkAclSize } from '../plan/acl-maps.js';
 import { elementKey } from '../plan/nft-table.js';
+import { DhcpLeases, dhcpHostname, dhcpMac, dnsOfLease } from './dhcp-leases.js';
+import { unavailableLeaseExchange, type LeaseExchange } from './lease-exchange.js';
+import { checkDhcpRequest, leaseForEndpoint, leaseHostOf, releaseLeases, withDhcpIpam, withLease } from './endpoint-lease.js';
 import { Reconciler, type Logger } from './reconciler.js';
 import { checkName, networkRecordOf, SUPPORTED_NETWORK_TYPES, takenPrefixes } from './network-request.js';
 import type { ModeSupport } from '../dataplane/capabilities.js';
@@ -47,11 +50,17 @@ export interface HostServiceOptions {
   log: Logger;
   /** which network Types this host supports (capabilities.ts); absent = all hostd has */
   modes?: ModeSupport[];
+  /** how long an endpoint of a DHCP network waits for a server (ms; default the client's 6 s) */
+  dhcpTimeoutMs?: number;
+  /** the kernel and wire side of DHCP leases (lease-exchange.ts); absent = DHCP refused */
+  dhcp?: LeaseExchange;
 }
 
 export class HostService {
   readonly state: HostState;
   readonly reconciler: Reconciler;
+  /** the leases of endpoints of DHCP networks (dhcp-leases.ts) */
+  readonly leases: DhcpLeases;
   private readonly store: Store;
   private readonly dp: DataPlane;
   /** the data plane, for read-only views (/metrics) */
@@ -72,6 +81,7 @@ export class HostService {
     this.modes = opts.modes ?? SUPPORTED_NETWORK_TYPES.map((Type) => ({ Type, Supported: true }));
     this.state = this.store.load();
     this.reconciler = new Reconciler(this.dp, this.log);
+    this.leases = new DhcpLeases(leaseHostOf(this.state, this.store, (fn) => this.serial(fn)), this.log, opts.dhcp ?? unavailableLeaseExchange, opts.dhcpTimeoutMs);
   }
 
   /** Finishes interrupted removals and makes the kernel match the stored state (start of hostd). */
@@ -103,6 +113,8 @@ export class HostService {
       }
       // After a crash a veth may exist whose inside was never configured: read both ends once.
       await this.reconciler.reconcile(this.state, true, { checkPeers: true });
+      // Leases go on being renewed; one that expired while hostd was away is asked for again.
+      for (const e of this.state.endpoints.values()) if (e.dhcp) this.leases.track(e.id, e.dhcp);
     });
     armFaults();
   }
@@ -161,10 +173,12 @@ export class HostService {
   }
 
   networkDoc(n: NetworkRecord) {
-    return renderNetwork(n, this.reconciler.status.get(n.id));
+    return withDhcpIpam(renderNetwork(n, this.reconciler.status.get(n.id)), n);
   }
   endpointDoc(e: EndpointRecord) {
-    return renderEndpoint(e, this.state, this.reconciler.status.get(e.id));
+    const status = this.reconciler.status.get(e.id);
+    const lost = this.leases.problem(e.id);
+    return withLease(renderEndpoint(e, this.state, lost && status?.state !== 'error' ? { state: 'error', reason: lost, code: 'SY_KERNEL' } : status), e);
   }
   /** An endpoint's document with the hits of each ACL rule (its own elements read: for a single endpoint). */
   async endpointDocWithStats(e: EndpointRecord) {
@@ -227,6 +241,7 @@ export class HostService {
       this.state.networks.delete(net.id);
       this.ipCursor.delete(net.id);
       for (const id of [net.id, ...eps.map((e) => e.id)]) this.reconciler.status.delete(id);
+      await releaseLeases(this.leases, eps, this.state);
       await this.releaseAutoNamespaces(eps);
       await this.applyAfterRemoval();
       this.log.info(`network ${net.name} (${net.id}) removed with ${eps.length} endpoint(s)`);
@@ -248,10 +263,12 @@ export class HostService {
       const ifName = checkIfName(doc.InterfaceName ?? 'eth0');
       if (ns) this.checkInterfaceFree(ns, ifName);
       const remote = checkRemote(doc, net);
+      if (net.dhcp) checkDhcpRequest(doc, net, ns);
       // On an uplink network the host's own addresses are on the subnet too.
       const hostOwn = net.type === 'NAT' || net.overlay ? new Set<string>() : new Set(await this.dp.localAddresses());
       const ip = this.chooseAddress(net, doc.IpConfigurations, hostOwn);
-      const mac = doc.MacAddress ? parseMac(doc.MacAddress) : net.macPool ? this.macFromPool(net) : endpointMac(ip);
+      // (On a DHCP network `ip` is a stand-in the policies are checked with until the lease is there.)
+      const mac = doc.MacAddress ? parseMac(doc.MacAddress) : net.macPool ? this.macFromPool(net) : net.dhcp ? dhcpMac(id) : endpointMac(ip);
       const parsed = parsePolicies(doc.Policies ?? []);
       checkNoDuplicateMappings(parsed.portMappings);
       checkPublishable(net, parsed.portMappings);
@@ -261,19 +278,23 @@ export class HostService {
       checkOverlayEndpoint(net, { id, ip, mac, ...(remote ? { remote } : {}), policies }, this.state);
       await this.checkPolicies(policies, net, ip);
       const mappings = await this.resolveMappings(parsed.portMappings, undefined);
-      const dns = parseDns(doc.Dns, 'endpoint Dns');
+      const given = parseDns(doc.Dns, 'endpoint Dns');
+      const port = net.dhcp && ns ? { endpointId: id, bridge: networkBridge(net), nsPath: ns.path, ifName, mac, ...(dhcpHostname(name) ? { hostname: name } : {}) } : undefined;
+      const lease = port ? await leaseForEndpoint(this.leases, port, net, this.state, hostOwn) : undefined;
+      const dns = given ?? (lease && dnsOfLease(lease));
       const rec: EndpointRecord = {
         id,
         name,
         networkId: net.id,
         ...(remote ? { remote } : {}),
         ...(ns ? { namespaceId: ns.id } : {}),
-        ip,
+        ip: lease?.address ?? ip,
         mac,
         ifName,
         portMappings: mappings,
         policies,
         ...(dns ? { dns } : {}),
+        ...(lease ? { dhcp: lease } : {}),
         createdAt: new Date().toISOString(),
       };
       const adopted = ns && !this.state.namespaces.has(ns.id) ? ns : undefined;
@@ -285,10 +306,12 @@ export class HostService {
         const beside = adopted ? { kind: 'namespaces' as const, rec: adopted } : undefined;
         await this.commit('endpoints', rec, add, () => this.state.endpoints.delete(id), id, undefined, beside);
       } catch (e) {
+        if (port && lease) await this.leases.releaseThroughPort(port, lease);
         if (adopted) await this.forgetNamespace(adopted).catch((err: Error) => this.log.warn(err.message));
         throw e;
       }
-      this.log.info(`endpoint ${name} (${id}) created on ${net.name}: ${ip}${ns ? ` in ${ns.path}` : ''}`);
+      if (lease) this.leases.track(id, lease);
+      this.log.info(`endpoint ${name} (${id}) created on ${net.name}: ${rec.ip}${lease ? ` leased from ${lease.serverId}` : ''}${ns ? ` in ${ns.path}` : ''}`);
       return this.endpointDoc(rec);
     });
   }
@@ -299,6 +322,7 @@ export class HostService {
       await this.store.remove('endpoints', ep.id);
       this.state.endpoints.delete(ep.id);
       this.reconciler.status.delete(ep.id);
+      await releaseLeases(this.leases, [ep], this.state);
       await this.releaseAutoNamespaces([ep]);
       await this.applyAfterRemoval();
       this.log.info(`endpoint ${ep.name} (${ep.id}) removed`);
@@ -310,6 +334,7 @@ export class HostService {
       const req = parseDoc(AttachRequest, body, 'attach request');
       const ep = this.findEndpoint(ref);
       if (ep.remote) throw new SyError('SY_NOT_SUPPORTED', `Endpoint "${ep.name}" is a remote endpoint (it lives on another host): it is never attached here`);
+      if (ep.dhcp) throw new SyError('SY_NOT_SUPPORTED', `Endpoint "${ep.name}" leased its address by DHCP in its namespace; it stays there until it is deleted`);
       const ns = await this.namespaceForEndpoint(req.NamespaceId, req.AdoptNamespace === true);
       if (ep.namespaceId === ns.id) return this.endpointDoc(ep);
       if (ep.namespaceId) throw new SyError('SY_IN_USE', `Endpoint "${ep.name}" is attached to another namespace; detach it first`);
@@ -333,6 +358,7 @@ export class HostService {
     return this.serial(async () => {
       const ep = this.findEndpoint(ref);
       if (!ep.namespaceId) return this.endpointDoc(ep);
+      if (ep.dhcp) throw new SyError('SY_NOT_SUPPORTED', `Endpoint "${ep.name}" leased its address by DHCP in its namespace; delete it instead of detaching it`);
       const { namespaceId: _gone, ...rest } = ep;
       const doc = await this.replaceEndpoint(ep, rest);
       await this.releaseAutoNamespaces([ep]);

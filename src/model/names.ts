@@ -20,6 +20,11 @@ export const OVERLAY_PREFIX = 'sy-ov-';
 export const VXLAN_PREFIX = 'sy-vx-';
 /** a veth taken out of service, waiting for its deletion (see LinuxDataPlane.retireLinks) */
 export const RETIRED_PREFIX = 'sy-gc-';
+/**
+ * the veth a DHCP endpoint leases its address through before it exists (hostd/dhcp-leases.ts): gone
+ * when the request ends; one a crash left is removed by the next full pass, as any unwanted owned link
+ */
+export const LEASE_PORT_PREFIX = 'sy-dh-';
 export const NFT_TABLE = 'switchyard';
 /** The mark on the routes Switchyard makes inside endpoint namespaces (`proto 83`). */
 export const ROUTE_PROTO = 83;
@@ -57,7 +62,7 @@ export function vethName(endpointId: string): string {
 }
 
 export function isOwnedLink(name: string): boolean {
-  return [BRIDGE_PREFIX, SWITCH_PREFIX, VETH_PREFIX, RETIRED_PREFIX, OVERLAY_PREFIX, VXLAN_PREFIX].some((p) => name.startsWith(p));
+  return [BRIDGE_PREFIX, SWITCH_PREFIX, VETH_PREFIX, RETIRED_PREFIX, OVERLAY_PREFIX, VXLAN_PREFIX, LEASE_PORT_PREFIX].some((p) => name.startsWith(p));
 }
 
 /** A MAC for a bridge, stable for the network (locally administered, unicast). */

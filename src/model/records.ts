@@ -65,9 +65,15 @@ export interface NetworkRecord {
   acls?: AclRule[];
   /** HostAccess policies (Switchyard's): ports the endpoints may open on the host; absent = none */
   hostAccess?: HostAccessRule[];
+  /**
+   * Transparent with an Ipam of Type DHCP: each endpoint leases its address from a DHCP server on the
+   * physical network (hostd/dhcp-leases.ts); `subnet` is then that network's prefix, for the checks.
+   */
+  dhcp?: true;
   createdAt: string;
 }
 
+import type { Lease } from '../dhcp/lease.js';
 import type { AclRule } from './acl.js';
 import type { EndpointPolicies } from './policies.js';
 import type { MacRange } from './network-settings.js';
@@ -103,6 +109,8 @@ export interface EndpointRecord {
   /** ACL, QOS, OutBoundNAT, routes, EncapOverhead */
   policies: EndpointPolicies;
   dns?: DnsSettings;
+  /** on a DHCP network: the lease `ip` comes from (its prefix and gateway too), kept to renew and release it */
+  dhcp?: Lease;
   createdAt: string;
 }
 

@@ -297,7 +297,8 @@ function prefixLen(subnet: string): string {
 
 function planVeth(ep: EndpointRecord, net: NetworkRecord, ns: NamespaceRecord): VethPlan {
   const mode = modePlanner(net.type);
-  const gateway = mode.gateway(net, ep.ip);
+  // A leased address comes with its own prefix and router (none: no default route).
+  const gateway = ep.dhcp ? ep.dhcp.gateway : mode.gateway(net, ep.ip);
   const subnet = subnetOf(net, ep.ip)?.prefix ?? net.subnet;
   const mtu = endpointMtu(ep, net);
   const qos = ep.policies.qos;
@@ -309,7 +310,7 @@ function planVeth(ep: EndpointRecord, net: NetworkRecord, ns: NamespaceRecord): 
     netnsPath: ns.path,
     ifName: ep.ifName,
     mac: ep.mac,
-    address: `${ep.ip}/${prefixLen(subnet)}`,
+    address: `${ep.ip}/${ep.dhcp ? ep.dhcp.prefixLength : prefixLen(subnet)}`,
     ...(gateway ? { gateway } : {}),
     ...(gateway && net.overlay ? { gatewayMac: net.overlay.drMac } : {}),
     settings: {

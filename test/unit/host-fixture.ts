@@ -7,7 +7,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { FakeDataPlane } from '../../src/dataplane/fake.js';
-import { HostService } from '../../src/hostd/service.js';
+import { HostService, type HostServiceOptions } from '../../src/hostd/service.js';
 import { Store } from '../../src/hostd/store.js';
 
 export interface TestHost {
@@ -22,12 +22,13 @@ export interface TestHost {
 }
 
 /** A started host service; `dir` reuses a store (a restart of hostd), else a fresh one is made. */
-export async function newTestHost(fake = new FakeDataPlane(), dir = mkdtempSync(join(tmpdir(), 'switchyard-unit-'))): Promise<TestHost> {
+export async function newTestHost(fake = new FakeDataPlane(), dir = mkdtempSync(join(tmpdir(), 'switchyard-unit-')), extra: Pick<HostServiceOptions, 'dhcp' | 'dhcpTimeoutMs'> = {}): Promise<TestHost> {
   const warnings: string[] = [];
   const svc = new HostService({
     store: new Store(dir),
     dataplane: fake,
     log: { info: () => undefined, warn: (m) => warnings.push(m) },
+    ...extra,
   });
   await svc.start();
   return { svc, fake, dir, warnings, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
