@@ -23,7 +23,7 @@ describe('host capabilities', () => {
       `import { probeCapabilities } from ${JSON.stringify(join(REPO, 'dist/src/dataplane/capabilities.js'))}; console.log(JSON.stringify(await probeCapabilities()));`]);
     const got = JSON.parse(caps.stdout) as Awaited<ReturnType<typeof probeCapabilities>>;
     assert.deepEqual(got.missing, []);
-    assert.deepEqual(got.modes.filter((m) => m.Supported).map((m) => m.Type), ['NAT', 'Transparent', 'L2Bridge', 'L2Tunnel']);
+    assert.deepEqual(got.modes.filter((m) => m.Supported).map((m) => m.Type), ['NAT', 'Transparent', 'L2Bridge', 'L2Tunnel', 'Overlay']);
     assert.equal((await run(['ip', 'netns', 'exec', ns, 'nft', 'list', 'tables'])).stdout.trim(), '');
   });
 
