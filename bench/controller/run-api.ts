@@ -26,22 +26,15 @@ import { EtcdCluster } from '../../test/controller/store-etcd-cluster.js';
 import { freePort } from '../../test/controller/api-fixture.js';
 import { describeMachine } from '../lib/machine.js';
 import { fmtRatio, percentile, ratio } from '../lib/stats.js';
+import { intFromEnv } from '../lib/config.js';
 
-const RESOURCES = intEnv('BENCH_API_RESOURCES', 100_000);
-const N = intEnv('BENCH_API_N', 1000);
-const INFLIGHT = intEnv('BENCH_API_INFLIGHT', 32);
+const RESOURCES = intFromEnv('BENCH_API_RESOURCES', 100_000);
+const N = intFromEnv('BENCH_API_N', 1000);
+const INFLIGHT = intFromEnv('BENCH_API_INFLIGHT', 32);
 const REPO = fileURLToPath(new URL('../../..', import.meta.url));
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const FLOOR = fileURLToPath(new URL('./floor-app.js', import.meta.url));
 const VNETS = KINDS.find((k) => k.collection === 'virtualNetworks')!;
-
-function intEnv(name: string, fallback: number): number {
-  const v = process.env[name];
-  if (!v) return fallback;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer`);
-  return n;
-}
 
 const id = (i: number) => `vnet-${String(i).padStart(6, '0')}`;
 /** a virtual network with two subnets: ~600 bytes stored, a typical tenant document */

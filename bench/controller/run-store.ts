@@ -17,20 +17,13 @@ import { SqliteStore } from '../../src/controller/store/sqlite.js';
 import type { Op, Store } from '../../src/controller/store/store.js';
 import { EtcdCluster } from '../../test/controller/store-etcd-cluster.js';
 import { percentile } from '../lib/stats.js';
+import { intFromEnv } from '../lib/config.js';
 
-const KEYS = intEnv('BENCH_STORE_KEYS', 100_000);
-const N = intEnv('BENCH_STORE_N', 2000);
-const INFLIGHT = intEnv('BENCH_STORE_INFLIGHT', 32);
+const KEYS = intFromEnv('BENCH_STORE_KEYS', 100_000);
+const N = intFromEnv('BENCH_STORE_N', 2000);
+const INFLIGHT = intFromEnv('BENCH_STORE_INFLIGHT', 32);
 /** etcd refuses more than 128 ops in one txn by default */
 const LOAD_BATCH = 100;
-
-function intEnv(name: string, fallback: number): number {
-  const v = process.env[name];
-  if (!v) return fallback;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer`);
-  return n;
-}
 
 const key = (i: number): string => `/bench/networkInterfaces/${String(i).padStart(6, '0')}`;
 /** a value of the size of a small northbound resource document (~300 bytes of JSON) */

@@ -36,11 +36,12 @@ export interface BenchConfig {
   outDir: string;
 }
 
-function intFromEnv(name: string, fallback: number, min: number): number {
+/** A BENCH_* integer setting: `fallback` when unset, else an integer in min..max or a clear error. */
+export function intFromEnv(name: string, fallback: number, min = 1, max = Number.MAX_SAFE_INTEGER): number {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer ≥ ${min}, got "${raw}"`);
+  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be an integer ${max === Number.MAX_SAFE_INTEGER ? `≥ ${min}` : `in ${min}..${max}`}, got "${raw}"`);
   return n;
 }
 

@@ -16,7 +16,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { hostdAvailable, loadConfig, type BenchConfig } from '../lib/config.js';
+import { hostdAvailable, intFromEnv, loadConfig, type BenchConfig } from '../lib/config.js';
 import { abortExec, exec, isAborted } from '../lib/exec.js';
 import { addNetns, delNetns, listNetns } from '../lib/netns.js';
 import { rootLeaks, snapshotRoot } from '../lib/root-guard.js';
@@ -42,14 +42,6 @@ function log(s: string): void {
 
 function message(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
-}
-
-function intFromEnv(name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be an integer in ${min}..${max}, got "${raw}"`);
-  return n;
 }
 
 const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');

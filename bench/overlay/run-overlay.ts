@@ -15,7 +15,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig } from '../lib/config.js';
+import { intFromEnv, loadConfig } from '../lib/config.js';
 import { exec, isAborted, netnsPath } from '../lib/exec.js';
 import { describeMachine } from '../lib/machine.js';
 import { addNetns, delNetns, listNetns } from '../lib/netns.js';
@@ -34,14 +34,6 @@ const VNI = 4096;
 const DR_MAC = '02:53:44:52:4d:43';
 const CA_PREFIX = 16;
 const log = (s: string) => console.error(`${new Date().toISOString()} ${s}`);
-
-function intFromEnv(name: string, fallback: number, min: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer ≥ ${min}, got "${raw}"`);
-  return n;
-}
 
 /** A veth from the fabric bridge into `ns` as eth1 with the provider address `pa`. */
 async function plug(fab: string, ns: string, port: string, pa: string): Promise<void> {

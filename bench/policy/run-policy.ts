@@ -16,7 +16,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig } from '../lib/config.js';
+import { intFromEnv, loadConfig } from '../lib/config.js';
 import { exec } from '../lib/exec.js';
 import { addNetns, listNetns } from '../lib/netns.js';
 import { fmtMs, fmtRatio, median, percentile, ratio } from '../lib/stats.js';
@@ -25,20 +25,12 @@ import { startHostd } from '../hostd/world.js';
 import type { HostdProcess } from '../hostd/process.js';
 import { IPERF_PORT, runIperfClient, startIperfServer } from '../throughput/iperf.js';
 
-const N = intEnv('BENCH_POLICY_N', 15);
-const MAX = intEnv('BENCH_POLICY_MAX', 10_000);
-const IPERF_RUNS = intEnv('BENCH_IPERF_RUNS', 7);
-const IPERF_SECONDS = intEnv('BENCH_IPERF_SECONDS', 5);
+const N = intFromEnv('BENCH_POLICY_N', 15);
+const MAX = intFromEnv('BENCH_POLICY_MAX', 10_000);
+const IPERF_RUNS = intFromEnv('BENCH_IPERF_RUNS', 7);
+const IPERF_SECONDS = intFromEnv('BENCH_IPERF_SECONDS', 5);
 const LEVELS = [10, 100, 1_000, 10_000].filter((l) => l <= MAX);
 const RULES_PER_ENDPOINT = 10;
-
-function intEnv(name: string, fallback: number): number {
-  const v = process.env[name];
-  if (!v) return fallback;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer`);
-  return n;
-}
 
 function log(s: string): void {
   process.stderr.write(`[bench:policy ${new Date().toISOString().slice(11, 19)}] ${s}\n`);
