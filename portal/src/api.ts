@@ -100,9 +100,6 @@ export class Api {
   }
 }
 
-/** A resourceRef's path segments: "/virtualNetworks/v1/subnets/s1" → ["virtualNetworks","v1","subnets","s1"]. */
-export const refParts = (ref: string): string[] => ref.split('/').slice(1);
-
 /** URL-safe path of a resourceRef (resourceIds are already URL-safe, the API checks them). */
 export const pathOf = (collection: string, id: string, child?: string, childId?: string): string =>
   `/${collection}/${encodeURIComponent(id)}${child ? `/${child}/${encodeURIComponent(childId ?? '')}` : ''}`;

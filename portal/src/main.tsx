@@ -109,7 +109,7 @@ function App() {
   }, []);
 
   useEffect(() => {
-    const [, k, c, i] = hash.split('/').map(decodeURIComponent);
+    const [, k, c, i] = hashParts(hash);
     document.title = `${session ? (k === 'topology' ? 'Topology' : c ? (i ?? titleOf(c)) : 'Switchyard') : 'Sign in'} · Switchyard portal`;
     // a page that replaced the focused element (a form that made a resource, then its page) gives the keyboard to the new page
     if (session && (!document.activeElement || document.activeElement === document.body)) document.getElementById('main')?.focus({ preventScroll: true });
@@ -118,7 +118,7 @@ function App() {
   if (!session) return starting ? <p class="loading">Loading…</p> : <SignIn onToken={signIn} notice={notice} />;
   const { live, role } = session;
   const tenant = role === 'tenant';
-  const [, kind, collection, id] = hash.split('/').map(decodeURIComponent);
+  const [, kind, collection, id] = hashParts(hash);
   const here = kind === 'topology' ? 'topology' : collection;
   return (
     <div class="shell">
@@ -167,3 +167,12 @@ function App() {
 }
 
 render(<App />, document.getElementById('app')!);
+
+/** The location hash's parts (#/c/virtualNetworks/v1 → ['#', 'c', 'virtualNetworks', 'v1']); a malformed escape is no page. */
+function hashParts(hash: string): (string | undefined)[] {
+  try {
+    return hash.split('/').map(decodeURIComponent);
+  } catch {
+    return [];
+  }
+}

@@ -13,6 +13,7 @@
  */
 import { mkdir, open, readFile, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { ownerRef } from '../controller/check-context.js';
 import type { RemoteEndpoint } from '../controller/span.js';
 import { ControllerError, type Report, type SouthboundClient, type SpanEvent } from './southbound-client.js';
 
@@ -159,7 +160,7 @@ export class Follower {
       }
       if (this.unsent.length && this.connected) {
         // what has left the span since is nobody's to report (the controller would refuse the batch)
-        const sending = this.unsent.filter((r) => this.members.has(r.resourceRef.split('/').slice(0, 3).join('/')));
+        const sending = this.unsent.filter((r) => this.members.has(ownerRef(r.resourceRef) ?? ''));
         this.unsent = [];
         await this.client.report(sending).catch((e: unknown) => {
           this.unsent = [...sending, ...this.unsent];

@@ -71,7 +71,7 @@ export function buildControllerApi(opts: ControllerApiOptions): FastifyInstance 
   // onRequest runs before the body is read: an unauthenticated body is never parsed
   app.addHook('onRequest', async (req, reply) => {
     // the portal's static files: the page asks for a token and the API checks it
-    if (isPortalPath(req.url)) return;
+    if ((req.method === 'GET' || req.method === 'HEAD') && isPortalPath(req.url)) return;
     let p: Principal;
     try {
       p = await authenticate(store, req.headers.authorization);

@@ -24,6 +24,12 @@ export function parseRef(ref: string): { collection: string; id: string; child?:
   return p.length === 3 ? { collection: p[1]!, id: p[2]! } : { collection: p[1]!, id: p[2]!, child: p[3]!, childId: p[4]! };
 }
 
+/** The top-level resource a ref is or is part of (`/virtualNetworks/v1/subnets/s1` → `/virtualNetworks/v1`). */
+export function ownerRef(ref: string): string | undefined {
+  const p = parseRef(ref);
+  return p ? `/${p.collection}/${p.id}` : undefined;
+}
+
 /** Ranges up to this size are scanned for their lowest free number even when sparse is asked for. */
 const SCAN_BELOW = 4096;
 /** Random probes before a sparse allocation falls back to the scan (a pool ≥ 90% full fails most). */
@@ -47,7 +53,7 @@ export class CheckContext {
     const kind = p && this.kinds.get(p.collection);
     if (!p || !kind) return undefined;
     let record: StoredRecord;
-    if (`/${p.collection}/${p.id}` === this.doc.resourceRef) {
+    if (ownerRef(ref) === this.doc.resourceRef) {
       // a reference between children of the document being written (a rule to its frontend) is to this version of it
       record = { doc: this.doc, claims: this.claims, refs: [] };
     } else {

@@ -23,7 +23,7 @@ import { followStore, openSession, sessionsOf } from './event-stream.js';
 import { parseDoc } from '../hcn/schema.js';
 import { isIPv4 } from '../model/ipv4.js';
 import type { Principal } from './auth.js';
-import { parseRef } from './check-context.js';
+import { ownerRef } from './check-context.js';
 import { resourceKey, ROOT, statusKey } from './keys.js';
 import { API_PREFIX, RESOURCE_ID } from './schema.js';
 import { computeSpan, diffSpan, fingerprints, mayAffect, type Span, type SpanChange } from './span.js';
@@ -160,9 +160,8 @@ export function southboundRoutes(app: FastifyInstance, store: Store, who: (req: 
 
 /** A ref of the span, or a child of one (a NIC's ipConfiguration, an ACL's rule); the server's own state is its heartbeat's. */
 function inSpan(span: Span, ref: string): boolean {
-  const p = parseRef(ref);
-  if (!p || ref === span.server) return false;
-  return span.resources.has(`/${p.collection}/${p.id}`);
+  const top = ownerRef(ref);
+  return top !== undefined && ref !== span.server && span.resources.has(top);
 }
 
 function aggregate(hosts: Record<string, HostReport>, now: string): AggregateState {

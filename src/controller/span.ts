@@ -14,7 +14,7 @@
  * (NICs of a server, ipConfigurations of a subnet), never a scan of a whole collection.
  */
 import { createHash } from 'node:crypto';
-import { parseRef } from './check-context.js';
+import { ownerRef, parseRef } from './check-context.js';
 import { etagOf } from './document.js';
 import type { ChildDoc, ResourceDoc, StoredRecord } from './kind.js';
 import { backrefParts, backrefsTo, backrefsUnder, resourceKey, statusKey } from './keys.js';
@@ -58,89 +58,86 @@ export interface ServerHealth {
 }
 
 const NICS = '/networkInterfaces/';
+const LBS = '/loadBalancers/';
 
-/** The span of server `id` as the store holds it now; undefined when there is no such server. */
+/**
+ * The span of server `id` as the store holds it now; undefined when there is no such server. The
+ * reads of one step go out together (on etcd each is a round trip to a member).
+ */
 export async function computeSpan(store: Store, id: string): Promise<Span | undefined> {
   const serverRef = `/servers/${id}`;
-  const read = async (ref: string): Promise<{ kv: KeyValue; rec: StoredRecord } | undefined> => {
+  type Read = { kv: KeyValue; rec: StoredRecord };
+  const read = async (ref: string): Promise<Read | undefined> => {
     const p = parseRef(ref);
     if (!p) return undefined;
     const kv = await store.get(resourceKey(p.collection, p.id));
     return kv ? { kv, rec: JSON.parse(kv.value) as StoredRecord } : undefined;
   };
+  const readAll = async (refs: Iterable<string>): Promise<Read[]> => (await Promise.all([...refs].map(read))).filter((r): r is Read => r !== undefined);
+  const sourcesOf = async (prefixes: string[]): Promise<string[]> =>
+    (await Promise.all(prefixes.map((p) => store.range(p)))).flatMap((r) => r.kvs.map((kv) => backrefParts(kv.key).source));
   const server = await read(serverRef);
   if (!server) return undefined;
   const span: Span = { server: serverRef, resources: new Map(), remotes: new Map(), remoteServers: new Set() };
-  const add = (r: { kv: KeyValue; rec: StoredRecord }) =>
-    span.resources.set(r.rec.doc.resourceRef, { resourceRef: r.rec.doc.resourceRef, etag: etagOf(r.kv.modRevision), resource: r.rec.doc });
+  const add = (r: Read) => span.resources.set(r.rec.doc.resourceRef, { resourceRef: r.rec.doc.resourceRef, etag: etagOf(r.kv.modRevision), resource: r.rec.doc });
   add(server);
 
-  // NICs placed here: their `server` reference has the NIC itself as source
-  const placed = (await store.range(backrefsTo(serverRef))).kvs.map((kv) => backrefParts(kv.key).source).filter((s) => s.startsWith(NICS));
+  // NICs placed here (their `server` reference has the NIC itself as source), and what they refer to
+  const nics = await readAll((await sourcesOf([backrefsTo(serverRef)])).filter((s) => s.startsWith(NICS)));
   const wanted = new Set<string>();
   const vnets = new Set<string>();
-  for (const nicRef of placed) {
-    const nic = await read(nicRef);
-    if (!nic) continue;
+  for (const nic of nics) {
     add(nic);
     for (const r of nic.rec.refs) {
-      const t = parseRef(r.target);
-      if (!t) continue;
-      if (t.collection === 'virtualNetworks') vnets.add(`/virtualNetworks/${t.id}`);
-      else if (t.collection !== 'servers') wanted.add(`/${t.collection}/${t.id}`);
+      const top = ownerRef(r.target);
+      if (top?.startsWith('/virtualNetworks/')) vnets.add(top);
+      else if (top && top !== serverRef) wanted.add(top);
     }
   }
-  for (const vnetRef of vnets) {
-    const vnet = await read(vnetRef);
-    if (!vnet) continue;
+  // the virtual networks whole, and their subnets' ACLs and route tables
+  for (const vnet of await readAll(vnets)) {
     add(vnet);
-    // the subnets' ACLs and route tables
     for (const r of vnet.rec.refs) {
-      const t = parseRef(r.target);
-      if (t) wanted.add(`/${t.collection}/${t.id}`);
+      const top = ownerRef(r.target);
+      if (top) wanted.add(top);
     }
   }
   // load balancers with a backend here (a local ipConfiguration in a pool or an inbound NAT rule)
-  for (const nicRef of placed) {
-    for (const ipc of (span.resources.get(nicRef)?.resource.properties.ipConfigurations ?? []) as ChildDoc[]) {
-      for (const kv of (await store.range(backrefsTo(ipc.resourceRef))).kvs) {
-        const s = parseRef(backrefParts(kv.key).source);
-        if (s?.collection === 'loadBalancers') wanted.add(`/loadBalancers/${s.id}`);
-      }
-    }
-  }
+  const localIpcs = nics.flatMap((n) => ((n.rec.doc.properties.ipConfigurations ?? []) as ChildDoc[]).map((c) => backrefsTo(c.resourceRef)));
+  for (const source of await sourcesOf(localIpcs)) if (source.startsWith(LBS)) wanted.add(ownerRef(source)!);
 
-  // every other NIC's ipConfigurations in those virtual networks
-  const health = new Map<string, ServerHealth | undefined>();
+  // every other NIC's ipConfigurations in those virtual networks (the same NIC may be in two)
+  const inVnet = new Map<string, Map<string, Set<string>>>();
   for (const vnetRef of vnets) {
-    const uses = (await store.range(backrefsUnder(vnetRef))).kvs.map((kv) => backrefParts(kv.key));
     const byNic = new Map<string, Set<string>>();
-    for (const { source } of uses) {
+    inVnet.set(vnetRef, byNic);
+    for (const source of await sourcesOf([backrefsUnder(vnetRef)])) {
       const s = parseRef(source);
       // a load balancer with a VIP in this virtual network serves its clients here
-      if (s?.collection === 'loadBalancers') wanted.add(`/loadBalancers/${s.id}`);
+      if (s?.collection === 'loadBalancers') wanted.add(`${LBS}${s.id}`);
       if (s?.collection !== 'networkInterfaces' || s.child !== 'ipConfigurations') continue;
       const nicRef = `${NICS}${s.id}`;
-      if (span.resources.has(nicRef)) continue;
-      byNic.set(nicRef, (byNic.get(nicRef) ?? new Set()).add(source));
+      if (!span.resources.has(nicRef)) byNic.set(nicRef, (byNic.get(nicRef) ?? new Set()).add(source));
     }
+  }
+  const remoteNics = new Map((await readAll(new Set([...inVnet.values()].flatMap((m) => [...m.keys()])))).map((r) => [r.rec.doc.resourceRef, r]));
+  const serverOf = (nic: Read) => (nic.rec.doc.properties.server as { resourceRef?: string } | undefined)?.resourceRef;
+  const servers = [...new Set([...remoteNics.values()].map(serverOf).filter((x): x is string => x !== undefined))];
+  const health = new Map(await Promise.all(servers.map(async (ref) => [ref, await readHealth(store, ref)] as const)));
+  for (const ref of servers) span.remoteServers.add(ref);
+  for (const [vnetRef, byNic] of inVnet) {
     for (const [nicRef, ipcRefs] of byNic) {
-      const nic = await read(nicRef);
+      const nic = remoteNics.get(nicRef);
       if (!nic) continue;
-      const remoteServer = (nic.rec.doc.properties.server as { resourceRef?: string } | undefined)?.resourceRef;
-      if (remoteServer !== undefined && !health.has(remoteServer)) {
-        health.set(remoteServer, await readHealth(store, remoteServer));
-        span.remoteServers.add(remoteServer);
-      }
+      const remoteServer = serverOf(nic);
       for (const ipc of (nic.rec.doc.properties.ipConfigurations ?? []) as ChildDoc[]) {
         if (!ipcRefs.has(ipc.resourceRef)) continue;
-        const subnet = (ipc.properties.subnet as { resourceRef: string }).resourceRef;
         const remoteEndpoint: RemoteEndpoint = {
           resourceRef: ipc.resourceRef,
           networkInterface: nicRef,
           ...(typeof nic.rec.doc.properties.privateMacAddress === 'string' ? { macAddress: nic.rec.doc.properties.privateMacAddress } : {}),
           ...(typeof ipc.properties.privateIPAddress === 'string' ? { ipAddress: ipc.properties.privateIPAddress } : {}),
-          subnet,
+          subnet: (ipc.properties.subnet as { resourceRef: string }).resourceRef,
           virtualNetwork: vnetRef,
           ...(remoteServer !== undefined ? { server: remoteServer } : {}),
           providerAddresses: (remoteServer !== undefined ? health.get(remoteServer)?.providerAddresses : undefined) ?? [],
@@ -149,10 +146,7 @@ export async function computeSpan(store: Store, id: string): Promise<Span | unde
       }
     }
   }
-  for (const ref of wanted) {
-    const r = await read(ref);
-    if (r) add(r);
-  }
+  for (const r of await readAll(wanted)) add(r);
   return span;
 }
 
@@ -199,7 +193,7 @@ export function diffSpan(have: ReadonlyMap<string, string>, span: Span): SpanCha
  */
 export function mayAffect(span: Span, ref: string, values: (string | undefined)[]): boolean {
   if (span.resources.has(ref) || span.remoteServers.has(ref)) return true;
-  if (!ref.startsWith(NICS) && !ref.startsWith('/loadBalancers/')) return false;
+  if (!ref.startsWith(NICS) && !ref.startsWith(LBS)) return false;
   const mine = [...span.resources.keys()];
   const vnets = mine.filter((r) => r.startsWith('/virtualNetworks/')).map((vn) => `${vn}/subnets/`);
   const nics = mine.filter((r) => r.startsWith(NICS)).map((n) => `${n}/`);

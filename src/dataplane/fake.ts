@@ -10,7 +10,7 @@ import { socketClashes, type PortRequest } from '../model/ports.js';
 import type { DataPlane, ElementCounter, LinkState, LinkStats, ListeningSocket, PeerState } from './dataplane.js';
 import type { AdapterState } from './uplink.js';
 import { entryKey, entryText, type RemoteEntry } from '../plan/remote-entries.js';
-import { OVERLAY_PREFIX, VXLAN_PREFIX } from '../model/names.js';
+import { isVxlanPortOf } from '../model/names.js';
 
 export class FakeDataPlane implements DataPlane {
   links = new Map<string, LinkState & { peer?: VethPlan; uplink?: string }>();
@@ -84,7 +84,7 @@ export class FakeDataPlane implements DataPlane {
     for (const n of names) {
       this.links.delete(n);
       // an overlay bridge goes with its VXLAN port, and the entries on both
-      const ports = n.startsWith(OVERLAY_PREFIX) ? [...this.links.keys()].filter((l) => l.startsWith(VXLAN_PREFIX + n.slice(OVERLAY_PREFIX.length))) : [];
+      const ports = [...this.links.keys()].filter((l) => isVxlanPortOf(l, n));
       for (const p of ports) this.links.delete(p);
       for (const [k, e] of this.remotes) if (e.dev === n || ports.includes(e.dev)) this.remotes.delete(k);
       // the kernel drops a link's /proc/sys/net/ipv4/conf/<link>/ with the link

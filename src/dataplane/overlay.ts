@@ -7,7 +7,8 @@
  */
 import { SyError } from '../errors.js';
 import { faultStep } from '../faults.js';
-import { OVERLAY_PREFIX, ROUTE_PROTO, VXLAN_PREFIX } from '../model/names.js';
+import { isIPv4 } from '../model/ipv4.js';
+import { isVxlanPortOf, OVERLAY_PREFIX, ROUTE_PROTO, VXLAN_PREFIX } from '../model/names.js';
 import { OVERLAY_RULE_PREF, OVERLAY_TABLE_BASE } from '../plan/modes/overlay.js';
 import type { BridgePlan } from '../plan/host-plan.js';
 import type { RemoteEntry } from '../plan/remote-entries.js';
@@ -29,7 +30,6 @@ interface LinkDetail {
 }
 
 const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
-const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
 
 /** Switchyard's overlay rules: at its preference, naming a table of its range. */
 async function overlayRules(): Promise<IpRule[]> {
@@ -92,11 +92,12 @@ export async function releaseOverlayBridge(name: string): Promise<void> {
   const rules = await overlayRules();
   const tables = new Set(rules.filter((r) => r.iif === name).map((r) => Number(r.table)));
   const gone = rules.filter((r) => tables.has(Number(r.table)));
-  const ports = (JSON.parse((await run(['ip', '-j', 'link', 'show', 'type', 'vxlan'])).stdout || '[]') as LinkDetail[]).filter((l) => l.ifname.startsWith(VXLAN_PREFIX + name.slice(OVERLAY_PREFIX.length)));
+  const ports = (JSON.parse((await run(['ip', '-j', 'link', 'show', 'type', 'vxlan'])).stdout || '[]') as LinkDetail[]).filter((l) => isVxlanPortOf(l.ifname, name));
   const cmds = [
     ...ports.map((l) => `link del ${l.ifname}`),
     ...gone.map((r) => `rule del pref ${OVERLAY_RULE_PREF} ${r.iif ? `iif ${r.iif}` : `fwmark ${r.fwmark}`} lookup ${r.table}`),
   ];
+  if (!cmds.length) return;
   faultStep(`kernel: release overlay ${name}`);
   await run(['ip', '-force', '-batch', '-'], { stdin: cmds.join('\n') + '\n', okExitCodes: [1] });
 }
@@ -127,7 +128,7 @@ export async function listRemoteEntries(devices: { bridge: string; vxlans: strin
     }
     const neigh = await run(['ip', '-j', 'neigh', 'show', 'dev', d.bridge, 'nud', 'permanent'], { okExitCodes: [1] });
     for (const n of neigh.exitCode === 0 ? (JSON.parse(neigh.stdout || '[]') as { dst: string; lladdr?: string }[]) : []) {
-      if (n.lladdr && IPV4.test(n.dst)) out.push({ kind: 'neigh', dev: d.bridge, ip: n.dst, mac: n.lladdr });
+      if (n.lladdr && isIPv4(n.dst)) out.push({ kind: 'neigh', dev: d.bridge, ip: n.dst, mac: n.lladdr });
     }
   }
   return out;
@@ -137,7 +138,7 @@ export async function listRemoteEntries(devices: { bridge: string; vxlans: strin
 export async function applyRemoteEntries(remove: RemoteEntry[], write: RemoteEntry[]): Promise<void> {
   for (const e of [...remove, ...write]) {
     const ours = e.kind === 'neigh' ? e.dev.startsWith(OVERLAY_PREFIX) : e.dev.startsWith(VXLAN_PREFIX);
-    if (!ours || !MAC.test(e.mac) || (e.kind === 'fdb' && !IPV4.test(e.dst)) || (e.kind === 'neigh' && !IPV4.test(e.ip))) {
+    if (!ours || !MAC.test(e.mac) || (e.kind === 'fdb' && !isIPv4(e.dst)) || (e.kind === 'neigh' && !isIPv4(e.ip))) {
       throw new SyError('SY_INTERNAL', `Refusing remote entry on "${e.dev}" for ${e.mac}: not Switchyard's or malformed`);
     }
   }

@@ -17,6 +17,7 @@
  *  - on delete the lease is released before the endpoint's veth (and address) goes.
  */
 import { DEFAULT_TIMEOUT_MS, isDhcpRefusal, type DhcpInterface, type Lease } from '../dhcp/client.js';
+import { isDnsDomain } from '../model/dns.js';
 import { leaseAction, MIN_RETRY_MS } from '../dhcp/schedule.js';
 import { SyError } from '../errors.js';
 import { shortId } from '../model/names.js';
@@ -67,8 +68,10 @@ export function dhcpHostname(name: string): string | undefined {
 
 /** The DNS settings a lease brings (none when it names no server and no domain). */
 export function dnsOfLease(l: Lease): DnsSettings | undefined {
-  if (!l.dnsServers.length && !l.domain) return undefined;
-  return { ...(l.domain ? { domain: l.domain } : {}), search: [], servers: [...l.dnsServers], options: [] };
+  // the server's domain goes into resolv.conf: held to what a user's Dns.Domain must be, else left out
+  const domain = l.domain && isDnsDomain(l.domain) ? l.domain : undefined;
+  if (!l.dnsServers.length && !domain) return undefined;
+  return { ...(domain ? { domain } : {}), search: [], servers: [...l.dnsServers], options: [] };
 }
 
 /** When a tracked lease next needs hostd: the schedule's rules, and every MIN_RETRY_MS once it is lost. */

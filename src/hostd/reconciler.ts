@@ -37,7 +37,7 @@ import {
 } from '../plan/host-plan.js';
 import { asSyError, SyError } from '../errors.js';
 import { entriesChange, entryText, type RemoteEntry } from '../plan/remote-entries.js';
-import { OVERLAY_PREFIX, VXLAN_PREFIX } from '../model/names.js';
+import { isVxlanPortOf, OVERLAY_PREFIX } from '../model/names.js';
 import { faultStep } from '../faults.js';
 
 export interface ObjectStatus {
@@ -332,7 +332,7 @@ export class Reconciler {
         // Overlay remote endpoints: only the entries of those that changed, and all of those on a
         // bridge made again (a new bridge holds none); what a deleted bridge held went with it.
         const goneBridges = stale.filter((n) => n.startsWith(OVERLAY_PREFIX));
-        const gone = { has: (dev: string) => stale.includes(dev) || goneBridges.some((n) => dev.startsWith(VXLAN_PREFIX + n.slice(OVERLAY_PREFIX.length))) };
+        const gone = { has: (dev: string) => stale.includes(dev) || goneBridges.some((n) => isVxlanPortOf(dev, n)) };
         const remove: RemoteEntry[] = [];
         const write: RemoteEntry[] = [];
         for (const e of eps) {

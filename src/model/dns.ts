@@ -7,6 +7,11 @@ import type { Dns } from '../hcn/schema.js';
 import { isIPv4 } from './ipv4.js';
 import type { DnsSettings } from './records.js';
 
+/** A DNS domain as resolv.conf may hold it (no space, no comment sign). */
+export function isDnsDomain(s: string): boolean {
+  return DOMAIN.test(s);
+}
+
 const DOMAIN = /^(?=.{1,253}$)[A-Za-z0-9_]([A-Za-z0-9_-]{0,62})(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,62}))*\.?$/;
 
 export function parseDns(d: Dns | undefined, what: string): DnsSettings | undefined {

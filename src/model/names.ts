@@ -52,6 +52,11 @@ export function vxlanName(networkId: string): string {
   return VXLAN_PREFIX + shortId(networkId);
 }
 
+/** Whether `link` is one of the VXLAN ports of the overlay bridge `bridge` (sy-ov-X → sy-vx-X[N]). */
+export function isVxlanPortOf(link: string, bridge: string): boolean {
+  return bridge.startsWith(OVERLAY_PREFIX) && link.startsWith(VXLAN_PREFIX + bridge.slice(OVERLAY_PREFIX.length));
+}
+
 /** The bridge of a network: its own NAT or overlay bridge, or the switch its uplink is a port of. */
 export function networkBridge(net: { id: string; type: string }): string {
   return net.type === 'NAT' ? bridgeName(net.id) : net.type === 'Overlay' ? overlayBridgeName(net.id) : switchName(net.id);

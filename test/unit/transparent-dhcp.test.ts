@@ -174,6 +174,8 @@ describe('an endpoint with a lease', () => {
   it('gets its DNS settings from the lease, and a MAC and host name from itself', () => {
     assert.deepEqual(dnsOfLease(LEASE), { domain: 'lab.test', search: [], servers: ['198.18.0.53'], options: [] });
     assert.equal(dnsOfLease({ ...LEASE, dnsServers: [], domain: undefined as unknown as string }), undefined);
+    // a server's domain that a user's Dns.Domain could not be (a space, a comment sign) is left out of resolv.conf
+    assert.deepEqual(dnsOfLease({ ...LEASE, domain: 'lab.test #search evil' }), { search: [], servers: ['198.18.0.53'], options: [] });
     assert.equal(dhcpMac('3f2a9c01-0000-4000-8000-000000000003'), '02:44:3f:2a:9c:01');
     assert.equal(dhcpHostname('web-1'), 'web-1');
     assert.equal(dhcpHostname('web_1'), undefined, '"_" is no host name character');
